@@ -1,0 +1,130 @@
+//! `WWW-Authenticate` challenges exactly as the reference's Python/TypeScript SDKs build them
+//! (§3.10): attribute order realm, resource_metadata, error, error_description, scope; every
+//! value sanitized to printable ASCII with `"` and `\` turned into `'`, capped at 200 characters.
+//! Also the 401 `reason` classification (§3.4).
+
+/// Maximum length of one sanitized attribute value.
+pub const MAX_ATTRIBUTE_CHARS: usize = 200;
+
+/// Make `s` safe inside a quoted header attribute: characters outside 0x20..=0x7E become one
+/// space each, `\` and `"` become `'`, and the result is cut to 200 characters.
+pub fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| match c {
+            '\\' | '"' => '\'',
+            ' '..='~' => c,
+            _ => ' ',
+        })
+        .take(MAX_ATTRIBUTE_CHARS)
+        .collect()
+}
+
+/// The fixed start of every challenge of one runtime: `Bearer realm="..", resource_metadata=".."`.
+#[derive(Debug, Clone)]
+pub struct ChallengeBuilder {
+    prefix: String,
+}
+
+impl ChallengeBuilder {
+    /// `realm` is the resource name (an empty one becomes `AuthSec Protected Resource`).
+    pub fn new(realm: &str, metadata_url: &str) -> Self {
+        let realm = if realm.is_empty() {
+            "AuthSec Protected Resource"
+        } else {
+            realm
+        };
+        ChallengeBuilder {
+            prefix: format!(
+                "Bearer realm=\"{}\", resource_metadata=\"{}\"",
+                sanitize(realm),
+                sanitize(metadata_url)
+            ),
+        }
+    }
+
+    /// The challenge with the optional attributes that are non-empty.
+    pub fn build(&self, error: &str, description: &str, scope: &str) -> String {
+        let mut out = self.prefix.clone();
+        for (name, value) in [
+            ("error", error),
+            ("error_description", description),
+            ("scope", scope),
+        ] {
+            if !value.is_empty() {
+                out.push_str(", ");
+                out.push_str(name);
+                out.push_str("=\"");
+                out.push_str(&sanitize(value));
+                out.push('"');
+            }
+        }
+        out
+    }
+}
+
+/// Map a 401 description to a stable sub-reason; the first matching rule wins.
+pub fn classify_reason(description: &str) -> &'static str {
+    let m = description.to_lowercase();
+    if m.contains("revoked") && (m.contains("registration") || m.contains("client")) {
+        "client_registration_revoked"
+    } else if m.contains("revoked") {
+        "token_revoked"
+    } else if m.contains("expired") || m.contains("expir") {
+        "token_expired"
+    } else if m.contains("audience") {
+        "audience_mismatch"
+    } else if m.contains("missing") || m.contains("bearer") {
+        "no_token"
+    } else {
+        "invalid_token"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitizer_maps_controls_quotes_and_non_ascii() {
+        assert_eq!(sanitize("a\r\nb\0c\u{7f}d"), "a  b c d");
+        assert_eq!(sanitize("x\u{2014}y\u{a0}z"), "x y z");
+        assert_eq!(sanitize(r#"needs "read" \ ok"#), "needs 'read' ' ok");
+        assert_eq!(sanitize(&"d".repeat(250)).len(), 200);
+        assert_eq!(sanitize("🔥").len(), 1);
+    }
+
+    #[test]
+    fn header_order_and_contents() {
+        let b = ChallengeBuilder::new(
+            "Example MCP",
+            "https://mcp.example.com/.well-known/oauth-protected-resource/mcp",
+        );
+        assert_eq!(
+            b.build("", "", ""),
+            "Bearer realm=\"Example MCP\", resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\""
+        );
+        let h = b.build("insufficient_scope", "needs \"read\"", "read");
+        assert!(h.ends_with(
+            ", error=\"insufficient_scope\", error_description=\"needs 'read'\", scope=\"read\""
+        ));
+        assert!(ChallengeBuilder::new("", "u")
+            .build("", "", "")
+            .starts_with("Bearer realm=\"AuthSec Protected Resource\""));
+    }
+
+    #[test]
+    fn reasons_first_match_wins() {
+        assert_eq!(
+            classify_reason("client registration revoked"),
+            "client_registration_revoked"
+        );
+        assert_eq!(
+            classify_reason("introspection returned active=false \u{2014} token revoked"),
+            "token_revoked"
+        );
+        assert_eq!(classify_reason("token expired"), "token_expired");
+        assert_eq!(classify_reason("audience mismatch"), "audience_mismatch");
+        assert_eq!(classify_reason("missing bearer token"), "no_token");
+        assert_eq!(classify_reason("bad signature"), "invalid_token");
+    }
+}

@@ -1,0 +1,504 @@
+//! Runtime configuration: the AuthSec SDK `Config` (snake_case field names), its normalization,
+//! mode inference and validation rules, plus this project's own safety fields.
+//!
+//! Loading from JSON rejects unknown fields. Loading from the environment lives in `env`.
+//! The introspection secret is a [`Secret`]: it never appears in `Debug` output.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Default resource name (the realm of every challenge).
+pub const DEFAULT_RESOURCE_NAME: &str = "AuthSec Protected MCP Resource";
+
+/// A secret string: compared and used, never printed.
+#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret value, for the one place that must send it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    fn is_blank(&self) -> bool {
+        self.0.trim().is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0.is_empty() {
+            f.write_str("\"\"")
+        } else {
+            f.write_str("\"<redacted>\"")
+        }
+    }
+}
+
+/// Where the tool -> scope policy comes from (reference §4.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyMode {
+    /// Inferred from the other fields (see [`Config::effective_policy_mode`]).
+    #[default]
+    Unset,
+    /// The AuthSec backend's policy only; 503 when it is unusable.
+    RemoteRequired,
+    /// The backend's policy, with `tool_scopes` while it is unusable.
+    RemoteWithLocalFallback,
+    /// `tool_scopes` only.
+    LocalOnly,
+    /// Every tool allowed for any valid token.
+    Open,
+}
+
+impl PolicyMode {
+    /// The canonical string value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Unset => "unset",
+            PolicyMode::RemoteRequired => "remote_required",
+            PolicyMode::RemoteWithLocalFallback => "remote_with_local_fallback",
+            PolicyMode::LocalOnly => "local_only",
+            PolicyMode::Open => "open",
+        }
+    }
+}
+
+/// How bearer tokens are validated (reference §2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidationMode {
+    /// Inferred from the URLs (see [`Config::effective_validation_mode`]).
+    #[default]
+    Unset,
+    /// Local JWT verification against the JWKS.
+    JwtOnly,
+    /// RFC 7662 introspection only.
+    IntrospectionOnly,
+    /// JWT verification, then introspection (opaque tokens: introspection only).
+    JwtAndIntrospect,
+    /// JWT verification; introspection only when it fails (migration mode).
+    JwtOrIntrospect,
+}
+
+impl ValidationMode {
+    /// The canonical string value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ValidationMode::Unset => "unset",
+            ValidationMode::JwtOnly => "jwt_only",
+            ValidationMode::IntrospectionOnly => "introspection_only",
+            ValidationMode::JwtAndIntrospect => "jwt_and_introspect",
+            ValidationMode::JwtOrIntrospect => "jwt_or_introspect",
+        }
+    }
+}
+
+/// Tool name -> scopes (any-of). An empty list marks a public tool.
+pub type ToolScopes = BTreeMap<String, Vec<String>>;
+
+/// The runtime configuration. Field names are the Python SDK's snake_case names.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Expected `iss` of JWTs; required.
+    pub issuer: String,
+    /// Authorization server advertised in metadata and base of the AuthSec backend; defaults to
+    /// the issuer.
+    pub authorization_server: String,
+    /// JWKS URL for local JWT verification.
+    pub jwks_url: String,
+    /// RFC 7662 introspection endpoint.
+    pub introspection_url: String,
+    /// Client id for introspection and the AuthSec backend (by convention the resource server id).
+    pub introspection_client_id: String,
+    /// Client secret for introspection and the AuthSec backend.
+    pub introspection_client_secret: Secret,
+    /// This server's canonical resource URI; tokens must carry it as audience.
+    pub resource_uri: String,
+    /// Human-readable name; the realm of every challenge.
+    pub resource_name: String,
+    /// AuthSec resource server id (enables remote policy).
+    pub resource_server_id: String,
+    /// `scopes_supported` of the metadata document when the backend gives none.
+    pub supported_scopes: Vec<String>,
+    /// Local tool -> scopes map. `None` and an empty map differ: an empty map denies every tool.
+    pub tool_scopes: Option<ToolScopes>,
+    /// Remote policy cache lifetime, seconds.
+    pub scope_matrix_ttl_seconds: f64,
+    /// Policy mode.
+    pub policy_mode: PolicyMode,
+    /// Validation mode.
+    pub validation_mode: ValidationMode,
+    /// Publish the tool manifest to the AuthSec backend at startup.
+    pub publish_manifest: bool,
+    /// Advisory scopes per tool for the manifest.
+    pub tool_scope_suggestions: ToolScopes,
+    /// RFC 9728 `bearer_methods_supported`.
+    pub bearer_methods_supported: Vec<String>,
+    /// Timeout of every outbound call, seconds.
+    pub request_timeout_seconds: f64,
+    /// Accept tokens without `aud` (the reference's Python/TypeScript behaviour). Default false.
+    pub allow_missing_audience: bool,
+    /// Reject JWTs without `exp`. Default true.
+    pub require_exp: bool,
+    /// Leeway for `exp` and `nbf`, seconds. Default 0, as in the reference.
+    pub clock_skew_seconds: u64,
+    /// Largest request body the runtime accepts (413 above it). Default 4 MiB.
+    pub max_body_bytes: u64,
+    /// Cache introspection results this long (bounded by the token's `exp`); 0 disables.
+    pub introspection_cache_ttl_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            issuer: String::new(),
+            authorization_server: String::new(),
+            jwks_url: String::new(),
+            introspection_url: String::new(),
+            introspection_client_id: String::new(),
+            introspection_client_secret: Secret::default(),
+            resource_uri: String::new(),
+            resource_name: String::new(),
+            resource_server_id: String::new(),
+            supported_scopes: Vec::new(),
+            tool_scopes: None,
+            scope_matrix_ttl_seconds: 30.0,
+            policy_mode: PolicyMode::Unset,
+            validation_mode: ValidationMode::Unset,
+            publish_manifest: false,
+            tool_scope_suggestions: ToolScopes::new(),
+            bearer_methods_supported: vec!["header".to_string()],
+            request_timeout_seconds: 10.0,
+            allow_missing_audience: false,
+            require_exp: true,
+            clock_skew_seconds: 0,
+            max_body_bytes: 4 * 1024 * 1024,
+            introspection_cache_ttl_seconds: 0,
+        }
+    }
+}
+
+fn blank(s: &str) -> bool {
+    s.trim().is_empty()
+}
+
+impl Config {
+    /// Parse a configuration from JSON text. Unknown fields are rejected with an error naming
+    /// the field. The result is not yet validated (see [`Config::validate`]).
+    pub fn from_json(text: &str) -> Result<Config> {
+        serde_json::from_str(text).map_err(|e| Error::config(format!("invalid config JSON: {e}")))
+    }
+
+    /// The policy mode after inference (reference §1.3).
+    pub fn effective_policy_mode(&self) -> PolicyMode {
+        if self.policy_mode != PolicyMode::Unset {
+            return self.policy_mode;
+        }
+        if !blank(&self.resource_server_id) {
+            PolicyMode::RemoteRequired
+        } else if self.tool_scopes.is_some() {
+            PolicyMode::LocalOnly
+        } else {
+            PolicyMode::Open
+        }
+    }
+
+    /// The validation mode after inference (reference §1.3).
+    pub fn effective_validation_mode(&self) -> ValidationMode {
+        if self.validation_mode != ValidationMode::Unset {
+            return self.validation_mode;
+        }
+        match (!blank(&self.jwks_url), !blank(&self.introspection_url)) {
+            (true, true) => ValidationMode::JwtAndIntrospect,
+            (true, false) => ValidationMode::JwtOnly,
+            _ => ValidationMode::IntrospectionOnly,
+        }
+    }
+
+    /// A copy with the reference's normalization applied: authorization server defaults to the
+    /// issuer, resource name to [`DEFAULT_RESOURCE_NAME`], bearer methods to `["header"]`.
+    pub fn normalized(&self) -> Config {
+        let mut out = self.clone();
+        if out.authorization_server.is_empty() {
+            out.authorization_server = out.issuer.clone();
+        }
+        if out.resource_name.is_empty() {
+            out.resource_name = DEFAULT_RESOURCE_NAME.to_string();
+        }
+        if out.bearer_methods_supported.is_empty() {
+            out.bearer_methods_supported = vec!["header".to_string()];
+        }
+        out
+    }
+
+    fn has_credentials(&self) -> bool {
+        !blank(&self.introspection_client_id) && !self.introspection_client_secret.is_blank()
+    }
+
+    /// Check the rules of reference §1.4 in its order (the first failure wins, with the
+    /// Python SDK's message), then this project's own rules.
+    pub fn validate(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::config(m));
+        if blank(&self.issuer) {
+            return fail("issuer is required".into());
+        }
+        if blank(&self.resource_uri) {
+            return fail("resource_uri is required".into());
+        }
+        if !is_absolute_uri(&self.resource_uri) {
+            return fail(format!(
+                "resource_uri must be an absolute URI with scheme and host (got {})",
+                python_repr(&self.resource_uri)
+            ));
+        }
+        if blank(&self.jwks_url) && blank(&self.introspection_url) {
+            return fail("at least one of jwks_url or introspection_url is required".into());
+        }
+        if !blank(&self.introspection_url) && !self.has_credentials() {
+            return fail(
+                "introspection client credentials are required when introspection is enabled"
+                    .into(),
+            );
+        }
+        let pm = self.effective_policy_mode();
+        if matches!(
+            pm,
+            PolicyMode::RemoteRequired | PolicyMode::RemoteWithLocalFallback
+        ) {
+            let m = pm.as_str();
+            if blank(&self.resource_server_id) {
+                return fail(format!("{m} requires resource_server_id"));
+            }
+            if blank(&self.authorization_server) && blank(&self.issuer) {
+                return fail(format!("{m} requires authorization_server"));
+            }
+            if !self.has_credentials() {
+                return fail(format!(
+                    "{m} requires introspection credentials (introspection_client_id + introspection_client_secret)"
+                ));
+            }
+        }
+        if pm == PolicyMode::RemoteWithLocalFallback && self.tool_scopes.is_none() {
+            return fail(
+                "PolicyMode.REMOTE_WITH_LOCAL_FALLBACK requires tool_scopes (non-None) as the local fallback"
+                    .into(),
+            );
+        }
+        if pm == PolicyMode::LocalOnly && self.tool_scopes.is_none() {
+            return fail("local_only requires tool_scopes".into());
+        }
+        let vm = self.effective_validation_mode();
+        let v = vm.as_str();
+        let needs_jwks = matches!(
+            vm,
+            ValidationMode::JwtOnly
+                | ValidationMode::JwtAndIntrospect
+                | ValidationMode::JwtOrIntrospect
+        );
+        let needs_introspection = vm != ValidationMode::JwtOnly;
+        if needs_jwks && blank(&self.jwks_url) {
+            return fail(format!("{v} requires jwks_url"));
+        }
+        if needs_introspection {
+            if blank(&self.introspection_url) {
+                return fail(format!("{v} requires introspection_url"));
+            }
+            if !self.has_credentials() {
+                return fail(format!("{v} requires introspection credentials"));
+            }
+        }
+        if !(self.request_timeout_seconds.is_finite() && self.request_timeout_seconds > 0.0) {
+            return fail("request_timeout_seconds must be a positive number".into());
+        }
+        if !(self.scope_matrix_ttl_seconds.is_finite() && self.scope_matrix_ttl_seconds >= 0.0) {
+            return fail("scope_matrix_ttl_seconds must be a non-negative number".into());
+        }
+        if self.max_body_bytes == 0 {
+            return fail("max_body_bytes must be positive".into());
+        }
+        for (what, url) in [
+            ("jwks_url", &self.jwks_url),
+            ("introspection_url", &self.introspection_url),
+        ] {
+            if !blank(url) && !is_http_url(url) {
+                return fail(format!("{what} must be an http(s) URL (got {})", python_repr(url)));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// True when the URI has a scheme and a non-empty authority, as Python's `urlparse` sees it.
+fn is_absolute_uri(uri: &str) -> bool {
+    match url::Url::parse(uri) {
+        Ok(u) => u.has_host() && !u.host_str().unwrap_or("").is_empty(),
+        Err(_) => false,
+    }
+}
+
+fn is_http_url(s: &str) -> bool {
+    matches!(url::Url::parse(s.trim()), Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host())
+}
+
+/// Python `repr()` of a str, as the reference's messages print it.
+fn python_repr(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if (c as u32) < 0x20 || c as u32 == 0x7f => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn remote() -> Config {
+        Config {
+            issuer: "https://auth.example.com".into(),
+            jwks_url: "https://auth.example.com/jwks".into(),
+            introspection_url: "https://auth.example.com/introspect".into(),
+            introspection_client_id: "rs-1".into(),
+            introspection_client_secret: Secret::new("secret-1"),
+            resource_uri: "https://mcp.example.com/mcp".into(),
+            resource_server_id: "rs-1".into(),
+            ..Config::default()
+        }
+    }
+
+    fn err(c: &Config) -> String {
+        c.validate().unwrap_err().message().to_string()
+    }
+
+    #[test]
+    fn valid_remote_config_infers_modes() {
+        let c = remote();
+        c.validate().unwrap();
+        assert_eq!(c.effective_policy_mode(), PolicyMode::RemoteRequired);
+        assert_eq!(
+            c.effective_validation_mode(),
+            ValidationMode::JwtAndIntrospect
+        );
+    }
+
+    #[test]
+    fn rules_in_reference_order() {
+        let mut c = remote();
+        c.issuer = " ".into();
+        assert_eq!(err(&c), "issuer is required");
+        let mut c = remote();
+        c.resource_uri = "not-a-uri".into();
+        assert_eq!(
+            err(&c),
+            "resource_uri must be an absolute URI with scheme and host (got 'not-a-uri')"
+        );
+        let mut c = remote();
+        c.resource_server_id = String::new();
+        c.policy_mode = PolicyMode::RemoteRequired;
+        assert_eq!(err(&c), "remote_required requires resource_server_id");
+        let mut c = remote();
+        c.introspection_client_id = String::new();
+        assert_eq!(
+            err(&c),
+            "introspection client credentials are required when introspection is enabled"
+        );
+        let mut c = remote();
+        c.policy_mode = PolicyMode::RemoteWithLocalFallback;
+        assert!(err(&c).contains("tool_scopes"));
+        let c = Config {
+            issuer: "i".into(),
+            resource_uri: "https://x.com/mcp".into(),
+            introspection_url: "https://i/introspect".into(),
+            introspection_client_id: "a".into(),
+            introspection_client_secret: Secret::new("b"),
+            validation_mode: ValidationMode::JwtOnly,
+            ..Config::default()
+        };
+        assert_eq!(err(&c), "jwt_only requires jwks_url");
+    }
+
+    #[test]
+    fn minimal_config_is_open_jwt_only() {
+        let c = Config {
+            issuer: "i".into(),
+            jwks_url: "https://i/jwks".into(),
+            resource_uri: "https://x.com/mcp".into(),
+            ..Config::default()
+        };
+        c.validate().unwrap();
+        assert_eq!(c.effective_policy_mode(), PolicyMode::Open);
+        assert_eq!(c.effective_validation_mode(), ValidationMode::JwtOnly);
+    }
+
+    #[test]
+    fn local_only_needs_a_map_but_empty_map_is_valid() {
+        let mut c = Config {
+            issuer: "i".into(),
+            jwks_url: "https://i/jwks".into(),
+            resource_uri: "https://x.com/mcp".into(),
+            policy_mode: PolicyMode::LocalOnly,
+            ..Config::default()
+        };
+        assert_eq!(err(&c), "local_only requires tool_scopes");
+        c.tool_scopes = Some(ToolScopes::new());
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn unknown_json_field_is_named() {
+        let e = Config::from_json(r#"{"issuer":"i","jwks_uri":"x"}"#).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+        assert!(e.message().contains("jwks_uri"), "{}", e.message());
+    }
+
+    #[test]
+    fn secret_never_in_debug() {
+        let c = remote();
+        let d = format!("{c:?}");
+        assert!(!d.contains("secret-1"), "{d}");
+        assert!(d.contains("<redacted>"));
+    }
+
+    #[test]
+    fn normalization() {
+        let n = remote().normalized();
+        assert_eq!(n.authorization_server, "https://auth.example.com");
+        assert_eq!(n.resource_name, DEFAULT_RESOURCE_NAME);
+        let mut c = remote();
+        c.bearer_methods_supported = vec![];
+        assert_eq!(c.normalized().bearer_methods_supported, vec!["header"]);
+    }
+}

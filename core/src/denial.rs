@@ -1,0 +1,297 @@
+//! Denials and every answer the runtime writes itself: the standard 401/403/503 JSON bodies with
+//! their challenge, the in-band MCP answers (tool-result error, JSON-RPC error) with id echo and
+//! friendly messages, and the 400/413 answers for malformed requests (reference §3.4-§3.8).
+
+use serde_json::{json, Map, Value};
+
+use crate::challenge::{classify_reason, ChallengeBuilder};
+use crate::jsonrpc::{Body, Envelope, Id};
+use crate::validator::{AuthError, AuthErrorKind};
+use crate::Response;
+
+/// The four denial codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum DenialKind {
+    InvalidToken,
+    InvalidAudience,
+    InsufficientScope,
+    PolicyUnavailable,
+}
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Denial {
+    pub kind: DenialKind,
+    pub description: String,
+    pub required: Vec<String>,
+    pub granted: Vec<String>,
+    pub tool: String,
+    pub reason: Option<&'static str>,
+}
+
+impl Denial {
+    pub(crate) fn from_auth(e: AuthError) -> Denial {
+        let (kind, reason) = match e.kind {
+            AuthErrorKind::InvalidToken => {
+                (DenialKind::InvalidToken, Some(classify_reason(&e.description)))
+            }
+            AuthErrorKind::InvalidAudience => (DenialKind::InvalidAudience, None),
+        };
+        Denial {
+            kind,
+            description: e.description,
+            required: Vec::new(),
+            granted: Vec::new(),
+            tool: String::new(),
+            reason,
+        }
+    }
+
+    pub(crate) fn insufficient_scope(tool: &str, required: Vec<String>, granted: Vec<String>) -> Denial {
+        Denial {
+            kind: DenialKind::InsufficientScope,
+            description: scope_message(tool, &required, &granted),
+            required,
+            granted,
+            tool: tool.to_string(),
+            reason: None,
+        }
+    }
+
+    pub(crate) fn policy_unavailable(description: String) -> Denial {
+        Denial {
+            kind: DenialKind::PolicyUnavailable,
+            description,
+            required: Vec::new(),
+            granted: Vec::new(),
+            tool: String::new(),
+            reason: None,
+        }
+    }
+
+    pub(crate) fn status(&self) -> u16 {
+        match self.kind {
+            DenialKind::InvalidToken | DenialKind::InvalidAudience => 401,
+            DenialKind::InsufficientScope => 403,
+            DenialKind::PolicyUnavailable => 503,
+        }
+    }
+
+    pub(crate) fn error(&self) -> &'static str {
+        match self.kind {
+            DenialKind::InvalidToken => "invalid_token",
+            DenialKind::InvalidAudience => "invalid_audience",
+            DenialKind::InsufficientScope => "insufficient_scope",
+            DenialKind::PolicyUnavailable => "policy_unavailable",
+        }
+    }
+
+    fn challenge(&self, c: &ChallengeBuilder) -> String {
+        let scope = if self.kind == DenialKind::InsufficientScope {
+            self.required.join(" ")
+        } else {
+            String::new()
+        };
+        c.build(self.error(), &self.description, &scope)
+    }
+}
+
+/// The 403 description of reference §3.4.
+fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String {
+    let req = if required.is_empty() {
+        "(none discoverable)".to_string()
+    } else {
+        required.join(", ")
+    };
+    if granted.is_empty() {
+        format!("Tool '{tool}' requires scope: {req}. Your token does not include this scope. Ask an AuthSec admin to grant it, or use a tool that fits your current scopes.")
+    } else {
+        format!("Tool '{tool}' requires scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scope, or use a tool that fits your current scopes.", granted.join(", "))
+    }
+}
+
+/// The human-readable text of an in-band answer (reference §3.6).
+fn friendly_message(d: &Denial) -> String {
+    if d.status() == 403 {
+        let mut parts = Vec::with_capacity(4);
+        parts.push(if d.tool.is_empty() {
+            "This action cannot be performed with this token.".to_string()
+        } else {
+            format!("Tool '{}' cannot be called with this token.", d.tool)
+        });
+        if !d.required.is_empty() {
+            parts.push(format!("Required scope: {}.", d.required.join(", ")));
+        }
+        parts.push(if d.granted.is_empty() {
+            "Your token does not include the required scope.".to_string()
+        } else {
+            format!("Your token has: {}.", d.granted.join(", "))
+        });
+        parts.push(
+            "Ask an admin to grant the required scope to your role, or use a different tool."
+                .to_string(),
+        );
+        return parts.join(" ");
+    }
+    match d.reason {
+        Some("token_revoked") => {
+            "Access has been revoked. The user needs to re-authenticate to get a new token.".into()
+        }
+        Some("client_registration_revoked") => "This client's registration has been revoked by an admin. Re-authentication will not help \u{2014} contact the workspace admin.".into(),
+        _ => "Token is invalid or expired. The user needs to sign in again.".into(),
+    }
+}
+
+fn list(v: &[String]) -> Value {
+    Value::Array(v.iter().cloned().map(Value::String).collect())
+}
+
+fn json_response(status: u16, mut headers: Vec<(String, String)>, body: &Value) -> Response {
+    headers.insert(0, ("content-type".into(), "application/json".into()));
+    Response {
+        status,
+        headers,
+        body: serde_json::to_vec(body).unwrap_or_default(),
+    }
+}
+
+/// Builds the runtime's answers; holds the runtime's challenge prefix.
+#[derive(Debug, Clone)]
+pub(crate) struct Responder {
+    pub challenge: ChallengeBuilder,
+}
+
+impl Responder {
+    /// The standard HTTP answer to a token-validation denial: present keys only when non-empty.
+    pub(crate) fn auth_error(&self, d: &Denial) -> Response {
+        let mut body = Map::new();
+        body.insert("error".into(), d.error().into());
+        body.insert("error_description".into(), d.description.clone().into());
+        if d.kind == DenialKind::PolicyUnavailable {
+            return self.with_challenge(d, body);
+        }
+        if let Some(r) = d.reason {
+            body.insert("reason".into(), r.into());
+        }
+        if !d.required.is_empty() {
+            body.insert("required_scopes".into(), list(&d.required));
+        }
+        if !d.granted.is_empty() {
+            body.insert("granted_scopes".into(), list(&d.granted));
+        }
+        if !d.tool.is_empty() {
+            body.insert("tool".into(), d.tool.clone().into());
+        }
+        self.with_challenge(d, body)
+    }
+
+    /// The standard HTTP answer to a tool denial (403 with all five keys, or 503).
+    pub(crate) fn tool_error(&self, d: &Denial) -> Response {
+        let mut body = Map::new();
+        body.insert("error".into(), d.error().into());
+        body.insert("error_description".into(), d.description.clone().into());
+        if d.kind == DenialKind::InsufficientScope {
+            body.insert("tool".into(), d.tool.clone().into());
+            body.insert("required_scopes".into(), list(&d.required));
+            body.insert("granted_scopes".into(), list(&d.granted));
+        }
+        self.with_challenge(d, body)
+    }
+
+    fn with_challenge(&self, d: &Denial, body: Map<String, Value>) -> Response {
+        json_response(
+            d.status(),
+            vec![("www-authenticate".into(), d.challenge(&self.challenge))],
+            &Value::Object(body),
+        )
+    }
+
+    /// HTTP 200 with one tool-result error per request object (an array for a batch).
+    pub(crate) fn in_band_tool_error(&self, body: &Body, d: &Denial) -> Response {
+        let text = friendly_message(d);
+        let mut meta = Map::new();
+        meta.insert("error".into(), d.error().into());
+        meta.insert("status".into(), d.status().into());
+        meta.insert("error_description".into(), d.description.clone().into());
+        if !d.required.is_empty() {
+            meta.insert("required_scopes".into(), list(&d.required));
+        }
+        if !d.granted.is_empty() {
+            meta.insert("granted_scopes".into(), list(&d.granted));
+        }
+        if !d.tool.is_empty() {
+            meta.insert("tool".into(), d.tool.clone().into());
+        }
+        if let Some(r) = d.reason {
+            meta.insert("reason".into(), r.into());
+        }
+        let one = |id: &Id| {
+            json!({"jsonrpc": "2.0", "id": id.to_value(), "result": {
+                "content": [{"type": "text", "text": text}],
+                "isError": true,
+                "_meta": {"authsec": Value::Object(meta.clone())}}})
+        };
+        json_response(200, Vec::new(), &per_request(body, one))
+    }
+
+    /// HTTP 200 with one JSON-RPC error per request object (an array for a batch).
+    pub(crate) fn in_band_rpc_error(&self, body: &Body, d: &Denial) -> Response {
+        let mut authsec = Map::new();
+        authsec.insert("error".into(), d.error().into());
+        authsec.insert("status".into(), d.status().into());
+        authsec.insert("error_description".into(), d.description.clone().into());
+        if !d.required.is_empty() {
+            authsec.insert("required_scopes".into(), list(&d.required));
+        }
+        if !d.tool.is_empty() {
+            authsec.insert("tool".into(), d.tool.clone().into());
+        }
+        let code = if d.status() == 403 { -32003 } else { -32001 };
+        let message = friendly_message(d);
+        let one = |id: &Id| {
+            json!({"jsonrpc": "2.0", "id": id.to_value(), "error": {
+                "code": code, "message": message,
+                "data": {"authsec": Value::Object(authsec.clone())}}})
+        };
+        json_response(200, Vec::new(), &per_request(body, one))
+    }
+
+    /// 400 `invalid_request`.
+    pub(crate) fn bad_request(&self, description: &str) -> Response {
+        json_response(
+            400,
+            Vec::new(),
+            &json!({"error": "invalid_request", "error_description": description}),
+        )
+    }
+
+    /// 400 with the MCP JSON-RPC error -32020 (HeaderMismatch).
+    pub(crate) fn header_mismatch(&self, body: &Body, detail: &str) -> Response {
+        let id = match body {
+            Body::Single(e) => e.id.to_value(),
+            _ => Value::Null,
+        };
+        json_response(
+            400,
+            Vec::new(),
+            &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32020, "message": format!("HeaderMismatch: {detail}")}}),
+        )
+    }
+
+    /// 413 for a body above `max_body_bytes`.
+    pub(crate) fn too_large(&self, limit: u64) -> Response {
+        json_response(
+            413,
+            Vec::new(),
+            &json!({"error": "invalid_request", "error_description": format!("request body exceeds max_body_bytes ({limit})")}),
+        )
+    }
+}
+
+fn per_request(body: &Body, one: impl Fn(&Id) -> Value) -> Value {
+    match body {
+        Body::Batch(_) => Value::Array(body.envelopes().map(|e: &Envelope| one(&e.id)).collect()),
+        Body::Single(e) => one(&e.id),
+        Body::Empty => one(&Id::Null),
+    }
+}

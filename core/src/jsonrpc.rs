@@ -1,0 +1,483 @@
+//! Strict reading of a JSON-RPC request body: single envelope or batch, with the fields the
+//! decision needs (`jsonrpc`, `id`, `method`, `params.name`, `params.uri`).
+//!
+//! Parser-differential defence: a duplicate key in an envelope or in its `params` object is an
+//! error (a downstream parser might keep the other copy), escapes are decoded before comparing
+//! (`"tools\u002fcall"` is `tools/call`), keys are case-sensitive, and the rest of the document is
+//! validated but not materialized.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde_json::{Number, Value};
+
+/// MCP methods that set up a session; they pass through when a present token is invalid.
+pub const HANDSHAKE_METHODS: [&str; 3] = ["initialize", "notifications/initialized", "ping"];
+
+/// A JSON-RPC id as far as echoing it matters.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Id {
+    /// No `id` member (a notification).
+    Absent,
+    /// `null`, or a type that is not echoed (object, array, boolean).
+    Null,
+    /// A number, echoed as a number.
+    Number(Number),
+    /// A string, echoed as a string.
+    String(String),
+}
+
+impl Id {
+    /// The value echoed in an in-band answer.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Id::Absent | Id::Null => Value::Null,
+            Id::Number(n) => Value::Number(n.clone()),
+            Id::String(s) => Value::String(s.clone()),
+        }
+    }
+}
+
+/// One request object.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Envelope {
+    /// `"jsonrpc": "2.0"` is present.
+    pub jsonrpc: bool,
+    /// The id.
+    pub id: Id,
+    /// `method` when it is a string.
+    pub method: Option<String>,
+    /// `params.name` when `params` is an object and `name` a string.
+    pub name: Option<String>,
+    /// `params.uri` when `params` is an object and `uri` a string.
+    pub uri: Option<String>,
+}
+
+impl Envelope {
+    /// True when `method` equals `m`.
+    pub fn is(&self, m: &str) -> bool {
+        self.method.as_deref() == Some(m)
+    }
+}
+
+/// One element of a request body: an object, or anything else (kept to count batch items).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Item {
+    /// A JSON object.
+    Object(Envelope),
+    /// A non-object element of a batch.
+    Other,
+}
+
+/// A parsed POST body.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    /// Not a POST, or an empty (whitespace-only) body: nothing to authorize.
+    Empty,
+    /// One envelope.
+    Single(Envelope),
+    /// A batch (JSON array).
+    Batch(Vec<Item>),
+}
+
+impl Body {
+    /// The objects of the body, in order.
+    pub fn envelopes(&self) -> impl Iterator<Item = &Envelope> {
+        let (single, batch): (Option<&Envelope>, &[Item]) = match self {
+            Body::Empty => (None, &[]),
+            Body::Single(e) => (Some(e), &[]),
+            Body::Batch(items) => (None, items.as_slice()),
+        };
+        single.into_iter().chain(batch.iter().filter_map(|i| match i {
+            Item::Object(e) => Some(e),
+            Item::Other => None,
+        }))
+    }
+
+    /// At least one envelope carries `"jsonrpc": "2.0"`.
+    pub fn is_json_rpc(&self) -> bool {
+        self.envelopes().any(|e| e.jsonrpc)
+    }
+
+    /// Any envelope has method `m`.
+    pub fn any_method(&self, m: &str) -> bool {
+        self.envelopes().any(|e| e.is(m))
+    }
+
+    /// Non-empty, and every element is an object whose method is a handshake method.
+    pub fn all_handshake(&self) -> bool {
+        let handshake = |e: &Envelope| {
+            e.method
+                .as_deref()
+                .is_some_and(|m| HANDSHAKE_METHODS.contains(&m))
+        };
+        match self {
+            Body::Empty => false,
+            Body::Single(e) => handshake(e),
+            Body::Batch(items) => {
+                !items.is_empty()
+                    && items.iter().all(|i| match i {
+                        Item::Object(e) => handshake(e),
+                        Item::Other => false,
+                    })
+            }
+        }
+    }
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParseError(pub String);
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Parse a request body. A whitespace-only body is [`Body::Empty`]; the top level must be an
+/// object or an array.
+pub fn parse(body: &[u8]) -> Result<Body, ParseError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Body::Empty);
+    }
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let parsed = de
+        .deserialize_any(TopVisitor)
+        .and_then(|b| de.end().map(|_| b));
+    match parsed {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(ParseError(
+            "invalid JSON-RPC request: body is not a JSON object or array".into(),
+        )),
+        Err(e) => {
+            let what = if body.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+                "batch"
+            } else {
+                "request"
+            };
+            Err(ParseError(format!("invalid JSON-RPC {what}: {e}")))
+        }
+    }
+}
+
+struct TopVisitor;
+
+impl<'de> Visitor<'de> for TopVisitor {
+    type Value = Option<Body>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON-RPC object or batch")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+        Ok(Some(Body::Single(EnvelopeVisitor.visit_map(map)?)))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(ItemSeed)? {
+            items.push(item);
+        }
+        Ok(Some(Body::Batch(items)))
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+}
+
+struct ItemSeed;
+
+impl<'de> DeserializeSeed<'de> for ItemSeed {
+    type Value = Item;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Item, D::Error> {
+        d.deserialize_any(ItemVisitor)
+    }
+}
+
+struct ItemVisitor;
+
+impl<'de> Visitor<'de> for ItemVisitor {
+    type Value = Item;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a batch element")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Item, A::Error> {
+        Ok(Item::Object(EnvelopeVisitor.visit_map(map)?))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(Item::Other)
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+    fn visit_unit<E>(self) -> Result<Item, E> {
+        Ok(Item::Other)
+    }
+}
+
+/// Remembers the keys of one object and fails on a repeat.
+struct SeenKeys(Vec<String>);
+
+impl SeenKeys {
+    fn insert<E: de::Error>(&mut self, key: &str, what: &str) -> Result<(), E> {
+        if self.0.iter().any(|k| k == key) {
+            return Err(E::custom(format_args!("duplicate key `{key}` in {what}")));
+        }
+        self.0.push(key.to_string());
+        Ok(())
+    }
+}
+
+struct EnvelopeVisitor;
+
+impl<'de> Visitor<'de> for EnvelopeVisitor {
+    type Value = Envelope;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON-RPC envelope")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
+        let mut seen = SeenKeys(Vec::with_capacity(4));
+        let mut env = Envelope {
+            jsonrpc: false,
+            id: Id::Absent,
+            method: None,
+            name: None,
+            uri: None,
+        };
+        while let Some(key) = map.next_key::<String>()? {
+            seen.insert(&key, "JSON-RPC envelope")?;
+            match key.as_str() {
+                "jsonrpc" => env.jsonrpc = map.next_value::<Value>()? == Value::from("2.0"),
+                "method" => {
+                    env.method = match map.next_value::<Value>()? {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    }
+                }
+                "id" => {
+                    env.id = match map.next_value::<Value>()? {
+                        Value::Number(n) => Id::Number(n),
+                        Value::String(s) => Id::String(s),
+                        _ => Id::Null,
+                    }
+                }
+                "params" => {
+                    let p = map.next_value_seed(ParamsSeed)?;
+                    env.name = p.0;
+                    env.uri = p.1;
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(env)
+    }
+}
+
+struct ParamsSeed;
+
+impl<'de> DeserializeSeed<'de> for ParamsSeed {
+    type Value = (Option<String>, Option<String>);
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ParamsVisitor)
+    }
+}
+
+struct ParamsVisitor;
+
+impl<'de> Visitor<'de> for ParamsVisitor {
+    type Value = (Option<String>, Option<String>);
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("params")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut seen = SeenKeys(Vec::with_capacity(2));
+        let (mut name, mut uri) = (None, None);
+        while let Some(key) = map.next_key::<String>()? {
+            seen.insert(&key, "params")?;
+            match key.as_str() {
+                "name" | "uri" => {
+                    let v = match map.next_value::<Value>()? {
+                        Value::String(s) => Some(s),
+                        _ => None,
+                    };
+                    if key == "name" {
+                        name = v
+                    } else {
+                        uri = v
+                    }
+                }
+                _ => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok((name, uri))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok((None, None))
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+    fn visit_unit<E>(self) -> Result<Self::Value, E> {
+        Ok((None, None))
+    }
+}
+
+/// Compare the MCP `Mcp-Method` / `Mcp-Name` request headers with the body; a disagreement is
+/// described in the returned message.
+pub fn header_mismatch(
+    body: &Body,
+    mcp_method: Option<&str>,
+    mcp_name: Option<&str>,
+) -> Option<String> {
+    if mcp_method.is_none() && mcp_name.is_none() {
+        return None;
+    }
+    let env = match body {
+        Body::Empty => return None,
+        Body::Batch(_) => {
+            return Some("Mcp-Method/Mcp-Name headers cannot describe a batch".into())
+        }
+        Body::Single(e) => e,
+    };
+    if let Some(h) = mcp_method {
+        if env.method.as_deref() != Some(h) {
+            return Some(format!(
+                "Mcp-Method header {h:?} does not match the body method {:?}",
+                env.method.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    if let Some(h) = mcp_name {
+        let from_body = match env.method.as_deref() {
+            Some("tools/call") | Some("prompts/get") => env.name.as_deref(),
+            Some("resources/read") | Some("resources/subscribe")
+            | Some("resources/unsubscribe") => env.uri.as_deref(),
+            _ => None,
+        };
+        if from_body != Some(h) {
+            return Some(format!(
+                "Mcp-Name header {h:?} does not match the body ({:?})",
+                from_body.unwrap_or("")
+            ));
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn single(s: &str) -> Envelope {
+        match parse(s.as_bytes()).unwrap() {
+            Body::Single(e) => e,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_fields_and_decodes_escapes() {
+        let e = single(
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools\u002fcall","params":{"name":"x","arguments":{"a":[1,{"b":2}]}}}"#,
+        );
+        assert!(e.jsonrpc);
+        assert_eq!(e.id, Id::Number(7.into()));
+        assert!(e.is("tools/call"));
+        assert_eq!(e.name.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn duplicate_keys_rejected_at_envelope_and_params() {
+        assert!(parse(br#"{"method":"ping","method":"tools/call"}"#).is_err());
+        assert!(parse(br#"{"method":"tools/call","params":{"name":"a","name":"b"}}"#).is_err());
+        assert!(parse(br#"[{"id":1},{"id":2,"id":3}]"#).is_err());
+        // Deeper objects are the handler's business.
+        assert!(parse(br#"{"params":{"arguments":{"k":1,"k":2}}}"#).is_ok());
+    }
+
+    #[test]
+    fn empty_invalid_and_scalar_bodies() {
+        assert_eq!(parse(b"  \n").unwrap(), Body::Empty);
+        assert!(parse(b"not json").is_err());
+        assert!(parse(b"{\"a\":1} trailing").is_err());
+        assert!(parse(b"42").is_err());
+        assert!(parse(&[b'{', 0xff, b'}']).is_err());
+    }
+
+    #[test]
+    fn ids_and_batches() {
+        assert_eq!(single(r#"{"id":"a"}"#).id, Id::String("a".into()));
+        assert_eq!(single(r#"{"id":{"x":1}}"#).id, Id::Null);
+        assert_eq!(single(r#"{"id":true}"#).id, Id::Null);
+        assert_eq!(single(r#"{}"#).id, Id::Absent);
+        let b = parse(br#"[{"jsonrpc":"2.0","method":"ping"}, 5, {"method":"initialize"}]"#)
+            .unwrap();
+        assert!(b.is_json_rpc());
+        assert!(!b.all_handshake());
+        assert_eq!(b.envelopes().count(), 2);
+        let b = parse(br#"[{"method":"ping"},{"method":"initialize"}]"#).unwrap();
+        assert!(b.all_handshake());
+        assert!(!parse(b"[]").unwrap().all_handshake());
+    }
+
+    #[test]
+    fn mcp_headers_must_match_body() {
+        let b = parse(br#"{"method":"tools/call","params":{"name":"a"}}"#).unwrap();
+        assert!(header_mismatch(&b, Some("tools/call"), Some("a")).is_none());
+        assert!(header_mismatch(&b, Some("tools/list"), None).is_some());
+        assert!(header_mismatch(&b, None, Some("b")).is_some());
+        let b = parse(br#"{"method":"resources/read","params":{"uri":"file:///x"}}"#).unwrap();
+        assert!(header_mismatch(&b, None, Some("file:///x")).is_none());
+    }
+}

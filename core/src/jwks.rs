@@ -1,0 +1,313 @@
+//! The JWKS key cache: fetched lazily, kept one hour, refreshed on an unknown `kid` at most once
+//! per 30 s cooldown, single-flight (concurrent misses share one fetch), and known keys keep
+//! serving when a refresh fails. Lookups that need no fetch are synchronous.
+
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use jsonwebtoken::DecodingKey;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::clock::Clock;
+use crate::http::HttpClient;
+use crate::validator::AuthError;
+
+/// How long a fetched key set is used before it is refreshed.
+pub const MAX_AGE: Duration = Duration::from_secs(3600);
+/// Minimum time between two refreshes caused by unknown `kid`s or age.
+pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(30);
+/// Minimum time between two attempts while no key set was ever fetched.
+pub const INITIAL_RETRY: Duration = Duration::from_secs(1);
+
+/// The kind of a usable verification key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyType {
+    /// RSA (RS*/PS*).
+    Rsa,
+    /// EC P-256 (ES256).
+    P256,
+    /// EC P-384 (ES384).
+    P384,
+    /// OKP Ed25519 (EdDSA).
+    Ed25519,
+}
+
+/// One usable public key from the set.
+pub struct Jwk {
+    /// `kid`, if the key has one.
+    pub kid: Option<String>,
+    /// Type and curve.
+    pub kty: KeyType,
+    /// `alg`, if the key names one.
+    pub alg: Option<String>,
+    /// The key material, ready for verification.
+    pub key: DecodingKey,
+}
+
+#[derive(Deserialize)]
+struct RawJwk {
+    kty: Option<String>,
+    kid: Option<Value>,
+    alg: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    key_ops: Option<Vec<String>>,
+    crv: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    x: Option<String>,
+    y: Option<String>,
+}
+
+/// Parse one JWK; keys we cannot or must not use (symmetric, encryption-only, malformed) are
+/// skipped rather than failing the whole set.
+fn parse_key(v: &Value) -> Option<Jwk> {
+    let raw: RawJwk = serde_json::from_value(v.clone()).ok()?;
+    if raw.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if raw
+        .key_ops
+        .as_ref()
+        .is_some_and(|ops| !ops.iter().any(|o| o == "verify"))
+    {
+        return None;
+    }
+    let kid = match raw.kid {
+        None => None,
+        Some(Value::String(s)) => Some(s),
+        Some(_) => return None,
+    };
+    let (kty, key) = match (raw.kty.as_deref()?, raw.crv.as_deref()) {
+        ("RSA", _) => (
+            KeyType::Rsa,
+            DecodingKey::from_rsa_components(raw.n.as_deref()?, raw.e.as_deref()?).ok()?,
+        ),
+        ("EC", Some(crv @ ("P-256" | "P-384"))) => {
+            let (x, y) = (raw.x.as_deref()?, raw.y.as_deref()?);
+            let want = if crv == "P-256" { 32 } else { 48 };
+            if b64_len(x) != want || b64_len(y) != want {
+                return None;
+            }
+            let kty = if crv == "P-256" {
+                KeyType::P256
+            } else {
+                KeyType::P384
+            };
+            (kty, DecodingKey::from_ec_components(x, y).ok()?)
+        }
+        ("OKP", Some("Ed25519")) => {
+            let x = raw.x.as_deref()?;
+            if b64_len(x) != 32 {
+                return None;
+            }
+            (KeyType::Ed25519, DecodingKey::from_ed_components(x).ok()?)
+        }
+        _ => return None,
+    };
+    Some(Jwk {
+        kid,
+        kty,
+        alg: raw.alg,
+        key,
+    })
+}
+
+fn b64_len(s: &str) -> usize {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .map(|b| b.len())
+        .unwrap_or(0)
+}
+
+/// A fetched key set.
+pub(crate) struct KeySet {
+    keys: Vec<Arc<Jwk>>,
+    fetched_at: Duration,
+}
+
+/// What a synchronous lookup found.
+pub(crate) enum Lookup {
+    /// A key for the token.
+    Found(Arc<Jwk>),
+    /// No key, and no fetch may happen now.
+    Missing(AuthError),
+    /// A fetch is needed (first use, unknown kid after the cooldown, or an old set).
+    NeedsFetch,
+}
+
+#[derive(Default)]
+struct Attempts {
+    /// When the last fetch started.
+    last: Option<Duration>,
+    /// Number of fetches started (identifies a completed refresh for waiters).
+    count: u64,
+    /// Why the last fetch failed, if it did.
+    last_error: Option<String>,
+}
+
+/// The JWKS cache of one runtime.
+pub(crate) struct JwksCache {
+    url: String,
+    http: HttpClient,
+    clock: Arc<dyn Clock>,
+    set: RwLock<Option<Arc<KeySet>>>,
+    attempts: Mutex<Attempts>,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(url: String, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+        JwksCache {
+            url,
+            http,
+            clock,
+            set: RwLock::new(None),
+            attempts: Mutex::new(Attempts::default()),
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    fn may_fetch(&self, has_set: bool, now: Duration) -> bool {
+        let a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let wait = if has_set {
+            REFRESH_COOLDOWN
+        } else {
+            INITIAL_RETRY
+        };
+        a.last.is_none_or(|last| now.saturating_sub(last) >= wait)
+    }
+
+    /// Find the key for `kid` without I/O, or say that a fetch is needed.
+    pub(crate) fn lookup_sync(&self, kid: Option<&str>, allow_fetch: bool) -> Lookup {
+        let now = self.clock.now();
+        let set = self.set.read().unwrap_or_else(|e| e.into_inner()).clone();
+        let Some(set) = set else {
+            if allow_fetch && self.may_fetch(false, now) {
+                return Lookup::NeedsFetch;
+            }
+            let why = self
+                .attempts
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .last_error
+                .clone()
+                .unwrap_or_else(|| "no keys".into());
+            return Lookup::Missing(AuthError::invalid_token(format!(
+                "could not resolve signing key: JWKS unavailable ({why})"
+            )));
+        };
+        let old = now.saturating_sub(set.fetched_at) > MAX_AGE;
+        let found = match kid {
+            Some(kid) => set
+                .keys
+                .iter()
+                .find(|k| k.kid.as_deref() == Some(kid))
+                .cloned(),
+            None if set.keys.len() == 1 => set.keys.first().cloned(),
+            None => {
+                return Lookup::Missing(AuthError::invalid_token(format!(
+                    "could not resolve signing key: token has no kid and the JWKS has {} keys",
+                    set.keys.len()
+                )))
+            }
+        };
+        if (found.is_none() || old) && allow_fetch && self.may_fetch(true, now) {
+            return Lookup::NeedsFetch;
+        }
+        match found {
+            Some(k) => Lookup::Found(k),
+            None => Lookup::Missing(AuthError::invalid_token(format!(
+                "could not resolve signing key: unknown kid {}",
+                crate::challenge::sanitize(kid.unwrap_or(""))
+            ))),
+        }
+    }
+
+    /// Find the key for `kid`, fetching the set first when needed.
+    pub(crate) async fn lookup(&self, kid: Option<&str>) -> Result<Arc<Jwk>, AuthError> {
+        match self.lookup_sync(kid, true) {
+            Lookup::Found(k) => return Ok(k),
+            Lookup::Missing(e) => return Err(e),
+            Lookup::NeedsFetch => {}
+        }
+        self.refresh().await;
+        match self.lookup_sync(kid, false) {
+            Lookup::Found(k) => Ok(k),
+            Lookup::Missing(e) => Err(e),
+            Lookup::NeedsFetch => Err(AuthError::invalid_token(
+                "could not resolve signing key: JWKS unavailable",
+            )),
+        }
+    }
+
+    /// Fetch the key set once for every concurrent caller: callers that queued while another
+    /// fetch ran reuse its result.
+    async fn refresh(&self) {
+        let seen = self
+            .attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .count;
+        let _guard = self.refresh.lock().await;
+        {
+            let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+            if a.count != seen {
+                return;
+            }
+            a.count += 1;
+            a.last = Some(self.clock.now());
+        }
+        let result = self.fetch().await;
+        let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        match result {
+            Ok(keys) => {
+                a.last_error = None;
+                *self.set.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(KeySet {
+                    keys,
+                    fetched_at: self.clock.now(),
+                }));
+            }
+            Err(e) => a.last_error = Some(e),
+        }
+    }
+
+    async fn fetch(&self) -> Result<Vec<Arc<Jwk>>, String> {
+        let (status, body) = self
+            .http
+            .get_json(&self.url, None)
+            .await
+            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
+        if status != 200 {
+            return Err(format!("JWKS fetch returned HTTP {status}"));
+        }
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|_| "JWKS response is not JSON".to_string())?;
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or_else(|| "JWKS response has no keys array".to_string())?;
+        Ok(keys.iter().filter_map(parse_key).map(Arc::new).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn skips_unusable_keys() {
+        assert!(parse_key(&json!({"kty":"oct","k":"c2VjcmV0","kid":"h"})).is_none());
+        assert!(parse_key(&json!({"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"})).is_none());
+        assert!(parse_key(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).is_none());
+        assert!(parse_key(&json!({"kty":"OKP","crv":"X25519","x":"AA"})).is_none());
+        assert!(parse_key(&json!({"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"})).is_none());
+        let k = parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","alg":"RS256"}))
+            .unwrap();
+        assert_eq!(k.kty, KeyType::Rsa);
+        assert_eq!(k.alg.as_deref(), Some("RS256"));
+    }
+}

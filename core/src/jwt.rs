@@ -1,0 +1,291 @@
+//! JWT access tokens: compact-form parsing (strict JSON, duplicate header or claim names refused),
+//! the algorithm allow-list, the rule that the algorithm must fit the key, signature verification
+//! (delegated to `jsonwebtoken`'s aws-lc backend), and the `iss` / `exp` / `nbf` checks.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::Algorithm;
+use serde::de::{Deserializer, MapAccess, Visitor};
+use serde_json::{Map, Value};
+
+use crate::jwks::{Jwk, KeyType};
+use crate::validator::AuthError;
+
+/// True when the token has the JWT compact shape (exactly two dots), as the reference decides.
+pub fn is_jwt_shaped(token: &str) -> bool {
+    token.bytes().filter(|b| *b == b'.').count() == 2
+}
+
+/// A signed JWT split into its parts, with header and claims decoded.
+pub(crate) struct ParsedJwt<'a> {
+    pub alg: Algorithm,
+    /// The header `alg` string as sent (e.g. `EdDSA` or `Ed25519`).
+    pub alg_name: String,
+    pub kid: Option<String>,
+    pub claims: Map<String, Value>,
+    /// `base64(header) "." base64(claims)`: the signed bytes.
+    pub message: &'a str,
+    pub signature: &'a str,
+}
+
+fn invalid(msg: impl fmt::Display) -> AuthError {
+    AuthError::invalid_token(format!("invalid JWT: {msg}"))
+}
+
+/// Map a header `alg` to a verification algorithm; `none`, HS* and unknown names are refused.
+pub(crate) fn algorithm(name: &str) -> Option<Algorithm> {
+    Some(match name {
+        "RS256" => Algorithm::RS256,
+        "RS384" => Algorithm::RS384,
+        "RS512" => Algorithm::RS512,
+        "PS256" => Algorithm::PS256,
+        "PS384" => Algorithm::PS384,
+        "PS512" => Algorithm::PS512,
+        "ES256" => Algorithm::ES256,
+        "ES384" => Algorithm::ES384,
+        "EdDSA" | "Ed25519" => Algorithm::EdDSA,
+        _ => return None,
+    })
+}
+
+/// Split and decode a compact JWT. Nothing is trusted yet.
+pub(crate) fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
+    let (message, signature) = token
+        .rsplit_once('.')
+        .ok_or_else(|| invalid("not a compact JWT"))?;
+    let (header_b64, claims_b64) = message
+        .split_once('.')
+        .ok_or_else(|| invalid("not a compact JWT"))?;
+    let header = decode_object(header_b64).map_err(|e| invalid(format_args!("header {e}")))?;
+    let alg_name = match header.get("alg") {
+        Some(Value::String(s)) => s.clone(),
+        _ => return Err(invalid("header has no alg")),
+    };
+    let alg = algorithm(&alg_name).ok_or_else(|| {
+        invalid(format_args!(
+            "algorithm {} is not allowed",
+            crate::challenge::sanitize(&alg_name)
+        ))
+    })?;
+    if header.contains_key("crit") {
+        return Err(invalid("critical header parameters are not supported"));
+    }
+    let kid = match header.get("kid") {
+        None => None,
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(invalid("kid is not a string")),
+    };
+    if signature.is_empty() {
+        return Err(invalid("missing signature"));
+    }
+    let claims = decode_object(claims_b64).map_err(|e| invalid(format_args!("claims {e}")))?;
+    Ok(ParsedJwt {
+        alg,
+        alg_name,
+        kid,
+        claims,
+        message,
+        signature,
+    })
+}
+
+/// Check that `key` may verify a token of this algorithm, then verify the signature.
+pub(crate) fn verify_signature(jwt: &ParsedJwt<'_>, key: &Jwk) -> Result<(), AuthError> {
+    if !key_fits(jwt.alg, key) {
+        return Err(invalid(format_args!(
+            "algorithm {} does not fit the key {}",
+            jwt.alg_name,
+            crate::challenge::sanitize(key.kid.as_deref().unwrap_or("(no kid)"))
+        )));
+    }
+    match jsonwebtoken::crypto::verify(jwt.signature, jwt.message.as_bytes(), &key.key, jwt.alg) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(invalid("signature verification failed")),
+        Err(e) => Err(invalid(format_args!("signature verification failed ({e})"))),
+    }
+}
+
+/// The algorithm family must match the key type and curve, and a key that names its `alg` must
+/// name this one.
+pub(crate) fn key_fits(alg: Algorithm, key: &Jwk) -> bool {
+    let type_ok = match (alg, &key.kty) {
+        (
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512,
+            KeyType::Rsa,
+        ) => true,
+        (Algorithm::ES256, KeyType::P256) => true,
+        (Algorithm::ES384, KeyType::P384) => true,
+        (Algorithm::EdDSA, KeyType::Ed25519) => true,
+        _ => false,
+    };
+    type_ok
+        && match key.alg.as_deref() {
+            None => true,
+            Some(named) => algorithm(named) == Some(alg),
+        }
+}
+
+/// The time-independent and time-dependent claim checks: `iss` exact, `exp` (required unless
+/// configured otherwise), `nbf`.
+pub(crate) fn check_claims(
+    claims: &Map<String, Value>,
+    issuer: &str,
+    require_exp: bool,
+    skew: u64,
+    now: Duration,
+) -> Result<Option<u64>, AuthError> {
+    match claims.get("iss") {
+        Some(Value::String(s)) if s == issuer => {}
+        Some(Value::String(s)) => {
+            return Err(AuthError::invalid_token(format!(
+                "invalid issuer: expected {issuer}, got {s}"
+            )))
+        }
+        _ => {
+            return Err(AuthError::invalid_token(
+                "invalid issuer: token has no iss claim",
+            ))
+        }
+    }
+    let now_s = now.as_secs_f64();
+    let exp = match claims.get("exp") {
+        None if require_exp => return Err(AuthError::invalid_token("token has no exp claim")),
+        None => None,
+        Some(v) => Some(numeric(v, "exp")?),
+    };
+    if let Some(exp) = exp {
+        if now_s >= exp + skew as f64 {
+            return Err(AuthError::invalid_token("token expired"));
+        }
+    }
+    if let Some(v) = claims.get("nbf") {
+        if numeric(v, "nbf")? > now_s + skew as f64 {
+            return Err(AuthError::invalid_token("token not yet valid"));
+        }
+    }
+    if let Some(v) = claims.get("iat") {
+        numeric(v, "iat")?;
+    }
+    Ok(exp.map(|e| e.max(0.0) as u64))
+}
+
+fn numeric(v: &Value, name: &str) -> Result<f64, AuthError> {
+    v.as_f64()
+        .filter(|f| f.is_finite())
+        .ok_or_else(|| invalid(format_args!("{name} claim is not a number")))
+}
+
+/// Decode one base64url segment into a JSON object, refusing duplicate member names.
+fn decode_object(segment: &str) -> Result<Map<String, Value>, String> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment.trim_end_matches('='))
+        .map_err(|_| "is not base64url".to_string())?;
+    let mut de = serde_json::Deserializer::from_slice(&bytes);
+    let map = de
+        .deserialize_map(StrictObject)
+        .and_then(|m| de.end().map(|_| m))
+        .map_err(|e| format!("is not a JSON object ({e})"))?;
+    Ok(map)
+}
+
+struct StrictObject;
+
+impl<'de> Visitor<'de> for StrictObject {
+    type Value = Map<String, Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Self::Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            let value = access.next_value::<Value>()?;
+            if map.contains_key(&key) {
+                return Err(serde::de::Error::custom(format_args!(
+                    "duplicate member {}",
+                    crate::challenge::sanitize(&key)
+                )));
+            }
+            map.insert(key, value);
+        }
+        Ok(map)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn seg(v: &str) -> String {
+        URL_SAFE_NO_PAD.encode(v)
+    }
+
+    #[test]
+    fn shape() {
+        assert!(is_jwt_shaped("a.b.c"));
+        assert!(!is_jwt_shaped("a.b"));
+        assert!(!is_jwt_shaped("a.b.c.d"));
+    }
+
+    #[test]
+    fn refuses_none_hs_and_duplicates() {
+        let claims = seg(r#"{"iss":"i"}"#);
+        for alg in ["none", "HS256", "RS1", "ES512"] {
+            let t = format!("{}.{claims}.c2ln", seg(&format!(r#"{{"alg":"{alg}"}}"#)));
+            assert!(parse(&t).is_err(), "{alg}");
+        }
+        let t = format!("{}.{claims}.", seg(r#"{"alg":"RS256"}"#));
+        assert!(parse(&t).is_err(), "empty signature");
+        let t = format!(
+            "{}.{}.c2ln",
+            seg(r#"{"alg":"RS256"}"#),
+            seg(r#"{"iss":"i","iss":"j"}"#)
+        );
+        assert!(parse(&t).is_err(), "duplicate claim");
+        let t = format!("{}.{claims}.c2ln", seg(r#"{"alg":"RS256","alg":"none"}"#));
+        assert!(parse(&t).is_err(), "duplicate header");
+        let t = format!("{}.{claims}.c2ln", seg(r#"{"alg":"Ed25519","kid":"k"}"#));
+        let p = parse(&t).unwrap();
+        assert_eq!(p.alg, Algorithm::EdDSA);
+        assert_eq!(p.kid.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn claims_checks() {
+        let now = Duration::from_secs(1_000_000);
+        let c = |v: Value| v.as_object().unwrap().clone();
+        assert!(check_claims(&c(json!({"iss":"i","exp":1_000_100})), "i", true, 0, now).is_ok());
+        let e = |v: Value, req: bool| {
+            check_claims(&c(v), "i", req, 0, now)
+                .unwrap_err()
+                .description
+        };
+        assert_eq!(e(json!({"iss":"i","exp":1_000_000}), true), "token expired");
+        assert_eq!(e(json!({"iss":"i"}), true), "token has no exp claim");
+        assert!(check_claims(&c(json!({"iss":"i"})), "i", false, 0, now).is_ok());
+        assert_eq!(
+            e(json!({"iss":"i","exp":2_000_000,"nbf":1_000_050}), true),
+            "token not yet valid"
+        );
+        assert!(e(json!({"iss":"x","exp":2_000_000}), true).starts_with("invalid issuer"));
+        assert!(e(json!({"iss":"i","exp":"soon"}), true).contains("not a number"));
+        assert!(check_claims(
+            &c(json!({"iss":"i","exp":999_990})),
+            "i",
+            true,
+            30,
+            now
+        )
+        .is_ok());
+    }
+}

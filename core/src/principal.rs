@@ -1,0 +1,127 @@
+//! The validated caller handed to the MCP handler.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Who is calling, as established by token validation.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Principal {
+    /// `sub` (introspection: `sub`, else `subject`).
+    pub subject: String,
+    /// `iss`.
+    pub issuer: String,
+    /// `aud` as a list (introspection: `aud`, else `resource`).
+    pub audience: Vec<String>,
+    /// Granted scopes: `scope` (space-separated string or array), else `scopes`.
+    pub scopes: Vec<String>,
+    /// All claims (JWT payload, overlaid with the introspection answer when both ran).
+    pub claims: Map<String, Value>,
+    /// Whether the token is active (always true for an allowed request).
+    pub active: bool,
+}
+
+impl Principal {
+    /// True when `required` is empty or any required scope is granted (any-of).
+    pub fn has_any_scope<S: AsRef<str>>(&self, required: &[S]) -> bool {
+        required.is_empty()
+            || required
+                .iter()
+                .any(|r| self.scopes.iter().any(|g| g == r.as_ref()))
+    }
+
+    /// Build a principal from a claims object (a JWT payload or an introspection answer).
+    pub(crate) fn from_claims(claims: Map<String, Value>, introspection: bool) -> Principal {
+        let string = |k: &str| match claims.get(k) {
+            Some(Value::String(s)) => Some(s.clone()),
+            _ => None,
+        };
+        let subject = string("sub")
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                if introspection {
+                    string("subject")
+                } else {
+                    None
+                }
+            })
+            .unwrap_or_default();
+        let mut audience = audience_list(claims.get("aud"));
+        if audience.is_empty() && introspection {
+            audience = audience_list(claims.get("resource"));
+        }
+        let mut scopes = scope_list(claims.get("scope"));
+        if scopes.is_empty() {
+            scopes = scope_list(claims.get("scopes"));
+        }
+        Principal {
+            subject,
+            issuer: string("iss").unwrap_or_default(),
+            audience,
+            scopes,
+            claims,
+            active: true,
+        }
+    }
+}
+
+fn audience_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::String(s)) if s.is_empty() => Vec::new(),
+        Some(Value::String(s)) => vec![s.clone()],
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        Some(_) => Vec::new(),
+    }
+}
+
+fn scope_list(v: Option<&Value>) -> Vec<String> {
+    match v {
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| match i {
+                Value::String(s) if !s.is_empty() => Some(s.clone()),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn p(v: Value, introspection: bool) -> Principal {
+        Principal::from_claims(v.as_object().unwrap().clone(), introspection)
+    }
+
+    #[test]
+    fn any_of_scope_semantics() {
+        let pr = p(json!({"scope": "read write"}), false);
+        assert!(pr.has_any_scope(&["admin", "read"]));
+        assert!(!pr.has_any_scope(&["admin"]));
+        assert!(pr.has_any_scope::<&str>(&[]));
+    }
+
+    #[test]
+    fn claim_shapes() {
+        let pr = p(json!({"sub": "u", "iss": "i", "aud": "a", "scopes": ["x", ""]}), false);
+        assert_eq!(pr.audience, vec!["a"]);
+        assert_eq!(pr.scopes, vec!["x"]);
+        let pr = p(json!({"subject": "s", "resource": ["r"], "scope": ["a", "b"]}), true);
+        assert_eq!(pr.subject, "s");
+        assert_eq!(pr.audience, vec!["r"]);
+        assert_eq!(pr.scopes, vec!["a", "b"]);
+        let pr = p(json!({"subject": "s", "resource": "r"}), false);
+        assert_eq!(pr.subject, "");
+        assert!(pr.audience.is_empty());
+    }
+}

@@ -1,0 +1,465 @@
+//! The runtime: one configured instance that decides, for each HTTP request reaching a protected
+//! MCP endpoint, whether it passes, and what the answer looks like on the wire.
+//!
+//! [`Runtime::check`] decides from memory whenever it can ([`Check::Ready`]) and returns a future
+//! only when it must fetch keys or introspect ([`Check::Pending`]).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use crate::challenge::ChallengeBuilder;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, PolicyMode};
+use crate::denial::{Denial, DenialKind, Responder};
+use crate::error::{Error, ErrorCode, Result};
+use crate::filter::{filter_json, filter_sse, Filtered};
+use crate::http::HttpClient;
+use crate::jsonrpc::{self, Body, ParseError};
+use crate::metadata;
+use crate::policy::{authorize, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
+use crate::principal::Principal;
+use crate::validator::{AuthError, Validator};
+
+/// One HTTP request as the host received it. Header names are matched case-insensitively.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// HTTP method, e.g. `POST`.
+    pub method: &'a str,
+    /// Request path (a query string, if included, is ignored).
+    pub path: &'a str,
+    /// Header name/value pairs, in order, repeats allowed.
+    pub headers: &'a [(&'a str, &'a str)],
+    /// The complete request body.
+    pub body: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'a str> + 's {
+        self.headers
+            .iter()
+            .filter(move |(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
+    }
+
+    fn header(&self, name: &str) -> Option<&'a str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+    }
+}
+
+/// An answer the runtime writes itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// The request may reach the handler.
+#[derive(Debug, Clone)]
+pub struct Allow {
+    /// The validated caller, to hand to the handler.
+    pub principal: Arc<Principal>,
+    /// The handler's answer must go through [`Runtime::filter_response`] (a `tools/list` under a
+    /// policy).
+    pub filter_tools_list: bool,
+}
+
+/// What the host must do with a request.
+#[derive(Debug, Clone)]
+pub enum Decision {
+    /// Call the handler with the original body and this principal.
+    Allow(Allow),
+    /// Write this answer; do not call the handler.
+    Respond(Response),
+    /// Call the handler with the original body and no principal (MCP handshake with an invalid
+    /// token, so a session survives token expiry).
+    PassThrough,
+}
+
+/// A decision still waiting for I/O (a JWKS fetch or an introspection).
+pub struct Pending(BoxFuture<'static, Decision>);
+
+impl Future for Pending {
+    type Output = Decision;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Decision> {
+        self.0.as_mut().poll(cx)
+    }
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Pending")
+    }
+}
+
+/// The result of [`Runtime::check`].
+#[derive(Debug)]
+pub enum Check {
+    /// Decided from memory.
+    Ready(Decision),
+    /// Needs I/O; await it (on a tokio runtime).
+    Pending(Pending),
+}
+
+impl Check {
+    /// The decision, awaiting I/O if needed.
+    pub async fn resolve(self) -> Decision {
+        match self {
+            Check::Ready(d) => d,
+            Check::Pending(p) => p.await,
+        }
+    }
+}
+
+/// What [`Runtime::filter_response`] did with a handler's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FilterOutcome {
+    /// Forward the handler's body as it is.
+    Unchanged,
+    /// Forward this body instead (recompute `Content-Length`; drop the handler's).
+    Rewritten(Vec<u8>),
+    /// Do not forward the handler's answer; write this one (503 when policy is unavailable).
+    Respond(Response),
+}
+
+/// Builds a [`Runtime`] with a custom clock or policy source.
+pub struct RuntimeBuilder {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    policy: Option<Arc<dyn PolicySource>>,
+}
+
+impl RuntimeBuilder {
+    /// Use this clock for every time-dependent check (tests move it instead of sleeping).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Decide tool calls with this policy source instead of the one the policy mode implies.
+    pub fn policy_source(mut self, source: Arc<dyn PolicySource>) -> Self {
+        self.policy = Some(source);
+        self
+    }
+
+    /// Validate the configuration and build the runtime.
+    pub fn build(self) -> Result<Runtime> {
+        self.config.validate()?;
+        let cfg = self.config.normalized();
+        let policy: Arc<dyn PolicySource> = match (self.policy, cfg.effective_policy_mode()) {
+            (Some(p), _) => p,
+            (None, PolicyMode::Open) => Arc::new(OpenPolicy),
+            (None, PolicyMode::LocalOnly) => Arc::new(LocalPolicy::new(
+                cfg.tool_scopes.as_ref().ok_or_else(|| {
+                    Error::config("local_only requires tool_scopes")
+                })?,
+            )),
+            (None, mode) => {
+                return Err(Error::config(format!(
+                    "policy mode {} needs the AuthSec scope-matrix client, which this build does not include; use local_only or open, or supply a policy source",
+                    mode.as_str()
+                )))
+            }
+        };
+        let http = HttpClient::new(Duration::from_secs_f64(cfg.request_timeout_seconds))
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        let validator = Validator::new(&cfg, http, self.clock.clone());
+        let metadata_path = metadata::metadata_path(&cfg.resource_uri);
+        let responder = Responder {
+            challenge: ChallengeBuilder::new(
+                &cfg.resource_name,
+                &metadata::metadata_url(&cfg.resource_uri),
+            ),
+        };
+        Ok(Runtime {
+            inner: Arc::new(Inner {
+                max_body: cfg.max_body_bytes,
+                cfg,
+                validator,
+                policy,
+                responder,
+                metadata_path,
+            }),
+        })
+    }
+}
+
+struct Inner {
+    cfg: Config,
+    validator: Validator,
+    policy: Arc<dyn PolicySource>,
+    responder: Responder,
+    metadata_path: String,
+    max_body: u64,
+}
+
+/// A configured AuthSec runtime. Cheap to clone; `Send + Sync`.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Runtime {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runtime")
+            .field("config", &self.inner.cfg)
+            .finish_non_exhaustive()
+    }
+}
+
+const MISSING_TOKEN: &str = "missing bearer token";
+
+impl Runtime {
+    /// Validate `config` and build a runtime with the system clock.
+    pub fn new(config: Config) -> Result<Runtime> {
+        Runtime::builder(config).build()
+    }
+
+    /// A builder for a runtime with a custom clock or policy source.
+    pub fn builder(config: Config) -> RuntimeBuilder {
+        RuntimeBuilder {
+            config,
+            clock: Arc::new(SystemClock),
+            policy: None,
+        }
+    }
+
+    /// Startup work before serving (the remote policy's first fetch and the manifest publish
+    /// belong here). Local and open policies need none.
+    pub async fn startup(&self) -> Result<()> {
+        Ok(())
+    }
+
+    /// The normalized configuration.
+    pub fn config(&self) -> &Config {
+        &self.inner.cfg
+    }
+
+    /// The path the RFC 9728 document is served at.
+    pub fn metadata_path(&self) -> &str {
+        &self.inner.metadata_path
+    }
+
+    /// The RFC 9728 document (also what [`Runtime::check`] answers to `GET` on its path).
+    pub fn metadata(&self) -> Response {
+        metadata::document(&self.inner.cfg, self.inner.policy.scopes_supported())
+    }
+
+    /// Decide what happens to `req`.
+    pub fn check(&self, req: &Request<'_>) -> Check {
+        let inner = &*self.inner;
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        if (req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
+            && metadata::is_metadata_request(&inner.metadata_path, path)
+        {
+            return Check::Ready(Decision::Respond(self.metadata()));
+        }
+        if req.body.len() as u64 > inner.max_body {
+            return Check::Ready(Decision::Respond(inner.responder.too_large(inner.max_body)));
+        }
+        let mut auth = req.headers_named("authorization");
+        let header = auth.next();
+        if auth.next().is_some() {
+            return Check::Ready(Decision::Respond(
+                inner
+                    .responder
+                    .bad_request("multiple Authorization headers"),
+            ));
+        }
+        let body = if req.method.eq_ignore_ascii_case("POST") {
+            jsonrpc::parse(req.body)
+        } else {
+            Ok(Body::Empty)
+        };
+        if let Ok(b) = &body {
+            if let Some(detail) =
+                jsonrpc::header_mismatch(b, req.header("mcp-method"), req.header("mcp-name"))
+            {
+                return Check::Ready(Decision::Respond(
+                    inner.responder.header_mismatch(b, &detail),
+                ));
+            }
+        }
+        let token = match extract_bearer(header.unwrap_or("")) {
+            Bearer::Missing => {
+                let d = Denial::from_auth(AuthError::invalid_token(MISSING_TOKEN));
+                return Check::Ready(self.deny_auth(false, &body, d));
+            }
+            Bearer::Malformed => {
+                let d = Denial::from_auth(AuthError::invalid_token(
+                    "malformed bearer token: unexpected whitespace",
+                ));
+                return Check::Ready(self.deny_auth(true, &body, d));
+            }
+            Bearer::Token(t) => t,
+        };
+        match inner.validator.validate_sync(token) {
+            Some(result) => Check::Ready(self.decide(result, body)),
+            None => {
+                let this = self.clone();
+                let token = token.to_string();
+                Check::Pending(Pending(Box::pin(async move {
+                    let result = this.inner.validator.validate(&token).await;
+                    this.decide(result, body)
+                })))
+            }
+        }
+    }
+
+    fn decide(
+        &self,
+        result: std::result::Result<Arc<Principal>, AuthError>,
+        body: std::result::Result<Body, ParseError>,
+    ) -> Decision {
+        match result {
+            Err(e) => self.deny_auth(true, &body, Denial::from_auth(e)),
+            Ok(p) => self.authorize_request(p, body),
+        }
+    }
+
+    /// Denial handling of reference §3.3: handshake pass-through, in-band answers for MCP
+    /// clients that presented a token, otherwise the standard HTTP error.
+    fn deny_auth(
+        &self,
+        token_present: bool,
+        body: &std::result::Result<Body, ParseError>,
+        d: Denial,
+    ) -> Decision {
+        let r = &self.inner.responder;
+        if let Ok(b) = body {
+            if token_present && matches!(d.status(), 401 | 403) && b.is_json_rpc() {
+                if b.all_handshake() {
+                    return Decision::PassThrough;
+                }
+                if b.any_method("tools/call") {
+                    return Decision::Respond(r.in_band_tool_error(b, &d));
+                }
+                return Decision::Respond(r.in_band_rpc_error(b, &d));
+            }
+        }
+        Decision::Respond(r.auth_error(&d))
+    }
+
+    /// Authorize every `tools/call` of an authenticated request, in order; the first denial
+    /// answers for the whole request.
+    fn authorize_request(
+        &self,
+        principal: Arc<Principal>,
+        body: std::result::Result<Body, ParseError>,
+    ) -> Decision {
+        let r = &self.inner.responder;
+        let body = match body {
+            Ok(b) => b,
+            Err(e) => return Decision::Respond(r.bad_request(&e.0)),
+        };
+        let lists = body.any_method("tools/list");
+        if !lists && !body.any_method("tools/call") {
+            return Decision::Allow(Allow {
+                principal,
+                filter_tools_list: false,
+            });
+        }
+        let view = self.inner.policy.current();
+        for env in body.envelopes().filter(|e| e.is("tools/call")) {
+            let tool = env.name.as_deref().unwrap_or("");
+            if let Err(d) = authorize(&view, &principal, tool) {
+                if d.kind != DenialKind::PolicyUnavailable && body.is_json_rpc() {
+                    return Decision::Respond(r.in_band_tool_error(&body, &d));
+                }
+                return Decision::Respond(r.tool_error(&d));
+            }
+        }
+        Decision::Allow(Allow {
+            principal,
+            filter_tools_list: lists && !matches!(view, PolicyView::Open),
+        })
+    }
+
+    /// Filter a handler's `tools/list` answer for `principal` (JSON, or SSE when `content_type`
+    /// is `text/event-stream`).
+    pub fn filter_response(
+        &self,
+        principal: &Principal,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> FilterOutcome {
+        let view = self.inner.policy.current();
+        if matches!(view, PolicyView::Open) {
+            return FilterOutcome::Unchanged;
+        }
+        let sse = content_type.is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+        let result = if sse {
+            filter_sse(body, &view, principal)
+        } else {
+            filter_json(body, &view, principal)
+        };
+        match result {
+            Ok(Filtered::Unchanged) => FilterOutcome::Unchanged,
+            Ok(Filtered::Rewritten(b)) => FilterOutcome::Rewritten(b),
+            Err(d) => FilterOutcome::Respond(self.inner.responder.tool_error(&d)),
+        }
+    }
+}
+
+enum Bearer<'a> {
+    Missing,
+    Malformed,
+    Token(&'a str),
+}
+
+/// `Bearer <token>`, scheme case-insensitive, split on the first run of whitespace; anything else
+/// is a missing token (reference §3.2). A token with inner whitespace is malformed.
+fn extract_bearer(header: &str) -> Bearer<'_> {
+    let header = header.trim_start();
+    let Some(split) = header.find(|c: char| c.is_whitespace()) else {
+        return Bearer::Missing;
+    };
+    let (scheme, rest) = header.split_at(split);
+    let token = rest.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Bearer::Missing;
+    }
+    if token.contains(|c: char| c.is_whitespace()) {
+        return Bearer::Malformed;
+    }
+    Bearer::Token(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_extraction() {
+        assert!(matches!(extract_bearer("Bearer abc"), Bearer::Token("abc")));
+        assert!(matches!(extract_bearer("bearer \t abc  "), Bearer::Token("abc")));
+        assert!(matches!(extract_bearer("BEARER abc"), Bearer::Token("abc")));
+        assert!(matches!(extract_bearer("Basic abc"), Bearer::Missing));
+        assert!(matches!(extract_bearer("abc"), Bearer::Missing));
+        assert!(matches!(extract_bearer("Bearer "), Bearer::Missing));
+        assert!(matches!(extract_bearer(""), Bearer::Missing));
+        assert!(matches!(extract_bearer("Bearer a b"), Bearer::Malformed));
+    }
+}

@@ -1,0 +1,303 @@
+//! Token validation in the four modes of reference §2.3, the verified-JWT cache, the merge of JWT
+//! and introspection principals, and the audience binding to `resource_uri` (DESIGN §4: a token
+//! without `aud` is refused unless `allow_missing_audience`).
+//!
+//! [`Validator::validate_sync`] decides without I/O whenever it can (warm keys, cached token);
+//! [`Validator::validate`] does the rest.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::{token_key, TokenCache, TokenKey};
+use crate::clock::Clock;
+use crate::config::{Config, ValidationMode};
+use crate::http::HttpClient;
+use crate::introspection::Introspector;
+use crate::jwks::{JwksCache, Lookup};
+use crate::jwt;
+use crate::principal::Principal;
+
+/// The inactive-token message of the reference (its reason classifies as `token_revoked`).
+pub const INACTIVE_MESSAGE: &str = "introspection returned active=false \u{2014} token revoked, suspended, expired, or principal membership inactive";
+
+/// Longest life of a verified-JWT cache entry for a token without `exp`.
+const NO_EXP_CACHE: Duration = Duration::from_secs(300);
+
+/// Which 401 a validation failure becomes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthErrorKind {
+    /// `invalid_token`.
+    InvalidToken,
+    /// `invalid_audience`.
+    InvalidAudience,
+}
+
+/// A token validation failure: the kind and the description sent to the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    /// The kind.
+    pub kind: AuthErrorKind,
+    /// The `error_description`.
+    pub description: String,
+}
+
+impl AuthError {
+    pub(crate) fn invalid_token(d: impl Into<String>) -> Self {
+        AuthError {
+            kind: AuthErrorKind::InvalidToken,
+            description: d.into(),
+        }
+    }
+
+    pub(crate) fn invalid_audience(d: impl Into<String>) -> Self {
+        AuthError {
+            kind: AuthErrorKind::InvalidAudience,
+            description: d.into(),
+        }
+    }
+}
+
+type Validated = Result<Arc<Principal>, AuthError>;
+
+enum JwtStep {
+    Done(Validated),
+    NeedsKeys,
+}
+
+/// Token validator of one runtime.
+pub(crate) struct Validator {
+    mode: ValidationMode,
+    issuer: String,
+    resource_uri: String,
+    allow_missing_audience: bool,
+    require_exp: bool,
+    skew: u64,
+    clock: Arc<dyn Clock>,
+    jwks: Option<JwksCache>,
+    introspector: Option<Introspector>,
+    verified: TokenCache<(Arc<Principal>, Option<u64>)>,
+}
+
+impl Validator {
+    pub(crate) fn new(cfg: &Config, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+        let mode = cfg.effective_validation_mode();
+        let jwks = (mode != ValidationMode::IntrospectionOnly)
+            .then(|| JwksCache::new(cfg.jwks_url.trim().to_string(), http.clone(), clock.clone()));
+        let introspector = (mode != ValidationMode::JwtOnly).then(|| {
+            Introspector::new(
+                cfg.introspection_url.trim().to_string(),
+                cfg.introspection_client_id.clone(),
+                cfg.introspection_client_secret.expose().to_string(),
+                http.clone(),
+                clock.clone(),
+                Duration::from_secs(cfg.introspection_cache_ttl_seconds),
+            )
+        });
+        Validator {
+            mode,
+            issuer: cfg.issuer.clone(),
+            resource_uri: cfg.resource_uri.clone(),
+            allow_missing_audience: cfg.allow_missing_audience,
+            require_exp: cfg.require_exp,
+            skew: cfg.clock_skew_seconds,
+            clock,
+            jwks,
+            introspector,
+            verified: TokenCache::new(10_000),
+        }
+    }
+
+    /// Validate without I/O; `None` means a fetch is needed (call [`Validator::validate`]).
+    pub(crate) fn validate_sync(&self, token: &str) -> Option<Validated> {
+        let result = match self.mode {
+            ValidationMode::JwtOnly => match self.jwt_step(token, &token_key(token), true) {
+                JwtStep::Done(r) => r,
+                JwtStep::NeedsKeys => return None,
+            },
+            ValidationMode::IntrospectionOnly => {
+                require_active(self.introspector.as_ref()?.cached(&token_key(token))?)
+            }
+            ValidationMode::JwtAndIntrospect => {
+                let key = token_key(token);
+                let jwt = if jwt::is_jwt_shaped(token) {
+                    match self.jwt_step(token, &key, true) {
+                        JwtStep::Done(Ok(p)) => Some(p),
+                        JwtStep::Done(Err(e)) => return Some(Err(e)),
+                        JwtStep::NeedsKeys => return None,
+                    }
+                } else {
+                    None
+                };
+                let introspected = self.introspector.as_ref()?.cached(&key)?;
+                combine(jwt, introspected)
+            }
+            ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
+                match self.jwt_step(token, &token_key(token), true) {
+                    JwtStep::Done(Ok(p)) => Ok(p),
+                    _ => return None,
+                }
+            }
+        };
+        Some(result.and_then(|p| self.check_audience(p)))
+    }
+
+    /// Validate, fetching keys or introspecting as the mode requires.
+    pub(crate) async fn validate(&self, token: &str) -> Validated {
+        let key = token_key(token);
+        let result = match self.mode {
+            ValidationMode::JwtOnly => self.jwt(token, &key).await,
+            ValidationMode::IntrospectionOnly => require_active(self.introspect(token).await?),
+            ValidationMode::JwtAndIntrospect => {
+                let jwt = if jwt::is_jwt_shaped(token) {
+                    Some(self.jwt(token, &key).await?)
+                } else {
+                    None
+                };
+                combine(jwt, self.introspect(token).await?)
+            }
+            ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
+                match self.jwt(token, &key).await {
+                    Ok(p) => Ok(p),
+                    Err(jwt_err) => match self.introspect(token).await.and_then(require_active) {
+                        Ok(p) => Ok(p),
+                        Err(i_err) => Err(AuthError::invalid_token(format!(
+                            "JWT verify failed ({}); introspection failed ({})",
+                            jwt_err.description, i_err.description
+                        ))),
+                    },
+                }
+            }
+        };
+        result.and_then(|p| self.check_audience(p))
+    }
+
+    async fn introspect(&self, token: &str) -> Validated {
+        match &self.introspector {
+            Some(i) => i.introspect(token).await,
+            None => Err(AuthError::invalid_token("introspection is not configured")),
+        }
+    }
+
+    async fn jwt(&self, token: &str, key: &TokenKey) -> Validated {
+        match self.jwt_step(token, key, true) {
+            JwtStep::Done(r) => return r,
+            JwtStep::NeedsKeys => {}
+        }
+        let parsed = jwt::parse(token)?;
+        let jwks = self.jwks.as_ref().ok_or_else(|| {
+            AuthError::invalid_token("could not resolve signing key: no jwks_url")
+        })?;
+        let k = jwks.lookup(parsed.kid.as_deref()).await?;
+        self.finish_jwt(&parsed, &k, key)
+    }
+
+    /// The local JWT step from memory: the verified-token cache, then a verification with keys
+    /// already held.
+    fn jwt_step(&self, token: &str, key: &TokenKey, allow_fetch: bool) -> JwtStep {
+        let now = self.clock.now();
+        if let Some((p, _)) = self.verified.get(key, now) {
+            return JwtStep::Done(Ok(p));
+        }
+        let parsed = match jwt::parse(token) {
+            Ok(p) => p,
+            Err(e) => return JwtStep::Done(Err(e)),
+        };
+        let Some(jwks) = &self.jwks else {
+            return JwtStep::Done(Err(AuthError::invalid_token(
+                "could not resolve signing key: no jwks_url",
+            )));
+        };
+        match jwks.lookup_sync(parsed.kid.as_deref(), allow_fetch) {
+            Lookup::Found(k) => JwtStep::Done(self.finish_jwt(&parsed, &k, key)),
+            Lookup::Missing(e) => JwtStep::Done(Err(e)),
+            Lookup::NeedsFetch => JwtStep::NeedsKeys,
+        }
+    }
+
+    fn finish_jwt(
+        &self,
+        parsed: &jwt::ParsedJwt<'_>,
+        k: &crate::jwks::Jwk,
+        key: &TokenKey,
+    ) -> Validated {
+        jwt::verify_signature(parsed, k)?;
+        let now = self.clock.now();
+        let exp = jwt::check_claims(
+            &parsed.claims,
+            &self.issuer,
+            self.require_exp,
+            self.skew,
+            now,
+        )?;
+        let principal = Arc::new(Principal::from_claims(parsed.claims.clone(), false));
+        let until = match exp {
+            Some(e) => Duration::from_secs(e + self.skew),
+            None => now + NO_EXP_CACHE,
+        };
+        self.verified
+            .insert(*key, (principal.clone(), exp), until, now);
+        Ok(principal)
+    }
+
+    /// The audience must contain `resource_uri` exactly; an empty audience is refused unless
+    /// configured otherwise.
+    fn check_audience(&self, p: Arc<Principal>) -> Validated {
+        if p.audience.is_empty() {
+            if self.allow_missing_audience {
+                return Ok(p);
+            }
+            return Err(AuthError::invalid_audience(format!(
+                "audience mismatch: token has no aud claim; resource_uri={}",
+                self.resource_uri
+            )));
+        }
+        if p.audience.iter().any(|a| a == &self.resource_uri) {
+            return Ok(p);
+        }
+        Err(AuthError::invalid_audience(format!(
+            "audience mismatch: token aud={} does not include resource_uri={}",
+            serde_json::to_string(&p.audience).unwrap_or_default(),
+            self.resource_uri
+        )))
+    }
+}
+
+fn require_active(p: Arc<Principal>) -> Validated {
+    if p.active {
+        Ok(p)
+    } else {
+        Err(AuthError::invalid_token(INACTIVE_MESSAGE))
+    }
+}
+
+/// Merge a verified JWT principal with the introspection answer: introspection is authoritative
+/// for `active`, and its non-empty subject, issuer, audience and scopes win; claims are the JWT's
+/// overlaid with introspection's. Two different non-empty subjects are refused.
+fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validated {
+    let introspected = require_active(introspected)?;
+    let Some(jwt) = jwt else {
+        return Ok(introspected);
+    };
+    if !jwt.subject.is_empty()
+        && !introspected.subject.is_empty()
+        && jwt.subject != introspected.subject
+    {
+        return Err(AuthError::invalid_token(
+            "jwt subject and introspection subject mismatch",
+        ));
+    }
+    let pick = |a: &Vec<String>, b: &Vec<String>| if a.is_empty() { b.clone() } else { a.clone() };
+    let pick_s = |a: &String, b: &String| if a.is_empty() { b.clone() } else { a.clone() };
+    let mut claims = jwt.claims.clone();
+    for (k, v) in &introspected.claims {
+        claims.insert(k.clone(), v.clone());
+    }
+    Ok(Arc::new(Principal {
+        subject: pick_s(&introspected.subject, &jwt.subject),
+        issuer: pick_s(&introspected.issuer, &jwt.issuer),
+        audience: pick(&introspected.audience, &jwt.audience),
+        scopes: pick(&introspected.scopes, &jwt.scopes),
+        claims,
+        active: true,
+    }))
+}
