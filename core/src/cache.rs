@@ -76,7 +76,12 @@ mod tests {
         assert_eq!(c.get(&k, Duration::from_secs(9)), Some(1));
         assert_eq!(c.get(&k, Duration::from_secs(10)), None);
         for i in 0..10_000 {
-            c.insert(token_key(&i.to_string()), i, Duration::from_secs(100), Duration::from_secs(5));
+            c.insert(
+                token_key(&i.to_string()),
+                i,
+                Duration::from_secs(100),
+                Duration::from_secs(5),
+            );
         }
         let total: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
         assert!(total <= 32, "{total}");

@@ -135,8 +135,12 @@ pub struct Config {
     pub supported_scopes: Vec<String>,
     /// Local tool -> scopes map. `None` and an empty map differ: an empty map denies every tool.
     pub tool_scopes: Option<ToolScopes>,
-    /// Remote policy cache lifetime, seconds.
+    /// Remote policy cache lifetime, seconds (a refresh starts after it; default 30).
     pub scope_matrix_ttl_seconds: f64,
+    /// A remote map whose last refresh failed is served at most this old, seconds (default 120).
+    pub scope_matrix_stale_seconds: f64,
+    /// Wait after a failed policy fetch before the next attempt, seconds (default 10).
+    pub scope_matrix_backoff_seconds: f64,
     /// Policy mode.
     pub policy_mode: PolicyMode,
     /// Validation mode.
@@ -176,6 +180,8 @@ impl Default for Config {
             supported_scopes: Vec::new(),
             tool_scopes: None,
             scope_matrix_ttl_seconds: 30.0,
+            scope_matrix_stale_seconds: 120.0,
+            scope_matrix_backoff_seconds: 10.0,
             policy_mode: PolicyMode::Unset,
             validation_mode: ValidationMode::Unset,
             publish_manifest: false,
@@ -323,8 +329,20 @@ impl Config {
         if !(self.request_timeout_seconds.is_finite() && self.request_timeout_seconds > 0.0) {
             return fail("request_timeout_seconds must be a positive number".into());
         }
-        if !(self.scope_matrix_ttl_seconds.is_finite() && self.scope_matrix_ttl_seconds >= 0.0) {
-            return fail("scope_matrix_ttl_seconds must be a non-negative number".into());
+        for (name, v) in [
+            ("scope_matrix_ttl_seconds", self.scope_matrix_ttl_seconds),
+            (
+                "scope_matrix_stale_seconds",
+                self.scope_matrix_stale_seconds,
+            ),
+            (
+                "scope_matrix_backoff_seconds",
+                self.scope_matrix_backoff_seconds,
+            ),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return fail(format!("{name} must be a non-negative number"));
+            }
         }
         if self.max_body_bytes == 0 {
             return fail("max_body_bytes must be positive".into());
@@ -334,7 +352,10 @@ impl Config {
             ("introspection_url", &self.introspection_url),
         ] {
             if !blank(url) && !is_http_url(url) {
-                return fail(format!("{what} must be an http(s) URL (got {})", python_repr(url)));
+                return fail(format!(
+                    "{what} must be an http(s) URL (got {})",
+                    python_repr(url)
+                ));
             }
         }
         Ok(())

@@ -32,9 +32,10 @@ pub(crate) struct Denial {
 impl Denial {
     pub(crate) fn from_auth(e: AuthError) -> Denial {
         let (kind, reason) = match e.kind {
-            AuthErrorKind::InvalidToken => {
-                (DenialKind::InvalidToken, Some(classify_reason(&e.description)))
-            }
+            AuthErrorKind::InvalidToken => (
+                DenialKind::InvalidToken,
+                Some(classify_reason(&e.description)),
+            ),
             AuthErrorKind::InvalidAudience => (DenialKind::InvalidAudience, None),
         };
         Denial {
@@ -47,7 +48,11 @@ impl Denial {
         }
     }
 
-    pub(crate) fn insufficient_scope(tool: &str, required: Vec<String>, granted: Vec<String>) -> Denial {
+    pub(crate) fn insufficient_scope(
+        tool: &str,
+        required: Vec<String>,
+        granted: Vec<String>,
+    ) -> Denial {
         Denial {
             kind: DenialKind::InsufficientScope,
             description: scope_message(tool, &required, &granted),

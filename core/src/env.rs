@@ -163,7 +163,10 @@ mod tests {
             ("AUTHSEC_RESOURCE", "https://mcp.example.com/mcp"),
             ("AUTHSEC_RESOURCE_SERVER_ID", "rs-1"),
             ("AUTHSEC_SUPPORTED_SCOPES", "issues:read, issues:write"),
-            ("AUTHSEC_TOOL_SCOPES_JSON", r#"{"list_issues":["issues:read"]}"#),
+            (
+                "AUTHSEC_TOOL_SCOPES_JSON",
+                r#"{"list_issues":["issues:read"]}"#,
+            ),
             ("AUTHSEC_POLICY_MODE", "enforce"),
             ("AUTHSEC_VALIDATION_MODE", "jwt_and_introspect"),
             ("AUTHSEC_PUBLISH_MANIFEST", "true"),
@@ -227,9 +230,6 @@ mod tests {
         assert_eq!(parse_policy_mode("Observe"), PolicyMode::Open);
         assert_eq!(parse_policy_mode("bogus"), PolicyMode::Unset);
         assert_eq!(parse_validation_mode("auto"), ValidationMode::Unset);
-        assert_eq!(
-            parse_validation_mode(" JWT_ONLY "),
-            ValidationMode::JwtOnly
-        );
+        assert_eq!(parse_validation_mode(" JWT_ONLY "), ValidationMode::JwtOnly);
     }
 }

@@ -57,41 +57,55 @@ pub(crate) enum Filtered {
 }
 
 /// Filter a JSON body.
-pub(crate) fn filter_json(body: &[u8], view: &PolicyView, p: &Principal) -> Result<Filtered, Denial> {
+pub(crate) fn filter_json(
+    body: &[u8],
+    view: &PolicyView,
+    p: &Principal,
+) -> Result<Filtered, Denial> {
     let Ok(mut v) = serde_json::from_slice::<Value>(body) else {
         return Ok(Filtered::Unchanged);
     };
     filter_value(&mut v, view, p)?;
-    Ok(Filtered::Rewritten(serde_json::to_vec(&v).unwrap_or_default()))
+    Ok(Filtered::Rewritten(
+        serde_json::to_vec(&v).unwrap_or_default(),
+    ))
 }
 
 /// Filter an SSE body event by event.
-pub(crate) fn filter_sse(body: &[u8], view: &PolicyView, p: &Principal) -> Result<Filtered, Denial> {
+pub(crate) fn filter_sse(
+    body: &[u8],
+    view: &PolicyView,
+    p: &Principal,
+) -> Result<Filtered, Denial> {
     let Ok(text) = std::str::from_utf8(body) else {
         return Ok(Filtered::Unchanged);
     };
     let mut out = String::with_capacity(text.len());
     let mut event: Vec<&str> = Vec::new();
-    let mut lines = text.split('\n').peekable();
-    while let Some(raw) = lines.next() {
+    let pieces: Vec<&str> = text.split('\n').collect();
+    for (i, raw) in pieces.iter().enumerate() {
         let line = raw.strip_suffix('\r').unwrap_or(raw);
-        let last = lines.peek().is_none();
+        let last = i + 1 == pieces.len();
+        if last && line.is_empty() {
+            // The text ended with a newline: flush an unterminated event, add nothing.
+            if !event.is_empty() {
+                rewrite_event(&event, view, p, &mut out)?;
+            }
+            break;
+        }
         if line.is_empty() {
             if !event.is_empty() {
                 rewrite_event(&event, view, p, &mut out)?;
                 event.clear();
-                out.push('\n');
-            } else if !last {
-                out.push('\n');
             }
+            out.push('\n');
             continue;
         }
         event.push(line);
         if last {
-            rewrite_event(&event, view, p, &mut out)?;
             // The stream ended without a final newline: keep it that way.
+            rewrite_event(&event, view, p, &mut out)?;
             out.pop();
-            event.clear();
         }
     }
     Ok(Filtered::Rewritten(out.into_bytes()))
@@ -174,7 +188,10 @@ mod tests {
             text(filter_json(body, &v, &p).unwrap()),
             r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"list_issues"}],"nextCursor":"c"}}"#
         );
-        assert!(matches!(filter_json(b"nope", &v, &p).unwrap(), Filtered::Unchanged));
+        assert!(matches!(
+            filter_json(b"nope", &v, &p).unwrap(),
+            Filtered::Unchanged
+        ));
     }
 
     #[test]
@@ -190,6 +207,13 @@ mod tests {
             text(filter_sse(split.as_bytes(), &v, &p).unwrap()),
             "data: {\"result\":{\"tools\":[]}}\n\n"
         );
+        for (input, output) in [
+            ("event: a\n", "event: a\n"),
+            ("event: a", "event: a"),
+            ("\n\nevent: a\r\n\r\n", "\n\nevent: a\n\n"),
+        ] {
+            assert_eq!(text(filter_sse(input.as_bytes(), &v, &p).unwrap()), output);
+        }
     }
 
     #[test]

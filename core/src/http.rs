@@ -91,7 +91,6 @@ impl HttpClient {
     }
 
     /// `PUT url` with a JSON body and Basic auth; returns the status and the body.
-    #[allow(dead_code)]
     pub(crate) async fn put_json(
         &self,
         url: &str,

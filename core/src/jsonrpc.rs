@@ -88,10 +88,12 @@ impl Body {
             Body::Single(e) => (Some(e), &[]),
             Body::Batch(items) => (None, items.as_slice()),
         };
-        single.into_iter().chain(batch.iter().filter_map(|i| match i {
-            Item::Object(e) => Some(e),
-            Item::Other => None,
-        }))
+        single
+            .into_iter()
+            .chain(batch.iter().filter_map(|i| match i {
+                Item::Object(e) => Some(e),
+                Item::Other => None,
+            }))
     }
 
     /// At least one envelope carries `"jsonrpc": "2.0"`.
@@ -401,7 +403,8 @@ pub fn header_mismatch(
     if let Some(h) = mcp_name {
         let from_body = match env.method.as_deref() {
             Some("tools/call") | Some("prompts/get") => env.name.as_deref(),
-            Some("resources/read") | Some("resources/subscribe")
+            Some("resources/read")
+            | Some("resources/subscribe")
             | Some("resources/unsubscribe") => env.uri.as_deref(),
             _ => None,
         };
@@ -461,8 +464,8 @@ mod tests {
         assert_eq!(single(r#"{"id":{"x":1}}"#).id, Id::Null);
         assert_eq!(single(r#"{"id":true}"#).id, Id::Null);
         assert_eq!(single(r#"{}"#).id, Id::Absent);
-        let b = parse(br#"[{"jsonrpc":"2.0","method":"ping"}, 5, {"method":"initialize"}]"#)
-            .unwrap();
+        let b =
+            parse(br#"[{"jsonrpc":"2.0","method":"ping"}, 5, {"method":"initialize"}]"#).unwrap();
         assert!(b.is_json_rpc());
         assert!(!b.all_handshake());
         assert_eq!(b.envelopes().count(), 2);

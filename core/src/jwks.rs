@@ -283,8 +283,8 @@ impl JwksCache {
         if status != 200 {
             return Err(format!("JWKS fetch returned HTTP {status}"));
         }
-        let doc: Value = serde_json::from_slice(&body)
-            .map_err(|_| "JWKS response is not JSON".to_string())?;
+        let doc: Value =
+            serde_json::from_slice(&body).map_err(|_| "JWKS response is not JSON".to_string())?;
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
@@ -305,8 +305,8 @@ mod tests {
         assert!(parse_key(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).is_none());
         assert!(parse_key(&json!({"kty":"OKP","crv":"X25519","x":"AA"})).is_none());
         assert!(parse_key(&json!({"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"})).is_none());
-        let k = parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","alg":"RS256"}))
-            .unwrap();
+        let k =
+            parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","alg":"RS256"})).unwrap();
         assert_eq!(k.kty, KeyType::Rsa);
         assert_eq!(k.alg.as_deref(), Some("RS256"));
     }

@@ -44,18 +44,22 @@ mod introspection;
 pub mod jsonrpc;
 mod jwks;
 mod jwt;
+pub mod manifest;
 pub mod metadata;
 pub mod policy;
 mod principal;
 mod runtime;
+pub mod scope_matrix;
 mod validator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, PolicyMode, Secret, ValidationMode};
 pub use error::{Error, ErrorCode, Result};
+pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
 pub use policy::{PolicySource, PolicyView, ToolMap};
 pub use principal::Principal;
 pub use runtime::{
     Allow, Check, Decision, FilterOutcome, Pending, Request, Response, Runtime, RuntimeBuilder,
 };
+pub use scope_matrix::CacheStatus;
 pub use validator::INACTIVE_MESSAGE;

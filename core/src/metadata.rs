@@ -83,8 +83,14 @@ mod tests {
         assert_eq!(metadata_path("https://x.com"), PREFIX);
         assert_eq!(metadata_path("https://x.com/"), PREFIX);
         assert_eq!(metadata_path("https://x.com/mcp"), format!("{PREFIX}/mcp"));
-        assert_eq!(metadata_path("https://x.com/v1/mcp/"), format!("{PREFIX}/v1/mcp"));
-        assert_eq!(metadata_path("https://x.com/mcp?x=1"), format!("{PREFIX}/mcp"));
+        assert_eq!(
+            metadata_path("https://x.com/v1/mcp/"),
+            format!("{PREFIX}/v1/mcp")
+        );
+        assert_eq!(
+            metadata_path("https://x.com/mcp?x=1"),
+            format!("{PREFIX}/mcp")
+        );
         assert_eq!(
             metadata_url("https://x.com/mcp"),
             "https://x.com/.well-known/oauth-protected-resource/mcp"

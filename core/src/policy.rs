@@ -55,13 +55,15 @@ impl LocalPolicy {
     /// A policy from a tool -> scopes map.
     pub fn new(scopes: &ToolScopes) -> Self {
         LocalPolicy {
-            map: Arc::new(
-                scopes
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect(),
-            ),
+            map: Arc::new(scopes.iter().map(|(k, v)| (k.clone(), v.clone())).collect()),
         }
+    }
+}
+
+impl LocalPolicy {
+    /// The map.
+    pub fn map(&self) -> Arc<ToolMap> {
+        self.map.clone()
     }
 }
 
@@ -92,7 +94,11 @@ pub fn lookup_tool<'a>(map: &'a ToolMap, name: &str) -> ToolRule<'a> {
 }
 
 /// Decide whether `principal` may call `tool` under `view`.
-pub(crate) fn authorize(view: &PolicyView, principal: &Principal, tool: &str) -> Result<(), Denial> {
+pub(crate) fn authorize(
+    view: &PolicyView,
+    principal: &Principal,
+    tool: &str,
+) -> Result<(), Denial> {
     let map = match view {
         PolicyView::Open => return Ok(()),
         PolicyView::Unavailable(d) => return Err(Denial::policy_unavailable(d.clone())),

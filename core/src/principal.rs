@@ -113,10 +113,16 @@ mod tests {
 
     #[test]
     fn claim_shapes() {
-        let pr = p(json!({"sub": "u", "iss": "i", "aud": "a", "scopes": ["x", ""]}), false);
+        let pr = p(
+            json!({"sub": "u", "iss": "i", "aud": "a", "scopes": ["x", ""]}),
+            false,
+        );
         assert_eq!(pr.audience, vec!["a"]);
         assert_eq!(pr.scopes, vec!["x"]);
-        let pr = p(json!({"subject": "s", "resource": ["r"], "scope": ["a", "b"]}), true);
+        let pr = p(
+            json!({"subject": "s", "resource": ["r"], "scope": ["a", "b"]}),
+            true,
+        );
         assert_eq!(pr.subject, "s");
         assert_eq!(pr.audience, vec!["r"]);
         assert_eq!(pr.scopes, vec!["a", "b"]);

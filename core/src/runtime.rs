@@ -20,9 +20,11 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::filter::{filter_json, filter_sse, Filtered};
 use crate::http::HttpClient;
 use crate::jsonrpc::{self, Body, ParseError};
+use crate::manifest::{self, ManifestReport, ManifestSource};
 use crate::metadata;
 use crate::policy::{authorize, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
 use crate::principal::Principal;
+use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::validator::{AuthError, Validator};
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
@@ -47,7 +49,10 @@ impl<'a> Request<'a> {
     }
 
     fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| *v)
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| *v)
     }
 }
 
@@ -164,24 +169,31 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime> {
         self.config.validate()?;
         let cfg = self.config.normalized();
+        let http = HttpClient::new(Duration::from_secs_f64(cfg.request_timeout_seconds))
+            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        let mut remote = None;
         let policy: Arc<dyn PolicySource> = match (self.policy, cfg.effective_policy_mode()) {
             (Some(p), _) => p,
             (None, PolicyMode::Open) => Arc::new(OpenPolicy),
-            (None, PolicyMode::LocalOnly) => Arc::new(LocalPolicy::new(
-                cfg.tool_scopes.as_ref().ok_or_else(|| {
-                    Error::config("local_only requires tool_scopes")
-                })?,
-            )),
+            (None, PolicyMode::LocalOnly) => {
+                Arc::new(LocalPolicy::new(cfg.tool_scopes.as_ref().ok_or_else(
+                    || Error::config("local_only requires tool_scopes"),
+                )?))
+            }
             (None, mode) => {
-                return Err(Error::config(format!(
-                    "policy mode {} needs the AuthSec scope-matrix client, which this build does not include; use local_only or open, or supply a policy source",
-                    mode.as_str()
-                )))
+                let matrix = Arc::new(ScopeMatrix::new(&cfg, http.clone(), self.clock.clone()));
+                remote = Some(matrix.clone());
+                Arc::new(RemotePolicy {
+                    matrix,
+                    fallback: (mode == PolicyMode::RemoteWithLocalFallback).then(|| {
+                        LocalPolicy::new(cfg.tool_scopes.as_ref().unwrap_or(&Default::default()))
+                            .map()
+                    }),
+                    mode,
+                })
             }
         };
-        let http = HttpClient::new(Duration::from_secs_f64(cfg.request_timeout_seconds))
-            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
-        let validator = Validator::new(&cfg, http, self.clock.clone());
+        let validator = Validator::new(&cfg, http.clone(), self.clock.clone());
         let metadata_path = metadata::metadata_path(&cfg.resource_uri);
         let responder = Responder {
             challenge: ChallengeBuilder::new(
@@ -192,6 +204,8 @@ impl RuntimeBuilder {
         Ok(Runtime {
             inner: Arc::new(Inner {
                 max_body: cfg.max_body_bytes,
+                remote,
+                http,
                 cfg,
                 validator,
                 policy,
@@ -204,6 +218,8 @@ impl RuntimeBuilder {
 
 struct Inner {
     cfg: Config,
+    http: HttpClient,
+    remote: Option<Arc<ScopeMatrix>>,
     validator: Validator,
     policy: Arc<dyn PolicySource>,
     responder: Responder,
@@ -242,10 +258,46 @@ impl Runtime {
         }
     }
 
-    /// Startup work before serving (the remote policy's first fetch and the manifest publish
-    /// belong here). Local and open policies need none.
-    pub async fn startup(&self) -> Result<()> {
-        Ok(())
+    /// Startup work before serving: the remote policy's first fetch (reference §4.6). In
+    /// `remote_required` a failed first fetch is fatal unless `publish_manifest` is on (the
+    /// runtime then starts in deny-all, answering 503 until the policy arrives); in
+    /// `remote_with_local_fallback` it is reported and the local map serves. Non-fatal problems
+    /// are returned as warnings for the host to log.
+    pub async fn startup(&self) -> Result<Vec<String>> {
+        let mut warnings = Vec::new();
+        let Some(matrix) = &self.inner.remote else {
+            return Ok(warnings);
+        };
+        if let Ok(h) = tokio::runtime::Handle::try_current() {
+            matrix.set_spawner(h);
+        }
+        if let Err(e) = matrix.fetch_and_cache().await {
+            let mode = self.inner.cfg.effective_policy_mode();
+            if mode == PolicyMode::RemoteRequired && !self.inner.cfg.publish_manifest {
+                return Err(Error::new(
+                    ErrorCode::StartupFailed,
+                    format!("remote_required initial scope matrix fetch failed: {e}"),
+                ));
+            }
+            warnings.push(if mode == PolicyMode::RemoteRequired {
+                format!("initial scope matrix fetch failed: {e}; starting in deny-all mode (publish_manifest=true)")
+            } else {
+                format!("initial scope matrix fetch failed: {e}; using the local tool_scopes")
+            });
+        }
+        Ok(warnings)
+    }
+
+    /// Publish the tool manifest to the AuthSec backend (reference §6) and report what was sent.
+    /// Independent of `publish_manifest` (which only says whether hosts publish at startup).
+    /// Run it in the background: it never needs to delay serving.
+    pub async fn publish_manifest(&self, source: ManifestSource) -> Result<ManifestReport> {
+        manifest::publish(&self.inner.cfg, &self.inner.http, source).await
+    }
+
+    /// The remote policy cache status (`None` unless the policy mode is remote).
+    pub fn policy_status(&self) -> Option<CacheStatus> {
+        self.inner.remote.as_ref().map(|m| m.status())
     }
 
     /// The normalized configuration.
@@ -454,7 +506,10 @@ mod tests {
     #[test]
     fn bearer_extraction() {
         assert!(matches!(extract_bearer("Bearer abc"), Bearer::Token("abc")));
-        assert!(matches!(extract_bearer("bearer \t abc  "), Bearer::Token("abc")));
+        assert!(matches!(
+            extract_bearer("bearer \t abc  "),
+            Bearer::Token("abc")
+        ));
         assert!(matches!(extract_bearer("BEARER abc"), Bearer::Token("abc")));
         assert!(matches!(extract_bearer("Basic abc"), Bearer::Missing));
         assert!(matches!(extract_bearer("abc"), Bearer::Missing));
