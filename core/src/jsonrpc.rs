@@ -282,7 +282,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
         while let Some(key) = map.next_key::<String>()? {
             seen.insert(&key, "JSON-RPC envelope")?;
             match key.as_str() {
-                "jsonrpc" => env.jsonrpc = map.next_value::<Value>()? == Value::from("2.0"),
+                "jsonrpc" => env.jsonrpc = map.next_value::<Value>()? == "2.0",
                 "method" => {
                     env.method = match map.next_value::<Value>()? {
                         Value::String(s) => Some(s),

@@ -111,21 +111,20 @@ pub(crate) fn verify_signature(jwt: &ParsedJwt<'_>, key: &Jwk) -> Result<(), Aut
 /// The algorithm family must match the key type and curve, and a key that names its `alg` must
 /// name this one.
 pub(crate) fn key_fits(alg: Algorithm, key: &Jwk) -> bool {
-    let type_ok = match (alg, &key.kty) {
+    let type_ok = matches!(
+        (alg, &key.kty),
         (
             Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512,
+                | Algorithm::RS384
+                | Algorithm::RS512
+                | Algorithm::PS256
+                | Algorithm::PS384
+                | Algorithm::PS512,
             KeyType::Rsa,
-        ) => true,
-        (Algorithm::ES256, KeyType::P256) => true,
-        (Algorithm::ES384, KeyType::P384) => true,
-        (Algorithm::EdDSA, KeyType::Ed25519) => true,
-        _ => false,
-    };
+        ) | (Algorithm::ES256, KeyType::P256)
+            | (Algorithm::ES384, KeyType::P384)
+            | (Algorithm::EdDSA, KeyType::Ed25519)
+    );
     type_ok
         && match key.alg.as_deref() {
             None => true,
