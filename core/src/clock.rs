@@ -22,16 +22,27 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that follows the system clock plus an offset that tests advance explicitly.
-#[derive(Debug, Default)]
+/// A clock that stands still at the moment it was created and moves only when advanced, so
+/// time-dependent behaviour is deterministic in tests.
+#[derive(Debug)]
 pub struct ManualClock {
+    start: Duration,
     offset_ms: AtomicU64,
 }
 
+impl Default for ManualClock {
+    fn default() -> Self {
+        ManualClock::new()
+    }
+}
+
 impl ManualClock {
-    /// A clock equal to the system clock until advanced.
+    /// A clock frozen at the current system time.
     pub fn new() -> Self {
-        ManualClock::default()
+        ManualClock {
+            start: SystemClock.now(),
+            offset_ms: AtomicU64::new(0),
+        }
     }
 
     /// Move this clock forward.
@@ -43,6 +54,6 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
-        SystemClock.now() + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+        self.start + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
     }
 }

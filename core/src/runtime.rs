@@ -295,6 +295,13 @@ impl Runtime {
         manifest::publish(&self.inner.cfg, &self.inner.http, source).await
     }
 
+    /// Wait until a background policy refresh, if one is running, has finished.
+    pub async fn wait_policy_refresh(&self) {
+        if let Some(m) = &self.inner.remote {
+            m.wait_idle().await;
+        }
+    }
+
     /// The remote policy cache status (`None` unless the policy mode is remote).
     pub fn policy_status(&self) -> Option<CacheStatus> {
         self.inner.remote.as_ref().map(|m| m.status())

@@ -101,6 +101,7 @@ pub struct ScopeMatrix {
     settings: CacheSettings,
     state: RwLock<State>,
     refreshing: AtomicBool,
+    idle: tokio::sync::Notify,
     spawner: RwLock<Option<tokio::runtime::Handle>>,
 }
 
@@ -204,6 +205,7 @@ impl ScopeMatrix {
             },
             state: RwLock::new(State::default()),
             refreshing: AtomicBool::new(false),
+            idle: tokio::sync::Notify::new(),
             spawner: RwLock::new(tokio::runtime::Handle::try_current().ok()),
         }
     }
@@ -302,7 +304,19 @@ impl ScopeMatrix {
         handle.spawn(async move {
             let _ = this.fetch_and_cache().await;
             this.refreshing.store(false, Ordering::Release);
+            this.idle.notify_waiters();
         });
+    }
+
+    /// Wait until no background refresh is running (for tests and orderly shutdown).
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if !self.refreshing.load(Ordering::Acquire) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     /// The map to decide with (reference `get_cached`): `Ok(None)` when never fetched.
@@ -314,8 +328,8 @@ impl ScopeMatrix {
         match (&s.tool_map, &s.last_err) {
             (None, Some(e)) => Err(e.to_string()),
             (Some(_), Some(e)) if age.is_none_or(|a| a > self.settings.max_stale) => Err(format!(
-                "scope matrix cache stale (age={:.0}s) and last refresh failed: {e}",
-                age.unwrap_or_default().as_secs_f64()
+                "scope matrix cache stale (age={}s) and last refresh failed: {e}",
+                age.unwrap_or_default().as_secs()
             )),
             (m, _) => Ok(m.clone()),
         }

@@ -378,6 +378,8 @@ async fn run_vector(fx: &Fixture, raw: &Value) -> Result<(), String> {
                     return Err(at(format!("counter {k}: {:?} != {want}", got.get(k))));
                 }
             }
+        } else if step.get("await_policy_refresh").is_some() {
+            rt.wait_policy_refresh().await;
         } else if let Some(s) = step.get("advance_clock").and_then(Value::as_f64) {
             clock.advance(Duration::from_secs_f64(s));
         } else {
