@@ -30,12 +30,12 @@ fn config(base: &str, extra: Value) -> Config {
 
 fn ready_policy() -> Value {
     json!({"status": 200, "body": {
-        "state": "ready", "policy_complete": true, "generation": 3,
-        "scopes_supported": ["issues:read", "issues:write"],
-        "tool_policy": [
-            {"name": "list_issues", "is_public": false, "required_scopes": ["issues:read"]},
-            {"name": "create_issue", "is_public": false, "required_scopes": ["issues:write"]}
-        ]}})
+    "state": "ready", "policy_complete": true, "generation": 3,
+    "scopes_supported": ["issues:read", "issues:write"],
+    "tool_policy": [
+        {"name": "list_issues", "is_public": false, "required_scopes": ["issues:read"]},
+        {"name": "create_issue", "is_public": false, "required_scopes": ["issues:write"]}
+    ]}})
 }
 
 async fn token(fx: &Fixture, scope: &str) -> String {
@@ -83,12 +83,19 @@ async fn fifty_concurrent_checks_after_expiry_make_one_fetch() {
         .unwrap();
     rt.startup().await.unwrap();
     let tok = token(&fx, "issues:read").await;
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
     assert_eq!(counter(&fx, "policy").await, 1);
 
     // Slow the backend so the refresh is still in flight while the 50 checks run.
-    fx.control("POST", "/_control/latency", Some(json!({"endpoint": "policy", "ms": 300})))
-        .await;
+    fx.control(
+        "POST",
+        "/_control/latency",
+        Some(json!({"endpoint": "policy", "ms": 300})),
+    )
+    .await;
     clock.advance(Duration::from_secs(31));
     let tasks: Vec<_> = (0..50)
         .map(|_| {
@@ -121,8 +128,9 @@ async fn startup_rules_per_mode() {
     let err = rt.startup().await.unwrap_err();
     assert_eq!(err.code(), ErrorCode::StartupFailed);
     assert!(
-        err.message()
-            .starts_with("remote_required initial scope matrix fetch failed: scope matrix fetch: HTTP 503"),
+        err.message().starts_with(
+            "remote_required initial scope matrix fetch failed: scope matrix fetch: HTTP 503"
+        ),
         "{}",
         err.message()
     );
@@ -136,7 +144,10 @@ async fn startup_rules_per_mode() {
             assert_eq!(r.status, 503);
             let body: Value = serde_json::from_slice(&r.body).unwrap();
             assert_eq!(body["error"], "policy_unavailable");
-            assert!(r.header("www-authenticate").unwrap().contains("error=\"policy_unavailable\""));
+            assert!(r
+                .header("www-authenticate")
+                .unwrap()
+                .contains("error=\"policy_unavailable\""));
         }
         d => panic!("{d:?}"),
     }
@@ -147,8 +158,15 @@ async fn startup_rules_per_mode() {
     ))
     .unwrap();
     assert_eq!(rt.startup().await.unwrap().len(), 1);
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
-    assert_eq!(status_of(&call(&rt, &tok, "create_issue").await), 200, "in-band 403");
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
+    assert_eq!(
+        status_of(&call(&rt, &tok, "create_issue").await),
+        200,
+        "in-band 403"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -162,14 +180,24 @@ async fn incomplete_policy_clears_the_map_and_recovers() {
         .unwrap();
     rt.startup().await.unwrap();
     let tok = token(&fx, "issues:read").await;
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
     let meta: Value = serde_json::from_slice(&rt.metadata().body).unwrap();
-    assert_eq!(meta["scopes_supported"], json!(["issues:read", "issues:write"]));
+    assert_eq!(
+        meta["scopes_supported"],
+        json!(["issues:read", "issues:write"])
+    );
 
-    fx.control("POST", "/_control/policy", Some(json!({"status": 200, "body": {
+    fx.control(
+        "POST",
+        "/_control/policy",
+        Some(json!({"status": 200, "body": {
         "state": "needs_setup", "policy_complete": false, "reason": "rs_needs_setup",
-        "tools": {}, "tool_policy": []}})))
-        .await;
+        "tools": {}, "tool_policy": []}})),
+    )
+    .await;
     clock.advance(Duration::from_secs(31));
     call(&rt, &tok, "list_issues").await; // starts the refresh, served from the old map
     wait_fetches(&rt, 2).await;
@@ -197,7 +225,10 @@ async fn incomplete_policy_clears_the_map_and_recovers() {
     clock.advance(Duration::from_secs(11));
     call(&rt, &tok, "list_issues").await;
     wait_fetches(&rt, 3).await;
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
     let meta: Value = serde_json::from_slice(&rt.metadata().body).unwrap();
     assert_eq!(meta["scopes_supported"], json!(["issues:read"]));
 }
@@ -213,13 +244,23 @@ async fn outage_serves_stale_map_then_503_beyond_the_window() {
         .unwrap();
     rt.startup().await.unwrap();
     let tok = token(&fx, "issues:read").await;
-    fx.control("POST", "/_control/outage", Some(json!({"endpoint": "policy", "status": 503})))
-        .await;
+    fx.control(
+        "POST",
+        "/_control/outage",
+        Some(json!({"endpoint": "policy", "status": 503})),
+    )
+    .await;
     clock.advance(Duration::from_secs(60));
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
     wait_fetches(&rt, 2).await;
     // Within the stale window the old map still serves, and the backoff suppresses refetches.
-    assert!(matches!(call(&rt, &tok, "list_issues").await, Decision::Allow(_)));
+    assert!(matches!(
+        call(&rt, &tok, "list_issues").await,
+        Decision::Allow(_)
+    ));
     assert_eq!(counter(&fx, "policy").await, 2);
     clock.advance(Duration::from_secs(61)); // age 121 s > 120 s with the last refresh failed
     match call(&rt, &tok, "list_issues").await {
@@ -246,7 +287,10 @@ async fn wait_fetches(rt: &Runtime, n: u64) {
 
 /// A tiny MCP handler for the synthetic handshake: 3 pages of tools, the last page over SSE,
 /// and a session id that must come back on every call after `initialize`.
-fn handler(seen_sessions: Arc<Mutex<Vec<Option<String>>>>, calls: Arc<AtomicUsize>) -> authsec_core::RpcHandler {
+fn handler(
+    seen_sessions: Arc<Mutex<Vec<Option<String>>>>,
+    calls: Arc<AtomicUsize>,
+) -> authsec_core::RpcHandler {
     Arc::new(move |call: RpcCall| {
         let seen = seen_sessions.clone();
         calls.fetch_add(1, Ordering::SeqCst);
@@ -310,13 +354,24 @@ async fn manifest_through_synthetic_handshake() {
     let sessions = Arc::new(Mutex::new(Vec::new()));
     let calls = Arc::new(AtomicUsize::new(0));
     let report = rt
-        .publish_manifest(ManifestSource::Handshake(handler(sessions.clone(), calls.clone())))
+        .publish_manifest(ManifestSource::Handshake(handler(
+            sessions.clone(),
+            calls.clone(),
+        )))
         .await
         .unwrap();
     assert_eq!(report.tools_sent, 3);
     assert_eq!(report.generation, Some(1));
-    assert_eq!(calls.load(Ordering::SeqCst), 5, "initialize, initialized, 3 pages");
-    assert!(sessions.lock().unwrap().iter().all(|s| s.as_deref() == Some("sess-42")));
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        5,
+        "initialize, initialized, 3 pages"
+    );
+    assert!(sessions
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|s| s.as_deref() == Some("sess-42")));
     let last = fx.control("GET", "/_control/last", None).await;
     let m = &last["manifest"];
     assert_eq!(
@@ -342,7 +397,12 @@ async fn manifest_errors_are_reported_not_fatal() {
         .await
         .unwrap_err();
     assert_eq!(err.code(), ErrorCode::Backend);
-    assert!(err.message().starts_with("manifest publish returned HTTP 401"), "{}", err.message());
+    assert!(
+        err.message()
+            .starts_with("manifest publish returned HTTP 401"),
+        "{}",
+        err.message()
+    );
     assert!(!err.message().contains("other"));
     // An empty inventory is not sent at all.
     let err = rt

@@ -1,0 +1,94 @@
+// A real OAuth 2.0 authorization server for authsec interop tests, built on panva/oidc-provider 9.
+// Usage: node as.mjs [port]   (0 or none = a free port). Prints "READY <issuer> pid=<pid>" when
+// listening on 127.0.0.1.
+// Env: MCP_RESOURCES  comma-separated allowed resource indicators (first = default)
+//      AS_TTL         access token lifetime in seconds (default 300)
+// Clients (secret "<client_id>-secret", client_secret_basic, client_credentials grant):
+//   mcp-rs256, mcp-ps256, mcp-es256, mcp-es384, mcp-eddsa, mcp-ed25519 -> JWT access tokens
+//   mcp-opaque -> opaque tokens (introspection + revocation); mcp-rs -> the resource server,
+//   which may only introspect.
+import * as crypto from 'node:crypto';
+import * as http from 'node:http';
+import Provider, { errors } from 'oidc-provider';
+
+const RESOURCES = (process.env.MCP_RESOURCES || 'http://127.0.0.1:8080/mcp,http://127.0.0.1:8080/other').split(',');
+const TTL = Number(process.env.AS_TTL || 300);
+const SCOPE = 'mcp:read mcp:write';
+
+function jwk(type, opts, kid, alg) {
+  const { privateKey } = crypto.generateKeyPairSync(type, opts);
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
+}
+
+const KEYS = [
+  jwk('rsa', { modulusLength: 2048 }, 'rsa', 'RS256'),
+  jwk('rsa', { modulusLength: 2048 }, 'rsa-pss', 'PS256'),
+  jwk('ec', { namedCurve: 'P-256' }, 'ec', 'ES256'),
+  jwk('ec', { namedCurve: 'P-384' }, 'ec384', 'ES384'),
+  jwk('ed25519', {}, 'ed', 'EdDSA'),
+  jwk('ed25519', {}, 'ed25519', 'Ed25519'),
+];
+
+const PROFILE = {
+  'mcp-rs256': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
+  'mcp-ps256': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'PS256' } } },
+  'mcp-es256': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES256' } } },
+  'mcp-es384': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'ES384' } } },
+  'mcp-eddsa': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'EdDSA' } } },
+  'mcp-ed25519': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'Ed25519' } } },
+  'mcp-opaque': { accessTokenFormat: 'opaque' },
+};
+
+const clients = [
+  ...Object.keys(PROFILE).map((client_id) => ({
+    client_id,
+    client_secret: `${client_id}-secret`,
+    grant_types: ['client_credentials'],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: SCOPE,
+  })),
+  {
+    client_id: 'mcp-rs',
+    client_secret: 'mcp-rs-secret',
+    grant_types: [],
+    redirect_uris: [],
+    response_types: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+  },
+];
+
+const server = http.createServer();
+await new Promise((resolve) => server.listen(Number(process.argv[2] || 0), '127.0.0.1', resolve));
+const ISSUER = `http://127.0.0.1:${server.address().port}`;
+
+const provider = new Provider(ISSUER, {
+  clients,
+  jwks: { keys: KEYS },
+  scopes: SCOPE.split(' '),
+  ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL },
+  features: {
+    devInteractions: { enabled: false },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true, allowedPolicy: async () => true },
+    revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async () => RESOURCES[0],
+      useGrantedResource: async () => true,
+      getResourceServerInfo: async (ctx, resourceIndicator, client) => {
+        if (!RESOURCES.includes(resourceIndicator)) throw new errors.InvalidTarget();
+        return {
+          scope: SCOPE,
+          audience: resourceIndicator,
+          accessTokenTTL: TTL,
+          ...(PROFILE[client.clientId] ?? PROFILE['mcp-opaque']),
+        };
+      },
+    },
+  },
+});
+server.on('request', provider.callback());
+console.log(`READY ${ISSUER} pid=${process.pid}`);
+process.on('SIGTERM', () => { server.close(() => process.exit(0)); server.closeAllConnections(); });
