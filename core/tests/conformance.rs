@@ -151,12 +151,10 @@ fn check_response(resp: &Response, e: &Value) -> Result<(), String> {
         return Err(format!("unexpected www-authenticate {www:?}"));
     }
     match e.get("www_authenticate") {
-        Some(Value::String(exact)) => {
-            if www != Some(exact.as_str()) {
-                return Err(format!(
-                    "www-authenticate {www:?}\n   != expected {exact:?}"
-                ));
-            }
+        Some(Value::String(exact)) if www != Some(exact.as_str()) => {
+            return Err(format!(
+                "www-authenticate {www:?}\n   != expected {exact:?}"
+            ));
         }
         Some(Value::Object(params)) => {
             let h = www.ok_or("missing www-authenticate")?;
