@@ -188,7 +188,7 @@ impl Validator {
             AuthError::invalid_token("could not resolve signing key: no jwks_url")
         })?;
         let k = jwks.lookup(parsed.kid.as_deref()).await?;
-        self.finish_jwt(&parsed, &k, key)
+        self.finish_jwt(parsed, &k, key)
     }
 
     /// The local JWT step from memory: the verified-token cache, then a verification with keys
@@ -208,7 +208,7 @@ impl Validator {
             )));
         };
         match jwks.lookup_sync(parsed.kid.as_deref(), allow_fetch) {
-            Lookup::Found(k) => JwtStep::Done(self.finish_jwt(&parsed, &k, key)),
+            Lookup::Found(k) => JwtStep::Done(self.finish_jwt(parsed, &k, key)),
             Lookup::Missing(e) => JwtStep::Done(Err(e)),
             Lookup::NeedsFetch => JwtStep::NeedsKeys,
         }
@@ -216,11 +216,11 @@ impl Validator {
 
     fn finish_jwt(
         &self,
-        parsed: &jwt::ParsedJwt<'_>,
+        parsed: jwt::ParsedJwt<'_>,
         k: &crate::jwks::Jwk,
         key: &TokenKey,
     ) -> Validated {
-        jwt::verify_signature(parsed, k)?;
+        jwt::verify_signature(&parsed, k)?;
         let now = self.clock.now();
         let exp = jwt::check_claims(
             &parsed.claims,
@@ -229,7 +229,7 @@ impl Validator {
             self.skew,
             now,
         )?;
-        let principal = Arc::new(Principal::from_claims(parsed.claims.clone(), false));
+        let principal = Arc::new(Principal::from_claims(parsed.claims, false));
         let until = match exp {
             Some(e) => Duration::from_secs(e + self.skew),
             None => now + NO_EXP_CACHE,
