@@ -3,9 +3,11 @@
 //! its JWKS; a correctly signed token for another resource is refused; an opaque token is
 //! validated through RFC 7662 introspection, and refused after RFC 7009 revocation.
 
-use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+use std::time::Duration;
 
 use authsec_core::{Config, Decision, Request, Runtime};
 use serde_json::{json, Value};
@@ -13,7 +15,7 @@ use serde_json::{json, Value};
 const RESOURCE: &str = "http://127.0.0.1:8080/mcp";
 const OTHER: &str = "http://127.0.0.1:8080/other";
 
-/// The running authorization server; killed by PID when the test process drops it.
+/// The running authorization server; killed by PID when dropped (also when a test panics).
 struct AuthServer {
     child: Child,
     issuer: String,
@@ -30,36 +32,76 @@ fn as_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/interop/oidc")
 }
 
-/// Start oidc-provider on a free port; the guard kills it by PID when dropped.
-fn start_auth_server() -> AuthServer {
-    let dir = as_dir();
-    if !dir.join("node_modules/oidc-provider").exists() {
-        let ok = Command::new("npm")
+/// `npm ci` once per test process when the pinned oidc-provider is not installed (a fresh clone).
+fn ensure_installed(dir: &Path) {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        if dir.join("node_modules/oidc-provider/package.json").exists() {
+            return;
+        }
+        let status = Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-            .current_dir(&dir)
+            .current_dir(dir)
             .status()
             .expect("npm is installed");
-        assert!(ok.success(), "npm ci failed in {}", dir.display());
-    }
+        assert!(status.success(), "npm ci failed in {}", dir.display());
+    });
+}
+
+/// Start oidc-provider on a free port (`as.mjs 0` prints the real one in its READY line).
+fn start_auth_server() -> AuthServer {
+    let dir = as_dir();
+    ensure_installed(&dir);
     let mut child = Command::new("node")
         .args(["as.mjs", "0"])
         .current_dir(&dir)
         .env("MCP_RESOURCES", format!("{RESOURCE},{OTHER}"))
+        .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .expect("node is installed");
     let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .expect("oidc-provider prints READY");
-    let issuer = line
+    let mut stderr = child.stderr.take().expect("stderr");
+    // From here on the guard owns the process: any panic below kills it.
+    let mut server = AuthServer {
+        child,
+        issuer: String::new(),
+    };
+    // Both pipes are drained for the life of the process, so it never blocks or gets EPIPE.
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = BufReader::new(stdout);
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = tx.send(line);
+        let _ = std::io::copy(&mut out, &mut std::io::sink());
+    });
+    let errors = Arc::new(Mutex::new(String::new()));
+    let sink = errors.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n @ 1..) = stderr.read(&mut buf) {
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let line = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+    match line
         .strip_prefix("READY ")
         .and_then(|r| r.split_whitespace().next())
-        .unwrap_or_else(|| panic!("unexpected first line from oidc-provider: {line:?}"))
-        .to_string();
-    AuthServer { child, issuer }
+    {
+        Some(issuer) => server.issuer = issuer.to_string(),
+        None => {
+            std::thread::sleep(Duration::from_millis(200));
+            panic!(
+                "oidc-provider did not start (first line {line:?}); stderr:\n{}",
+                errors.lock().unwrap()
+            );
+        }
+    }
+    server
 }
 
 async fn token(issuer: &str, client: &str, resource: &str) -> String {
@@ -85,7 +127,7 @@ async fn token(issuer: &str, client: &str, resource: &str) -> String {
 
 fn runtime(issuer: &str, extra: Value) -> Runtime {
     let mut c = json!({
-        "issuer": issuer, "resource_uri": RESOURCE,
+        "issuer": issuer, "resource_uri": RESOURCE, "policy_mode": "local_only",
         "tool_scopes": {"echo": ["mcp:read"], "admin": ["mcp:admin"]},
     });
     for (k, v) in extra.as_object().unwrap() {

@@ -125,11 +125,26 @@ impl Walk {
         want_status: u16,
         want_text: &str,
     ) -> (HeaderMap, String) {
+        self.step_without(title, req, want_status, want_text, None)
+            .await
+    }
+
+    /// [`Walk::step`], also checking that `absent` does not occur in the body.
+    async fn step_without(
+        &mut self,
+        title: &str,
+        req: reqwest::RequestBuilder,
+        want_status: u16,
+        want_text: &str,
+        absent: Option<&str>,
+    ) -> (HeaderMap, String) {
         let resp = req.send().await.expect("demo server reachable");
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let body = resp.text().await.unwrap_or_default();
-        let ok = status == want_status && body.contains(want_text);
+        let ok = status == want_status
+            && body.contains(want_text)
+            && absent.is_none_or(|a| !body.contains(a));
         println!("\n== {title}");
         println!("   HTTP {status}");
         if let Some(h) = headers.get("www-authenticate") {
@@ -144,7 +159,12 @@ impl Walk {
         if ok {
             println!("   ok: as expected");
         } else {
-            println!("   MISMATCH: expected HTTP {want_status} with {want_text:?}");
+            match absent {
+                Some(a) => println!(
+                    "   MISMATCH: expected HTTP {want_status} with {want_text:?} and without {a:?}"
+                ),
+                None => println!("   MISMATCH: expected HTTP {want_status} with {want_text:?}"),
+            }
             self.failures += 1;
         }
         (headers, body)
@@ -179,6 +199,7 @@ async fn main() {
             "jwks_url": format!("{}/jwks", issuer.base_url),
             "resource_uri": resource,
             "resource_name": "AuthSec Demo MCP Server",
+            "policy_mode": "local_only",
             "supported_scopes": ["issues:read", "issues:write"],
             "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"], "server_info": []}
         })
@@ -216,7 +237,8 @@ async fn main() {
 
     if serve {
         println!("\nA token with scope issues:read (valid 1 h):\n{reader}\n");
-        println!("Try:\n  curl -i -X POST {resource} -H 'content-type: application/json' -H \"authorization: Bearer $TOKEN\" -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'");
+        println!("Try (tools/list, filtered to what the token may call):\n  curl -i -X POST {resource} -H 'content-type: application/json' -H 'authorization: Bearer {reader}' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'");
+        println!("Without a token (401 and its challenge):\n  curl -i -X POST {resource} -H 'content-type: application/json' -d '{{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}}'");
         println!("\nServing until Ctrl-C.");
         let _ = tokio::signal::ctrl_c().await;
         return;
@@ -255,11 +277,12 @@ async fn main() {
         "\"authorization_servers\"",
     )
     .await;
-    w.step(
+    w.step_without(
         "3. tools/list with scope issues:read: create_issue is filtered out",
         w.rpc(&resource, Some(&reader), list.clone()),
         200,
-        "server_info",
+        "\"list_issues\"",
+        Some("create_issue"),
     )
     .await;
     w.step(
