@@ -146,6 +146,17 @@ struct Attempts {
     count: u64,
     /// Why the last fetch failed, if it did.
     last_error: Option<String>,
+    /// A fetch is running now; callers that miss join it instead of failing.
+    in_flight: bool,
+}
+
+/// Clears `Attempts::in_flight` when the fetch ends or is cancelled.
+struct InFlight<'a>(&'a Mutex<Attempts>);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).in_flight = false;
+    }
 }
 
 /// The JWKS cache of one runtime.
@@ -172,6 +183,9 @@ impl JwksCache {
 
     fn may_fetch(&self, has_set: bool, now: Duration) -> bool {
         let a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        if a.in_flight {
+            return true;
+        }
         let wait = if has_set {
             REFRESH_COOLDOWN
         } else {
@@ -243,23 +257,28 @@ impl JwksCache {
         }
     }
 
-    /// Fetch the key set once for every concurrent caller: callers that queued while another
-    /// fetch ran reuse its result.
+    /// Fetch the key set once for every concurrent caller: a caller that arrives while a fetch
+    /// runs, or that queued while another one started, reuses its result.
     async fn refresh(&self) {
-        let seen = self
-            .attempts
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .count;
+        let (seen, joined) = {
+            let a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+            (a.count, a.in_flight)
+        };
+        // The guard is held for the whole fetch, so once we hold it every fetch that started
+        // before has finished.
         let _guard = self.refresh.lock().await;
         {
             let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
-            if a.count != seen {
+            if joined || a.count != seen {
                 return;
             }
             a.count += 1;
+            a.in_flight = true;
             a.last = Some(self.clock.now());
         }
+        // Cleared on return (after the new set is visible, since `a` below drops first) or
+        // when this future is dropped mid-fetch.
+        let _in_flight = InFlight(&self.attempts);
         let result = self.fetch().await;
         let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         match result {
