@@ -1,0 +1,58 @@
+//! The panic boundary every exported function runs inside, and the reporting of failures
+//! through the optional `err_out` parameter.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use crate::error::{authsec_error, Fail};
+use crate::status::authsec_status;
+
+/// Run a fallible exported body: a failure or a caught panic becomes a status, and, when
+/// `err_out` is not NULL, a new `authsec_error`.
+pub(crate) fn call(
+    err_out: *mut *mut authsec_error,
+    f: impl FnOnce() -> Result<(), Fail>,
+) -> authsec_status {
+    let fail = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => return authsec_status::Ok,
+        Ok(Err(fail)) => fail,
+        Err(_) => Fail::new(
+            authsec_status::Panic,
+            "internal panic caught at the C boundary (a bug in authsec); deny the request",
+        ),
+    };
+    let status = fail.status;
+    if !err_out.is_null() {
+        let err = Box::into_raw(Box::new(authsec_error {
+            status,
+            message: fail.message,
+        }));
+        // SAFETY: err_out is not NULL and, by the calling convention, points to writable storage
+        // for one pointer.
+        unsafe { err_out.write(err) };
+    }
+    status
+}
+
+/// Run an infallible accessor: a caught panic gives `default`.
+pub(crate) fn accessor<T>(default: T, f: impl FnOnce() -> T) -> T {
+    catch_unwind(AssertUnwindSafe(f)).unwrap_or(default)
+}
+
+/// Write an out-parameter after checking it is not NULL.
+pub(crate) fn write_out<T>(out: *mut T, value: T) -> Result<(), Fail> {
+    if out.is_null() {
+        return Err(Fail::null("out-parameter"));
+    }
+    // SAFETY: out is not NULL and points to storage the caller provided for one T.
+    unsafe { out.write(value) };
+    Ok(())
+}
+
+/// Check an out-parameter before doing any work, so a NULL one fails without side effects.
+pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Fail> {
+    if out.is_null() {
+        Err(Fail::null(name))
+    } else {
+        Ok(())
+    }
+}

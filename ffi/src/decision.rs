@@ -1,0 +1,411 @@
+//! `authsec_decision` (what the host does with a request), `authsec_response` (an answer the
+//! runtime writes itself) and `authsec_filter_result` (a `tools/list` answer after filtering).
+
+use std::sync::{Arc, OnceLock};
+
+use authsec_core::{Allow, Decision, FilterOutcome, Principal, Response};
+
+use crate::boundary::{accessor, call, check_out, write_out};
+use crate::error::{authsec_error, Fail};
+use crate::runtime::{authsec_runtime, runtime_ref};
+use crate::status::authsec_status;
+use crate::text::{authsec_bytes, authsec_str, bytes_in, str_in};
+
+/// The kind of a decision.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum authsec_decision_kind {
+    /// Call the MCP handler with the original body; the principal is available.
+    Allow = 1,
+    /// Write the decision's response; do not call the handler.
+    Respond = 2,
+    /// Call the handler with the original body and no principal (handshake pass-through).
+    PassThrough = 3,
+}
+
+/// The decision for one request. **Ownership:** owned by the caller, freed with
+/// `authsec_decision_free`; everything borrowed from it lives until then. **Thread safety:**
+/// read-only; may be read from several threads.
+pub struct authsec_decision {
+    kind: authsec_decision_kind,
+    allow: Option<Allow>,
+    response: Option<authsec_response>,
+    principal_json: OnceLock<String>,
+}
+
+impl authsec_decision {
+    pub(crate) fn boxed(decision: Decision) -> *mut authsec_decision {
+        let (kind, allow, response) = match decision {
+            Decision::Allow(a) => (authsec_decision_kind::Allow, Some(a), None),
+            Decision::Respond(r) => (
+                authsec_decision_kind::Respond,
+                None,
+                Some(authsec_response::from(r)),
+            ),
+            Decision::PassThrough => (authsec_decision_kind::PassThrough, None, None),
+        };
+        Box::into_raw(Box::new(authsec_decision {
+            kind,
+            allow,
+            response,
+            principal_json: OnceLock::new(),
+        }))
+    }
+
+    fn principal(&self) -> Option<&Arc<Principal>> {
+        self.allow.as_ref().map(|a| &a.principal)
+    }
+}
+
+/// An HTTP answer: status, headers (lower-case names) and body. **Ownership:** owned by the
+/// caller when returned by `authsec_runtime_metadata` (free with `authsec_response_free`);
+/// borrowed from its parent when returned by `authsec_decision_response` or
+/// `authsec_filter_result_response` (never free those). **Thread safety:** read-only.
+pub struct authsec_response {
+    inner: Response,
+}
+
+impl From<Response> for authsec_response {
+    fn from(inner: Response) -> Self {
+        authsec_response { inner }
+    }
+}
+
+impl authsec_response {
+    pub(crate) fn boxed(r: Response) -> *mut authsec_response {
+        Box::into_raw(Box::new(authsec_response::from(r)))
+    }
+}
+
+/// The outcome of filtering a `tools/list` answer.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum authsec_filter_kind {
+    /// Forward the handler's body as it is.
+    Unchanged = 1,
+    /// Forward `authsec_filter_result_body` instead, with its length as Content-Length.
+    Rewritten = 2,
+    /// Write `authsec_filter_result_response` instead of the handler's answer (policy
+    /// unavailable: 503).
+    Respond = 3,
+}
+
+/// A filtered `tools/list` answer. **Ownership:** owned by the caller, freed with
+/// `authsec_filter_result_free`. **Thread safety:** read-only.
+pub struct authsec_filter_result {
+    kind: authsec_filter_kind,
+    body: Vec<u8>,
+    response: Option<authsec_response>,
+}
+
+/// # Safety
+/// `d` is NULL or a live decision.
+unsafe fn decision_ref<'a>(d: *const authsec_decision) -> Option<&'a authsec_decision> {
+    // SAFETY: per the contract.
+    unsafe { d.as_ref() }
+}
+
+/// The kind of `decision`. A NULL decision reads as `AUTHSEC_DECISION_KIND_RESPOND` with no
+/// response: never as allow.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_get_kind(
+    decision: *const authsec_decision,
+) -> authsec_decision_kind {
+    accessor(authsec_decision_kind::Respond, || {
+        // SAFETY: per the contract.
+        unsafe { decision_ref(decision) }.map_or(authsec_decision_kind::Respond, |d| d.kind)
+    })
+}
+
+/// For an allow decision: whether the handler's answer must go through
+/// `authsec_runtime_filter_response` (a `tools/list` under a policy). False otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_filter_tools_list(
+    decision: *const authsec_decision,
+) -> bool {
+    accessor(false, || {
+        // SAFETY: per the contract.
+        unsafe { decision_ref(decision) }
+            .and_then(|d| d.allow.as_ref())
+            .is_some_and(|a| a.filter_tools_list)
+    })
+}
+
+/// For an allow decision: the principal's subject (`sub`), borrowed until the decision is freed.
+/// Empty otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_subject(
+    decision: *const authsec_decision,
+) -> authsec_str {
+    accessor(authsec_str::EMPTY, || {
+        // SAFETY: per the contract.
+        unsafe { decision_ref(decision) }
+            .and_then(|d| d.principal())
+            .map_or(authsec_str::EMPTY, |p| authsec_str::from(&p.subject))
+    })
+}
+
+/// For an allow decision: the principal as a JSON object (`subject`, `issuer`, `audience`,
+/// `scopes`, `claims`, `active`), borrowed until the decision is freed. Built on first use.
+/// Empty otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_principal_json(
+    decision: *const authsec_decision,
+) -> authsec_str {
+    accessor(authsec_str::EMPTY, || {
+        // SAFETY: per the contract.
+        let Some(d) = (unsafe { decision_ref(decision) }) else {
+            return authsec_str::EMPTY;
+        };
+        let Some(p) = d.principal() else {
+            return authsec_str::EMPTY;
+        };
+        let json = d
+            .principal_json
+            .get_or_init(|| serde_json::to_string(&**p).unwrap_or_default());
+        authsec_str::from(json)
+    })
+}
+
+/// For a respond decision: the response to write, borrowed until the decision is freed (do not
+/// free it). NULL otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_response(
+    decision: *const authsec_decision,
+) -> *const authsec_response {
+    accessor(std::ptr::null(), || {
+        // SAFETY: per the contract.
+        unsafe { decision_ref(decision) }
+            .and_then(|d| d.response.as_ref())
+            .map_or(std::ptr::null(), |r| r as *const authsec_response)
+    })
+}
+
+/// Free a decision. NULL is fine; freeing twice is not.
+///
+/// # Safety
+/// `decision` is NULL or a live decision from this library.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_free(decision: *mut authsec_decision) {
+    accessor((), || {
+        if !decision.is_null() {
+            // SAFETY: from Box::into_raw in `authsec_decision::boxed`, freed once.
+            drop(unsafe { Box::from_raw(decision) });
+        }
+    })
+}
+
+/// The HTTP status of `response`; 0 when NULL.
+///
+/// # Safety
+/// `response` is NULL or a live response.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_response_status(response: *const authsec_response) -> u16 {
+    // SAFETY: per the contract.
+    accessor(0, || {
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        unsafe { response.as_ref() }.map_or(0, |r| r.inner.status)
+    })
+}
+
+/// The number of headers of `response`; 0 when NULL.
+///
+/// # Safety
+/// `response` is NULL or a live response.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_response_header_count(response: *const authsec_response) -> usize {
+    // SAFETY: per the contract.
+    accessor(0, || {
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        unsafe { response.as_ref() }.map_or(0, |r| r.inner.headers.len())
+    })
+}
+
+/// Header `index` of `response` (lower-case name and value, borrowed from the response).
+/// `AUTHSEC_STATUS_INVALID_ARGUMENT` when `index` is out of range; outputs unchanged on failure.
+///
+/// # Safety
+/// `response` is a live response; `name_out` and `value_out` are writable.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_response_header(
+    response: *const authsec_response,
+    index: usize,
+    name_out: *mut authsec_str,
+    value_out: *mut authsec_str,
+) -> authsec_status {
+    call(std::ptr::null_mut(), || {
+        check_out(name_out, "name_out")?;
+        check_out(value_out, "value_out")?;
+        // SAFETY: per the contract.
+        let r = unsafe { response.as_ref() }.ok_or_else(|| Fail::null("response"))?;
+        let (name, value) = r.inner.headers.get(index).ok_or_else(|| {
+            Fail::new(authsec_status::InvalidArgument, "header index out of range")
+        })?;
+        write_out(name_out, authsec_str::from(name))?;
+        write_out(value_out, authsec_str::from(value))
+    })
+}
+
+/// The body of `response`, borrowed from it; empty when NULL.
+///
+/// # Safety
+/// `response` is NULL or a live response.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_response_body(response: *const authsec_response) -> authsec_bytes {
+    accessor(authsec_bytes::EMPTY, || {
+        // SAFETY: per the contract.
+        unsafe { response.as_ref() }.map_or(authsec_bytes::EMPTY, |r| {
+            authsec_bytes::from(&r.inner.body[..])
+        })
+    })
+}
+
+/// Free a response returned by `authsec_runtime_metadata`. NULL is fine. Never pass a response
+/// borrowed from a decision or a filter result.
+///
+/// # Safety
+/// `response` is NULL or an owned response from this library, not yet freed.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_response_free(response: *mut authsec_response) {
+    accessor((), || {
+        if !response.is_null() {
+            // SAFETY: from Box::into_raw in `authsec_response::boxed`, freed once.
+            drop(unsafe { Box::from_raw(response) });
+        }
+    })
+}
+
+/// Filter the handler's answer to a `tools/list` the caller may only partly see: pass the allow
+/// `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
+/// (JSON or a `text/event-stream`). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
+/// caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
+/// `decision` is not an allow decision.
+///
+/// # Safety
+/// `rt` and `decision` are live; pointer/length pairs are readable; `result_out` is writable;
+/// `err_out` is NULL or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn authsec_runtime_filter_response(
+    rt: *const authsec_runtime,
+    decision: *const authsec_decision,
+    content_type: *const libc::c_char,
+    content_type_len: usize,
+    body: *const u8,
+    body_len: usize,
+    result_out: *mut *mut authsec_filter_result,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(result_out, "result_out")?;
+        // SAFETY (all): per the contract.
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        let rt: &authsec_runtime = unsafe { runtime_ref(rt) }?;
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        let d = unsafe { decision_ref(decision) }.ok_or_else(|| Fail::null("decision"))?;
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        let ct = unsafe { str_in(content_type, content_type_len, "content type") }?;
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        let body = unsafe { bytes_in(body, body_len, "body") }?;
+        let principal = d.principal().ok_or_else(|| {
+            Fail::new(
+                authsec_status::InvalidArgument,
+                "filter_response needs the allow decision of the request",
+            )
+        })?;
+        let ct = (!content_type.is_null()).then_some(ct);
+        let result = match rt.core.filter_response(principal, ct, body) {
+            FilterOutcome::Unchanged => authsec_filter_result {
+                kind: authsec_filter_kind::Unchanged,
+                body: Vec::new(),
+                response: None,
+            },
+            FilterOutcome::Rewritten(b) => authsec_filter_result {
+                kind: authsec_filter_kind::Rewritten,
+                body: b,
+                response: None,
+            },
+            FilterOutcome::Respond(r) => authsec_filter_result {
+                kind: authsec_filter_kind::Respond,
+                body: Vec::new(),
+                response: Some(authsec_response::from(r)),
+            },
+        };
+        write_out(result_out, Box::into_raw(Box::new(result)))
+    })
+}
+
+/// The kind of `result`; `AUTHSEC_FILTER_KIND_RESPOND` with no response when NULL (never
+/// "forward").
+///
+/// # Safety
+/// `result` is NULL or a live filter result.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_filter_result_get_kind(
+    result: *const authsec_filter_result,
+) -> authsec_filter_kind {
+    accessor(authsec_filter_kind::Respond, || {
+        // SAFETY: per the contract.
+        unsafe { result.as_ref() }.map_or(authsec_filter_kind::Respond, |r| r.kind)
+    })
+}
+
+/// The rewritten body (kind `REWRITTEN`), borrowed from `result`; empty otherwise.
+///
+/// # Safety
+/// `result` is NULL or a live filter result.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_filter_result_body(
+    result: *const authsec_filter_result,
+) -> authsec_bytes {
+    accessor(authsec_bytes::EMPTY, || {
+        // SAFETY: per the contract.
+        unsafe { result.as_ref() }
+            .map_or(authsec_bytes::EMPTY, |r| authsec_bytes::from(&r.body[..]))
+    })
+}
+
+/// The response to write instead (kind `RESPOND`), borrowed from `result`; NULL otherwise.
+///
+/// # Safety
+/// `result` is NULL or a live filter result.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_filter_result_response(
+    result: *const authsec_filter_result,
+) -> *const authsec_response {
+    accessor(std::ptr::null(), || {
+        // SAFETY: per the contract.
+        unsafe { result.as_ref() }
+            .and_then(|r| r.response.as_ref())
+            .map_or(std::ptr::null(), |r| r as *const authsec_response)
+    })
+}
+
+/// Free a filter result. NULL is fine; freeing twice is not.
+///
+/// # Safety
+/// `result` is NULL or a live filter result from this library.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_filter_result_free(result: *mut authsec_filter_result) {
+    accessor((), || {
+        if !result.is_null() {
+            // SAFETY: from Box::into_raw in `authsec_runtime_filter_response`, freed once.
+            drop(unsafe { Box::from_raw(result) });
+        }
+    })
+}

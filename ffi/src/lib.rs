@@ -1,0 +1,28 @@
+//! `libauthsec`: the C ABI of authsec. It translates C calls into `authsec-core` calls and
+//! nothing more; every rule a caller relies on (status codes, ownership, NULL, panics, threads)
+//! is written down in `docs/ffi-conventions.md` and the generated `include/authsec.h`.
+//!
+//! Module map: `status` (codes), `error` (`authsec_error`), `boundary` (panic and NULL
+//! guards), `text` (strings in and out), `hidden` (the lazily created tokio runtime),
+//! `runtime` (`authsec_runtime_*`), `decision` (`authsec_decision`, `authsec_response`,
+//! `authsec_filter_result`), `manifest` (manifest publishing and its host callback).
+
+#![allow(non_camel_case_types)]
+#![deny(unsafe_op_in_unsafe_fn, missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+mod boundary;
+pub mod decision;
+pub mod error;
+mod hidden;
+pub mod manifest;
+pub mod runtime;
+pub mod status;
+pub mod text;
+
+pub use decision::*;
+pub use error::*;
+pub use manifest::*;
+pub use runtime::*;
+pub use status::*;
+pub use text::*;

@@ -1,0 +1,145 @@
+//! `authsec_status`: the stable numeric codes every fallible function returns, and their names.
+
+use authsec_core::ErrorCode;
+
+/// The result of a fallible call. `AUTHSEC_STATUS_OK` (0) means the call ran; any other value
+/// means it did not, and on the request path the host must refuse the request (fail closed).
+/// Numbers are grouped by hundreds and never renumbered. See docs/ffi-conventions.md.
+#[repr(u32)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum authsec_status {
+    /// The call ran.
+    Ok = 0,
+    /// A required pointer argument was NULL.
+    NullParameter = 1,
+    /// A text argument was not valid UTF-8.
+    InvalidUtf8 = 2,
+    /// An argument was out of range or not usable (e.g. advancing a clock that is not manual).
+    InvalidArgument = 3,
+    /// Called in a forked child; create runtimes after fork.
+    ForkedProcess = 4,
+    /// A blocking function was called from a thread that runs a tokio runtime.
+    WrongThreadContext = 5,
+    /// The hidden runtime could not be started (e.g. no threads available).
+    RuntimeUnavailable = 6,
+    /// The core refused host input (e.g. a tools list that is not a JSON array).
+    InvalidInput = 100,
+    /// The configuration is invalid.
+    ConfigInvalid = 200,
+    /// Startup failed in a way the policy mode declares fatal.
+    StartupFailed = 300,
+    /// A call to the authorization server or the AuthSec backend failed.
+    BackendError = 301,
+    /// An internal invariant did not hold; treat as a denial.
+    Internal = 900,
+    /// A panic was caught at the boundary; treat as a denial and report the bug.
+    Panic = 901,
+}
+
+impl authsec_status {
+    /// The stable lower-case name, shared with the core and the other bindings.
+    pub fn name(self) -> &'static str {
+        match self {
+            authsec_status::Ok => "ok",
+            authsec_status::NullParameter => "null_parameter",
+            authsec_status::InvalidUtf8 => "invalid_utf8",
+            authsec_status::InvalidArgument => "invalid_argument",
+            authsec_status::ForkedProcess => "forked_process",
+            authsec_status::WrongThreadContext => "wrong_thread_context",
+            authsec_status::RuntimeUnavailable => "runtime_unavailable",
+            authsec_status::InvalidInput => ErrorCode::InvalidInput.as_str(),
+            authsec_status::ConfigInvalid => ErrorCode::ConfigInvalid.as_str(),
+            authsec_status::StartupFailed => ErrorCode::StartupFailed.as_str(),
+            authsec_status::BackendError => ErrorCode::Backend.as_str(),
+            authsec_status::Internal => ErrorCode::Internal.as_str(),
+            authsec_status::Panic => "panic",
+        }
+    }
+
+    /// Every status, for tables and tests.
+    /// cbindgen:ignore
+    pub const ALL: [authsec_status; 13] = [
+        authsec_status::Ok,
+        authsec_status::NullParameter,
+        authsec_status::InvalidUtf8,
+        authsec_status::InvalidArgument,
+        authsec_status::ForkedProcess,
+        authsec_status::WrongThreadContext,
+        authsec_status::RuntimeUnavailable,
+        authsec_status::InvalidInput,
+        authsec_status::ConfigInvalid,
+        authsec_status::StartupFailed,
+        authsec_status::BackendError,
+        authsec_status::Internal,
+        authsec_status::Panic,
+    ];
+
+    /// The status for a number; unknown numbers map to `Internal`.
+    pub fn from_number(n: u32) -> authsec_status {
+        Self::ALL
+            .into_iter()
+            .find(|s| *s as u32 == n)
+            .unwrap_or(authsec_status::Internal)
+    }
+}
+
+impl From<ErrorCode> for authsec_status {
+    fn from(code: ErrorCode) -> Self {
+        authsec_status::from_number(code.number())
+    }
+}
+
+/// The stable name of a status (`"ok"`, `"config_invalid"`, ...) as a static NUL-terminated
+/// string; `"unknown"` for a number that is not a status. Never NULL.
+#[no_mangle]
+pub extern "C" fn authsec_status_name(status: u32) -> *const libc::c_char {
+    let name: &'static std::ffi::CStr = match authsec_status::ALL
+        .into_iter()
+        .find(|s| *s as u32 == status)
+    {
+        Some(authsec_status::Ok) => c"ok",
+        Some(authsec_status::NullParameter) => c"null_parameter",
+        Some(authsec_status::InvalidUtf8) => c"invalid_utf8",
+        Some(authsec_status::InvalidArgument) => c"invalid_argument",
+        Some(authsec_status::ForkedProcess) => c"forked_process",
+        Some(authsec_status::WrongThreadContext) => c"wrong_thread_context",
+        Some(authsec_status::RuntimeUnavailable) => c"runtime_unavailable",
+        Some(authsec_status::InvalidInput) => c"invalid_input",
+        Some(authsec_status::ConfigInvalid) => c"config_invalid",
+        Some(authsec_status::StartupFailed) => c"startup_failed",
+        Some(authsec_status::BackendError) => c"backend_error",
+        Some(authsec_status::Internal) => c"internal",
+        Some(authsec_status::Panic) => c"panic",
+        None => c"unknown",
+    };
+    name.as_ptr().cast()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_agree_with_the_nul_terminated_table_and_the_core() {
+        for s in authsec_status::ALL {
+            // SAFETY: authsec_status_name returns a static NUL-terminated string.
+            let c = unsafe { std::ffi::CStr::from_ptr(authsec_status_name(s as u32)) };
+            assert_eq!(c.to_str().unwrap(), s.name());
+            assert_eq!(authsec_status::from_number(s as u32), s);
+        }
+        for code in [
+            ErrorCode::ConfigInvalid,
+            ErrorCode::StartupFailed,
+            ErrorCode::Backend,
+            ErrorCode::InvalidInput,
+            ErrorCode::Internal,
+        ] {
+            let s = authsec_status::from(code);
+            assert_eq!(s as u32, code.number());
+            assert_eq!(s.name(), code.as_str());
+        }
+        // SAFETY: as above.
+        let unknown = unsafe { std::ffi::CStr::from_ptr(authsec_status_name(4242)) };
+        assert_eq!(unknown.to_str().unwrap(), "unknown");
+    }
+}

@@ -1,0 +1,284 @@
+//! Conformance runner for the C ABI: every vector of `tests/conformance/vectors` through the
+//! `extern "C"` functions of libauthsec (the same calls a C, Go or Python host makes), with the
+//! shared runner of `tests/conformance/runner`. Blocking calls run on plain threads, as a C host
+//! would make them. `AUTHSEC_VECTOR=<id prefix>` runs a subset.
+
+use std::ptr;
+use std::sync::Arc;
+
+use authsec::*;
+use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp};
+use futures::future::BoxFuture;
+use futures::FutureExt;
+
+/// A runtime handle owned by the runner.
+struct Rt(*const authsec_runtime);
+// SAFETY: authsec_runtime is documented thread-safe (const receiver functions only).
+unsafe impl Send for Rt {}
+// SAFETY: as above.
+unsafe impl Sync for Rt {}
+impl Drop for Rt {
+    fn drop(&mut self) {
+        // SAFETY: the runner owns exactly one reference.
+        unsafe { authsec_runtime_free(self.0) };
+    }
+}
+
+/// An allow decision kept for a later filter step.
+struct Dec(*mut authsec_decision);
+// SAFETY: decisions are read-only after creation and may move between threads.
+unsafe impl Send for Dec {}
+// SAFETY: as above.
+unsafe impl Sync for Dec {}
+impl Drop for Dec {
+    fn drop(&mut self) {
+        // SAFETY: owned by this wrapper.
+        unsafe { authsec_decision_free(self.0) };
+    }
+}
+
+fn text(s: authsec_str) -> String {
+    // SAFETY: the library returns valid UTF-8 of `len` bytes at a non-NULL pointer.
+    let b = unsafe { std::slice::from_raw_parts(s.data.cast::<u8>(), s.len) };
+    std::str::from_utf8(b).expect("utf-8").to_string()
+}
+
+fn bytes(b: authsec_bytes) -> Vec<u8> {
+    // SAFETY: `len` readable bytes at a non-NULL pointer, borrowed from a live handle.
+    unsafe { std::slice::from_raw_parts(b.data, b.len) }.to_vec()
+}
+
+/// Take an error returned through err_out (freeing it).
+fn take_error(status: authsec_status, err: *mut authsec_error) -> Failure {
+    assert!(!err.is_null(), "a failed call must fill err_out");
+    // SAFETY: err is a live error we own.
+    let f = unsafe {
+        let f = Failure {
+            code: std::ffi::CStr::from_ptr(authsec_status_name(authsec_error_code(err) as u32))
+                .to_str()
+                .unwrap()
+                .to_string(),
+            message: text(authsec_error_message(err)),
+        };
+        assert_eq!(authsec_error_code(err), status);
+        authsec_error_free(err);
+        f
+    };
+    f
+}
+
+/// Copy a borrowed response.
+fn response(r: *const authsec_response) -> Resp {
+    assert!(!r.is_null());
+    // SAFETY: r is a live response borrowed from a live parent.
+    unsafe {
+        let n = authsec_response_header_count(r);
+        let mut headers = Vec::with_capacity(n);
+        for i in 0..n {
+            let (mut k, mut v) = (authsec_version(), authsec_version());
+            let st = authsec_response_header(r, i, &mut k, &mut v);
+            assert_eq!(st, authsec_status::Ok);
+            headers.push((text(k), text(v)));
+        }
+        Resp {
+            status: authsec_response_status(r),
+            headers,
+            body: bytes(authsec_response_body(r)),
+        }
+    }
+}
+
+/// Run a blocking ABI call on a plain thread (no tokio context), as a C host does.
+fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> BoxFuture<'static, T> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    async move { rx.await.expect("ABI call thread") }.boxed()
+}
+
+fn check(rt: &Rt, req: &Req) -> Outcome<Dec> {
+    let headers: Vec<authsec_header> = req
+        .headers
+        .iter()
+        .map(|(k, v)| authsec_header {
+            name: k.as_ptr().cast(),
+            name_len: k.len(),
+            value: v.as_ptr().cast(),
+            value_len: v.len(),
+        })
+        .collect();
+    let mut d: *mut authsec_decision = ptr::null_mut();
+    let mut err: *mut authsec_error = ptr::null_mut();
+    // SAFETY: every pointer/length pair describes live memory owned by `req` and `headers`.
+    let st = unsafe {
+        authsec_runtime_check_request(
+            rt.0,
+            req.method.as_ptr().cast(),
+            req.method.len(),
+            req.path.as_ptr().cast(),
+            req.path.len(),
+            headers.as_ptr(),
+            headers.len(),
+            req.body.as_ptr(),
+            req.body.len(),
+            &mut d,
+            &mut err,
+        )
+    };
+    if st != authsec_status::Ok {
+        let f = take_error(st, err);
+        return Outcome::Failed(format!("{}: {}", f.code, f.message));
+    }
+    let d = Dec(d);
+    // SAFETY: d.0 is a live decision.
+    unsafe {
+        match authsec_decision_get_kind(d.0) {
+            authsec_decision_kind::Allow => {
+                let json = text(authsec_decision_principal_json(d.0));
+                let principal: serde_json::Value =
+                    serde_json::from_str(&json).expect("principal JSON");
+                assert_eq!(
+                    principal["subject"].as_str(),
+                    Some(text(authsec_decision_subject(d.0)).as_str())
+                );
+                assert!(authsec_decision_response(d.0).is_null());
+                Outcome::Allow {
+                    principal,
+                    filter_tools_list: authsec_decision_filter_tools_list(d.0),
+                    handle: d,
+                }
+            }
+            authsec_decision_kind::Respond => {
+                Outcome::Respond(response(authsec_decision_response(d.0)))
+            }
+            authsec_decision_kind::PassThrough => Outcome::PassThrough,
+        }
+    }
+}
+
+struct Abi;
+
+impl Binding for Abi {
+    const NAME: &'static str = "C ABI";
+    type Runtime = Rt;
+    type Allowed = Dec;
+
+    fn build(&self, config_json: &str) -> Result<Rt, Failure> {
+        let mut rt: *const authsec_runtime = ptr::null();
+        let mut err: *mut authsec_error = ptr::null_mut();
+        // SAFETY: config_json is live for the call; out-params are writable.
+        let st = unsafe {
+            authsec_runtime_new_with_manual_clock(
+                config_json.as_ptr().cast(),
+                config_json.len(),
+                &mut rt,
+                &mut err,
+            )
+        };
+        if st != authsec_status::Ok {
+            assert!(rt.is_null(), "out-param written on failure");
+            return Err(take_error(st, err));
+        }
+        Ok(Rt(rt))
+    }
+
+    fn startup(&self, rt: Arc<Rt>) -> BoxFuture<'static, Result<(), Failure>> {
+        on_thread(move || {
+            let mut warnings: *mut authsec_text = ptr::null_mut();
+            let mut err: *mut authsec_error = ptr::null_mut();
+            // SAFETY: rt is live; out-params are writable.
+            let st = unsafe { authsec_runtime_startup(rt.0, &mut warnings, &mut err) };
+            if st != authsec_status::Ok {
+                return Err(take_error(st, err));
+            }
+            // SAFETY: warnings is a live text we own.
+            unsafe {
+                let w: serde_json::Value =
+                    serde_json::from_str(&text(authsec_text_str(warnings))).unwrap();
+                assert!(w.is_array());
+                authsec_text_free(warnings);
+            }
+            Ok(())
+        })
+    }
+
+    fn check(&self, rt: Arc<Rt>, req: Arc<Req>) -> BoxFuture<'static, Outcome<Dec>> {
+        on_thread(move || check(&rt, &req))
+    }
+
+    fn filter(&self, rt: &Rt, d: &Dec, content_type: Option<&str>, body: &[u8]) -> Filtered {
+        let mut out: *mut authsec_filter_result = ptr::null_mut();
+        let mut err: *mut authsec_error = ptr::null_mut();
+        let (ct, ct_len) = content_type.map_or((ptr::null(), 0), |c| (c.as_ptr().cast(), c.len()));
+        // SAFETY: all pointers are live for the call.
+        let st = unsafe {
+            authsec_runtime_filter_response(
+                rt.0,
+                d.0,
+                ct,
+                ct_len,
+                body.as_ptr(),
+                body.len(),
+                &mut out,
+                &mut err,
+            )
+        };
+        if st != authsec_status::Ok {
+            let f = take_error(st, err);
+            return Filtered::Failed(format!("{}: {}", f.code, f.message));
+        }
+        // SAFETY: out is a live result we own.
+        unsafe {
+            let r = match authsec_filter_result_get_kind(out) {
+                authsec_filter_kind::Unchanged => Filtered::Unchanged,
+                authsec_filter_kind::Rewritten => {
+                    Filtered::Rewritten(bytes(authsec_filter_result_body(out)))
+                }
+                authsec_filter_kind::Respond => {
+                    Filtered::Respond(response(authsec_filter_result_response(out)))
+                }
+            };
+            authsec_filter_result_free(out);
+            r
+        }
+    }
+
+    fn metadata(&self, rt: &Rt) -> Result<Resp, String> {
+        let mut out: *mut authsec_response = ptr::null_mut();
+        // SAFETY: rt is live; out is writable.
+        let st = unsafe { authsec_runtime_metadata(rt.0, &mut out, ptr::null_mut()) };
+        if st != authsec_status::Ok {
+            return Err(format!("metadata failed: {st:?}"));
+        }
+        let r = response(out);
+        // SAFETY: out is an owned response.
+        unsafe { authsec_response_free(out) };
+        Ok(r)
+    }
+
+    fn advance_clock(&self, rt: &Rt, seconds: f64) -> Result<(), String> {
+        // SAFETY: rt is live.
+        let st = unsafe {
+            authsec_runtime_advance_clock(rt.0, (seconds * 1000.0).round() as u64, ptr::null_mut())
+        };
+        (st == authsec_status::Ok)
+            .then_some(())
+            .ok_or(format!("advance_clock: {st:?}"))
+    }
+
+    fn wait_policy_refresh(&self, rt: Arc<Rt>) -> BoxFuture<'static, Result<(), String>> {
+        on_thread(move || {
+            // SAFETY: rt is live.
+            let st = unsafe { authsec_runtime_wait_policy_refresh(rt.0, ptr::null_mut()) };
+            (st == authsec_status::Ok)
+                .then_some(())
+                .ok_or(format!("wait_policy_refresh: {st:?}"))
+        })
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn abi_conformance_vectors() {
+    authsec_conformance::run_all(Abi).await;
+}
