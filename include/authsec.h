@@ -433,6 +433,17 @@ struct authsec_str authsec_error_message(const struct authsec_error *err);
 void authsec_error_free(struct authsec_error *err);
 
 /*
+ Stop the library's background threads (the hidden runtime), waiting up to one second for
+ them. Optional: call it once at process exit, after freeing every runtime, to leave no
+ thread or allocation behind (leak checkers). Afterwards every function that needs the hidden
+ runtime fails with `AUTHSEC_STATUS_RUNTIME_UNAVAILABLE`; it cannot be restarted.
+
+ # Safety
+ `err_out` is NULL or writable. Must not be called from a library callback.
+ */
+authsec_status authsec_shutdown(struct authsec_error **err_out);
+
+/*
  Set the handler's HTTP answer: status, Content-Type (`application/json` or
  `text/event-stream`), body, and the `Mcp-Session-Id` it issued (NULL with 0 for none). The
  library copies everything.

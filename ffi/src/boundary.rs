@@ -56,3 +56,24 @@ pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Fail> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_the_panic_status_with_an_error_and_no_payload() {
+        let mut err: *mut authsec_error = std::ptr::null_mut();
+        let st = call(&mut err, || panic!("secret-token-abc"));
+        assert_eq!(st, authsec_status::Panic);
+        // SAFETY: `call` stored a live error.
+        let e = unsafe { Box::from_raw(err) };
+        assert_eq!(e.status, authsec_status::Panic);
+        assert!(!e.message.contains("secret-token-abc"));
+        assert_eq!(accessor(7u8, || panic!("x")), 7);
+        assert_eq!(
+            call(std::ptr::null_mut(), || panic!("x")),
+            authsec_status::Panic
+        );
+    }
+}

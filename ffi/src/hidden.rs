@@ -1,15 +1,26 @@
 //! The hidden tokio runtime: created lazily by the first call that needs it, shared by every
-//! `authsec_runtime`, never used after `fork()` (its threads do not exist in the child) and
-//! never blocked on from a thread that already runs a tokio runtime.
+//! `authsec_runtime`, never used after `fork()` (its threads do not exist in the child), never
+//! blocked on from a thread that already runs a tokio runtime, and stopped once by
+//! `authsec_shutdown` at process exit.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::OnceLock;
+use std::sync::Mutex;
+use std::time::Duration;
 
-use crate::error::Fail;
+use tokio::runtime::{Handle, Runtime};
+
+use crate::error::{authsec_error, Fail};
 use crate::status::authsec_status;
 
-static RUNTIME: OnceLock<Result<tokio::runtime::Runtime, String>> = OnceLock::new();
+enum State {
+    Unstarted,
+    Running(Runtime),
+    Failed(String),
+    ShutDown,
+}
+
+static STATE: Mutex<State> = Mutex::new(State::Unstarted);
 static FORKED: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn mark_forked_child() {
@@ -17,7 +28,7 @@ extern "C" fn mark_forked_child() {
     FORKED.store(true, Ordering::Relaxed);
 }
 
-fn create() -> Result<tokio::runtime::Runtime, String> {
+fn create() -> Result<Runtime, String> {
     // SAFETY: registers a plain extern "C" function with no captured state as the child-side
     // fork handler; pthread_atfork has no other preconditions.
     let rc = unsafe { libc::pthread_atfork(None, None, Some(mark_forked_child)) };
@@ -45,7 +56,7 @@ pub(crate) fn check_not_forked() -> Result<(), Fail> {
 
 /// Fail when the calling thread runs a tokio runtime (blocking there would deadlock or panic).
 pub(crate) fn check_may_block() -> Result<(), Fail> {
-    if tokio::runtime::Handle::try_current().is_ok() {
+    if Handle::try_current().is_ok() {
         return Err(Fail::new(
             authsec_status::WrongThreadContext,
             "a blocking authsec call was made from a thread that runs a tokio runtime; use authsec-core directly from async Rust",
@@ -54,17 +65,51 @@ pub(crate) fn check_may_block() -> Result<(), Fail> {
     Ok(())
 }
 
-/// The shared runtime, created on first use.
-pub(crate) fn get() -> Result<&'static tokio::runtime::Runtime, Fail> {
+/// A handle to the shared runtime, created on first use.
+pub(crate) fn get() -> Result<Handle, Fail> {
     check_not_forked()?;
-    RUNTIME
-        .get_or_init(create)
-        .as_ref()
-        .map_err(|e| Fail::new(authsec_status::RuntimeUnavailable, e.clone()))
+    let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+    if let State::Unstarted = *state {
+        *state = match create() {
+            Ok(rt) => State::Running(rt),
+            Err(e) => State::Failed(e),
+        };
+    }
+    match &*state {
+        State::Running(rt) => Ok(rt.handle().clone()),
+        State::Failed(e) => Err(Fail::new(authsec_status::RuntimeUnavailable, e.clone())),
+        State::ShutDown => Err(Fail::new(
+            authsec_status::RuntimeUnavailable,
+            "authsec_shutdown was called; the library cannot be used any more in this process",
+        )),
+        State::Unstarted => Err(Fail::new(authsec_status::Internal, "runtime not started")),
+    }
 }
 
 /// Drive `fut` to completion on the calling thread with the shared runtime's I/O and timers.
 pub(crate) fn block_on<F: Future>(fut: F) -> Result<F::Output, Fail> {
     check_may_block()?;
     Ok(get()?.block_on(fut))
+}
+
+/// Stop the library's background threads (the hidden runtime), waiting up to one second for
+/// them. Optional: call it once at process exit, after freeing every runtime, to leave no
+/// thread or allocation behind (leak checkers). Afterwards every function that needs the hidden
+/// runtime fails with `AUTHSEC_STATUS_RUNTIME_UNAVAILABLE`; it cannot be restarted.
+///
+/// # Safety
+/// `err_out` is NULL or writable. Must not be called from a library callback.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_shutdown(err_out: *mut *mut authsec_error) -> authsec_status {
+    crate::boundary::call(err_out, || {
+        check_may_block()?;
+        let previous = {
+            let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut *state, State::ShutDown)
+        };
+        if let State::Running(rt) = previous {
+            rt.shutdown_timeout(Duration::from_secs(1));
+        }
+        Ok(())
+    })
 }

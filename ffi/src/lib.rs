@@ -14,7 +14,7 @@
 mod boundary;
 pub mod decision;
 pub mod error;
-mod hidden;
+pub mod hidden;
 pub mod manifest;
 pub mod runtime;
 pub mod status;
@@ -22,6 +22,7 @@ pub mod text;
 
 pub use decision::*;
 pub use error::*;
+pub use hidden::authsec_shutdown;
 pub use manifest::*;
 pub use runtime::*;
 pub use status::*;
