@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
-# The full test suite: format and lint gates, every Rust test (unit, conformance vectors through
-# the core API, remote policy and manifest against the fixture backend, interop with a real
-# oidc-provider authorization server, installed here with npm), then the demo as a smoke test.
+# The full test suite: format, lint and header-drift gates, every Rust test (unit, conformance
+# vectors through the core API and through the C ABI, remote policy and manifest against the
+# fixture backend, interop with a real oidc-provider authorization server installed here with npm,
+# the C programs under AddressSanitizer and valgrind), then the demo as a smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
+fi
+
+echo "== system packages for the C tests (gcc, libmicrohttpd, valgrind)"
+if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /usr/include/microhttpd.h ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev valgrind >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev valgrind >/dev/null; }
 fi
 
 echo "== npm: oidc-provider for the interop test"
@@ -17,6 +26,9 @@ cargo fmt --all -- --check
 
 echo "== cargo clippy -D warnings"
 cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== include/authsec.h matches ffi/src (pinned cbindgen)"
+bash scripts/header.sh --check
 
 echo "== cargo test"
 cargo test --workspace
