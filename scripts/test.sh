@@ -31,6 +31,7 @@ echo "== include/authsec.h matches ffi/src (pinned cbindgen)"
 bash scripts/header.sh --check
 
 echo "== cargo test"
+cargo build -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --workspace
 
 echo "== demo (smoke)"
