@@ -2,7 +2,8 @@
 # The full test suite: format, lint and header-drift gates, every Rust test (unit, conformance
 # vectors through the core API and through the C ABI, remote policy and manifest against the
 # fixture backend, interop with a real oidc-provider authorization server installed here with npm,
-# the C programs under AddressSanitizer and valgrind), then the demo as a smoke test.
+# the C programs under AddressSanitizer and valgrind), the Node binding (every vector, the API, an
+# MCP SDK client against an Express server behind mountMcp), then the demo as a smoke test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,6 +34,9 @@ bash scripts/header.sh --check
 echo "== cargo test"
 cargo build -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --workspace
+
+echo "== Node binding: conformance, API, MCP SDK end-to-end (bindings/node/test.sh)"
+bash bindings/node/test.sh
 
 echo "== demo (smoke)"
 cargo run -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }

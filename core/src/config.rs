@@ -15,9 +15,56 @@ use crate::error::{Error, Result};
 pub const DEFAULT_RESOURCE_NAME: &str = "AuthSec Protected MCP Resource";
 
 /// A secret string: compared and used, never printed.
-#[derive(Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize)]
 #[serde(transparent)]
 pub struct Secret(String);
+
+/// Reads a JSON string; any other JSON type is refused without echoing the value (serde's
+/// default "invalid type: integer `12345`" would put a mistyped secret into the error text).
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct StringOnly;
+        impl<'v> serde::de::Visitor<'v> for StringOnly {
+            type Value = Secret;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a string")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> std::result::Result<Secret, E> {
+                Ok(Secret(v.to_string()))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Secret, E> {
+                Err(E::custom(SECRET_TYPE))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Secret, E> {
+                Err(E::custom(SECRET_TYPE))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Secret, E> {
+                Err(E::custom(SECRET_TYPE))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Secret, E> {
+                Err(E::custom(SECRET_TYPE))
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Secret, E> {
+                Err(E::custom(SECRET_TYPE))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'v>>(
+                self,
+                _: A,
+            ) -> std::result::Result<Secret, A::Error> {
+                Err(serde::de::Error::custom(SECRET_TYPE))
+            }
+            fn visit_map<A: serde::de::MapAccess<'v>>(
+                self,
+                _: A,
+            ) -> std::result::Result<Secret, A::Error> {
+                Err(serde::de::Error::custom(SECRET_TYPE))
+            }
+        }
+        d.deserialize_any(StringOnly)
+    }
+}
+
+const SECRET_TYPE: &str = "introspection_client_secret must be a string";
 
 impl Secret {
     /// Wrap a secret value.
@@ -406,6 +453,32 @@ fn python_repr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mistyped_secret_is_refused_without_echoing_it() {
+        for bad in [
+            "987654321",
+            "true",
+            "1.5",
+            "null",
+            "[\"x\"]",
+            "{\"a\": \"x\"}",
+        ] {
+            let text = format!(r#"{{"issuer": "x", "introspection_client_secret": {bad}}}"#);
+            let e = Config::from_json(&text).unwrap_err();
+            assert!(
+                e.message()
+                    .contains("introspection_client_secret must be a string"),
+                "{e}"
+            );
+            assert!(
+                !e.message().contains("987654321") && !e.message().contains("1.5"),
+                "{e}"
+            );
+        }
+        let ok = Config::from_json(r#"{"introspection_client_secret": "s"}"#).unwrap();
+        assert_eq!(ok.introspection_client_secret.expose(), "s");
+    }
 
     fn remote() -> Config {
         Config {

@@ -1,0 +1,695 @@
+'use strict';
+// @authsec/runtime: the JavaScript API over the native authsec core (authsec.node, napi-rs).
+//
+// The native module decides; this file only translates: request shapes in, decision objects out,
+// and the node:http / Express glue (protect, mountMcp). See README.md.
+
+const native = require('./authsec.node');
+
+const EMPTY = Buffer.alloc(0);
+const SSE_TYPE = /^\s*text\/event-stream/i;
+
+function authsecError(code, message) {
+  const e = new Error(message);
+  e.code = code;
+  return e;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Principal: a handle to the core's principal, read lazily (the fast path never converts claims).
+
+let handleOf;
+
+class Principal {
+  #handle;
+  #info;
+
+  constructor(handle) {
+    this.#handle = handle;
+  }
+
+  static {
+    handleOf = (p) => p.#handle;
+  }
+
+  #get() {
+    if (this.#info === undefined) this.#info = native.principalInfo(this.#handle);
+    return this.#info;
+  }
+
+  /** `sub` (introspection: `sub`, else `subject`). */
+  get subject() { return this.#get().subject; }
+  /** `iss`. */
+  get issuer() { return this.#get().issuer; }
+  /** `aud` as a list. */
+  get audience() { return this.#get().audience; }
+  /** Granted scopes. */
+  get scopes() { return this.#get().scopes; }
+  /** Every claim (JWT payload, overlaid with the introspection answer when both ran). */
+  get claims() { return this.#get().claims; }
+  /** Always true for an allowed request. */
+  get active() { return this.#get().active; }
+
+  /** True when any of `required` is granted (or `required` is empty). */
+  hasAnyScope(required) {
+    if (!required || required.length === 0) return true;
+    const granted = this.scopes;
+    return required.some((s) => granted.includes(s));
+  }
+
+  toJSON() {
+    return { ...this.#get() };
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')]() {
+    return `Principal ${JSON.stringify(this.toJSON())}`;
+  }
+}
+
+function wrapDecision(d) {
+  if (d.kind === 'allow') {
+    return { kind: 'allow', principal: new Principal(d.principal), filterToolsList: d.filterToolsList };
+  }
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request translation
+
+function toBody(body) {
+  if (body === undefined || body === null) return EMPTY;
+  if (Buffer.isBuffer(body)) return body;
+  if (typeof body === 'string') return Buffer.from(body, 'utf8');
+  if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (body instanceof ArrayBuffer) return Buffer.from(body);
+  throw authsecError('invalid_input', 'request.body must be a Buffer, a Uint8Array, a string or undefined');
+}
+
+// Headers as a flat [name, value, ...] list, from [[name, value], ...], a flat rawHeaders-style
+// list, or an IncomingHttpHeaders-like object (array values give repeated headers).
+function flatHeaders(headers) {
+  const out = [];
+  if (headers === undefined || headers === null) return out;
+  if (Array.isArray(headers)) {
+    if (headers.length > 0 && typeof headers[0] === 'string') {
+      if (headers.length % 2 !== 0) throw authsecError('invalid_input', 'a flat header list needs name/value pairs');
+      for (const h of headers) out.push(String(h));
+      return out;
+    }
+    for (const pair of headers) {
+      if (!Array.isArray(pair) || pair.length !== 2) {
+        throw authsecError('invalid_input', 'request.headers must be [name, value] pairs');
+      }
+      out.push(String(pair[0]), String(pair[1]));
+    }
+    return out;
+  }
+  if (typeof headers === 'object') {
+    for (const name of Object.keys(headers)) {
+      const v = headers[name];
+      if (v === undefined || v === null) continue;
+      if (Array.isArray(v)) for (const x of v) out.push(name, String(x));
+      else out.push(name, String(v));
+    }
+    return out;
+  }
+  throw authsecError('invalid_input', 'request.headers must be an array of [name, value] pairs or an object');
+}
+
+function runNativeCheck(rt, method, path, flat, body) {
+  // One string crosses the boundary instead of 2n (names and values cannot contain NUL in HTTP;
+  // if one does, the list form keeps it exact).
+  let block = '';
+  let nul = false;
+  for (let i = 0; i < flat.length; i++) {
+    const s = flat[i];
+    if (s.indexOf('\0') !== -1) { nul = true; break; }
+    block += i === 0 ? s : '\0' + s;
+  }
+  if (flat.length === 0) block = '';
+  const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, block, body);
+  if (r instanceof Promise) return r.then(wrapDecision);
+  // An allow without filtering comes back as the bare principal handle (no properties).
+  if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false };
+  return wrapDecision(r);
+}
+
+function configJson(config) {
+  if (config === null || typeof config !== 'object' || Array.isArray(config)) {
+    throw authsecError('config_invalid', 'invalid config: expected an object');
+  }
+  try {
+    return JSON.stringify(config);
+  } catch {
+    throw authsecError('config_invalid', 'invalid config: not serializable as JSON');
+  }
+}
+
+function createOptions(options) {
+  if (options === undefined || options === null) return false;
+  if (typeof options !== 'object') throw authsecError('invalid_input', 'options must be an object');
+  for (const k of Object.keys(options)) {
+    if (k !== 'manualClock') throw authsecError('invalid_input', `unknown option \`${k}\` (known: manualClock)`);
+  }
+  return options.manualClock === true;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Runtime
+
+const TOKEN = Symbol('authsec.native');
+let nativeOf; // the native runtime of a Runtime, for protect()'s hot path
+
+class Runtime {
+  #native;
+
+  /** @internal Use Runtime.create, Runtime.fromJson or Runtime.fromEnv. */
+  constructor(token, nativeRuntime) {
+    if (token !== TOKEN) throw authsecError('invalid_input', 'use Runtime.create(config) or Runtime.fromEnv()');
+    this.#native = nativeRuntime;
+  }
+
+  /** Build from a camelCase config object. Unknown keys are refused (code `config_invalid`). */
+  static create(config, options) {
+    const manual = createOptions(options);
+    return new Runtime(TOKEN, native.NativeRuntime.fromCamelJson(configJson(config), manual));
+  }
+
+  /** Build from the core's snake_case JSON configuration text (a config file). */
+  static fromJson(text, options) {
+    if (typeof text !== 'string') throw authsecError('config_invalid', 'invalid config: expected JSON text');
+    return new Runtime(TOKEN, native.NativeRuntime.fromJson(text, createOptions(options)));
+  }
+
+  /** Build from the environment (`AUTHSEC_ISSUER`, ... and the SDK's legacy aliases). */
+  static fromEnv(prefix = 'AUTHSEC_', options) {
+    if (typeof prefix !== 'string') throw authsecError('invalid_input', 'prefix must be a string');
+    return new Runtime(TOKEN, native.NativeRuntime.fromEnv(prefix, createOptions(options)));
+  }
+
+  /** The camelCase configuration keys `create` accepts. */
+  static configKeys() {
+    return native.configKeys();
+  }
+
+  static {
+    nativeOf = (r) => r.#rt();
+  }
+
+  #rt() {
+    if (this.#native === null) throw authsecError('invalid_input', 'the runtime is closed');
+    return this.#native;
+  }
+
+  /** Startup work (the remote policy's first fetch). Resolves to warnings to log. */
+  startup() {
+    try {
+      return this.#rt().startup();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * Decide a request. Returns the decision synchronously when the core decided from memory, a
+   * Promise of it only when a JWKS fetch or an introspection is needed.
+   */
+  check(request) {
+    const rt = this.#rt();
+    if (request === null || typeof request !== 'object') throw authsecError('invalid_input', 'request must be an object');
+    const method = request.method === undefined ? 'GET' : request.method;
+    const path = request.path === undefined ? '/' : request.path;
+    if (typeof method !== 'string' || typeof path !== 'string') {
+      throw authsecError('invalid_input', 'request.method and request.path must be strings');
+    }
+    return runNativeCheck(rt, method, path, flatHeaders(request.headers), toBody(request.body));
+  }
+
+  /** Filter a handler's tools/list answer (JSON or SSE) for an allowed principal or decision. */
+  filterResponse(target, contentType, body) {
+    const rt = this.#rt();
+    const p = target instanceof Principal ? target : target && target.principal;
+    if (!(p instanceof Principal)) {
+      throw authsecError('invalid_input', 'filterResponse needs the principal (or the allow decision) from check');
+    }
+    if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
+      throw authsecError('invalid_input', 'contentType must be a string');
+    }
+    return rt.filter(handleOf(p), contentType ?? null, toBody(body));
+  }
+
+  /** The RFC 9728 document response ({kind: 'respond', status, headers, body}). */
+  metadata() {
+    return this.#rt().metadata();
+  }
+
+  /** The path the RFC 9728 document is served at. */
+  get metadataPath() {
+    return this.#rt().metadataPath;
+  }
+
+  /** The configured resource URI. */
+  get resourceUri() {
+    return this.#rt().resourceUri;
+  }
+
+  /** The configured largest request body. */
+  get maxBodyBytes() {
+    return this.#rt().maxBodyBytes;
+  }
+
+  /** Whether the configuration asks hosts to publish the manifest at startup. */
+  get publishManifestAtStartup() {
+    return this.#rt().publishManifestAtStartup;
+  }
+
+  /**
+   * Publish the tool manifest: `source` is an array of MCP tool objects, or an async callback
+   * that answers JSON-RPC requests (the synthetic initialize + tools/list handshake).
+   */
+  publishManifest(source) {
+    let rt;
+    try {
+      rt = this.#rt();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (Array.isArray(source)) return rt.publishManifestTools(JSON.stringify(source));
+    if (typeof source === 'function') {
+      return rt.publishManifestHandshake(async (text) => {
+        const answer = await source(JSON.parse(text));
+        return JSON.stringify(answer === undefined ? null : answer);
+      });
+    }
+    return Promise.reject(authsecError('invalid_input', 'publishManifest needs an array of tools or a JSON-RPC callback'));
+  }
+
+  /** The remote policy cache status, or null unless the policy mode is remote. */
+  policyStatus() {
+    return this.#rt().policyStatus();
+  }
+
+  /** Release the runtime. Later calls throw (code `invalid_input`). */
+  close() {
+    this.#native = null;
+  }
+
+  /** Test hook: move the manual clock forward (`Runtime.create(config, { manualClock: true })`). */
+  advanceClock(seconds) {
+    if (typeof seconds !== 'number') throw authsecError('invalid_input', 'seconds must be a number');
+    this.#rt().advanceClock(seconds);
+  }
+
+  /** Test hook: wait until a running background policy refresh has finished. */
+  waitPolicyRefresh() {
+    try {
+      return this.#rt().waitPolicyRefresh();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// node:http glue
+
+function writeDecision(res, d) {
+  res.statusCode = d.status;
+  const seen = new Map();
+  for (const [name, value] of d.headers) {
+    const prev = seen.get(name);
+    if (prev === undefined) seen.set(name, value);
+    else seen.set(name, Array.isArray(prev) ? [...prev, value] : [prev, value]);
+  }
+  for (const [name, value] of seen) res.setHeader(name, value);
+  res.end(d.body);
+}
+
+function clearHeaders(res) {
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+}
+
+function bearerToken(flat) {
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i].toLowerCase() === 'authorization') {
+      const m = /^\s*bearer\s+(\S+)\s*$/i.exec(flat[i + 1]);
+      return m ? m[1] : '';
+    }
+  }
+  return '';
+}
+
+/** The MCP SDK's AuthInfo for a principal. */
+function authInfo(principal, token, resourceUri) {
+  const claims = principal.claims;
+  const clientId = [claims.client_id, claims.azp, principal.subject].find((v) => typeof v === 'string' && v) || '';
+  const info = { token, clientId, scopes: principal.scopes };
+  if (typeof claims.exp === 'number') info.expiresAt = claims.exp;
+  try {
+    info.resource = new URL(resourceUri);
+  } catch {
+    // resource_uri is validated by the core; nothing to add when URL cannot parse it.
+  }
+  info.extra = { subject: principal.subject, issuer: principal.issuer, audience: principal.audience, claims, principal };
+  return info;
+}
+
+// Read the request body, stopping one byte past the limit (the core then answers 413).
+function readBody(req, limit) {
+  if (req.readableEnded || req.complete && req.readableLength === 0 && req.body !== undefined) {
+    const b = req.rawBody ?? req.body;
+    if (Buffer.isBuffer(b) || typeof b === 'string') return Promise.resolve({ body: toBody(b), over: false });
+    return Promise.reject(authsecError('invalid_input', 'the request body was already consumed; mount authsec before any body parser'));
+  }
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    return Promise.resolve({ body: Buffer.alloc(limit + 1), over: true });
+  }
+  return new Promise((resolve, reject) => {
+    const chunks = [];
+    let size = 0;
+    let done = false;
+    const finish = (v) => {
+      if (done) return;
+      done = true;
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      resolve(v);
+    };
+    const onData = (c) => {
+      size += c.length;
+      if (size > limit) {
+        chunks.push(c);
+        finish({ body: Buffer.concat(chunks).subarray(0, limit + 1), over: true });
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => finish({ body: chunks.length === 1 ? chunks[0] : Buffer.concat(chunks), over: false });
+    const onError = (e) => {
+      if (!done) {
+        done = true;
+        reject(e);
+      }
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  });
+}
+
+function findEventEnd(buf) {
+  // An SSE event ends at a blank line: \n\n, \r\n\r\n or \r\r.
+  for (let i = 0; i < buf.length - 1; i++) {
+    const c = buf[i];
+    if (c === 0x0a && buf[i + 1] === 0x0a) return i + 2;
+    if (c === 0x0d) {
+      if (buf[i + 1] === 0x0d) return i + 2;
+      if (buf[i + 1] === 0x0a && buf[i + 2] === 0x0d && buf[i + 3] === 0x0a) return i + 4;
+    }
+  }
+  return -1;
+}
+
+/**
+ * Route the handler's answer through the core's tools/list filter: a JSON body is held until
+ * the end and rewritten (Content-Length recomputed); an SSE stream is filtered event by event.
+ * When the policy is unavailable the handler's answer is replaced by the core's (503).
+ */
+function interceptToolsList(res, runtime, principal, onError) {
+  const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  let mode = null; // 'json' | 'sse' | 'forward' | 'replaced'
+  let headSent = false;
+  let held = []; // JSON: the whole body; SSE: bytes of an incomplete event
+  let sseRest = EMPTY;
+
+  const restore = () => Object.assign(res, orig);
+
+  const chunkOf = (chunk, encoding) => {
+    if (chunk === undefined || chunk === null) return EMPTY;
+    if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8');
+    return toBody(chunk);
+  };
+
+  const decideMode = () => {
+    if (mode !== null) return;
+    const ct = String(res.getHeader('content-type') ?? '');
+    if (res.statusCode < 200 || res.statusCode >= 300) mode = 'forward';
+    else if (SSE_TYPE.test(ct)) mode = 'sse';
+    else mode = 'json';
+    if (mode === 'forward') restore();
+    if (mode === 'sse') res.removeHeader('content-length');
+  };
+
+  const replace = (d) => {
+    mode = 'replaced';
+    restore();
+    if (res.headersSent) {
+      // Mid-stream: the status is gone; end the stream without the unfiltered event.
+      onError(authsecError('backend_error', `tools/list filter answered ${d.status} after the stream started; stream closed`));
+      res.end();
+      return;
+    }
+    clearHeaders(res);
+    writeDecision(res, d);
+  };
+
+  const sendHead = () => {
+    if (!headSent) {
+      headSent = true;
+      orig.writeHead.call(res, res.statusCode);
+    }
+  };
+
+  const filterEvents = (final) => {
+    let buf = sseRest.length ? Buffer.concat([sseRest, ...held]) : Buffer.concat(held);
+    held = [];
+    for (;;) {
+      const end = findEventEnd(buf);
+      if (end === -1) break;
+      const event = buf.subarray(0, end);
+      buf = buf.subarray(end);
+      const out = runtime.filterResponse(principal, 'text/event-stream', event);
+      if (out.kind === 'respond') {
+        replace(out);
+        return false;
+      }
+      sendHead();
+      orig.write.call(res, out.kind === 'rewritten' ? out.body : event);
+    }
+    if (final && buf.length) {
+      const out = runtime.filterResponse(principal, 'text/event-stream', buf);
+      if (out.kind === 'respond') {
+        replace(out);
+        return false;
+      }
+      sendHead();
+      orig.write.call(res, out.kind === 'rewritten' ? out.body : buf);
+      buf = EMPTY;
+    }
+    sseRest = Buffer.from(buf);
+    return true;
+  };
+
+  res.writeHead = function writeHead(status, reason, headers) {
+    if (typeof reason !== 'string') {
+      headers = reason;
+      reason = undefined;
+    }
+    res.statusCode = status;
+    if (reason) res.statusMessage = reason;
+    if (Array.isArray(headers)) {
+      if (headers.length && Array.isArray(headers[0])) for (const [k, v] of headers) res.setHeader(k, v);
+      else for (let i = 0; i + 1 < headers.length; i += 2) res.setHeader(headers[i], headers[i + 1]);
+    } else if (headers) {
+      for (const k of Object.keys(headers)) if (headers[k] !== undefined) res.setHeader(k, headers[k]);
+    }
+    return res;
+  };
+
+  res.flushHeaders = function flushHeaders() {
+    decideMode();
+    if (mode === 'forward') return orig.flushHeaders.call(res);
+    // JSON and SSE: the head waits for the first filtered bytes.
+  };
+
+  res.write = function write(chunk, encoding, cb) {
+    if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    decideMode();
+    if (mode === 'forward') return orig.write.call(res, chunk, encoding, cb);
+    if (mode === 'replaced') {
+      if (cb) process.nextTick(cb);
+      return true;
+    }
+    held.push(chunkOf(chunk, encoding));
+    if (mode === 'sse') filterEvents(false);
+    if (cb) process.nextTick(cb);
+    return true;
+  };
+
+  res.end = function end(chunk, encoding, cb) {
+    if (typeof chunk === 'function') {
+      cb = chunk;
+      chunk = undefined;
+    } else if (typeof encoding === 'function') {
+      cb = encoding;
+      encoding = undefined;
+    }
+    decideMode();
+    if (mode === 'forward') return orig.end.call(res, chunk, encoding, cb);
+    if (mode === 'replaced') {
+      if (cb) process.nextTick(cb);
+      return res;
+    }
+    if (chunk !== undefined && chunk !== null) held.push(chunkOf(chunk, encoding));
+    if (mode === 'sse') {
+      if (!filterEvents(true)) return res;
+      restore();
+      sendHead();
+      return orig.end.call(res, cb);
+    }
+    const body = Buffer.concat(held);
+    held = [];
+    const out = runtime.filterResponse(principal, String(res.getHeader('content-type') ?? 'application/json'), body);
+    if (out.kind === 'respond') {
+      replace(out);
+      return res;
+    }
+    restore();
+    const final = out.kind === 'rewritten' ? out.body : body;
+    res.setHeader('content-length', final.length);
+    return orig.end.call(res, final, cb);
+  };
+}
+
+function defaultLogger() {
+  return { warn: (...a) => console.warn('[authsec]', ...a), error: (...a) => console.error('[authsec]', ...a) };
+}
+
+function resolveRuntime(options, logger) {
+  if (!options || typeof options !== 'object') throw authsecError('invalid_input', 'options must be an object with config or runtime');
+  if (options.runtime && options.config) throw authsecError('invalid_input', 'give either config or runtime, not both');
+  if (options.runtime) {
+    if (!(options.runtime instanceof Runtime)) throw authsecError('invalid_input', 'options.runtime must be a Runtime');
+    return { runtime: options.runtime, ready: Promise.resolve([]) };
+  }
+  if (!options.config) throw authsecError('invalid_input', 'options.config or options.runtime is required');
+  const runtime = Runtime.create(options.config);
+  const ready = runtime.startup().then((warnings) => {
+    for (const w of warnings) logger.warn(w);
+    return warnings;
+  });
+  return { runtime, ready };
+}
+
+/**
+ * Wrap a node:http style handler `(req, res, parsedBody) => ...` so every request goes through
+ * authsec first. With `config` the runtime is built here and started (the returned function's
+ * `ready` promise settles with startup); with `runtime` the caller has started it.
+ */
+function protect(handler, options) {
+  if (typeof handler !== 'function') throw authsecError('invalid_input', 'handler must be a function');
+  const logger = (options && options.logger) || defaultLogger();
+  const { runtime, ready } = resolveRuntime(options, logger);
+  let started = false;
+  let startError = null;
+  const gate = ready.then(
+    () => { started = true; },
+    (e) => {
+      startError = e;
+      logger.error(`startup failed (${e.code}): ${e.message}`);
+    },
+  );
+
+  async function authsecProtected(req, res, next) {
+    try {
+      if (!started) {
+        await gate;
+        if (startError) {
+          res.statusCode = 503;
+          res.setHeader('content-type', 'application/json');
+          res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'authorization is not available' }));
+          return;
+        }
+      }
+      const limit = runtime.maxBodyBytes;
+      const { body, over } = await readBody(req, limit);
+      const flat = req.rawHeaders ? req.rawHeaders : flatHeaders(req.headers);
+      const method = req.method || 'GET';
+      const path = req.originalUrl || req.url || '/';
+      let decision = runNativeCheck(nativeOf(runtime), method, path, flat, body);
+      if (decision instanceof Promise) decision = await decision;
+      if (over) {
+        res.setHeader('connection', 'close');
+        req.resume();
+      }
+      if (decision.kind === 'respond') {
+        writeDecision(res, decision);
+        return;
+      }
+      let parsed;
+      if (body.length > 0 && method.toUpperCase() === 'POST') {
+        try {
+          parsed = JSON.parse(body.toString('utf8'));
+        } catch {
+          parsed = undefined; // the core passed it (non-POST or not JSON-RPC); the handler reads nothing
+        }
+      }
+      if (parsed !== undefined && req.body === undefined) req.body = parsed;
+      if (decision.kind === 'allow') {
+        req.auth = authInfo(decision.principal, bearerToken(flat), runtime.resourceUri);
+        req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
+        if (decision.filterToolsList) interceptToolsList(res, runtime, decision.principal, (e) => logger.error(e.message));
+      }
+      await handler(req, res, parsed, next);
+    } catch (e) {
+      logger.error(`request failed (${e && e.code ? e.code : 'error'}): ${e && e.message}`);
+      if (!res.headersSent) {
+        clearHeaders(res);
+        res.statusCode = 500;
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
+      } else {
+        res.end();
+      }
+    }
+  }
+  authsecProtected.runtime = runtime;
+  authsecProtected.ready = ready;
+  return authsecProtected;
+}
+
+/**
+ * Mount a protected MCP endpoint on an Express app: the RFC 9728 document at the runtime's
+ * metadata path, and `handler(req, res, parsedBody)` at `path` behind authsec. When the config
+ * asks for it (`publishManifest: true`), `tools` is published to the AuthSec backend in the
+ * background after startup; a failure is logged, never fatal.
+ */
+function mountMcp(app, options) {
+  if (!app || typeof app.all !== 'function' || typeof app.get !== 'function') {
+    throw authsecError('invalid_input', 'mountMcp needs an Express app (or router)');
+  }
+  const { path = '/mcp', handler, tools } = options || {};
+  if (typeof handler !== 'function') throw authsecError('invalid_input', 'options.handler must be a function');
+  const logger = options.logger || defaultLogger();
+  const protectedHandler = protect(handler, { config: options.config, runtime: options.runtime, logger });
+  const { runtime, ready } = protectedHandler;
+  app.get(runtime.metadataPath, (req, res) => writeDecision(res, runtime.metadata()));
+  app.all(path, protectedHandler);
+  const published = ready.then(async () => {
+    if (!tools || !runtime.publishManifestAtStartup) return null;
+    try {
+      return await runtime.publishManifest(tools);
+    } catch (e) {
+      logger.warn(`manifest not published (${e.code}): ${e.message}`);
+      return null;
+    }
+  }, () => null);
+  return { runtime, ready, published };
+}
+
+module.exports = { Runtime, Principal, protect, mountMcp, writeDecision };

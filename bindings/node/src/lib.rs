@@ -1,0 +1,603 @@
+//! `authsec-node`: the Node.js binding of `authsec-core`, built with napi-rs.
+//!
+//! This crate is the native half of the `@authsec/runtime` npm package. It translates the core's
+//! types and nothing more; the public JavaScript API (`index.js`) wraps it. The one rule that
+//! shapes it (DESIGN §3): when the core decides from memory (`Check::Ready`), `check` answers
+//! synchronously and never touches the async machinery; only `Check::Pending` (a JWKS fetch or an
+//! introspection) becomes a Promise, resolved on napi's tokio runtime.
+//!
+//! Errors carry the core's stable code names (`config_invalid`, ...) as the JS `code` property;
+//! messages are the core's, which never contain a secret or a token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authsec_core::{
+    Check, Config, Decision, FilterOutcome, ManifestReport, ManifestSource, ManualClock, Principal,
+    Request, Response, RpcAnswer, RpcCall, RpcHandler, Runtime,
+};
+use futures::FutureExt;
+use napi::bindgen_prelude::*;
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi_derive::napi;
+use serde_json::{Map, Value};
+
+/// An error with a stable code name, thrown as a JS `Error` whose `code` property is the name.
+#[derive(Debug)]
+pub struct Fail {
+    code: &'static str,
+    message: String,
+}
+
+const INVALID_INPUT: &str = "invalid_input";
+const CONFIG_INVALID: &str = "config_invalid";
+
+type Fallible<T> = std::result::Result<T, Fail>;
+
+fn fail(code: &'static str, message: impl Into<String>) -> Fail {
+    Fail {
+        code,
+        message: message.into(),
+    }
+}
+
+fn core_err(e: authsec_core::Error) -> Fail {
+    fail(e.code().as_str(), e.message())
+}
+
+/// Throw (or reject with) `f` as a JS `Error` with its `code` property.
+fn throw<T>(env: &Env, f: Fail) -> napi::Result<T> {
+    reject(env, f.code, &f.message)
+}
+
+/// A thrown or rejected JS `Error` with the stable `code` property.
+fn reject<T>(env: &Env, code: &str, message: &str) -> napi::Result<T> {
+    let mut err = env.create_error(napi::Error::new(Status::GenericFailure, message))?;
+    err.set_named_property("code", code)?;
+    Err(napi::Error::from(err.into_unknown(env)?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration
+
+fn snake_to_camel(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut up = false;
+    for c in s.chars() {
+        if c == '_' {
+            up = true;
+        } else if up {
+            out.extend(c.to_uppercase());
+            up = false;
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// The core's field names, in declaration order, read from the serialized default `Config`, so
+/// a new core field is mapped without a change here.
+fn config_fields() -> Vec<String> {
+    match serde_json::to_value(Config::default()) {
+        Ok(Value::Object(m)) => m.keys().cloned().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Map a camelCase config object (the TypeScript API) to the core's snake_case `Config`.
+/// Unknown keys are refused, naming the key, like the core refuses unknown JSON fields; a value
+/// of the wrong type is refused naming its key. The secret's value is never echoed.
+fn config_from_camel(json: &str) -> Fallible<Config> {
+    let input: Value = serde_json::from_str(json)
+        .map_err(|e| fail(CONFIG_INVALID, format!("invalid config: {e}")))?;
+    let Value::Object(input) = input else {
+        return Err(fail(CONFIG_INVALID, "invalid config: expected an object"));
+    };
+    let fields = config_fields();
+    let camel: Vec<String> = fields.iter().map(|f| snake_to_camel(f)).collect();
+    let mut snake = Map::new();
+    for (key, value) in input {
+        let Some(i) = camel.iter().position(|c| *c == key) else {
+            let expected: Vec<String> = camel.iter().map(|c| format!("`{c}`")).collect();
+            return Err(fail(
+                CONFIG_INVALID,
+                format!(
+                    "invalid config: unknown field `{key}`, expected one of {}",
+                    expected.join(", ")
+                ),
+            ));
+        };
+        if fields[i] == "introspection_client_secret" && !value.is_string() {
+            return Err(fail(
+                CONFIG_INVALID,
+                format!("invalid config: `{key}` must be a string"),
+            ));
+        }
+        let one = Value::Object(Map::from_iter([(fields[i].clone(), value.clone())]));
+        if let Err(e) = serde_json::from_value::<Config>(one) {
+            return Err(fail(
+                CONFIG_INVALID,
+                format!("invalid config: `{key}`: {e}"),
+            ));
+        }
+        snake.insert(fields[i].clone(), value);
+    }
+    serde_json::from_value(Value::Object(snake))
+        .map_err(|e| fail(CONFIG_INVALID, format!("invalid config: {e}")))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decisions as JS values
+
+/// What `check` returns: the principal handle alone (an allow without filtering, the hot path),
+/// a decision object, or a Promise of one when the core needs I/O.
+type CheckResult<'env> =
+    Either3<External<Arc<Principal>>, NativeDecision, PromiseRaw<'env, NativeDecision>>;
+
+/// A decision or filter answer, as the JS layer receives it. `kind` is `allow`, `respond`,
+/// `pass_through`, `unchanged` or `rewritten`.
+#[napi(object, object_from_js = false)]
+pub struct NativeDecision {
+    pub kind: String,
+    pub status: Option<u32>,
+    /// `[name, value]` pairs, lower-case names.
+    pub headers: Option<Vec<Vec<String>>>,
+    pub body: Option<Buffer>,
+    /// The validated principal (an opaque handle; read it with `principalInfo`).
+    #[napi(ts_type = "ExternalObject<unknown>")]
+    pub principal: Option<External<Arc<Principal>>>,
+    pub filter_tools_list: Option<bool>,
+}
+
+impl NativeDecision {
+    fn kind(kind: &str) -> Self {
+        NativeDecision {
+            kind: kind.to_string(),
+            status: None,
+            headers: None,
+            body: None,
+            principal: None,
+            filter_tools_list: None,
+        }
+    }
+
+    fn respond(r: Response) -> Self {
+        let mut d = NativeDecision::kind("respond");
+        d.status = Some(r.status as u32);
+        d.headers = Some(r.headers.into_iter().map(|(k, v)| vec![k, v]).collect());
+        d.body = Some(r.body.into());
+        d
+    }
+
+    fn from_decision(decision: Decision) -> Self {
+        match decision {
+            Decision::Allow(a) => {
+                let mut d = NativeDecision::kind("allow");
+                d.principal = Some(External::new(a.principal));
+                d.filter_tools_list = Some(a.filter_tools_list);
+                d
+            }
+            Decision::Respond(r) => NativeDecision::respond(r),
+            Decision::PassThrough => NativeDecision::kind("pass_through"),
+        }
+    }
+}
+
+/// The remote policy cache status.
+#[napi(object)]
+pub struct PolicyStatus {
+    pub has_data: bool,
+    pub age_seconds: Option<f64>,
+    pub last_error: Option<String>,
+    pub state: String,
+    pub policy_complete: bool,
+    pub generation: i64,
+    pub fetches: i64,
+}
+
+/// What a manifest publish did.
+#[napi(object)]
+pub struct ManifestResult {
+    pub tools_sent: u32,
+    pub tools_seen: Option<i64>,
+    pub generation: Option<i64>,
+}
+
+impl From<ManifestReport> for ManifestResult {
+    fn from(r: ManifestReport) -> Self {
+        ManifestResult {
+            tools_sent: r.tools_sent as u32,
+            tools_seen: r.tools_seen.map(|n| n as i64),
+            generation: r.generation,
+        }
+    }
+}
+
+/// Split the JS layer's header block: `name\0value\0name\0value...` (names and values cannot
+/// contain NUL; the JS layer checks and otherwise uses the list form).
+fn split_headers(block: &str) -> Vec<(&str, &str)> {
+    let mut out = Vec::new();
+    if block.is_empty() {
+        return out;
+    }
+    let mut it = block.split('\0');
+    while let (Some(k), Some(v)) = (it.next(), it.next()) {
+        out.push((k, v));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The runtime
+
+/// One configured authsec runtime (the core `Runtime`). Internal: use `Runtime` from
+/// `@authsec/runtime`.
+#[napi]
+pub struct NativeRuntime {
+    core: Runtime,
+    clock: Option<Arc<ManualClock>>,
+}
+
+fn build(config: Config, manual_clock: bool) -> Fallible<NativeRuntime> {
+    let clock = manual_clock.then(|| Arc::new(ManualClock::new()));
+    // Built inside napi's tokio runtime, so background work (the remote policy refresh) runs there.
+    let core = napi::bindgen_prelude::within_runtime_if_available(|| {
+        let mut builder = Runtime::builder(config);
+        if let Some(c) = &clock {
+            builder = builder.clock(c.clone() as Arc<dyn authsec_core::Clock>);
+        }
+        builder.build()
+    })
+    .map_err(core_err)?;
+    Ok(NativeRuntime { core, clock })
+}
+
+#[napi]
+impl NativeRuntime {
+    /// Build from the core's snake_case JSON configuration (`Config::from_json`).
+    #[napi(factory)]
+    pub fn from_json(env: &Env, json: String, manual_clock: bool) -> napi::Result<NativeRuntime> {
+        Config::from_json(&json)
+            .map_err(core_err)
+            .and_then(|c| build(c, manual_clock))
+            .or_else(|f| throw(env, f))
+    }
+
+    /// Build from a camelCase configuration object serialized as JSON (the TypeScript API).
+    #[napi(factory)]
+    pub fn from_camel_json(
+        env: &Env,
+        json: String,
+        manual_clock: bool,
+    ) -> napi::Result<NativeRuntime> {
+        config_from_camel(&json)
+            .and_then(|c| build(c, manual_clock))
+            .or_else(|f| throw(env, f))
+    }
+
+    /// Build from the environment (`Config::from_env(prefix)`).
+    #[napi(factory)]
+    pub fn from_env(env: &Env, prefix: String, manual_clock: bool) -> napi::Result<NativeRuntime> {
+        build(Config::from_env(&prefix), manual_clock).or_else(|f| throw(env, f))
+    }
+
+    /// Startup work (the remote policy's first fetch); resolves to the warnings.
+    #[napi(ts_return_type = "Promise<string[]>")]
+    pub fn startup<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, Vec<String>>> {
+        let core = self.core.clone();
+        env.spawn_future_with_callback(async move { Ok(core.startup().await) }, |env, result| {
+            match result {
+                Ok(w) => Ok(w),
+                Err(e) => reject(env, e.code().as_str(), e.message()),
+            }
+        })
+    }
+
+    /// Decide one request. Returns the decision when the core decided from memory (an allow
+    /// without filtering as the bare principal handle), a Promise of it only when I/O is needed.
+    /// `headers` is `name\0value\0...`.
+    #[napi(ts_return_type = "ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>")]
+    pub fn check<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        path: String,
+        headers: String,
+        body: BufferSlice,
+    ) -> napi::Result<CheckResult<'env>> {
+        let pairs = split_headers(&headers);
+        self.check_pairs(env, &method, &path, &pairs, &body)
+    }
+
+    /// `check` with headers as a flat list `[name, value, name, value, ...]` (any characters).
+    #[napi(ts_return_type = "ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>")]
+    pub fn check_list<'env>(
+        &self,
+        env: &'env Env,
+        method: String,
+        path: String,
+        headers: Vec<String>,
+        body: BufferSlice,
+    ) -> napi::Result<CheckResult<'env>> {
+        let pairs: Vec<(&str, &str)> = headers
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].as_str(), c[1].as_str()))
+            .collect();
+        self.check_pairs(env, &method, &path, &pairs, &body)
+    }
+
+    /// Filter a handler's `tools/list` answer for an allowed principal.
+    #[napi]
+    pub fn filter(
+        &self,
+        #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+        content_type: Option<String>,
+        body: BufferSlice,
+    ) -> NativeDecision {
+        match self
+            .core
+            .filter_response(principal, content_type.as_deref(), &body)
+        {
+            FilterOutcome::Unchanged => NativeDecision::kind("unchanged"),
+            FilterOutcome::Rewritten(b) => {
+                let mut d = NativeDecision::kind("rewritten");
+                d.body = Some(b.into());
+                d
+            }
+            FilterOutcome::Respond(r) => NativeDecision::respond(r),
+        }
+    }
+
+    /// The RFC 9728 document response.
+    #[napi]
+    pub fn metadata(&self) -> NativeDecision {
+        NativeDecision::respond(self.core.metadata())
+    }
+
+    /// The path the RFC 9728 document is served at.
+    #[napi(getter)]
+    pub fn metadata_path(&self) -> String {
+        self.core.metadata_path().to_string()
+    }
+
+    /// `max_body_bytes` of the configuration (hosts stop reading a body above it).
+    #[napi(getter)]
+    pub fn max_body_bytes(&self) -> f64 {
+        self.core.config().max_body_bytes as f64
+    }
+
+    /// `resource_uri` of the configuration.
+    #[napi(getter)]
+    pub fn resource_uri(&self) -> String {
+        self.core.config().resource_uri.clone()
+    }
+
+    /// `publish_manifest` of the configuration (whether hosts publish at startup).
+    #[napi(getter)]
+    pub fn publish_manifest_at_startup(&self) -> bool {
+        self.core.config().publish_manifest
+    }
+
+    /// The remote policy cache status, `null` unless the policy mode is remote.
+    #[napi]
+    pub fn policy_status(&self) -> Option<PolicyStatus> {
+        self.core.policy_status().map(|s| PolicyStatus {
+            has_data: s.has_data,
+            age_seconds: s.age_seconds,
+            last_error: s.last_error,
+            state: s.state,
+            policy_complete: s.policy_complete,
+            generation: s.generation,
+            fetches: s.fetches as i64,
+        })
+    }
+
+    /// Publish the manifest from a list of MCP tool objects (JSON text of the array).
+    #[napi(ts_return_type = "Promise<ManifestResult>")]
+    pub fn publish_manifest_tools<'env>(
+        &self,
+        env: &'env Env,
+        tools_json: String,
+    ) -> napi::Result<PromiseRaw<'env, ManifestResult>> {
+        let tools = match serde_json::from_str::<Value>(&tools_json) {
+            Ok(Value::Array(t)) => Some(t),
+            _ => None,
+        };
+        let core = self.core.clone();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match tools {
+                    Some(t) => Some(core.publish_manifest(ManifestSource::Tools(t)).await),
+                    None => None,
+                })
+            },
+            |env, r| match r {
+                Some(Ok(report)) => Ok(ManifestResult::from(report)),
+                Some(Err(e)) => reject(env, e.code().as_str(), e.message()),
+                None => reject(
+                    env,
+                    INVALID_INPUT,
+                    "tools must be an array of MCP tool objects",
+                ),
+            },
+        )
+    }
+
+    /// Publish the manifest through a synthetic MCP handshake answered by `handler`, which
+    /// receives a JSON-RPC request as JSON text and resolves to the JSON text of the JSON-RPC
+    /// response (`null` for a notification).
+    #[napi(ts_return_type = "Promise<ManifestResult>")]
+    pub fn publish_manifest_handshake<'env>(
+        &self,
+        env: &'env Env,
+        #[napi(ts_arg_type = "(request: string) => Promise<string>")] handler: ThreadsafeFunction<
+            String,
+            Promise<String>,
+            String,
+            Status,
+            false,
+        >,
+    ) -> napi::Result<PromiseRaw<'env, ManifestResult>> {
+        let handler = Arc::new(handler);
+        let rpc: RpcHandler = Arc::new(move |call: RpcCall| {
+            let handler = handler.clone();
+            async move {
+                let text = String::from_utf8(call.body).map_err(|e| e.to_string())?;
+                let promise = handler
+                    .call_async(text)
+                    .await
+                    .map_err(|e| e.reason.clone())?;
+                let answer = promise.await.map_err(|e| e.reason.clone())?;
+                Ok(if answer == "null" || answer.is_empty() {
+                    RpcAnswer {
+                        status: 202,
+                        headers: Vec::new(),
+                        body: Vec::new(),
+                    }
+                } else {
+                    RpcAnswer {
+                        status: 200,
+                        headers: vec![("content-type".into(), "application/json".into())],
+                        body: answer.into_bytes(),
+                    }
+                })
+            }
+            .boxed()
+        });
+        let core = self.core.clone();
+        env.spawn_future_with_callback(
+            async move { Ok(core.publish_manifest(ManifestSource::Handshake(rpc)).await) },
+            |env, r| match r {
+                Ok(report) => Ok(ManifestResult::from(report)),
+                Err(e) => reject(env, e.code().as_str(), e.message()),
+            },
+        )
+    }
+
+    /// Whether this runtime runs on a manual clock (test hook).
+    #[napi(getter)]
+    pub fn has_manual_clock(&self) -> bool {
+        self.clock.is_some()
+    }
+
+    /// Move the manual clock forward (test hook).
+    #[napi]
+    pub fn advance_clock(&self, env: &Env, seconds: f64) -> napi::Result<()> {
+        let Some(clock) = &self.clock else {
+            return throw(
+                env,
+                fail(
+                    INVALID_INPUT,
+                    "advanceClock needs a runtime created with { manualClock: true }",
+                ),
+            );
+        };
+        if !(seconds.is_finite() && seconds >= 0.0) {
+            return throw(
+                env,
+                fail(
+                    INVALID_INPUT,
+                    "advanceClock needs a non-negative number of seconds",
+                ),
+            );
+        }
+        clock.advance(Duration::from_secs_f64(seconds));
+        Ok(())
+    }
+
+    /// Wait until a background policy refresh, if one is running, has finished (test hook).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn wait_policy_refresh<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let core = self.core.clone();
+        env.spawn_future(async move {
+            core.wait_policy_refresh().await;
+            Ok(())
+        })
+    }
+}
+
+impl NativeRuntime {
+    fn check_pairs<'env>(
+        &self,
+        env: &'env Env,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &[u8],
+    ) -> napi::Result<CheckResult<'env>> {
+        let req = Request {
+            method,
+            path,
+            headers,
+            body,
+        };
+        match self.core.check(&req) {
+            // The hot path: an allow without filtering is the bare principal handle (one N-API
+            // value instead of an object with three properties).
+            Check::Ready(Decision::Allow(a)) if !a.filter_tools_list => {
+                Ok(Either3::A(External::new(a.principal)))
+            }
+            Check::Ready(d) => Ok(Either3::B(NativeDecision::from_decision(d))),
+            Check::Pending(p) => Ok(Either3::C(
+                env.spawn_future_with_callback(p.map(Ok), |_, d| {
+                    Ok(NativeDecision::from_decision(d))
+                })?,
+            )),
+        }
+    }
+}
+
+/// The principal behind a handle, as `{subject, issuer, audience, scopes, claims, active}`.
+#[napi(
+    ts_return_type = "{ subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean }"
+)]
+pub fn principal_info(
+    #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+) -> Value {
+    serde_json::to_value(&***principal).unwrap_or(Value::Null)
+}
+
+/// The core's configuration field names, camelCase (the TypeScript API's keys).
+#[napi]
+pub fn config_keys() -> Vec<String> {
+    config_fields().iter().map(|f| snake_to_camel(f)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn camel_names() {
+        assert_eq!(snake_to_camel("jwks_url"), "jwksUrl");
+        assert_eq!(
+            snake_to_camel("introspection_cache_ttl_seconds"),
+            "introspectionCacheTtlSeconds"
+        );
+        assert!(config_keys().contains(&"issuer".to_string()));
+    }
+
+    #[test]
+    fn camel_config_maps_and_refuses() {
+        let c = config_from_camel(
+            r#"{"issuer":"i","jwksUrl":"https://i/jwks","resourceUri":"https://x/mcp","toolScopes":{"list_issues":["r"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(c.jwks_url, "https://i/jwks");
+        assert!(c.tool_scopes.unwrap().contains_key("list_issues"));
+        let e = config_from_camel(r#"{"jwks_url":"x"}"#).unwrap_err();
+        assert!(e.message.contains("`jwks_url`"), "{}", e.message);
+        let e = config_from_camel(r#"{"introspectionClientSecret":12345}"#).unwrap_err();
+        assert!(!e.message.contains("12345"), "{}", e.message);
+        let e = config_from_camel(r#"{"maxBodyBytes":"x"}"#).unwrap_err();
+        assert!(e.message.contains("`maxBodyBytes`"), "{}", e.message);
+    }
+
+    #[test]
+    fn header_block() {
+        assert_eq!(split_headers(""), vec![]);
+        assert_eq!(split_headers("a\0b\0c\0"), vec![("a", "b"), ("c", "")]);
+    }
+}

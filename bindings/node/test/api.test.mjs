@@ -1,0 +1,303 @@
+// The JavaScript API against the fixture backend: the sync/async split of check, request shapes,
+// errors, manifest publishing, and protect() over node:http (denials, req.auth, JSON and SSE
+// tools/list filtering, body limit).
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { after, before, test } from 'node:test';
+
+import { Runtime, protect } from '../index.js';
+import { startFixture } from './fixture.mjs';
+
+const RESOURCE = 'https://mcp.example.com/mcp';
+let fx;
+
+before(async () => {
+  fx = await startFixture();
+});
+after(async () => {
+  await fx.stop();
+});
+
+async function mint(claims, extra = {}) {
+  const now = Math.floor(Date.now() / 1000);
+  const answer = await fx.control('POST', '/_control/mint', JSON.stringify({
+    kid: 'rsa-1',
+    claims: { iss: fx.base, aud: RESOURCE, sub: 'user-1', exp: now + 3600, ...claims },
+    ...extra,
+  }));
+  return answer.token;
+}
+
+function config(extra = {}) {
+  return {
+    issuer: fx.base,
+    jwksUrl: `${fx.base}/jwks`,
+    resourceUri: RESOURCE,
+    toolScopes: { list_issues: ['issues:read'], create_issue: ['issues:write'] },
+    ...extra,
+  };
+}
+
+const call = (tool) => JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: tool, arguments: {} } });
+
+test('check is synchronous when the core decides from memory, a Promise only for I/O', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const rt = Runtime.create(config());
+  assert.deepEqual(await rt.startup(), []);
+  const token = await mint({ scope: 'issues:read' });
+  const req = { method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}`]], body: call('list_issues') };
+
+  const first = rt.check(req); // JWKS not fetched yet: I/O
+  assert.ok(first instanceof Promise, 'first sight with a cold JWKS is pending');
+  const d1 = await first;
+  assert.equal(d1.kind, 'allow');
+  assert.equal(d1.principal.subject, 'user-1');
+  assert.deepEqual(d1.principal.scopes, ['issues:read']);
+  assert.equal(d1.principal.claims.iss, fx.base);
+  assert.equal(d1.filterToolsList, false);
+
+  const second = rt.check(req); // verified-token cache: decided from memory
+  assert.ok(!(second instanceof Promise), 'a repeated token is decided synchronously');
+  assert.equal(second.kind, 'allow');
+
+  const fresh = await mint({ scope: 'issues:read', jti: 'another' }); // first sight, warm JWKS
+  const third = rt.check({ ...req, headers: [['authorization', `Bearer ${fresh}`]] });
+  assert.ok(!(third instanceof Promise), 'a new token with a warm JWKS is decided synchronously');
+  assert.equal(third.kind, 'allow');
+  const counters = await fx.control('GET', '/_control/counters');
+  assert.equal(counters.jwks, 1);
+
+  const denied = rt.check({ ...req, body: Buffer.from(call('create_issue')) });
+  assert.equal(denied.kind, 'respond');
+  assert.equal(denied.status, 200);
+  const v = JSON.parse(denied.body);
+  assert.equal(v.result.isError, true);
+  assert.equal(v.result._meta.authsec.error, 'insufficient_scope');
+  rt.close();
+});
+
+test('request shapes: header pairs, flat raw headers, header objects, string and Buffer bodies', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const rt = Runtime.create(config());
+  const token = await mint({ scope: 'issues:read' });
+  await rt.check({ method: 'POST', path: '/mcp', headers: { authorization: `Bearer ${token}` }, body: call('list_issues') });
+  const forms = [
+    [['Authorization', `Bearer ${token}`], ['Content-Type', 'application/json']],
+    ['Authorization', `Bearer ${token}`, 'Content-Type', 'application/json'],
+    { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+  ];
+  for (const headers of forms) {
+    for (const body of [call('list_issues'), Buffer.from(call('list_issues')), new Uint8Array(Buffer.from(call('list_issues')))]) {
+      assert.equal(rt.check({ method: 'POST', path: '/mcp', headers, body }).kind, 'allow');
+    }
+  }
+  // Repeated Authorization headers survive every form (the core answers 400).
+  for (const headers of [
+    [['authorization', `Bearer ${token}`], ['authorization', `Bearer ${token}`]],
+    { authorization: [`Bearer ${token}`, `Bearer ${token}`] },
+  ]) {
+    const d = rt.check({ method: 'POST', path: '/mcp', headers, body: call('list_issues') });
+    assert.equal(d.kind, 'respond');
+    assert.equal(d.status, 400);
+  }
+  // A NUL in a header value is carried exactly (list form), not split.
+  const nul = rt.check({ method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}\0x`]], body: call('list_issues') });
+  assert.notEqual(nul.kind, 'allow');
+  // No token: 401 challenge; GET on the metadata path: the document.
+  const none = rt.check({ method: 'POST', path: '/mcp', headers: [], body: undefined });
+  assert.equal(none.status, 401);
+  assert.match(Object.fromEntries(none.headers)['www-authenticate'], /resource_metadata="https:\/\/mcp\.example\.com\/\.well-known\/oauth-protected-resource\/mcp"/);
+  const meta = rt.check({ method: 'GET', path: rt.metadataPath });
+  assert.deepEqual(meta, rt.metadata());
+  assert.throws(() => rt.check({ method: 'POST', path: '/mcp', headers: 'x' }), { code: 'invalid_input' });
+  assert.throws(() => rt.check({ method: 'POST', path: '/mcp', body: 42 }), { code: 'invalid_input' });
+  assert.throws(() => rt.filterResponse({}, 'application/json', '{}'), { code: 'invalid_input' });
+  rt.close();
+  assert.throws(() => rt.check({ method: 'GET', path: '/' }), { code: 'invalid_input', message: 'the runtime is closed' });
+  await assert.rejects(rt.startup(), { code: 'invalid_input' });
+});
+
+test('test hooks: manual clock and policy refresh', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const rt = Runtime.create(config(), { manualClock: true });
+  const token = await mint({ scope: 'issues:read', exp: Math.floor(Date.now() / 1000) + 30 });
+  const req = { method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}`]], body: call('list_issues') };
+  assert.equal((await rt.check(req)).kind, 'allow');
+  rt.advanceClock(31);
+  const d = await rt.check(req);
+  assert.equal(d.kind, 'respond');
+  assert.equal(JSON.parse(d.body).result._meta.authsec.reason, 'token_expired');
+  assert.throws(() => rt.advanceClock(-1), { code: 'invalid_input' });
+  await rt.waitPolicyRefresh(); // local policy: nothing running, resolves
+  assert.equal(rt.policyStatus(), null);
+  const plain = Runtime.create(config());
+  assert.throws(() => plain.advanceClock(1), { code: 'invalid_input' });
+});
+
+test('remote policy: startup error code, policy status', async () => {
+  const remote = config({
+    introspectionUrl: `${fx.base}/introspect`,
+    introspectionClientId: 'rs-1',
+    introspectionClientSecret: 'secret-1',
+    resourceServerId: 'rs-1',
+    policyMode: 'remote_required',
+    toolScopes: undefined,
+  });
+  await fx.control('POST', '/_control/reset', '{}'); // policy answers 404
+  const failing = Runtime.create(remote);
+  await assert.rejects(failing.startup(), (e) => e instanceof Error && e.code === 'startup_failed' && !e.message.includes('secret-1'));
+  await fx.control('POST', '/_control/reset', JSON.stringify({
+    policy: { status: 200, body: { state: 'ready', policy_complete: true, generation: 4, tools: { list_issues: ['issues:read'] } } },
+  }));
+  const rt = Runtime.create(remote);
+  await rt.startup();
+  const s = rt.policyStatus();
+  assert.equal(s.hasData, true);
+  assert.equal(s.fetches, 1);
+});
+
+test('publishManifest: a tool list and a JSON-RPC handshake callback', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const rt = Runtime.create(config({ introspectionClientId: 'rs-1', introspectionClientSecret: 'secret-1', resourceServerId: 'rs-1', policyMode: 'local_only' }));
+  const tools = [{ name: 'list_issues', description: 'List', inputSchema: { type: 'object' } }, { name: 'create_issue' }];
+  const r1 = await rt.publishManifest(tools);
+  assert.deepEqual(r1, { toolsSent: 2, toolsSeen: 2, generation: 1 });
+  let last = await fx.control('GET', '/_control/last');
+  assert.deepEqual(last.manifest.json.tools.map((t) => t.name), ['list_issues', 'create_issue']);
+
+  const seen = [];
+  const r2 = await rt.publishManifest(async (req) => {
+    seen.push(req.method);
+    if (req.method === 'initialize') return { jsonrpc: '2.0', id: req.id, result: { protocolVersion: '2024-11-05', capabilities: {}, serverInfo: { name: 't', version: '1' } } };
+    if (req.method === 'tools/list') return { jsonrpc: '2.0', id: req.id, result: { tools: [{ name: 'delete_issue' }] } };
+    return undefined; // notification
+  });
+  assert.deepEqual(seen, ['initialize', 'notifications/initialized', 'tools/list']);
+  assert.equal(r2.toolsSent, 1);
+  last = await fx.control('GET', '/_control/last');
+  assert.deepEqual(last.manifest.json.tools, [{ name: 'delete_issue' }]);
+
+  await assert.rejects(rt.publishManifest([]), { code: 'invalid_input' });
+  await assert.rejects(rt.publishManifest('x'), { code: 'invalid_input' });
+  await assert.rejects(rt.publishManifest(async () => { throw new Error('handler down'); }), { code: 'invalid_input' });
+  await fx.control('POST', '/_control/outage', JSON.stringify({ endpoint: 'manifest', status: 503 }));
+  await assert.rejects(rt.publishManifest(tools), (e) => e.code === 'backend_error' && !e.message.includes('secret-1'));
+});
+
+// ---------------------------------------------------------------------------------------------
+// protect() over node:http
+
+const TOOLS = { jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }, { name: 'create_issue', description: 'Create' }] } };
+
+async function serve(handler) {
+  const server = createServer(handler);
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${server.address().port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+test('protect(): denials as the core writes them, req.auth, parsed body, JSON and SSE filtering, 413', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const seen = [];
+  const handler = protect(async (req, res, body) => {
+    seen.push({ auth: req.auth, body });
+    if (body && body.method === 'tools/list' && req.headers.accept === 'text/event-stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const event = `event: message\ndata: ${JSON.stringify(TOOLS)}\n\n`;
+      res.write(event.slice(0, 25)); // an event split across writes
+      res.write(event.slice(25) + ': keep-alive\n\n');
+      res.end();
+      return;
+    }
+    if (body && body.method === 'tools/list') {
+      res.setHeader('content-type', 'application/json');
+      res.setHeader('content-length', Buffer.byteLength(JSON.stringify(TOOLS)));
+      res.end(JSON.stringify(TOOLS));
+      return;
+    }
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify({ jsonrpc: '2.0', id: body.id, result: { content: [{ type: 'text', text: 'ok' }] } }));
+  }, { config: config({ maxBodyBytes: 1000 }), logger: { warn() {}, error() {} } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read', client_id: 'client-7' });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+
+    let r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: call('list_issues') });
+    assert.equal(r.status, 401);
+    const expected = handler.runtime.check({ method: 'POST', path: '/mcp', headers: [], body: call('list_issues') });
+    assert.equal(r.headers.get('www-authenticate'), Object.fromEntries(expected.headers)['www-authenticate']);
+    assert.equal(await r.text(), expected.body.toString());
+
+    r = await fetch(`${srv.url}${handler.runtime.metadataPath}`);
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(await r.text()).resource, RESOURCE);
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: call('list_issues') });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).result.content[0].text, 'ok');
+    const last = seen.at(-1);
+    assert.equal(last.auth.token, token);
+    assert.equal(last.auth.clientId, 'client-7');
+    assert.deepEqual(last.auth.scopes, ['issues:read']);
+    assert.equal(typeof last.auth.expiresAt, 'number');
+    assert.equal(last.auth.resource.href, RESOURCE);
+    assert.equal(last.auth.extra.subject, 'user-1');
+    assert.equal(last.body.params.name, 'list_issues');
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: call('create_issue') });
+    assert.equal(r.status, 200);
+    assert.equal((await r.json()).result._meta.authsec.error, 'insufficient_scope');
+
+    const list = JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' });
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: list });
+    const jsonText = await r.text();
+    assert.deepEqual(JSON.parse(jsonText).result.tools.map((t) => t.name), ['list_issues']);
+    assert.equal(Number(r.headers.get('content-length')), Buffer.byteLength(jsonText));
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { ...auth, accept: 'text/event-stream' }, body: list });
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    const sse = await r.text();
+    const data = sse.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+    assert.equal(data.length, 1);
+    assert.deepEqual(data[0].result.tools.map((t) => t.name), ['list_issues']);
+    assert.ok(sse.endsWith(': keep-alive\n\n'), JSON.stringify(sse));
+
+    const before = seen.length;
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: 'x'.repeat(5000) });
+    assert.equal(r.status, 413);
+    assert.equal(seen.length, before, 'the handler never ran');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('protect(): a tools/list answer while the policy is unavailable is replaced by the core 503', async () => {
+  await fx.control('POST', '/_control/reset', JSON.stringify({ policy: { status: 503, body: { status: 'pending_scan' } } }));
+  const rt = Runtime.create(config({
+    introspectionClientId: 'rs-1', introspectionClientSecret: 'secret-1', resourceServerId: 'rs-1',
+    policyMode: 'remote_required', validationMode: 'jwt_only', toolScopes: undefined, publishManifest: true,
+  }));
+  const warnings = await rt.startup(); // deny-all until the policy arrives
+  assert.equal(warnings.length, 1);
+  assert.match(warnings[0], /deny-all/);
+  let handled = 0;
+  const handler = protect((req, res) => {
+    handled++;
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(TOOLS));
+  }, { runtime: rt, logger: { warn() {}, error() {} } });
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read' });
+    const r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+    const text = await r.text();
+    assert.equal(handled, 1);
+    assert.equal(r.status, 503, text);
+    assert.equal(JSON.parse(text).error, 'policy_unavailable');
+    assert.match(r.headers.get('www-authenticate'), /error="policy_unavailable"/);
+    assert.ok(!text.includes('create_issue'));
+  } finally {
+    await srv.close();
+  }
+});

@@ -1,0 +1,90 @@
+// Runtime.create (camelCase, the TypeScript API) and Runtime.fromJson (the core's snake_case JSON)
+// agree on every vector's config: same success (same metadata document) or the same error code
+// and message (unknown fields are named as the caller spelled them).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { Runtime } from '../index.js';
+import { VECTORS_DIR, vectorFiles } from './conformance-runner.mjs';
+import { JObject, parse, stringify, substitute, toJs } from './json.mjs';
+
+const camel = (k) => k.replace(/_([a-z0-9])/g, (_, c) => c.toUpperCase());
+const outcome = (build) => {
+  try {
+    const rt = build();
+    const m = rt.metadata();
+    return { ok: true, path: rt.metadataPath, body: m.body.toString('utf8') };
+  } catch (e) {
+    return { ok: false, code: e.code, message: e.message };
+  }
+};
+
+test('create(camelCase) and fromJson(snake_case) agree on every vector config', () => {
+  let compared = 0;
+  const known = new Set(Runtime.configKeys());
+  for (const file of vectorFiles(VECTORS_DIR)) {
+    const v = substitute(parse(readFileSync(file, 'utf8')), 'http://127.0.0.1:9', new Map());
+    const cfg = v.get('config');
+    if (!(cfg instanceof JObject)) continue;
+    const snake = outcome(() => Runtime.fromJson(stringify(cfg)));
+    const camelCfg = {};
+    for (const [k, x] of cfg.entries) camelCfg[camel(k)] = toJs(x);
+    const viaCreate = outcome(() => Runtime.create(camelCfg));
+    const unknown = cfg.entries.map(([k]) => camel(k)).filter((k) => !known.has(k));
+    if (unknown.length) {
+      assert.equal(snake.ok, false, file);
+      assert.equal(viaCreate.ok, false, file);
+      assert.equal(viaCreate.code, 'config_invalid');
+      assert.match(viaCreate.message, new RegExp(`unknown field \`${unknown[0]}\``), file);
+    } else if (!snake.ok && snake.message.startsWith('invalid config JSON: ')) {
+      // A value of the wrong type or variant: the same serde detail, named by its key instead of
+      // a position in JSON text the caller never wrote.
+      const detail = snake.message.slice('invalid config JSON: '.length).replace(/ at line \d+ column \d+$/, '');
+      assert.equal(viaCreate.code, snake.code, file);
+      assert.ok(viaCreate.message.startsWith('invalid config: `') && viaCreate.message.endsWith(detail), `${file}: ${viaCreate.message}`);
+    } else {
+      assert.deepEqual(viaCreate, snake, file);
+    }
+    compared++;
+  }
+  assert.ok(compared > 150, `only ${compared} configs compared`);
+});
+
+test('config errors: codes, named keys, no secret in messages', () => {
+  const base = { issuer: 'https://as.example', jwksUrl: 'https://as.example/jwks', resourceUri: 'https://mcp.example.com/mcp' };
+  assert.throws(() => Runtime.create({ ...base, jwks_url: 'x' }), { code: 'config_invalid', message: /unknown field `jwks_url`/ });
+  assert.throws(() => Runtime.create({ ...base, maxBodyBytes: 'big' }), { code: 'config_invalid', message: /`maxBodyBytes`/ });
+  assert.throws(() => Runtime.create({ ...base, issuer: '' }), { code: 'config_invalid', message: 'issuer is required' });
+  assert.throws(() => Runtime.create(null), { code: 'config_invalid' });
+  assert.throws(() => Runtime.create(base, { manualClok: true }), { code: 'invalid_input' });
+  for (const secret of [12345, 'sup3r-s3cret-value']) {
+    try {
+      Runtime.create({ ...base, introspectionUrl: 'not a url', introspectionClientId: 'rs', introspectionClientSecret: secret, policyMode: 'bogus' });
+      assert.fail('must throw');
+    } catch (e) {
+      assert.equal(e.code, 'config_invalid');
+      assert.ok(!e.message.includes(String(secret)), e.message);
+      assert.ok(e instanceof Error);
+    }
+  }
+  // undefined values are absent keys (JSON semantics)
+  assert.equal(Runtime.create({ ...base, toolScopes: undefined }).metadataPath, '/.well-known/oauth-protected-resource/mcp');
+});
+
+test('fromEnv reads the SDK variables with a prefix', () => {
+  const keys = ['TESTX_ISSUER', 'TESTX_JWKS_URI', 'TESTX_RESOURCE_URI', 'TESTX_RESOURCE_NAME'];
+  process.env.TESTX_ISSUER = 'https://as.example';
+  process.env.TESTX_JWKS_URI = 'https://as.example/jwks'; // legacy alias
+  process.env.TESTX_RESOURCE_URI = 'https://mcp.example.com/tools/mcp';
+  process.env.TESTX_RESOURCE_NAME = 'Env Server';
+  try {
+    const rt = Runtime.fromEnv('TESTX_');
+    assert.equal(rt.metadataPath, '/.well-known/oauth-protected-resource/tools/mcp');
+    const doc = JSON.parse(rt.metadata().body);
+    assert.equal(doc.resource_name, 'Env Server');
+    assert.throws(() => Runtime.fromEnv('NOPE_NOTHING_'), { code: 'config_invalid', message: 'issuer is required' });
+  } finally {
+    for (const k of keys) delete process.env[k];
+  }
+});
