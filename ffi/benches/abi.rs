@@ -9,8 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use authsec::*;
+
+#[path = "../tests/common/mod.rs"]
+mod common;
 use authsec_core::{Check, Config, Decision, Request, Runtime};
 use authsec_fixture::Fixture;
+use common::{header, post_mcp};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
@@ -23,12 +27,8 @@ fn abi_check(rt: *const authsec_runtime, headers: &[authsec_header]) -> authsec_
     let mut d = ptr::null_mut();
     // SAFETY: every pointer/length pair is live for the call; rt is a live runtime.
     unsafe {
-        let st = authsec_runtime_check_request(
+        let st = post_mcp(
             rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
             headers.as_ptr(),
             headers.len(),
             BODY.as_ptr(),
@@ -89,15 +89,7 @@ fn benches(c: &mut Criterion) {
         )
     };
     assert_eq!(st, authsec_status::Ok);
-    let headers: Vec<authsec_header> = pairs
-        .iter()
-        .map(|(k, v)| authsec_header {
-            name: k.as_ptr().cast(),
-            name_len: k.len(),
-            value: v.as_ptr().cast(),
-            value_len: v.len(),
-        })
-        .collect();
+    let headers: Vec<authsec_header> = pairs.iter().map(|(k, v)| header(k, v)).collect();
     assert_eq!(abi_check(rt, &headers), authsec_decision_kind::Allow);
 
     let medians: Medians = Arc::default();

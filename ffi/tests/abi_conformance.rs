@@ -7,7 +7,10 @@ use std::ptr;
 use std::sync::Arc;
 
 use authsec::*;
+
+mod common;
 use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp};
+use common::{bytes, header, take_error, text};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -37,34 +40,14 @@ impl Drop for Dec {
     }
 }
 
-fn text(s: authsec_str) -> String {
-    // SAFETY: the library returns valid UTF-8 of `len` bytes at a non-NULL pointer.
-    let b = unsafe { std::slice::from_raw_parts(s.data.cast::<u8>(), s.len) };
-    std::str::from_utf8(b).expect("utf-8").to_string()
-}
-
-fn bytes(b: authsec_bytes) -> Vec<u8> {
-    // SAFETY: `len` readable bytes at a non-NULL pointer, borrowed from a live handle.
-    unsafe { std::slice::from_raw_parts(b.data, b.len) }.to_vec()
-}
-
-/// Take an error returned through err_out (freeing it).
-fn take_error(status: authsec_status, err: *mut authsec_error) -> Failure {
-    assert!(!err.is_null(), "a failed call must fill err_out");
-    // SAFETY: err is a live error we own.
-    let f = unsafe {
-        let f = Failure {
-            code: std::ffi::CStr::from_ptr(authsec_status_name(authsec_error_code(err) as u32))
-                .to_str()
-                .unwrap()
-                .to_string(),
-            message: text(authsec_error_message(err)),
-        };
-        assert_eq!(authsec_error_code(err), status);
-        authsec_error_free(err);
-        f
-    };
-    f
+/// Take an error returned through err_out (freeing it); its status must be the call's.
+fn failure(status: authsec_status, err: *mut authsec_error) -> Failure {
+    let (code, name, message) = take_error(err);
+    assert_eq!(code, status);
+    Failure {
+        code: name,
+        message,
+    }
 }
 
 /// Copy a borrowed response.
@@ -98,16 +81,7 @@ fn on_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> BoxFu
 }
 
 fn check(rt: &Rt, req: &Req) -> Outcome<Dec> {
-    let headers: Vec<authsec_header> = req
-        .headers
-        .iter()
-        .map(|(k, v)| authsec_header {
-            name: k.as_ptr().cast(),
-            name_len: k.len(),
-            value: v.as_ptr().cast(),
-            value_len: v.len(),
-        })
-        .collect();
+    let headers: Vec<authsec_header> = req.headers.iter().map(|(k, v)| header(k, v)).collect();
     let mut d: *mut authsec_decision = ptr::null_mut();
     let mut err: *mut authsec_error = ptr::null_mut();
     // SAFETY: every pointer/length pair describes live memory owned by `req` and `headers`.
@@ -127,7 +101,7 @@ fn check(rt: &Rt, req: &Req) -> Outcome<Dec> {
         )
     };
     if st != authsec_status::Ok {
-        let f = take_error(st, err);
+        let f = failure(st, err);
         return Outcome::Failed(format!("{}: {}", f.code, f.message));
     }
     let d = Dec(d);
@@ -178,7 +152,7 @@ impl Binding for Abi {
         };
         if st != authsec_status::Ok {
             assert!(rt.is_null(), "out-param written on failure");
-            return Err(take_error(st, err));
+            return Err(failure(st, err));
         }
         Ok(Rt(rt))
     }
@@ -190,7 +164,7 @@ impl Binding for Abi {
             // SAFETY: rt is live; out-params are writable.
             let st = unsafe { authsec_runtime_startup(rt.0, &mut warnings, &mut err) };
             if st != authsec_status::Ok {
-                return Err(take_error(st, err));
+                return Err(failure(st, err));
             }
             // SAFETY: warnings is a live text we own.
             unsafe {
@@ -225,7 +199,7 @@ impl Binding for Abi {
             )
         };
         if st != authsec_status::Ok {
-            let f = take_error(st, err);
+            let f = failure(st, err);
             return Filtered::Failed(format!("{}: {}", f.code, f.message));
         }
         // SAFETY: out is a live result we own.

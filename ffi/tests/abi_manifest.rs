@@ -5,14 +5,11 @@
 use std::ptr;
 
 use authsec::*;
-use authsec_fixture::Fixture;
-use serde_json::{json, Value};
 
-fn text(s: authsec_str) -> String {
-    // SAFETY: valid UTF-8 of `len` bytes at a non-NULL pointer, borrowed from a live handle.
-    let b = unsafe { std::slice::from_raw_parts(s.data.cast::<u8>(), s.len) };
-    String::from_utf8(b.to_vec()).unwrap()
-}
+mod common;
+use authsec_fixture::Fixture;
+use common::{take_error, text};
+use serde_json::{json, Value};
 
 fn runtime(base: &str) -> *const authsec_runtime {
     let cfg = json!({"issuer": base, "jwks_url": format!("{base}/jwks"),
@@ -48,14 +45,8 @@ fn publish(rt: usize, tools: String) -> (authsec_status, Option<Value>, Option<(
                 v
             });
             let error = (!err.is_null()).then(|| {
-                let name =
-                    std::ffi::CStr::from_ptr(authsec_status_name(authsec_error_code(err) as u32));
-                let e = (
-                    name.to_str().unwrap().to_string(),
-                    text(authsec_error_message(err)),
-                );
-                authsec_error_free(err);
-                e
+                let (_, name, message) = take_error(err);
+                (name, message)
             });
             (st, report_json, error)
         }

@@ -7,28 +7,16 @@ use std::ptr;
 
 use authsec::*;
 
+mod common;
+use common::{post_mcp, take_error, text};
+
 const CONFIG: &str = r#"{"issuer": "https://as.example.com", "jwks_url": "http://127.0.0.1:9/jwks",
   "resource_uri": "https://mcp.example.com/mcp", "tool_scopes": {"list_issues": ["issues:read"]}}"#;
 
-fn text(s: authsec_str) -> String {
-    // SAFETY: the library returns valid UTF-8 of `len` bytes at a non-NULL pointer.
-    let b = unsafe { std::slice::from_raw_parts(s.data.cast::<u8>(), s.len) };
-    String::from_utf8(b.to_vec()).unwrap()
-}
-
-/// Take the error of a failed call and return (status name, message).
+/// (status name, message) of an error returned through `err_out`.
 fn take(err: *mut authsec_error) -> (String, String) {
-    assert!(!err.is_null());
-    // SAFETY: err is a live error owned here.
-    unsafe {
-        let name = std::ffi::CStr::from_ptr(authsec_status_name(authsec_error_code(err) as u32))
-            .to_str()
-            .unwrap()
-            .to_string();
-        let msg = text(authsec_error_message(err));
-        authsec_error_free(err);
-        (name, msg)
-    }
+    let (_, name, message) = take_error(err);
+    (name, message)
 }
 
 fn runtime() -> *const authsec_runtime {
@@ -94,12 +82,8 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
         );
 
         let mut d = sentinel_d;
-        let st = authsec_runtime_check_request(
+        let st = post_mcp(
             ptr::null(),
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
             ptr::null(),
             0,
             ptr::null(),
@@ -123,44 +107,16 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
             ptr::null_mut(),
         );
         assert_eq!(st, authsec_status::NullParameter);
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            ptr::null(),
-            2,
-            ptr::null(),
-            0,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, ptr::null(), 2, ptr::null(), 0, &mut d, ptr::null_mut());
         assert_eq!(
             st,
             authsec_status::NullParameter,
             "headers NULL with a count"
         );
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            ptr::null(),
-            0,
-            ptr::null(),
-            10,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 10, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::NullParameter, "body NULL with a length");
-        let st = authsec_runtime_check_request(
+        let st = post_mcp(
             rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
             ptr::null(),
             0,
             ptr::null(),
@@ -176,19 +132,7 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
             value: ptr::null(),
             value_len: 0,
         };
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            &null_header,
-            1,
-            ptr::null(),
-            0,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, &null_header, 1, ptr::null(), 0, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::NullParameter);
 
         let mut f = SENTINEL as *mut authsec_filter_result;
@@ -309,19 +253,7 @@ fn invalid_utf8_gives_invalid_utf8_and_no_decision() {
             value_len: 2,
         };
         let mut d = ptr::null_mut();
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            &h,
-            1,
-            ptr::null(),
-            0,
-            &mut d,
-            &mut err,
-        );
+        let st = post_mcp(rt, &h, 1, ptr::null(), 0, &mut d, &mut err);
         assert_eq!(st, authsec_status::InvalidUtf8);
         assert_eq!(take(err).1, "header value is not valid UTF-8");
         assert!(d.is_null());
@@ -350,19 +282,7 @@ fn invalid_utf8_gives_invalid_utf8_and_no_decision() {
         );
 
         // A body is bytes: invalid UTF-8 there is a decision (401 for the missing token), not an error.
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            ptr::null(),
-            0,
-            bad.as_ptr(),
-            2,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, ptr::null(), 0, bad.as_ptr(), 2, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::Ok);
         assert_eq!(authsec_decision_get_kind(d), authsec_decision_kind::Respond);
         assert_eq!(authsec_response_status(authsec_decision_response(d)), 401);
@@ -412,19 +332,7 @@ fn filter_refuses_a_decision_that_is_not_an_allow() {
     let mut err = ptr::null_mut();
     // SAFETY: live pointers.
     unsafe {
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::Ok);
         let body = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#;
         let st = authsec_runtime_filter_response(
@@ -457,12 +365,8 @@ fn blocking_calls_refuse_to_run_inside_a_tokio_runtime() {
         let mut d = ptr::null_mut();
         // SAFETY: live runtime.
         let st = unsafe {
-            authsec_runtime_check_request(
+            post_mcp(
                 rt_addr as *const authsec_runtime,
-                "POST".as_ptr().cast(),
-                4,
-                "/mcp".as_ptr().cast(),
-                4,
                 ptr::null(),
                 0,
                 ptr::null(),
@@ -489,21 +393,7 @@ fn a_forked_child_gets_forked_process() {
     if pid == 0 {
         let mut d = ptr::null_mut();
         // SAFETY: rt is valid memory inherited from the parent.
-        let st = unsafe {
-            authsec_runtime_check_request(
-                rt,
-                "POST".as_ptr().cast(),
-                4,
-                "/mcp".as_ptr().cast(),
-                4,
-                ptr::null(),
-                0,
-                ptr::null(),
-                0,
-                &mut d,
-                ptr::null_mut(),
-            )
-        };
+        let st = unsafe { post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut()) };
         let code = if st == authsec_status::ForkedProcess && d.is_null() {
             0
         } else {
@@ -523,19 +413,7 @@ fn a_forked_child_gets_forked_process() {
     let mut d = ptr::null_mut();
     // SAFETY: live runtime.
     unsafe {
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            ptr::null(),
-            0,
-            ptr::null(),
-            0,
-            &mut d,
-            ptr::null_mut(),
-        );
+        let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::Ok);
         authsec_decision_free(d);
         authsec_runtime_free(rt);

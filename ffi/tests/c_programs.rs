@@ -93,28 +93,25 @@ async fn run(mut cmd: Command) -> (bool, String, String) {
     .unwrap()
 }
 
-fn threads_config(base: &str) -> String {
-    json!({"issuer": base, "jwks_url": format!("{base}/jwks"),
-        "resource_uri": "https://mcp.example.com/mcp",
-        "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"]}})
-    .to_string()
+/// Point `cmd` (threads.c, possibly under a wrapper) at the fixture: the runtime configuration
+/// and an `issues:read` token for `user-1`.
+async fn threads_env(fx: &Fixture, cmd: &mut Command) {
+    let base = &fx.base_url;
+    let resource = "https://mcp.example.com/mcp";
+    let token = fx.mint(rs256(base, "issues:read", resource)).await;
+    let config = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": resource,
+        "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"]}});
+    cmd.env("AUTHSEC_TEST_CONFIG", config.to_string())
+        .env("AUTHSEC_TEST_TOKEN", token);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_threads_share_one_runtime_under_asan() {
     let exe = compile("threads", &["ffi/tests/c/threads.c"], true, &[]);
     let fx = Fixture::start().await.unwrap();
-    let token = fx
-        .mint(rs256(
-            &fx.base_url,
-            "issues:read",
-            "https://mcp.example.com/mcp",
-        ))
-        .await;
     let mut cmd = Command::new(exe);
-    cmd.env("AUTHSEC_TEST_CONFIG", threads_config(&fx.base_url))
-        .env("AUTHSEC_TEST_TOKEN", token)
-        .env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    threads_env(&fx, &mut cmd).await;
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
     let (ok, out, err) = run(cmd).await;
     assert!(ok, "threads.c failed:\n{out}\n{err}");
@@ -130,13 +127,6 @@ async fn eight_threads_share_one_runtime_under_asan() {
 async fn threads_under_valgrind_have_no_errors_and_no_leaks() {
     let exe = compile("threads", &["ffi/tests/c/threads.c"], false, &[]);
     let fx = Fixture::start().await.unwrap();
-    let token = fx
-        .mint(rs256(
-            &fx.base_url,
-            "issues:read",
-            "https://mcp.example.com/mcp",
-        ))
-        .await;
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "--quiet",
@@ -146,9 +136,8 @@ async fn threads_under_valgrind_have_no_errors_and_no_leaks() {
         "--errors-for-leak-kinds=definite,indirect,possible",
     ])
     .arg(exe)
-    .env("AUTHSEC_TEST_CONFIG", threads_config(&fx.base_url))
-    .env("AUTHSEC_TEST_TOKEN", token)
     .env("AUTHSEC_TEST_ROUNDS", "5");
+    threads_env(&fx, &mut cmd).await;
     let (ok, out, err) = run(cmd).await;
     assert!(ok, "valgrind reported errors or leaks:\n{out}\n{err}");
     assert_eq!(out.trim(), "threads: 160 checks ok");
