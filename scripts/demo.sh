@@ -4,4 +4,4 @@
 # calls). Pass --serve to keep the server running. Needs only cargo; builds what it needs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-exec cargo run -q -p authsec-demo -- "$@"
+exec cargo run --locked -q -p authsec-demo -- "$@"

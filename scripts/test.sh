@@ -19,25 +19,32 @@ if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /us
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev valgrind >/dev/null; }
 fi
 
-echo "== npm: oidc-provider for the interop test"
-(cd tests/interop/oidc && npm ci --no-audit --no-fund --loglevel=error)
+echo "== lock files (Cargo.lock; npm locks are checked by npm ci below)"
+lock_err="$(mktemp)"
+cargo metadata --locked --format-version 1 >/dev/null 2>"$lock_err" || {
+  echo "Cargo.lock is out of date with the Cargo.toml files: run 'cargo update --workspace', review and commit it." >&2
+  sed 's/^/  /' "$lock_err" >&2; rm -f "$lock_err"; exit 1; }
+rm -f "$lock_err"
+
+echo "== npm ci: oidc-provider for the interop test"
+bash scripts/npm-ci.sh tests/interop/oidc
 
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
 echo "== cargo clippy -D warnings"
-cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy --locked --workspace --all-targets -- -D warnings
 
 echo "== include/authsec.h matches ffi/src (pinned cbindgen)"
 bash scripts/header.sh --check
 
 echo "== cargo test"
-cargo build -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
-cargo test --workspace
+cargo build --locked -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
+cargo test --locked --workspace
 
 echo "== Node binding: conformance, API, MCP SDK end-to-end (bindings/node/test.sh)"
 bash bindings/node/test.sh
 
 echo "== demo (smoke)"
-cargo run -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
+cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
 tail -n 1 target/demo.log
