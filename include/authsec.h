@@ -595,6 +595,26 @@ authsec_status authsec_runtime_check_request(const struct authsec_runtime *rt,
                                              struct authsec_error **err_out);
 
 /*
+ Decide a request whose body the host stopped reading because it is over `max_body_bytes` (a
+ declared `Content-Length` over the limit, or more bytes than that arrived): the decision
+ `authsec_runtime_check_request` would give the whole body (the metadata document on its
+ route, otherwise the `413` answer), without passing the body. Never blocks. On
+ `AUTHSEC_STATUS_OK`, `*decision_out` receives a decision of kind RESPOND.
+
+ # Safety
+ As `authsec_runtime_check_request`, without the body.
+ */
+authsec_status authsec_runtime_check_oversized(const struct authsec_runtime *rt,
+                                               const char *method,
+                                               size_t method_len,
+                                               const char *path,
+                                               size_t path_len,
+                                               const struct authsec_header *headers,
+                                               size_t header_count,
+                                               struct authsec_decision **decision_out,
+                                               struct authsec_error **err_out);
+
+/*
  The RFC 9728 protected-resource metadata response (the same answer a `GET` on the metadata
  path gets from `authsec_runtime_check_request`). On `AUTHSEC_STATUS_OK`, `*response_out`
  receives a response the caller frees with `authsec_response_free`.
@@ -605,6 +625,15 @@ authsec_status authsec_runtime_check_request(const struct authsec_runtime *rt,
 authsec_status authsec_runtime_metadata(const struct authsec_runtime *rt,
                                         struct authsec_response **response_out,
                                         struct authsec_error **err_out);
+
+/*
+ `max_body_bytes` of the runtime's configuration: hosts stop reading a request body above it
+ and call `authsec_runtime_check_oversized`. 0 when `rt` is NULL.
+
+ # Safety
+ `rt` is NULL or a live runtime.
+ */
+uint64_t authsec_runtime_max_body_bytes(const struct authsec_runtime *rt);
 
 /*
  The path the metadata document is served at (e.g.

@@ -11,12 +11,12 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
-echo "== system packages for the C tests (gcc, libmicrohttpd, valgrind)"
-if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /usr/include/microhttpd.h ]; then
+echo "== system packages for the C tests (gcc, libmicrohttpd, cJSON, valgrind)"
+if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /usr/include/microhttpd.h ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev valgrind >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev valgrind >/dev/null; }
+  $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind >/dev/null; }
 fi
 
 echo "== lock files (Cargo.lock; npm locks are checked by npm ci below)"

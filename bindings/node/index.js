@@ -354,7 +354,9 @@ function authInfo(principal, token, resourceUri) {
   return info;
 }
 
-// Read the request body, stopping one byte past the limit (the core then answers 413).
+// Read the request body. Over the limit (declared by Content-Length or counted while reading)
+// it stops and keeps nothing: `over` tells the caller to ask the core with checkOversized,
+// which answers without the body, so a huge declared length allocates nothing.
 function readBody(req, limit) {
   if (req.readableEnded || req.complete && req.readableLength === 0 && req.body !== undefined) {
     const b = req.rawBody ?? req.body;
@@ -363,7 +365,7 @@ function readBody(req, limit) {
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
-    return Promise.resolve({ body: Buffer.alloc(limit + 1), over: true });
+    return Promise.resolve({ body: EMPTY, over: true });
   }
   return new Promise((resolve, reject) => {
     const chunks = [];
@@ -380,8 +382,8 @@ function readBody(req, limit) {
     const onData = (c) => {
       size += c.length;
       if (size > limit) {
-        chunks.push(c);
-        finish({ body: Buffer.concat(chunks).subarray(0, limit + 1), over: true });
+        chunks.length = 0;
+        finish({ body: EMPTY, over: true });
         return;
       }
       chunks.push(c);
@@ -621,7 +623,9 @@ function protect(handler, options) {
       const flat = req.rawHeaders ? req.rawHeaders : flatHeaders(req.headers);
       const method = req.method || 'GET';
       const path = req.originalUrl || req.url || '/';
-      let decision = runNativeCheck(nativeOf(runtime), method, path, flat, body);
+      let decision = over
+        ? wrapDecision(nativeOf(runtime).checkOversized(method, path, flat))
+        : runNativeCheck(nativeOf(runtime), method, path, flat, body);
       if (decision instanceof Promise) decision = await decision;
       if (over) {
         res.setHeader('connection', 'close');

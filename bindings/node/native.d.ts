@@ -27,6 +27,11 @@ export declare class NativeRuntime {
   check(method: string, path: string, headers: string, body: Buffer): ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>
   /** `check` with headers as a flat list `[name, value, name, value, ...]` (any characters). */
   checkList(method: string, path: string, headers: Array<string>, body: Buffer): ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>
+  /**
+   * Decide a request whose body is over `max_body_bytes` without passing the body (the
+   * host stopped reading it): `Runtime::check_oversized`. Headers as in `checkList`.
+   */
+  checkOversized(method: string, path: string, headers: Array<string>): NativeDecision
   /** Filter a handler's `tools/list` answer for an allowed principal. */
   filter(principal: ExternalObject<unknown>, contentType: string | undefined | null, body: Buffer): NativeDecision
   /** The RFC 9728 document response. */

@@ -317,6 +317,28 @@ impl Runtime {
         &self.inner.metadata_path
     }
 
+    /// Decide a request whose body the host stopped reading because it is larger than
+    /// `max_body_bytes` (a declared `Content-Length` over the limit, or more bytes than that
+    /// arrived): the decision [`Runtime::check`] gives that whole body (the metadata document
+    /// on its route, otherwise `413`), without the host buffering or allocating the body.
+    /// `req.body` is ignored. Always decided from memory.
+    pub fn check_oversized(&self, req: &Request<'_>) -> Decision {
+        self.metadata_answer(req)
+            .unwrap_or_else(|| self.too_large())
+    }
+
+    /// The metadata document when `req` is a `GET`/`HEAD` on its path.
+    fn metadata_answer(&self, req: &Request<'_>) -> Option<Decision> {
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        ((req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
+            && metadata::is_metadata_request(&self.inner.metadata_path, path))
+        .then(|| Decision::Respond(self.metadata()))
+    }
+
+    fn too_large(&self) -> Decision {
+        Decision::Respond(self.inner.responder.too_large(self.inner.max_body))
+    }
+
     /// The RFC 9728 document (also what [`Runtime::check`] answers to `GET` on its path).
     pub fn metadata(&self) -> Response {
         metadata::document(&self.inner.cfg, self.inner.policy.scopes_supported())
@@ -325,14 +347,11 @@ impl Runtime {
     /// Decide what happens to `req`.
     pub fn check(&self, req: &Request<'_>) -> Check {
         let inner = &*self.inner;
-        let path = req.path.split(['?', '#']).next().unwrap_or("");
-        if (req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
-            && metadata::is_metadata_request(&inner.metadata_path, path)
-        {
-            return Check::Ready(Decision::Respond(self.metadata()));
+        if let Some(d) = self.metadata_answer(req) {
+            return Check::Ready(d);
         }
         if req.body.len() as u64 > inner.max_body {
-            return Check::Ready(Decision::Respond(inner.responder.too_large(inner.max_body)));
+            return Check::Ready(self.too_large());
         }
         let mut auth = req.headers_named("authorization");
         let header = auth.next();
@@ -523,5 +542,52 @@ mod tests {
         assert!(matches!(extract_bearer("Bearer "), Bearer::Missing));
         assert!(matches!(extract_bearer(""), Bearer::Missing));
         assert!(matches!(extract_bearer("Bearer a b"), Bearer::Malformed));
+    }
+
+    fn respond(d: Decision) -> Response {
+        match d {
+            Decision::Respond(r) => r,
+            other => panic!("expected a response, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn check_oversized_answers_as_check_does_on_the_whole_body() {
+        let cfg = Config::from_json(
+            r#"{"issuer": "https://as.example.com", "jwks_url": "https://as.example.com/jwks",
+                "resource_uri": "https://mcp.example.com/mcp", "max_body_bytes": 10,
+                "tool_scopes": {"list_issues": ["issues:read"]}}"#,
+        )
+        .unwrap();
+        let rt = Runtime::new(cfg).unwrap();
+        let headers = [("authorization", "Bearer abc")];
+        let big = [b'x'; 11];
+        let req = |method, path, body| Request {
+            method,
+            path,
+            headers: &headers,
+            body,
+        };
+        let Check::Ready(whole) = rt.check(&req("POST", "/mcp", &big)) else {
+            panic!("an oversized body is decided from memory");
+        };
+        let whole = respond(whole);
+        let over = respond(rt.check_oversized(&req("POST", "/mcp", &[])));
+        assert_eq!(over.status, 413);
+        assert_eq!(
+            std::str::from_utf8(&over.body).unwrap(),
+            r#"{"error":"invalid_request","error_description":"request body exceeds max_body_bytes (10)"}"#
+        );
+        assert_eq!(
+            (over.status, &over.headers, &over.body),
+            (whole.status, &whole.headers, &whole.body)
+        );
+        let meta = respond(rt.check_oversized(&req(
+            "GET",
+            "/.well-known/oauth-protected-resource/mcp",
+            &[],
+        )));
+        assert_eq!(meta.status, 200);
+        assert_eq!(meta.body, rt.metadata().body);
     }
 }

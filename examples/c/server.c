@@ -1,5 +1,5 @@
 /*
- * A tiny MCP server in C (libmicrohttpd + a hand-rolled JSON-RPC handler) protected by
+ * A tiny MCP server in C (libmicrohttpd + a cJSON-based JSON-RPC handler) protected by
  * libauthsec. Every request to /mcp, and the RFC 9728 metadata route, goes through
  * authsec_runtime_check_request; the MCP handler runs only on an allow (or a handshake
  * pass-through), tools/list answers are filtered per caller, and the tool manifest is published
@@ -19,12 +19,14 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "authsec.h"
 
-#define MAX_BODY (4u * 1024u * 1024u)
 #define MAX_HEADERS 64
 
 static const authsec_runtime *RT;
+static uint64_t MAX_BODY; /* the runtime's max_body_bytes: a body past it is not kept */
 
 /* ---- the MCP handler: what an application writes, knowing nothing about auth ------------- */
 
@@ -38,62 +40,84 @@ static const char *TOOLS_LIST_RESULT =
     "\"inputSchema\":{\"type\":\"object\",\"properties\":{\"id\":{\"type\":\"integer\"}}}}"
     "]}";
 
-/* Copy the raw JSON value of "id" (number or string) from a request, or "null". */
-static void jsonrpc_id(const char *body, char *out, size_t cap) {
-  const char *p = strstr(body, "\"id\"");
-  snprintf(out, cap, "null");
-  if (!p) return;
-  p = strchr(p + 4, ':');
-  if (!p) return;
-  p++;
-  while (*p == ' ') p++;
-  size_t n = strcspn(p, ",}");
-  if (n == 0 || n >= cap) return;
-  memcpy(out, p, n);
-  out[n] = '\0';
-}
-
-/* Answer one JSON-RPC request. `subject` is the caller (NULL on a handshake pass-through).
- * Returns a malloc'd JSON body, or NULL for a notification (HTTP 202, no body). */
-static char *mcp_handle(const char *body, const char *subject, size_t subject_len) {
-  char id[64];
-  char *out = malloc(4096);
-  if (!out) return NULL;
-  jsonrpc_id(body, id, sizeof id);
-  if (strstr(body, "\"notifications/")) {
-    free(out);
+/* A JSON-RPC answer `{"jsonrpc":"2.0","id":<id>,<member>:<value>}` as malloc'd text. Takes
+ * ownership of `value`. */
+static char *rpc_answer(const cJSON *id, const char *member, cJSON *value) {
+  cJSON *answer = cJSON_CreateObject();
+  if (!answer) {
+    cJSON_Delete(value);
     return NULL;
   }
-  if (strstr(body, "\"initialize\"")) {
-    snprintf(out, 4096,
-             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"protocolVersion\":\"2025-06-18\","
-             "\"capabilities\":{\"tools\":{}},\"serverInfo\":{\"name\":\"authsec-c-example\","
-             "\"version\":\"0.1.0\"}}}",
-             id);
-  } else if (strstr(body, "\"tools/list\"")) {
-    snprintf(out, 4096, "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":%s}", id, TOOLS_LIST_RESULT);
-  } else if (strstr(body, "\"tools/call\"")) {
-    const char *tool = strstr(body, "\"list_issues\"")    ? "list_issues"
-                       : strstr(body, "\"create_issue\"") ? "create_issue"
-                       : strstr(body, "\"delete_issue\"") ? "delete_issue"
-                                                          : NULL;
-    if (tool) {
-      snprintf(out, 4096,
-               "{\"jsonrpc\":\"2.0\",\"id\":%s,\"result\":{\"content\":[{\"type\":\"text\","
-               "\"text\":\"%s ran for %.*s\"}]}}",
-               id, tool, (int)subject_len, subject ? subject : "");
+  cJSON_AddStringToObject(answer, "jsonrpc", "2.0");
+  cJSON_AddItemToObject(answer, "id", id ? cJSON_Duplicate(id, 1) : cJSON_CreateNull());
+  cJSON_AddItemToObject(answer, member, value);
+  char *text = cJSON_PrintUnformatted(answer);
+  cJSON_Delete(answer);
+  return text;
+}
+
+static char *rpc_error(const cJSON *id, int code, const char *message) {
+  cJSON *error = cJSON_CreateObject();
+  if (!error) return NULL;
+  cJSON_AddNumberToObject(error, "code", code);
+  cJSON_AddStringToObject(error, "message", message);
+  return rpc_answer(id, "error", error);
+}
+
+/* Answer one JSON-RPC request with a real JSON parser (cJSON): the handler reads exactly the
+ * members the runtime authorized. Member look-ups are case-sensitive on purpose: the runtime
+ * refuses duplicate and case-folded keys, and a case-insensitive reader here would see a
+ * different request than the one that was checked.
+ * `subject` is the caller; NULL means a handshake pass-through (the token was present but not
+ * valid), where only the handshake methods are answered and nothing else runs.
+ * Returns a malloc'd JSON body, or NULL for a notification (HTTP 202, no body). */
+static char *mcp_handle(const char *body, size_t len, const char *subject, size_t subject_len) {
+  cJSON *req = cJSON_ParseWithLength(body, len);
+  if (!cJSON_IsObject(req)) {
+    cJSON_Delete(req);
+    return rpc_error(NULL, -32600, "expected one JSON-RPC request object");
+  }
+  const cJSON *id = cJSON_GetObjectItemCaseSensitive(req, "id");
+  const cJSON *method_item = cJSON_GetObjectItemCaseSensitive(req, "method");
+  const char *method = cJSON_IsString(method_item) ? method_item->valuestring : "";
+  char *out = NULL;
+
+  if (strncmp(method, "notifications/", 14) == 0 && !id) {
+    out = NULL; /* a notification: no answer */
+  } else if (strcmp(method, "initialize") == 0) {
+    cJSON *result = cJSON_Parse(
+        "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{\"tools\":{}},"
+        "\"serverInfo\":{\"name\":\"authsec-c-example\",\"version\":\"0.1.0\"}}");
+    out = rpc_answer(id, "result", result);
+  } else if (strcmp(method, "ping") == 0) {
+    out = rpc_answer(id, "result", cJSON_CreateObject());
+  } else if (!subject) {
+    /* Pass-through carries no caller: never run anything but the handshake. */
+    out = rpc_error(id, -32001, "authentication required");
+  } else if (strcmp(method, "tools/list") == 0) {
+    out = rpc_answer(id, "result", cJSON_Parse(TOOLS_LIST_RESULT));
+  } else if (strcmp(method, "tools/call") == 0) {
+    const cJSON *params = cJSON_GetObjectItemCaseSensitive(req, "params");
+    const cJSON *name = cJSON_GetObjectItemCaseSensitive(params, "name");
+    const char *tool = cJSON_IsString(name) ? name->valuestring : "";
+    if (strcmp(tool, "list_issues") == 0 || strcmp(tool, "create_issue") == 0 ||
+        strcmp(tool, "delete_issue") == 0) {
+      char text[256];
+      snprintf(text, sizeof text, "%s ran for %.*s", tool, (int)subject_len, subject);
+      cJSON *result = cJSON_CreateObject();
+      cJSON *content = cJSON_AddArrayToObject(result, "content");
+      cJSON *item = cJSON_CreateObject();
+      cJSON_AddStringToObject(item, "type", "text");
+      cJSON_AddStringToObject(item, "text", text);
+      cJSON_AddItemToArray(content, item);
+      out = rpc_answer(id, "result", result);
     } else {
-      snprintf(out, 4096,
-               "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32602,\"message\":\"unknown "
-               "tool\"}}",
-               id);
+      out = rpc_error(id, -32602, "unknown tool");
     }
   } else {
-    snprintf(out, 4096,
-             "{\"jsonrpc\":\"2.0\",\"id\":%s,\"error\":{\"code\":-32601,\"message\":\"method not "
-             "found\"}}",
-             id);
+    out = rpc_error(id, -32601, "method not found");
   }
+  cJSON_Delete(req);
   return out;
 }
 
@@ -177,8 +201,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     return MHD_YES;
   }
   if (*upload_size) {
-    if (req->len + *upload_size > MAX_BODY) {
-      req->too_large = 1;
+    if (req->too_large || req->len + *upload_size > MAX_BODY) {
+      req->too_large = 1; /* keep nothing: the runtime answers without the body */
+      free(req->body);
+      req->body = NULL;
+      req->len = 0;
     } else {
       char *grown = realloc(req->body, req->len + *upload_size + 1);
       if (!grown) return MHD_NO;
@@ -190,19 +217,19 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     *upload_size = 0;
     return MHD_YES;
   }
-  if (req->too_large) {
-    static const char body[] = "{\"error\":\"invalid_request\",\"error_description\":\"request body too large\"}";
-    return send_text(c, 413, "application/json", body, sizeof body - 1);
-  }
-
   struct header_list headers = {.count = 0};
   MHD_get_connection_values(c, MHD_HEADER_KIND, collect_header, &headers);
   authsec_decision *decision = NULL;
   authsec_error *err = NULL;
-  if (authsec_runtime_check_request(RT, method, strlen(method), url, strlen(url), headers.items,
-                                    headers.count, (const uint8_t *)req->body, req->len,
-                                    &decision, &err) != AUTHSEC_STATUS_OK)
-    return send_failure(c, err);
+  /* Over the limit the body was not kept: the runtime answers without it (413). */
+  authsec_status st =
+      req->too_large
+          ? authsec_runtime_check_oversized(RT, method, strlen(method), url, strlen(url),
+                                            headers.items, headers.count, &decision, &err)
+          : authsec_runtime_check_request(RT, method, strlen(method), url, strlen(url),
+                                          headers.items, headers.count,
+                                          (const uint8_t *)req->body, req->len, &decision, &err);
+  if (st != AUTHSEC_STATUS_OK) return send_failure(c, err);
 
   enum MHD_Result ok;
   switch (authsec_decision_get_kind(decision)) {
@@ -216,8 +243,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         ok = send_text(c, MHD_HTTP_NOT_FOUND, "application/json", nf, sizeof nf - 1);
         break;
       }
-      authsec_str subject = authsec_decision_subject(decision);
-      char *answer = mcp_handle(req->body ? req->body : "", subject.data, subject.len);
+      /* Only an allow carries a caller; a pass-through runs the handshake and nothing else. */
+      authsec_str subject = {NULL, 0};
+      if (authsec_decision_get_kind(decision) == AUTHSEC_DECISION_KIND_ALLOW) {
+        subject = authsec_decision_subject(decision);
+        if (!subject.data) subject = (authsec_str){"", 0};
+      }
+      char *answer = mcp_handle(req->body ? req->body : "", req->len, subject.data, subject.len);
       if (!answer) {
         ok = send_text(c, MHD_HTTP_ACCEPTED, NULL, "", 0);
         break;
@@ -280,7 +312,8 @@ static uint32_t answer_rpc(void *userdata, const uint8_t *body, size_t len, auth
   if (!text) return AUTHSEC_STATUS_INTERNAL;
   memcpy(text, body, len);
   text[len] = '\0';
-  char *out = mcp_handle(text, NULL, 0);
+  /* The runtime's own handshake (it lists the tools to publish them): answered as a caller. */
+  char *out = mcp_handle(text, len, "authsec-manifest", strlen("authsec-manifest"));
   free(text);
   static const char ct[] = "application/json";
   authsec_status st = out ? authsec_rpc_answer_set(answer, 200, ct, sizeof ct - 1,
@@ -299,6 +332,7 @@ int main(int argc, char **argv) {
     authsec_error_free(err);
     return 2;
   }
+  MAX_BODY = authsec_runtime_max_body_bytes(RT);
   authsec_text *warnings = NULL;
   if (authsec_runtime_startup(RT, &warnings, &err) != AUTHSEC_STATUS_OK) {
     authsec_str m = authsec_error_message(err);

@@ -7,12 +7,17 @@ use crate::error::{authsec_error, Fail};
 use crate::status::authsec_status;
 
 /// Run a fallible exported body: a failure or a caught panic becomes a status, and, when
-/// `err_out` is not NULL, a new `authsec_error`.
+/// `err_out` is not NULL, a new `authsec_error`. In a forked child the body does not run at all
+/// (`AUTHSEC_STATUS_FORKED_PROCESS`, see `fork`): one rule for every fallible entry point.
 pub(crate) fn call(
     err_out: *mut *mut authsec_error,
     f: impl FnOnce() -> Result<(), Fail>,
 ) -> authsec_status {
-    let fail = match catch_unwind(AssertUnwindSafe(f)) {
+    let guarded = || {
+        crate::fork::check_not_forked()?;
+        f()
+    };
+    let fail = match catch_unwind(AssertUnwindSafe(guarded)) {
         Ok(Ok(())) => return authsec_status::Ok,
         Ok(Err(fail)) => fail,
         Err(_) => Fail::new(

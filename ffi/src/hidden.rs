@@ -4,7 +4,6 @@
 //! `authsec_shutdown` at process exit.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -21,37 +20,15 @@ enum State {
 }
 
 static STATE: Mutex<State> = Mutex::new(State::Unstarted);
-static FORKED: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn mark_forked_child() {
-    // Runs in the child right after fork(); only an atomic store (async-signal-safe).
-    FORKED.store(true, Ordering::Relaxed);
-}
 
 fn create() -> Result<Runtime, String> {
-    // SAFETY: registers a plain extern "C" function with no captured state as the child-side
-    // fork handler; pthread_atfork has no other preconditions.
-    let rc = unsafe { libc::pthread_atfork(None, None, Some(mark_forked_child)) };
-    if rc != 0 {
-        return Err(format!("pthread_atfork failed ({rc})"));
-    }
+    crate::fork::watch()?;
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("authsec-rt")
         .enable_all()
         .build()
         .map_err(|e| format!("could not start the hidden runtime: {e}"))
-}
-
-/// Fail in a forked child.
-pub(crate) fn check_not_forked() -> Result<(), Fail> {
-    if FORKED.load(Ordering::Relaxed) {
-        return Err(Fail::new(
-            authsec_status::ForkedProcess,
-            "authsec was initialised before fork(); create the runtime in the child process",
-        ));
-    }
-    Ok(())
 }
 
 /// Fail when the calling thread runs a tokio runtime (blocking there would deadlock or panic).
@@ -67,7 +44,7 @@ pub(crate) fn check_may_block() -> Result<(), Fail> {
 
 /// A handle to the shared runtime, created on first use.
 pub(crate) fn get() -> Result<Handle, Fail> {
-    check_not_forked()?;
+    crate::fork::check_not_forked()?;
     let mut state = STATE.lock().unwrap_or_else(|e| e.into_inner());
     if let State::Unstarted = *state {
         *state = match create() {

@@ -14,6 +14,7 @@
 mod boundary;
 pub mod decision;
 pub mod error;
+mod fork;
 pub mod hidden;
 pub mod manifest;
 pub mod runtime;

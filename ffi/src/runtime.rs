@@ -148,7 +148,9 @@ pub unsafe extern "C" fn authsec_runtime_from_env(
 #[no_mangle]
 pub unsafe extern "C" fn authsec_runtime_free(rt: *const authsec_runtime) {
     crate::boundary::accessor((), || {
-        if !rt.is_null() {
+        // In a forked child the runtime is left as it is: dropping it could wait on locks or
+        // tasks of threads that did not survive the fork. The child's exit reclaims it.
+        if !rt.is_null() && !crate::fork::in_forked_child() {
             // SAFETY: from Arc::into_raw in `build`; this drops the caller's one reference.
             drop(unsafe { Arc::from_raw(rt) });
         }
@@ -224,22 +226,8 @@ pub unsafe extern "C" fn authsec_runtime_check_request(
         let path = unsafe { str_in(path, path_len, "path") }?;
         // SAFETY: pointers are live and readable as this function's contract requires.
         let body = unsafe { bytes_in(body, body_len, "body") }?;
-        let mut pairs = Vec::with_capacity(header_count);
-        if header_count > 0 {
-            if headers.is_null() {
-                return Err(Fail::null("headers"));
-            }
-            // SAFETY: headers points to header_count entries, per the contract.
-            let list = unsafe { std::slice::from_raw_parts(headers, header_count) };
-            for h in list {
-                // SAFETY: each entry's pointers are readable for their lengths.
-                let name = unsafe { str_in(h.name, h.name_len, "header name") }?;
-                // SAFETY: pointers are live and readable as this function's contract requires.
-                let value = unsafe { str_in(h.value, h.value_len, "header value") }?;
-                pairs.push((name, value));
-            }
-        }
-        hidden::check_not_forked()?;
+        // SAFETY: headers points to header_count readable entries, per the contract.
+        let pairs = unsafe { header_pairs(headers, header_count) }?;
         hidden::check_may_block()?;
         let req = Request {
             method,
@@ -252,6 +240,49 @@ pub unsafe extern "C" fn authsec_runtime_check_request(
             Check::Pending(p) => hidden::block_on(p)?,
         };
         write_out(decision_out, authsec_decision::boxed(decision))
+    })
+}
+
+/// Decide a request whose body the host stopped reading because it is over `max_body_bytes` (a
+/// declared `Content-Length` over the limit, or more bytes than that arrived): the decision
+/// `authsec_runtime_check_request` would give the whole body (the metadata document on its
+/// route, otherwise the `413` answer), without passing the body. Never blocks. On
+/// `AUTHSEC_STATUS_OK`, `*decision_out` receives a decision of kind RESPOND.
+///
+/// # Safety
+/// As `authsec_runtime_check_request`, without the body.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_runtime_check_oversized(
+    rt: *const authsec_runtime,
+    method: *const libc::c_char,
+    method_len: usize,
+    path: *const libc::c_char,
+    path_len: usize,
+    headers: *const authsec_header,
+    header_count: usize,
+    decision_out: *mut *mut authsec_decision,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(decision_out, "decision_out")?;
+        // SAFETY: pointers are live and readable as this function's contract requires.
+        let rt = unsafe { runtime_ref(rt) }?;
+        // SAFETY: as above.
+        let method = unsafe { str_in(method, method_len, "method") }?;
+        // SAFETY: as above.
+        let path = unsafe { str_in(path, path_len, "path") }?;
+        // SAFETY: headers points to header_count readable entries, per the contract.
+        let pairs = unsafe { header_pairs(headers, header_count) }?;
+        let req = Request {
+            method,
+            path,
+            headers: &pairs,
+            body: &[],
+        };
+        write_out(
+            decision_out,
+            authsec_decision::boxed(rt.core.check_oversized(&req)),
+        )
     })
 }
 
@@ -272,6 +303,19 @@ pub unsafe extern "C" fn authsec_runtime_metadata(
         // SAFETY: per the contract.
         let rt = unsafe { runtime_ref(rt) }?;
         write_out(response_out, authsec_response::boxed(rt.core.metadata()))
+    })
+}
+
+/// `max_body_bytes` of the runtime's configuration: hosts stop reading a request body above it
+/// and call `authsec_runtime_check_oversized`. 0 when `rt` is NULL.
+///
+/// # Safety
+/// `rt` is NULL or a live runtime.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_runtime_max_body_bytes(rt: *const authsec_runtime) -> u64 {
+    crate::boundary::accessor(0, || {
+        // SAFETY: per the contract.
+        unsafe { rt.as_ref() }.map_or(0, |r| r.core.config().max_body_bytes)
     })
 }
 
@@ -331,4 +375,32 @@ pub unsafe extern "C" fn authsec_runtime_advance_clock(
         clock.advance(Duration::from_millis(millis));
         Ok(())
     })
+}
+
+/// Borrow `count` C headers as `(name, value)` pairs (UTF-8 checked).
+///
+/// # Safety
+/// `headers` points to `count` entries whose pointers are readable for their lengths (or
+/// `count` is 0).
+unsafe fn header_pairs<'a>(
+    headers: *const authsec_header,
+    count: usize,
+) -> Result<Vec<(&'a str, &'a str)>, Fail> {
+    let mut pairs = Vec::with_capacity(count);
+    if count == 0 {
+        return Ok(pairs);
+    }
+    if headers.is_null() {
+        return Err(Fail::null("headers"));
+    }
+    // SAFETY: headers points to count entries, per the contract.
+    let list = unsafe { std::slice::from_raw_parts(headers, count) };
+    for h in list {
+        // SAFETY: each entry's pointers are readable for their lengths, per the contract.
+        let name = unsafe { str_in(h.name, h.name_len, "header name") }?;
+        // SAFETY: as above.
+        let value = unsafe { str_in(h.value, h.value_len, "header value") }?;
+        pairs.push((name, value));
+    }
+    Ok(pairs)
 }

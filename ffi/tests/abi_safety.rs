@@ -113,6 +113,34 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
             authsec_status::NullParameter,
             "headers NULL with a count"
         );
+        for (runtime, method, headers, count, out) in [
+            (
+                ptr::null(),
+                "POST".as_ptr(),
+                ptr::null(),
+                0,
+                &mut d as *mut _,
+            ),
+            (rt, ptr::null(), ptr::null(), 0, &mut d as *mut _),
+            (rt, "POST".as_ptr(), ptr::null(), 2, &mut d as *mut _),
+            (rt, "POST".as_ptr(), ptr::null(), 0, ptr::null_mut()),
+        ] {
+            let st = authsec_runtime_check_oversized(
+                runtime,
+                method.cast(),
+                4,
+                "/mcp".as_ptr().cast(),
+                4,
+                headers,
+                count,
+                out,
+                ptr::null_mut(),
+            );
+            assert_eq!(st, authsec_status::NullParameter);
+        }
+        assert_eq!(d, sentinel_d);
+        assert_eq!(authsec_runtime_max_body_bytes(ptr::null()), 0);
+        assert_eq!(authsec_runtime_max_body_bytes(rt), 4 * 1024 * 1024);
         let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 10, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::NullParameter, "body NULL with a length");
         let st = post_mcp(
@@ -386,19 +414,80 @@ fn blocking_calls_refuse_to_run_inside_a_tokio_runtime() {
 #[test]
 fn a_forked_child_gets_forked_process() {
     let rt = runtime();
-    // SAFETY: fork in a test process; the child only makes ABI calls that do not allocate a
-    // runtime and then _exits with a code the parent checks.
+    // A decision made before the fork, for the filter call in the child.
+    let mut before = ptr::null_mut();
+    // SAFETY: live runtime, writable out-param.
+    let st = unsafe {
+        post_mcp(
+            rt,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            &mut before,
+            ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, authsec_status::Ok);
+    // SAFETY: fork in a test process; the child only makes ABI calls, each of which must refuse
+    // before doing anything, and then _exits with a code the parent checks.
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0);
     if pid == 0 {
-        let mut d = ptr::null_mut();
-        // SAFETY: rt is valid memory inherited from the parent.
-        let st = unsafe { post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut()) };
-        let code = if st == authsec_status::ForkedProcess && d.is_null() {
-            0
-        } else {
-            1
+        let mut failures = 0;
+        let mut expect = |st: authsec_status| {
+            if st != authsec_status::ForkedProcess {
+                failures += 1;
+            }
         };
+        let sentinel = SENTINEL as *mut authsec_decision;
+        let mut d = sentinel;
+        let mut filtered = SENTINEL as *mut authsec_filter_result;
+        let mut response = SENTINEL as *mut authsec_response;
+        let mut warnings = SENTINEL as *mut authsec_text;
+        let mut new_rt = SENTINEL as *const authsec_runtime;
+        let body = br#"{"jsonrpc":"2.0","id":1,"result":{"tools":[]}}"#;
+        let ct = "application/json";
+        // SAFETY: rt and `before` are valid memory inherited from the parent; every out-param
+        // is writable.
+        unsafe {
+            expect(post_mcp(
+                rt,
+                ptr::null(),
+                0,
+                ptr::null(),
+                0,
+                &mut d,
+                ptr::null_mut(),
+            ));
+            expect(authsec_runtime_filter_response(
+                rt,
+                before,
+                ct.as_ptr().cast(),
+                ct.len(),
+                body.as_ptr(),
+                body.len(),
+                &mut filtered,
+                ptr::null_mut(),
+            ));
+            expect(authsec_runtime_metadata(rt, &mut response, ptr::null_mut()));
+            expect(authsec_runtime_startup(rt, &mut warnings, ptr::null_mut()));
+            expect(authsec_runtime_wait_policy_refresh(rt, ptr::null_mut()));
+            expect(authsec_runtime_new(
+                CONFIG.as_ptr().cast(),
+                CONFIG.len(),
+                &mut new_rt,
+                ptr::null_mut(),
+            ));
+            // Freeing in the child is a no-op for the runtime (its threads are gone) and safe.
+            authsec_runtime_free(rt);
+        }
+        let untouched = d == sentinel
+            && filtered as usize == SENTINEL
+            && response as usize == SENTINEL
+            && warnings as usize == SENTINEL
+            && new_rt as usize == SENTINEL;
+        let code = if failures == 0 && untouched { 0 } else { 1 };
         // SAFETY: leave the child without running the parent's destructors or test harness.
         unsafe { libc::_exit(code) };
     }
@@ -407,7 +496,7 @@ fn a_forked_child_gets_forked_process() {
     unsafe { libc::waitpid(pid, &mut status, 0) };
     assert!(
         libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0,
-        "child status {status}"
+        "child status {status}: an entry point did not refuse with FORKED_PROCESS or wrote an output"
     );
     // The parent keeps working.
     let mut d = ptr::null_mut();
@@ -416,6 +505,7 @@ fn a_forked_child_gets_forked_process() {
         let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut());
         assert_eq!(st, authsec_status::Ok);
         authsec_decision_free(d);
+        authsec_decision_free(before);
         authsec_runtime_free(rt);
     }
 }

@@ -7,7 +7,7 @@
 //!   scenarios (401 + challenge, metadata, filtered tools/list, allow, in-band and HTTP 403,
 //!   wrong audience, manifest published through the handshake callback).
 //!
-//! Needs gcc, libmicrohttpd-dev and valgrind (`scripts/test.sh` installs them).
+//! Needs gcc, libmicrohttpd-dev, libcjson-dev and valgrind (`scripts/test.sh` installs them).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -240,7 +240,12 @@ fn call(id: u64, tool: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn example_server_over_http() {
-    let exe = compile("server", &["examples/c/server.c"], true, &["-lmicrohttpd"]);
+    let exe = compile(
+        "server",
+        &["examples/c/server.c"],
+        true,
+        &["-lmicrohttpd", "-lcjson"],
+    );
     let fx = Fixture::start().await.unwrap();
     fx.reset(json!({})).await;
     let port = free_port();
@@ -354,7 +359,40 @@ async fn example_server_over_http() {
     assert_eq!(status, 200);
     assert_eq!(body["result"]["_meta"]["authsec"]["status"], 403);
 
-    // 9. SIGTERM: the server frees everything and exits cleanly (LeakSanitizer is on).
+    // 9. A present but invalid token passes through only for the handshake, and the handler
+    //    then runs nothing but the handshake: tool names smuggled into a ping's params are
+    //    never dispatched (the example reads the request with a real JSON parser).
+    let junk = "junk";
+    let smuggle = json!({"jsonrpc": "2.0", "id": 8, "method": "ping",
+        "params": {"a": "tools/call", "b": "delete_issue"}});
+    let (status, _, body) = post(&http, &url, Some(junk), smuggle).await;
+    assert_eq!(status, 200);
+    assert_eq!(body, json!({"jsonrpc": "2.0", "id": 8, "result": {}}));
+    let init = json!({"jsonrpc": "2.0", "id": 9, "method": "initialize",
+        "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+    let (status, _, body) = post(&http, &url, Some(junk), init).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["serverInfo"]["name"], "authsec-c-example");
+    let (status, _, body) = post(&http, &url, Some(junk), call(10, "delete_issue")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["result"]["_meta"]["authsec"]["status"], 401, "{body}");
+
+    // 10. A body over max_body_bytes (4 MiB by default) is not kept; the runtime answers 413.
+    let resp = http
+        .post(format!("{url}{RESOURCE_PATH}"))
+        .bearer_auth(&reader)
+        .header("content-type", "application/json")
+        .body(vec![b' '; 4 * 1024 * 1024 + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 413);
+    assert_eq!(
+        resp.text().await.unwrap(),
+        r#"{"error":"invalid_request","error_description":"request body exceeds max_body_bytes (4194304)"}"#
+    );
+
+    // 11. SIGTERM: the server frees everything and exits cleanly (LeakSanitizer is on).
     let status = tokio::task::spawn_blocking(move || server.stop())
         .await
         .unwrap();

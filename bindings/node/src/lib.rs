@@ -324,6 +324,29 @@ impl NativeRuntime {
         self.check_pairs(env, &method, &path, &pairs, &body)
     }
 
+    /// Decide a request whose body is over `max_body_bytes` without passing the body (the
+    /// host stopped reading it): `Runtime::check_oversized`. Headers as in `checkList`.
+    #[napi]
+    pub fn check_oversized(
+        &self,
+        method: String,
+        path: String,
+        headers: Vec<String>,
+    ) -> NativeDecision {
+        let pairs: Vec<(&str, &str)> = headers
+            .chunks(2)
+            .filter(|c| c.len() == 2)
+            .map(|c| (c[0].as_str(), c[1].as_str()))
+            .collect();
+        let req = Request {
+            method: &method,
+            path: &path,
+            headers: &pairs,
+            body: &[],
+        };
+        NativeDecision::from_decision(self.core.check_oversized(&req))
+    }
+
     /// Filter a handler's `tools/list` answer for an allowed principal.
     #[napi]
     pub fn filter(

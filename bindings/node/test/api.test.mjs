@@ -3,6 +3,7 @@
 // tools/list filtering, body limit).
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
+import net from 'node:net';
 import { after, before, test } from 'node:test';
 
 import { Runtime, protect } from '../index.js';
@@ -266,7 +267,38 @@ test('protect(): denials as the core writes them, req.auth, parsed body, JSON an
     const before = seen.length;
     r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: 'x'.repeat(5000) });
     assert.equal(r.status, 413);
+    assert.equal(await r.text(), '{"error":"invalid_request","error_description":"request body exceeds max_body_bytes (1000)"}');
     assert.equal(seen.length, before, 'the handler never ran');
+  } finally {
+    await srv.close();
+  }
+});
+
+test('protect(): a declared Content-Length over the limit gets the core 413 without buffering or allocating it', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  // A limit too large to allocate: a binding that sized a buffer from it would fail with 500.
+  const limit = 2 ** 50;
+  let ran = 0;
+  const handler = protect((req, res) => { ran++; res.end(); }, { config: config({ maxBodyBytes: limit }), logger: { warn() {}, error() {} } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const { port } = new URL(srv.url);
+    const answer = await new Promise((resolve, reject) => {
+      const sock = net.connect(Number(port), '127.0.0.1', () => {
+        sock.write(`POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${limit * 2}\r\n\r\n{"jsonrpc"`);
+      });
+      let text = '';
+      sock.on('data', (d) => {
+        text += d.toString('latin1');
+        if (text.includes('\r\n\r\n') && text.endsWith('}')) { sock.destroy(); resolve(text); }
+      });
+      sock.on('error', reject);
+      sock.on('close', () => resolve(text));
+    });
+    assert.match(answer, /^HTTP\/1\.1 413 /);
+    assert.ok(answer.endsWith(`{"error":"invalid_request","error_description":"request body exceeds max_body_bytes (${limit})"}`), answer);
+    assert.equal(ran, 0, 'the handler never ran');
   } finally {
     await srv.close();
   }

@@ -23,7 +23,19 @@ fn mcp_handler(body: &[u8], principal: Option<&authsec_core::Principal>) -> (Sta
         return (StatusCode::BAD_REQUEST, json!({"error": "not JSON-RPC"}));
     };
     let id = req.get("id").cloned().unwrap_or(Value::Null);
-    let result = match req["method"].as_str().unwrap_or("") {
+    let method = req["method"].as_str().unwrap_or("");
+    // A handshake pass-through carries no caller: answer the handshake and run nothing else.
+    if principal.is_none()
+        && !matches!(method, "initialize" | "ping")
+        && !method.starts_with("notifications/")
+    {
+        return (
+            StatusCode::OK,
+            json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "authentication required"}}),
+        );
+    }
+    let result = match method {
+        "ping" => json!({}),
         "initialize" => json!({"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
                                "serverInfo": {"name": "authsec-demo", "version": "0.1.0"}}),
         "tools/list" => json!({"tools": [
@@ -32,7 +44,7 @@ fn mcp_handler(body: &[u8], principal: Option<&authsec_core::Principal>) -> (Sta
             {"name": "server_info", "description": "Public server information", "inputSchema": {"type": "object"}}
         ]}),
         "tools/call" => {
-            let who = principal.map(|p| p.subject.as_str()).unwrap_or("anonymous");
+            let who = principal.map(|p| p.subject.as_str()).unwrap_or_default();
             let tool = req["params"]["name"].as_str().unwrap_or("");
             json!({"content": [{"type": "text", "text": format!("{tool} ran for {who}")}]})
         }
