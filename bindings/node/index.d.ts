@@ -6,8 +6,9 @@ import type { ManifestResult, PolicyStatus } from './native';
 
 export type { ManifestResult, PolicyStatus } from './native';
 
-/** Stable error code names (the core's `ErrorCode::as_str()`). */
-export type ErrorCode = 'config_invalid' | 'startup_failed' | 'backend_error' | 'invalid_input' | 'internal';
+import { ErrorCode } from './codes';
+/** The stable error codes (constants and the type of their names), from the core's registry. */
+export { ErrorCode } from './codes';
 
 /** Every error thrown or rejected by this package: a JS `Error` with a stable `code`. */
 export interface AuthsecError extends Error {

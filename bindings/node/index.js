@@ -5,6 +5,7 @@
 // and the node:http / Express glue (protect, mountMcp). See README.md.
 
 const native = require('./authsec.node');
+const { ErrorCode } = require('./codes.js');
 
 const EMPTY = Buffer.alloc(0);
 const SSE_TYPE = /^\s*text\/event-stream/i;
@@ -82,7 +83,7 @@ function toBody(body) {
   if (typeof body === 'string') return Buffer.from(body, 'utf8');
   if (body instanceof Uint8Array) return Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (body instanceof ArrayBuffer) return Buffer.from(body);
-  throw authsecError('invalid_input', 'request.body must be a Buffer, a Uint8Array, a string or undefined');
+  throw authsecError(ErrorCode.INVALID_INPUT, 'request.body must be a Buffer, a Uint8Array, a string or undefined');
 }
 
 // Headers as a flat [name, value, ...] list, from [[name, value], ...], a flat rawHeaders-style
@@ -92,13 +93,13 @@ function flatHeaders(headers) {
   if (headers === undefined || headers === null) return out;
   if (Array.isArray(headers)) {
     if (headers.length > 0 && typeof headers[0] === 'string') {
-      if (headers.length % 2 !== 0) throw authsecError('invalid_input', 'a flat header list needs name/value pairs');
+      if (headers.length % 2 !== 0) throw authsecError(ErrorCode.INVALID_INPUT, 'a flat header list needs name/value pairs');
       for (const h of headers) out.push(String(h));
       return out;
     }
     for (const pair of headers) {
       if (!Array.isArray(pair) || pair.length !== 2) {
-        throw authsecError('invalid_input', 'request.headers must be [name, value] pairs');
+        throw authsecError(ErrorCode.INVALID_INPUT, 'request.headers must be [name, value] pairs');
       }
       out.push(String(pair[0]), String(pair[1]));
     }
@@ -113,7 +114,7 @@ function flatHeaders(headers) {
     }
     return out;
   }
-  throw authsecError('invalid_input', 'request.headers must be an array of [name, value] pairs or an object');
+  throw authsecError(ErrorCode.INVALID_INPUT, 'request.headers must be an array of [name, value] pairs or an object');
 }
 
 function runNativeCheck(rt, method, path, flat, body) {
@@ -136,20 +137,20 @@ function runNativeCheck(rt, method, path, flat, body) {
 
 function configJson(config) {
   if (config === null || typeof config !== 'object' || Array.isArray(config)) {
-    throw authsecError('config_invalid', 'invalid config: expected an object');
+    throw authsecError(ErrorCode.CONFIG_INVALID, 'invalid config: expected an object');
   }
   try {
     return JSON.stringify(config);
   } catch {
-    throw authsecError('config_invalid', 'invalid config: not serializable as JSON');
+    throw authsecError(ErrorCode.CONFIG_INVALID, 'invalid config: not serializable as JSON');
   }
 }
 
 function createOptions(options) {
   if (options === undefined || options === null) return false;
-  if (typeof options !== 'object') throw authsecError('invalid_input', 'options must be an object');
+  if (typeof options !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'options must be an object');
   for (const k of Object.keys(options)) {
-    if (k !== 'manualClock') throw authsecError('invalid_input', `unknown option \`${k}\` (known: manualClock)`);
+    if (k !== 'manualClock') throw authsecError(ErrorCode.INVALID_INPUT, `unknown option \`${k}\` (known: manualClock)`);
   }
   return options.manualClock === true;
 }
@@ -165,7 +166,7 @@ class Runtime {
 
   /** @internal Use Runtime.create, Runtime.fromJson or Runtime.fromEnv. */
   constructor(token, nativeRuntime) {
-    if (token !== TOKEN) throw authsecError('invalid_input', 'use Runtime.create(config) or Runtime.fromEnv()');
+    if (token !== TOKEN) throw authsecError(ErrorCode.INVALID_INPUT, 'use Runtime.create(config) or Runtime.fromEnv()');
     this.#native = nativeRuntime;
   }
 
@@ -177,13 +178,13 @@ class Runtime {
 
   /** Build from the core's snake_case JSON configuration text (a config file). */
   static fromJson(text, options) {
-    if (typeof text !== 'string') throw authsecError('config_invalid', 'invalid config: expected JSON text');
+    if (typeof text !== 'string') throw authsecError(ErrorCode.CONFIG_INVALID, 'invalid config: expected JSON text');
     return new Runtime(TOKEN, native.NativeRuntime.fromJson(text, createOptions(options)));
   }
 
   /** Build from the environment (`AUTHSEC_ISSUER`, ... and the SDK's legacy aliases). */
   static fromEnv(prefix = 'AUTHSEC_', options) {
-    if (typeof prefix !== 'string') throw authsecError('invalid_input', 'prefix must be a string');
+    if (typeof prefix !== 'string') throw authsecError(ErrorCode.INVALID_INPUT, 'prefix must be a string');
     return new Runtime(TOKEN, native.NativeRuntime.fromEnv(prefix, createOptions(options)));
   }
 
@@ -197,7 +198,7 @@ class Runtime {
   }
 
   #rt() {
-    if (this.#native === null) throw authsecError('invalid_input', 'the runtime is closed');
+    if (this.#native === null) throw authsecError(ErrorCode.INVALID_INPUT, 'the runtime is closed');
     return this.#native;
   }
 
@@ -216,11 +217,11 @@ class Runtime {
    */
   check(request) {
     const rt = this.#rt();
-    if (request === null || typeof request !== 'object') throw authsecError('invalid_input', 'request must be an object');
+    if (request === null || typeof request !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'request must be an object');
     const method = request.method === undefined ? 'GET' : request.method;
     const path = request.path === undefined ? '/' : request.path;
     if (typeof method !== 'string' || typeof path !== 'string') {
-      throw authsecError('invalid_input', 'request.method and request.path must be strings');
+      throw authsecError(ErrorCode.INVALID_INPUT, 'request.method and request.path must be strings');
     }
     return runNativeCheck(rt, method, path, flatHeaders(request.headers), toBody(request.body));
   }
@@ -230,10 +231,10 @@ class Runtime {
     const rt = this.#rt();
     const p = target instanceof Principal ? target : target && target.principal;
     if (!(p instanceof Principal)) {
-      throw authsecError('invalid_input', 'filterResponse needs the principal (or the allow decision) from check');
+      throw authsecError(ErrorCode.INVALID_INPUT, 'filterResponse needs the principal (or the allow decision) from check');
     }
     if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
-      throw authsecError('invalid_input', 'contentType must be a string');
+      throw authsecError(ErrorCode.INVALID_INPUT, 'contentType must be a string');
     }
     return rt.filter(handleOf(p), contentType ?? null, toBody(body));
   }
@@ -281,7 +282,7 @@ class Runtime {
         return JSON.stringify(answer === undefined ? null : answer);
       });
     }
-    return Promise.reject(authsecError('invalid_input', 'publishManifest needs an array of tools or a JSON-RPC callback'));
+    return Promise.reject(authsecError(ErrorCode.INVALID_INPUT, 'publishManifest needs an array of tools or a JSON-RPC callback'));
   }
 
   /** The remote policy cache status, or null unless the policy mode is remote. */
@@ -296,7 +297,7 @@ class Runtime {
 
   /** Test hook: move the manual clock forward (`Runtime.create(config, { manualClock: true })`). */
   advanceClock(seconds) {
-    if (typeof seconds !== 'number') throw authsecError('invalid_input', 'seconds must be a number');
+    if (typeof seconds !== 'number') throw authsecError(ErrorCode.INVALID_INPUT, 'seconds must be a number');
     this.#rt().advanceClock(seconds);
   }
 
@@ -361,7 +362,7 @@ function readBody(req, limit) {
   if (req.readableEnded || req.complete && req.readableLength === 0 && req.body !== undefined) {
     const b = req.rawBody ?? req.body;
     if (Buffer.isBuffer(b) || typeof b === 'string') return Promise.resolve({ body: toBody(b), over: false });
-    return Promise.reject(authsecError('invalid_input', 'the request body was already consumed; mount authsec before any body parser'));
+    return Promise.reject(authsecError(ErrorCode.INVALID_INPUT, 'the request body was already consumed; mount authsec before any body parser'));
   }
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
@@ -449,7 +450,7 @@ function interceptToolsList(res, runtime, principal, onError) {
     restore();
     if (res.headersSent) {
       // Mid-stream: the status is gone; end the stream without the unfiltered event.
-      onError(authsecError('backend_error', `tools/list filter answered ${d.status} after the stream started; stream closed`));
+      onError(authsecError(ErrorCode.BACKEND_ERROR, `tools/list filter answered ${d.status} after the stream started; stream closed`));
       res.end();
       return;
     }
@@ -573,13 +574,13 @@ function defaultLogger() {
 }
 
 function resolveRuntime(options, logger) {
-  if (!options || typeof options !== 'object') throw authsecError('invalid_input', 'options must be an object with config or runtime');
-  if (options.runtime && options.config) throw authsecError('invalid_input', 'give either config or runtime, not both');
+  if (!options || typeof options !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'options must be an object with config or runtime');
+  if (options.runtime && options.config) throw authsecError(ErrorCode.INVALID_INPUT, 'give either config or runtime, not both');
   if (options.runtime) {
-    if (!(options.runtime instanceof Runtime)) throw authsecError('invalid_input', 'options.runtime must be a Runtime');
+    if (!(options.runtime instanceof Runtime)) throw authsecError(ErrorCode.INVALID_INPUT, 'options.runtime must be a Runtime');
     return { runtime: options.runtime, ready: Promise.resolve([]) };
   }
-  if (!options.config) throw authsecError('invalid_input', 'options.config or options.runtime is required');
+  if (!options.config) throw authsecError(ErrorCode.INVALID_INPUT, 'options.config or options.runtime is required');
   const runtime = Runtime.create(options.config);
   const ready = runtime.startup().then((warnings) => {
     for (const w of warnings) logger.warn(w);
@@ -594,7 +595,7 @@ function resolveRuntime(options, logger) {
  * `ready` promise settles with startup); with `runtime` the caller has started it.
  */
 function protect(handler, options) {
-  if (typeof handler !== 'function') throw authsecError('invalid_input', 'handler must be a function');
+  if (typeof handler !== 'function') throw authsecError(ErrorCode.INVALID_INPUT, 'handler must be a function');
   const logger = (options && options.logger) || defaultLogger();
   const { runtime, ready } = resolveRuntime(options, logger);
   let started = false;
@@ -675,10 +676,10 @@ function protect(handler, options) {
  */
 function mountMcp(app, options) {
   if (!app || typeof app.all !== 'function' || typeof app.get !== 'function') {
-    throw authsecError('invalid_input', 'mountMcp needs an Express app (or router)');
+    throw authsecError(ErrorCode.INVALID_INPUT, 'mountMcp needs an Express app (or router)');
   }
   const { path = '/mcp', handler, tools } = options || {};
-  if (typeof handler !== 'function') throw authsecError('invalid_input', 'options.handler must be a function');
+  if (typeof handler !== 'function') throw authsecError(ErrorCode.INVALID_INPUT, 'options.handler must be a function');
   const logger = options.logger || defaultLogger();
   const protectedHandler = protect(handler, { config: options.config, runtime: options.runtime, logger });
   const { runtime, ready } = protectedHandler;
@@ -696,4 +697,4 @@ function mountMcp(app, options) {
   return { runtime, ready, published };
 }
 
-module.exports = { Runtime, Principal, protect, mountMcp, writeDecision };
+module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, ErrorCode };

@@ -54,7 +54,7 @@ mod validator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, PolicyMode, Secret, ValidationMode};
-pub use error::{Error, ErrorCode, Result};
+pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
 pub use policy::{PolicySource, PolicyView, ToolMap};
 pub use principal::Principal;

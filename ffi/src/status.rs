@@ -1,6 +1,6 @@
 //! `authsec_status`: the stable numeric codes every fallible function returns, and their names.
 
-use authsec_core::ErrorCode;
+use authsec_core::{code_info, CodeInfo, ErrorCode};
 
 /// The result of a fallible call. `AUTHSEC_STATUS_OK` (0) means the call ran; any other value
 /// means it did not, and on the request path the host must refuse the request (fail closed).
@@ -37,26 +37,7 @@ pub enum authsec_status {
 }
 
 impl authsec_status {
-    /// The stable lower-case name, shared with the core and the other bindings.
-    pub fn name(self) -> &'static str {
-        match self {
-            authsec_status::Ok => "ok",
-            authsec_status::NullParameter => "null_parameter",
-            authsec_status::InvalidUtf8 => "invalid_utf8",
-            authsec_status::InvalidArgument => "invalid_argument",
-            authsec_status::ForkedProcess => "forked_process",
-            authsec_status::WrongThreadContext => "wrong_thread_context",
-            authsec_status::RuntimeUnavailable => "runtime_unavailable",
-            authsec_status::InvalidInput => ErrorCode::InvalidInput.as_str(),
-            authsec_status::ConfigInvalid => ErrorCode::ConfigInvalid.as_str(),
-            authsec_status::StartupFailed => ErrorCode::StartupFailed.as_str(),
-            authsec_status::BackendError => ErrorCode::Backend.as_str(),
-            authsec_status::Internal => ErrorCode::Internal.as_str(),
-            authsec_status::Panic => "panic",
-        }
-    }
-
-    /// Every status, for tables and tests.
+    /// Every status (cbindgen needs the enum; a test checks it against the core's registry).
     /// cbindgen:ignore
     pub const ALL: [authsec_status; 13] = [
         authsec_status::Ok,
@@ -73,6 +54,11 @@ impl authsec_status {
         authsec_status::Internal,
         authsec_status::Panic,
     ];
+
+    /// The stable lower-case name, from the core's code registry.
+    pub fn name(self) -> &'static str {
+        code_info(self as u32).map_or("internal", CodeInfo::name)
+    }
 
     /// The status for a number; unknown numbers map to `Internal`.
     pub fn from_number(n: u32) -> authsec_status {
@@ -93,47 +79,29 @@ impl From<ErrorCode> for authsec_status {
 /// string; `"unknown"` for a number that is not a status. Never NULL.
 #[no_mangle]
 pub extern "C" fn authsec_status_name(status: u32) -> *const libc::c_char {
-    let name: &'static std::ffi::CStr = match authsec_status::ALL
-        .into_iter()
-        .find(|s| *s as u32 == status)
-    {
-        Some(authsec_status::Ok) => c"ok",
-        Some(authsec_status::NullParameter) => c"null_parameter",
-        Some(authsec_status::InvalidUtf8) => c"invalid_utf8",
-        Some(authsec_status::InvalidArgument) => c"invalid_argument",
-        Some(authsec_status::ForkedProcess) => c"forked_process",
-        Some(authsec_status::WrongThreadContext) => c"wrong_thread_context",
-        Some(authsec_status::RuntimeUnavailable) => c"runtime_unavailable",
-        Some(authsec_status::InvalidInput) => c"invalid_input",
-        Some(authsec_status::ConfigInvalid) => c"config_invalid",
-        Some(authsec_status::StartupFailed) => c"startup_failed",
-        Some(authsec_status::BackendError) => c"backend_error",
-        Some(authsec_status::Internal) => c"internal",
-        Some(authsec_status::Panic) => c"panic",
-        None => c"unknown",
-    };
-    name.as_ptr().cast()
+    code_info(status).map_or(c"unknown", |c| c.c_name).as_ptr()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authsec_core::CODES;
 
     #[test]
-    fn names_agree_with_the_nul_terminated_table_and_the_core() {
+    fn statuses_are_exactly_the_registry() {
+        let numbers: Vec<u32> = authsec_status::ALL.iter().map(|s| *s as u32).collect();
+        let registry: Vec<u32> = CODES.iter().map(|c| c.number).collect();
+        assert_eq!(
+            numbers, registry,
+            "authsec_status and the core registry differ"
+        );
         for s in authsec_status::ALL {
             // SAFETY: authsec_status_name returns a static NUL-terminated string.
             let c = unsafe { std::ffi::CStr::from_ptr(authsec_status_name(s as u32)) };
             assert_eq!(c.to_str().unwrap(), s.name());
             assert_eq!(authsec_status::from_number(s as u32), s);
         }
-        for code in [
-            ErrorCode::ConfigInvalid,
-            ErrorCode::StartupFailed,
-            ErrorCode::Backend,
-            ErrorCode::InvalidInput,
-            ErrorCode::Internal,
-        ] {
+        for code in ErrorCode::ALL {
             let s = authsec_status::from(code);
             assert_eq!(s as u32, code.number());
             assert_eq!(s.name(), code.as_str());

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Types drift check: build the addon (debug, scripts/build.sh), turn the type definitions the
 # napi-derive macros wrote during that build into a declaration file (scripts/gen-native-dts.mjs)
-# and fail when it differs from the committed native.d.ts; then type-check index.d.ts
+# and fail when it differs from the committed native.d.ts; check codes.js/codes.d.ts against
+# include/authsec_codes.json (the core's code registry); then type-check index.d.ts
 # (hand-written) and native.d.ts with tsc against a usage file. Needs `npm ci` in bindings/node.
 #   --write  regenerate native.d.ts instead of checking it
 set -euo pipefail
@@ -22,6 +23,7 @@ elif ! cmp -s "$generated" native.d.ts; then
   diff -u native.d.ts "$generated" >&2 || true
   status=1
 fi
+node scripts/gen-codes.mjs --check || status=1
 npx --no-install tsc -p tsconfig.json || { echo "type check failed" >&2; status=1; }
-[ "$status" -eq 0 ] && echo "types: native.d.ts up to date; index.d.ts and native.d.ts type-check"
+[ "$status" -eq 0 ] && echo "types: native.d.ts and codes.js/codes.d.ts up to date; index.d.ts, native.d.ts and codes.d.ts type-check"
 exit "$status"

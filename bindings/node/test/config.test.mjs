@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
-import { Runtime } from '../index.js';
+import { ErrorCode, Runtime } from '../index.js';
 import { VECTORS_DIR, vectorFiles } from './conformance-runner.mjs';
 import { JObject, parse, stringify, substitute, toJs } from './json.mjs';
 
@@ -87,4 +87,12 @@ test('fromEnv reads the SDK variables with a prefix', () => {
   } finally {
     for (const k of keys) delete process.env[k];
   }
+});
+
+test('errors carry the registry codes (ErrorCode, generated from include/authsec_codes.json)', () => {
+  const registry = JSON.parse(readFileSync(new URL('../../../include/authsec_codes.json', import.meta.url), 'utf8'));
+  const names = registry.codes.filter((c) => c.scope !== 'ok').map((c) => c.name);
+  assert.deepEqual(Object.values(ErrorCode), names);
+  assert.throws(() => Runtime.fromJson('{}'), { code: ErrorCode.CONFIG_INVALID });
+  assert.throws(() => Runtime.fromEnv(7), { code: ErrorCode.INVALID_INPUT });
 });

@@ -2,7 +2,12 @@
 // the tests and the example use (a wrong shape here fails the type check).
 import { createServer } from 'node:http';
 
-import { Runtime, mountMcp, protect, type Decision, type FilterOutcome, type ManifestResult } from '../index';
+import { ErrorCode, Runtime, mountMcp, protect, type AuthsecError, type Decision, type FilterOutcome, type ManifestResult } from '../index';
+
+function codeOf(e: AuthsecError): ErrorCode {
+  const known: ErrorCode = ErrorCode.CONFIG_INVALID;
+  return e.code === known ? known : e.code;
+}
 
 async function usage(): Promise<void> {
   const rt = Runtime.create(
