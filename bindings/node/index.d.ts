@@ -93,8 +93,13 @@ export declare class Principal {
   readonly issuer: string;
   readonly audience: string[];
   readonly scopes: string[];
+  /** Every claim; converted from the core only when first read. */
   readonly claims: Record<string, unknown>;
   readonly active: boolean;
+  /** The OAuth client: `client_id`, else `azp`, else the subject. */
+  readonly clientId: string;
+  /** `exp` in Unix seconds, when the token has a numeric one. */
+  readonly expiresAt: number | null | undefined;
   hasAnyScope(required: string[]): boolean;
   toJSON(): { subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean };
 }

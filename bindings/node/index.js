@@ -23,7 +23,8 @@ let handleOf;
 
 class Principal {
   #handle;
-  #info;
+  #fields;
+  #claims;
 
   constructor(handle) {
     this.#handle = handle;
@@ -33,9 +34,10 @@ class Principal {
     handleOf = (p) => p.#handle;
   }
 
+  // The typed fields come from the core's accessors; the claims are converted only when read.
   #get() {
-    if (this.#info === undefined) this.#info = native.principalInfo(this.#handle);
-    return this.#info;
+    if (this.#fields === undefined) this.#fields = native.principalFields(this.#handle);
+    return this.#fields;
   }
 
   /** `sub` (introspection: `sub`, else `subject`). */
@@ -47,7 +49,14 @@ class Principal {
   /** Granted scopes. */
   get scopes() { return this.#get().scopes; }
   /** Every claim (JWT payload, overlaid with the introspection answer when both ran). */
-  get claims() { return this.#get().claims; }
+  get claims() {
+    if (this.#claims === undefined) this.#claims = native.principalClaims(this.#handle);
+    return this.#claims;
+  }
+  /** The OAuth client: `client_id`, else `azp`, else the subject. */
+  get clientId() { return this.#get().clientId; }
+  /** `exp` in Unix seconds, when the token has a numeric one. */
+  get expiresAt() { return this.#get().expiresAt; }
   /** Always true for an allowed request. */
   get active() { return this.#get().active; }
 
@@ -59,7 +68,8 @@ class Principal {
   }
 
   toJSON() {
-    return { ...this.#get() };
+    const f = this.#get();
+    return { subject: f.subject, issuer: f.issuer, audience: f.audience, scopes: f.scopes, claims: this.claims, active: f.active };
   }
 
   [Symbol.for('nodejs.util.inspect.custom')]() {
@@ -330,28 +340,24 @@ function clearHeaders(res) {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
 
-function bearerToken(flat) {
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i].toLowerCase() === 'authorization') {
-      const m = /^\s*bearer\s+(\S+)\s*$/i.exec(flat[i + 1]);
-      return m ? m[1] : '';
-    }
-  }
-  return '';
-}
-
-/** The MCP SDK's AuthInfo for a principal. */
-function authInfo(principal, token, resourceUri) {
-  const claims = principal.claims;
-  const clientId = [claims.client_id, claims.azp, principal.subject].find((v) => typeof v === 'string' && v) || '';
-  const info = { token, clientId, scopes: principal.scopes };
-  if (typeof claims.exp === 'number') info.expiresAt = claims.exp;
+/** The MCP SDK's AuthInfo for a principal, from the core's typed accessors and its bearer
+ * extraction; `extra.claims` converts the claims only when a handler reads it. */
+function authInfo(principal, flat, resourceUri) {
+  const info = { token: native.bearerToken(flat), clientId: principal.clientId, scopes: principal.scopes };
+  const exp = principal.expiresAt;
+  if (exp !== undefined && exp !== null) info.expiresAt = exp;
   try {
     info.resource = new URL(resourceUri);
   } catch {
     // resource_uri is validated by the core; nothing to add when URL cannot parse it.
   }
-  info.extra = { subject: principal.subject, issuer: principal.issuer, audience: principal.audience, claims, principal };
+  info.extra = {
+    subject: principal.subject,
+    issuer: principal.issuer,
+    audience: principal.audience,
+    get claims() { return principal.claims; },
+    principal,
+  };
   return info;
 }
 
@@ -646,7 +652,7 @@ function protect(handler, options) {
       }
       if (parsed !== undefined && req.body === undefined) req.body = parsed;
       if (decision.kind === 'allow') {
-        req.auth = authInfo(decision.principal, bearerToken(flat), runtime.resourceUri);
+        req.auth = authInfo(decision.principal, flat, runtime.resourceUri);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
         if (decision.filterToolsList) interceptToolsList(res, runtime, decision.principal, (e) => logger.error(e.message));
       }

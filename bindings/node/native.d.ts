@@ -62,6 +62,12 @@ export declare class NativeRuntime {
   waitPolicyRefresh(): Promise<void>
 }
 
+/**
+ * The bearer token of a request's headers (flat `[name, value, ...]` list) as the core reads
+ * it: `Request::bearer_token` (one `Authorization` header, `Bearer <token>`), else "".
+ */
+export declare function bearerToken(headers: Array<string>): string
+
 /** The core's configuration field names, camelCase (the TypeScript API's keys). */
 export declare function configKeys(): Array<string>
 
@@ -82,7 +88,7 @@ export interface NativeDecision {
   /** `[name, value]` pairs, lower-case names. */
   headers?: Array<Array<string>>
   body?: Buffer
-  /** The validated principal (an opaque handle; read it with `principalInfo`). */
+  /** The validated principal (an opaque handle; read it with `principalFields` and `principalClaims`). */
   principal?: ExternalObject<unknown>
   filterToolsList?: boolean
 }
@@ -98,5 +104,27 @@ export interface PolicyStatus {
   fetches: number
 }
 
-/** The principal behind a handle, as `{subject, issuer, audience, scopes, claims, active}`. */
-export declare function principalInfo(principal: ExternalObject<unknown>): { subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean }
+/**
+ * Every claim of the principal behind a handle (the JWT payload, overlaid with the
+ * introspection answer when both ran).
+ */
+export declare function principalClaims(principal: ExternalObject<unknown>): Record<string, unknown>
+
+/**
+ * The typed fields of a principal, read with the core's accessors; the claims are not
+ * converted (read them with `principalClaims` when needed).
+ */
+export interface PrincipalFields {
+  subject: string
+  issuer: string
+  audience: Array<string>
+  scopes: Array<string>
+  active: boolean
+  /** The OAuth client (`client_id`, else `azp`, else the subject). */
+  clientId: string
+  /** `exp` in Unix seconds, when the token has a numeric one. */
+  expiresAt?: number
+}
+
+/** The typed fields of the principal behind a handle (no claims conversion). */
+export declare function principalFields(principal: ExternalObject<unknown>): PrincipalFields

@@ -242,7 +242,8 @@ mod tests {
         for (i, c) in CODES.iter().enumerate() {
             let name = c.c_name.to_str().expect("names are ASCII");
             assert!(
-                name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+                name.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
                 "{name}"
             );
             assert!(

@@ -29,6 +29,34 @@ impl Principal {
                 .any(|r| self.scopes.iter().any(|g| g == r.as_ref()))
     }
 
+    /// The OAuth client the token was issued to: the `client_id` claim (RFC 9068, RFC 7662),
+    /// else `azp` (OIDC), else the subject (the MCP SDKs' `AuthInfo.clientId` is required).
+    pub fn client_id(&self) -> &str {
+        ["client_id", "azp"]
+            .iter()
+            .find_map(|k| match self.claims.get(*k) {
+                Some(Value::String(s)) if !s.is_empty() => Some(s.as_str()),
+                _ => None,
+            })
+            .unwrap_or(&self.subject)
+    }
+
+    /// `exp` in Unix seconds, when the token carries a numeric one (fractions dropped,
+    /// out-of-range values saturated).
+    pub fn expires_at(&self) -> Option<u64> {
+        match self.claims.get("exp") {
+            Some(Value::Number(n)) => n
+                .as_u64()
+                .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+            _ => None,
+        }
+    }
+
+    /// One claim by name (the raw JSON value), without copying the others.
+    pub fn claim(&self, name: &str) -> Option<&Value> {
+        self.claims.get(name)
+    }
+
     /// Build a principal from a claims object (a JWT payload or an introspection answer).
     pub(crate) fn from_claims(claims: Map<String, Value>, introspection: bool) -> Principal {
         let string = |k: &str| match claims.get(k) {
@@ -129,5 +157,26 @@ mod tests {
         let pr = p(json!({"subject": "s", "resource": "r"}), false);
         assert_eq!(pr.subject, "");
         assert!(pr.audience.is_empty());
+    }
+
+    #[test]
+    fn typed_accessors() {
+        let pr = p(
+            json!({"sub": "u", "client_id": "c", "azp": "a", "exp": 1700000000}),
+            false,
+        );
+        assert_eq!(pr.client_id(), "c");
+        assert_eq!(pr.expires_at(), Some(1_700_000_000));
+        assert_eq!(pr.claim("azp"), Some(&json!("a")));
+        let pr = p(
+            json!({"sub": "u", "client_id": "", "azp": "a", "exp": 1.5e300}),
+            false,
+        );
+        assert_eq!(pr.client_id(), "a");
+        assert_eq!(pr.expires_at(), Some(u64::MAX));
+        let pr = p(json!({"sub": "u", "client_id": 7, "exp": "soon"}), false);
+        assert_eq!(pr.client_id(), "u");
+        assert_eq!(pr.expires_at(), None);
+        assert_eq!(p(json!({"exp": -5}), false).expires_at(), None);
     }
 }

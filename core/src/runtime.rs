@@ -48,6 +48,22 @@ impl<'a> Request<'a> {
             .map(|(_, v)| *v)
     }
 
+    /// The bearer token of this request as the runtime reads it (one `Authorization` header,
+    /// `Bearer <token>`, scheme case-insensitive), or `None` when there is none, it is
+    /// malformed, or the header is repeated. Bindings use this for the SDKs' `AuthInfo.token`
+    /// instead of parsing the header themselves.
+    pub fn bearer_token(&self) -> Option<&'a str> {
+        let mut auth = self.headers_named("authorization");
+        let header = auth.next()?;
+        if auth.next().is_some() {
+            return None;
+        }
+        match extract_bearer(header) {
+            Bearer::Token(t) => Some(t),
+            Bearer::Missing | Bearer::Malformed => None,
+        }
+    }
+
     fn header(&self, name: &str) -> Option<&'a str> {
         self.headers
             .iter()
@@ -542,6 +558,23 @@ mod tests {
         assert!(matches!(extract_bearer("Bearer "), Bearer::Missing));
         assert!(matches!(extract_bearer(""), Bearer::Missing));
         assert!(matches!(extract_bearer("Bearer a b"), Bearer::Malformed));
+        let req = |headers| Request {
+            method: "POST",
+            path: "/mcp",
+            headers,
+            body: b"",
+        };
+        assert_eq!(
+            req(&[("Authorization", "bearer  abc ")]).bearer_token(),
+            Some("abc")
+        );
+        assert_eq!(req(&[("authorization", "Bearer a b")]).bearer_token(), None);
+        assert_eq!(req(&[("authorization", "Basic abc")]).bearer_token(), None);
+        assert_eq!(
+            req(&[("authorization", "Bearer a"), ("Authorization", "Bearer b")]).bearer_token(),
+            None
+        );
+        assert_eq!(req(&[]).bearer_token(), None);
     }
 
     fn respond(d: Decision) -> Response {

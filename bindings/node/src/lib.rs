@@ -140,7 +140,7 @@ pub struct NativeDecision {
     /// `[name, value]` pairs, lower-case names.
     pub headers: Option<Vec<Vec<String>>>,
     pub body: Option<Buffer>,
-    /// The validated principal (an opaque handle; read it with `principalInfo`).
+    /// The validated principal (an opaque handle; read it with `principalFields` and `principalClaims`).
     #[napi(ts_type = "ExternalObject<unknown>")]
     pub principal: Option<External<Arc<Principal>>>,
     pub filter_tools_list: Option<bool>,
@@ -568,14 +568,63 @@ impl NativeRuntime {
     }
 }
 
-/// The principal behind a handle, as `{subject, issuer, audience, scopes, claims, active}`.
-#[napi(
-    ts_return_type = "{ subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean }"
-)]
-pub fn principal_info(
+/// The typed fields of a principal, read with the core's accessors; the claims are not
+/// converted (read them with `principalClaims` when needed).
+#[napi(object)]
+pub struct PrincipalFields {
+    pub subject: String,
+    pub issuer: String,
+    pub audience: Vec<String>,
+    pub scopes: Vec<String>,
+    pub active: bool,
+    /// The OAuth client (`client_id`, else `azp`, else the subject).
+    pub client_id: String,
+    /// `exp` in Unix seconds, when the token has a numeric one.
+    pub expires_at: Option<f64>,
+}
+
+/// The typed fields of the principal behind a handle (no claims conversion).
+#[napi]
+pub fn principal_fields(
+    #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+) -> PrincipalFields {
+    let p: &Principal = principal;
+    PrincipalFields {
+        subject: p.subject.clone(),
+        issuer: p.issuer.clone(),
+        audience: p.audience.clone(),
+        scopes: p.scopes.clone(),
+        active: p.active,
+        client_id: p.client_id().to_string(),
+        expires_at: p.expires_at().map(|e| e as f64),
+    }
+}
+
+/// Every claim of the principal behind a handle (the JWT payload, overlaid with the
+/// introspection answer when both ran).
+#[napi(ts_return_type = "Record<string, unknown>")]
+pub fn principal_claims(
     #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
 ) -> Value {
-    serde_json::to_value(&***principal).unwrap_or(Value::Null)
+    Value::Object(principal.claims.clone())
+}
+
+/// The bearer token of a request's headers (flat `[name, value, ...]` list) as the core reads
+/// it: `Request::bearer_token` (one `Authorization` header, `Bearer <token>`), else "".
+#[napi]
+pub fn bearer_token(headers: Vec<String>) -> String {
+    let pairs: Vec<(&str, &str)> = headers
+        .chunks(2)
+        .filter(|c| c.len() == 2)
+        .map(|c| (c[0].as_str(), c[1].as_str()))
+        .collect();
+    let req = Request {
+        method: "",
+        path: "",
+        headers: &pairs,
+        body: &[],
+    };
+    req.bearer_token().unwrap_or_default().to_string()
 }
 
 /// The core's configuration field names, camelCase (the TypeScript API's keys).

@@ -55,7 +55,11 @@ test('check is synchronous when the core decides from memory, a Promise only for
   assert.equal(d1.principal.subject, 'user-1');
   assert.deepEqual(d1.principal.scopes, ['issues:read']);
   assert.equal(d1.principal.claims.iss, fx.base);
+  assert.equal(d1.principal.clientId, 'user-1', 'no client_id or azp: the subject');
+  assert.equal(d1.principal.expiresAt, d1.principal.claims.exp);
   assert.equal(d1.filterToolsList, false);
+  const withClient = await rt.check({ ...req, headers: [['authorization', `Bearer ${await mint({ scope: 'issues:read', azp: 'spa-1' })}`]] });
+  assert.equal(withClient.principal.clientId, 'spa-1', 'azp when there is no client_id');
 
   const second = rt.check(req); // verified-token cache: decided from memory
   assert.ok(!(second instanceof Promise), 'a repeated token is decided synchronously');
