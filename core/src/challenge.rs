@@ -1,7 +1,6 @@
 //! `WWW-Authenticate` challenges exactly as the reference's Python/TypeScript SDKs build them
 //! (§3.10): attribute order realm, resource_metadata, error, error_description, scope; every
 //! value sanitized to printable ASCII with `"` and `\` turned into `'`, capped at 200 characters.
-//! Also the 401 `reason` classification (§3.4).
 
 /// Maximum length of one sanitized attribute value.
 pub const MAX_ATTRIBUTE_CHARS: usize = 200;
@@ -62,24 +61,6 @@ impl ChallengeBuilder {
     }
 }
 
-/// Map a 401 description to a stable sub-reason; the first matching rule wins.
-pub fn classify_reason(description: &str) -> &'static str {
-    let m = description.to_lowercase();
-    if m.contains("revoked") && (m.contains("registration") || m.contains("client")) {
-        "client_registration_revoked"
-    } else if m.contains("revoked") {
-        "token_revoked"
-    } else if m.contains("expired") || m.contains("expir") {
-        "token_expired"
-    } else if m.contains("audience") {
-        "audience_mismatch"
-    } else if m.contains("missing") || m.contains("bearer") {
-        "no_token"
-    } else {
-        "invalid_token"
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,21 +91,5 @@ mod tests {
         assert!(ChallengeBuilder::new("", "u")
             .build("", "", "")
             .starts_with("Bearer realm=\"AuthSec Protected Resource\""));
-    }
-
-    #[test]
-    fn reasons_first_match_wins() {
-        assert_eq!(
-            classify_reason("client registration revoked"),
-            "client_registration_revoked"
-        );
-        assert_eq!(
-            classify_reason("introspection returned active=false \u{2014} token revoked"),
-            "token_revoked"
-        );
-        assert_eq!(classify_reason("token expired"), "token_expired");
-        assert_eq!(classify_reason("audience mismatch"), "audience_mismatch");
-        assert_eq!(classify_reason("missing bearer token"), "no_token");
-        assert_eq!(classify_reason("bad signature"), "invalid_token");
     }
 }

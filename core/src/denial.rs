@@ -4,7 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::challenge::{classify_reason, ChallengeBuilder};
+use crate::challenge::ChallengeBuilder;
 use crate::jsonrpc::{Body, Envelope, Id};
 use crate::validator::{AuthError, AuthErrorKind};
 use crate::Response;
@@ -32,10 +32,7 @@ pub(crate) struct Denial {
 impl Denial {
     pub(crate) fn from_auth(e: AuthError) -> Denial {
         let (kind, reason) = match e.kind {
-            AuthErrorKind::InvalidToken => (
-                DenialKind::InvalidToken,
-                Some(classify_reason(&e.description)),
-            ),
+            AuthErrorKind::InvalidToken => (DenialKind::InvalidToken, Some(e.reason.as_str())),
             AuthErrorKind::InvalidAudience => (DenialKind::InvalidAudience, None),
         };
         Denial {

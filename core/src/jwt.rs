@@ -12,7 +12,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::jwks::{Jwk, KeyType};
-use crate::validator::AuthError;
+use crate::validator::{AuthError, Reason};
 
 /// True when the token has the JWT compact shape (exactly two dots), as the reference decides.
 pub fn is_jwt_shaped(token: &str) -> bool {
@@ -162,7 +162,10 @@ pub(crate) fn check_claims(
     };
     if let Some(exp) = exp {
         if now_s >= exp + skew as f64 {
-            return Err(AuthError::invalid_token("token expired"));
+            return Err(AuthError::with_reason(
+                Reason::TokenExpired,
+                "token expired",
+            ));
         }
     }
     if let Some(v) = claims.get("nbf") {

@@ -62,4 +62,4 @@ pub use runtime::{
     Allow, Check, Decision, FilterOutcome, Pending, Request, Response, Runtime, RuntimeBuilder,
 };
 pub use scope_matrix::CacheStatus;
-pub use validator::INACTIVE_MESSAGE;
+pub use validator::{Reason, INACTIVE_MESSAGE};

@@ -25,7 +25,7 @@ use crate::metadata;
 use crate::policy::{authorize, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
 use crate::principal::Principal;
 use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
-use crate::validator::{AuthError, Validator};
+use crate::validator::{AuthError, Reason, Validator};
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
 #[derive(Debug, Clone, Copy)]
@@ -394,11 +394,12 @@ impl Runtime {
         }
         let token = match extract_bearer(header.unwrap_or("")) {
             Bearer::Missing => {
-                let d = Denial::from_auth(AuthError::invalid_token(MISSING_TOKEN));
+                let d = Denial::from_auth(AuthError::with_reason(Reason::NoToken, MISSING_TOKEN));
                 return Check::Ready(self.deny_auth(false, &body, d));
             }
             Bearer::Malformed => {
-                let d = Denial::from_auth(AuthError::invalid_token(
+                let d = Denial::from_auth(AuthError::with_reason(
+                    Reason::NoToken,
                     "malformed bearer token: unexpected whitespace",
                 ));
                 return Check::Ready(self.deny_auth(true, &body, d));

@@ -32,19 +32,83 @@ pub enum AuthErrorKind {
     InvalidAudience,
 }
 
-/// A token validation failure: the kind and the description sent to the client.
+/// The stable sub-reason of a 401 `invalid_token` (the body's `reason`, reference §3.4). It is
+/// set where each failure is created, from what failed, never recovered from the description
+/// text: descriptions carry caller-chosen data (a `kid`, an `iss`) that must not steer it.
+/// The values are the reference's classification of its own fixed messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// No usable bearer token (absent, another scheme, malformed).
+    NoToken,
+    /// The token's `exp` has passed.
+    TokenExpired,
+    /// The authorization server says the token is not active (revoked, suspended, expired).
+    TokenRevoked,
+    /// The client's registration was revoked by an administrator.
+    ClientRegistrationRevoked,
+    /// The token is not for this resource.
+    AudienceMismatch,
+    /// Anything else (bad signature, unknown key, wrong issuer, backend failure, ...).
+    InvalidToken,
+}
+
+impl Reason {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Reason::NoToken => "no_token",
+            Reason::TokenExpired => "token_expired",
+            Reason::TokenRevoked => "token_revoked",
+            Reason::ClientRegistrationRevoked => "client_registration_revoked",
+            Reason::AudienceMismatch => "audience_mismatch",
+            Reason::InvalidToken => "invalid_token",
+        }
+    }
+
+    /// Which of two reasons a combined failure reports: the reference classifies a combined
+    /// description by its first matching rule (revoked, then expired, then audience, then
+    /// missing token), so the more specific reason of the parts wins in that order.
+    pub(crate) fn most_specific(self, other: Reason) -> Reason {
+        let rank = |r: Reason| match r {
+            Reason::ClientRegistrationRevoked => 5,
+            Reason::TokenRevoked => 4,
+            Reason::TokenExpired => 3,
+            Reason::AudienceMismatch => 2,
+            Reason::NoToken => 1,
+            Reason::InvalidToken => 0,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
+/// A token validation failure: the kind, the typed reason and the description sent to the
+/// client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthError {
     /// The kind.
     pub kind: AuthErrorKind,
+    /// The typed reason (meaningful for `InvalidToken`).
+    pub reason: Reason,
     /// The `error_description`.
     pub description: String,
 }
 
 impl AuthError {
+    /// `invalid_token` with the generic reason.
     pub(crate) fn invalid_token(d: impl Into<String>) -> Self {
+        AuthError::with_reason(Reason::InvalidToken, d)
+    }
+
+    /// `invalid_token` with a specific reason.
+    pub(crate) fn with_reason(reason: Reason, d: impl Into<String>) -> Self {
         AuthError {
             kind: AuthErrorKind::InvalidToken,
+            reason,
             description: d.into(),
         }
     }
@@ -52,6 +116,7 @@ impl AuthError {
     pub(crate) fn invalid_audience(d: impl Into<String>) -> Self {
         AuthError {
             kind: AuthErrorKind::InvalidAudience,
+            reason: Reason::AudienceMismatch,
             description: d.into(),
         }
     }
@@ -160,10 +225,13 @@ impl Validator {
                     Ok(p) => Ok(p),
                     Err(jwt_err) => match self.introspect(token).await.and_then(require_active) {
                         Ok(p) => Ok(p),
-                        Err(i_err) => Err(AuthError::invalid_token(format!(
-                            "JWT verify failed ({}); introspection failed ({})",
-                            jwt_err.description, i_err.description
-                        ))),
+                        Err(i_err) => Err(AuthError::with_reason(
+                            jwt_err.reason.most_specific(i_err.reason),
+                            format!(
+                                "JWT verify failed ({}); introspection failed ({})",
+                                jwt_err.description, i_err.description
+                            ),
+                        )),
                     },
                 }
             }
@@ -266,7 +334,10 @@ fn require_active(p: Arc<Principal>) -> Validated {
     if p.active {
         Ok(p)
     } else {
-        Err(AuthError::invalid_token(INACTIVE_MESSAGE))
+        Err(AuthError::with_reason(
+            Reason::TokenRevoked,
+            INACTIVE_MESSAGE,
+        ))
     }
 }
 
@@ -300,4 +371,57 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         claims,
         active: true,
     }))
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+
+    /// The reference's text classification (§3.4), first match wins: the typed reasons must
+    /// agree with it on the fixed messages they are attached to.
+    fn reference_classify(description: &str) -> &'static str {
+        let m = description.to_lowercase();
+        if m.contains("revoked") && (m.contains("registration") || m.contains("client")) {
+            "client_registration_revoked"
+        } else if m.contains("revoked") {
+            "token_revoked"
+        } else if m.contains("expir") {
+            "token_expired"
+        } else if m.contains("audience") {
+            "audience_mismatch"
+        } else if m.contains("missing") || m.contains("bearer") {
+            "no_token"
+        } else {
+            "invalid_token"
+        }
+    }
+
+    #[test]
+    fn typed_reasons_match_the_reference_on_the_fixed_messages() {
+        for (reason, message) in [
+            (Reason::TokenRevoked, INACTIVE_MESSAGE),
+            (Reason::TokenExpired, "token expired"),
+            (Reason::NoToken, "missing bearer token"),
+            (
+                Reason::NoToken,
+                "malformed bearer token: unexpected whitespace",
+            ),
+            (Reason::InvalidToken, "token not yet valid"),
+            (Reason::InvalidToken, "token has no exp claim"),
+        ] {
+            assert_eq!(reason.as_str(), reference_classify(message), "{message}");
+        }
+    }
+
+    #[test]
+    fn combined_failures_report_the_most_specific_part() {
+        use Reason::*;
+        assert_eq!(TokenExpired.most_specific(TokenRevoked), TokenRevoked);
+        assert_eq!(InvalidToken.most_specific(TokenExpired), TokenExpired);
+        assert_eq!(NoToken.most_specific(InvalidToken), NoToken);
+        assert_eq!(
+            ClientRegistrationRevoked.most_specific(TokenRevoked),
+            ClientRegistrationRevoked
+        );
+    }
 }
