@@ -65,6 +65,8 @@ export interface Config {
   maxBodyBytes?: number;
   /** Cache introspection results this long, bounded by `exp` (default 0 = off). */
   introspectionCacheTtlSeconds?: number;
+  /** Entries of the verified-token and introspection-result caches (each). Default 10000. */
+  tokenCacheCapacity?: number;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */

@@ -1,65 +1,116 @@
-//! A bounded cache keyed by the SHA-256 of a token (the token itself is never stored), split into
-//! shards so concurrent requests do not contend on one lock. Entries expire at a given instant.
+//! The verified-token and introspection-result caches: keyed by the SHA-256 of a token (the
+//! token itself is never stored), bounded with real eviction, entries expiring at an instant
+//! of the runtime's clock.
+//!
+//! The store is `quick_cache`'s concurrent S3-FIFO cache: sharded (no global lock), scan
+//! resistant (a flood of one-off tokens does not evict the hot ones), evicting one entry at a
+//! time when full instead of dropping a whole shard. Expiry is checked on read against the
+//! runtime's [`Clock`](crate::Clock) (so a manual clock drives it in tests); an expired entry
+//! is removed when met and otherwise ages out through eviction.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::Duration;
 
+use quick_cache::sync::{Cache, DefaultLifecycle};
+use quick_cache::UnitWeighter;
 use sha2::{Digest, Sha256};
 
 /// SHA-256 of a token.
-pub(crate) type TokenKey = [u8; 32];
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TokenKey([u8; 32]);
+
+impl Hash for TokenKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        // The key is already a uniform digest: its first eight bytes are a perfect hash input.
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.0[..8]);
+        state.write_u64(u64::from_le_bytes(first));
+    }
+}
 
 /// Hash a token into a cache key.
 pub(crate) fn token_key(token: &str) -> TokenKey {
-    Sha256::digest(token.as_bytes()).into()
+    TokenKey(Sha256::digest(token.as_bytes()).into())
 }
 
-const SHARDS: usize = 16;
+/// A hasher that passes the digest prefix [`TokenKey`] writes through unchanged (hashing a
+/// SHA-256 digest again buys nothing).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct DigestHasher(u64);
 
-/// A sharded, bounded, expiring map from token hash to `V`.
-pub(crate) struct TokenCache<V> {
-    shards: Vec<Mutex<HashMap<TokenKey, (V, Duration)>>>,
-    per_shard: usize,
-}
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
 
-impl<V: Clone> TokenCache<V> {
-    /// A cache holding at most about `capacity` entries.
-    pub(crate) fn new(capacity: usize) -> Self {
-        TokenCache {
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
-            per_shard: capacity.div_ceil(SHARDS).max(1),
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached for keys other than TokenKey (none today): fold them in FNV-1a style.
+        for b in bytes {
+            self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
         }
     }
 
-    fn shard(&self, key: &TokenKey) -> &Mutex<HashMap<TokenKey, (V, Duration)>> {
-        &self.shards[key[0] as usize % SHARDS]
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+impl BuildHasher for DigestHasher {
+    type Hasher = DigestHasher;
+
+    fn build_hasher(&self) -> DigestHasher {
+        DigestHasher(0)
+    }
+}
+
+type Store<V> = Cache<
+    TokenKey,
+    (V, Duration),
+    UnitWeighter,
+    DigestHasher,
+    DefaultLifecycle<TokenKey, (V, Duration)>,
+>;
+
+/// A bounded, concurrent, expiring map from token hash to `V`.
+pub(crate) struct TokenCache<V: Clone> {
+    store: Store<V>,
+}
+
+impl<V: Clone> TokenCache<V> {
+    /// A cache holding at most about `capacity` entries (at least 1).
+    pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        TokenCache {
+            store: Cache::with(
+                capacity,
+                capacity as u64,
+                UnitWeighter,
+                DigestHasher::default(),
+                DefaultLifecycle::default(),
+            ),
+        }
     }
 
     /// The live entry for `key` at time `now`; an expired entry is removed.
     pub(crate) fn get(&self, key: &TokenKey, now: Duration) -> Option<V> {
-        let mut shard = self.shard(key).lock().unwrap_or_else(|e| e.into_inner());
-        match shard.get(key) {
-            Some((v, until)) if now < *until => Some(v.clone()),
-            Some(_) => {
-                shard.remove(key);
-                None
-            }
-            None => None,
+        let (value, until) = self.store.get(key)?;
+        if now < until {
+            return Some(value);
         }
+        self.store.remove(key);
+        None
     }
 
-    /// Insert an entry valid until `until`. A full shard first drops its expired entries, then,
-    /// if still full, everything (a bounded cache must not grow under a flood of new tokens).
-    pub(crate) fn insert(&self, key: TokenKey, value: V, until: Duration, now: Duration) {
-        let mut shard = self.shard(&key).lock().unwrap_or_else(|e| e.into_inner());
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
-            shard.retain(|_, (_, u)| *u > now);
-            if shard.len() >= self.per_shard {
-                shard.clear();
-            }
-        }
-        shard.insert(key, (value, until));
+    /// Insert an entry valid until `until`; when full, the cache evicts what it predicts is
+    /// least likely to be used again.
+    pub(crate) fn insert(&self, key: TokenKey, value: V, until: Duration, _now: Duration) {
+        self.store.insert(key, (value, until));
+    }
+
+    /// Entries held now (tests and metrics).
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.store.len()
     }
 }
 
@@ -75,6 +126,11 @@ mod tests {
         c.insert(token_key("old"), 2, Duration::from_secs(1), Duration::ZERO);
         assert_eq!(c.get(&k, Duration::from_secs(9)), Some(1));
         assert_eq!(c.get(&k, Duration::from_secs(10)), None);
+        assert_eq!(
+            c.get(&k, Duration::from_secs(0)),
+            None,
+            "an expired entry is removed"
+        );
         for i in 0..10_000 {
             c.insert(
                 token_key(&i.to_string()),
@@ -83,7 +139,26 @@ mod tests {
                 Duration::from_secs(5),
             );
         }
-        let total: usize = c.shards.iter().map(|s| s.lock().unwrap().len()).sum();
-        assert!(total <= 32, "{total}");
+        assert!(c.len() <= 40, "bounded: {}", c.len());
+    }
+
+    #[test]
+    fn a_hot_token_survives_a_flood_of_one_off_tokens() {
+        let c = TokenCache::new(1000);
+        let hot = token_key("hot");
+        c.insert(hot, 0, Duration::from_secs(100), Duration::ZERO);
+        for i in 0..50_000 {
+            assert_eq!(
+                c.get(&hot, Duration::ZERO),
+                Some(0),
+                "evicted after {i} inserts"
+            );
+            c.insert(
+                token_key(&format!("one-off-{i}")),
+                i,
+                Duration::from_secs(100),
+                Duration::ZERO,
+            );
+        }
     }
 }

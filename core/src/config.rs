@@ -210,6 +210,10 @@ pub struct Config {
     pub max_body_bytes: u64,
     /// Cache introspection results this long (bounded by the token's `exp`); 0 disables.
     pub introspection_cache_ttl_seconds: u64,
+    /// Entries of the verified-token cache and of the introspection-result cache (each).
+    /// Default 10,000. Above it the caches evict (S3-FIFO: tokens seen once go first), so a
+    /// server with more active tokens re-verifies some; memory is about 1-2 KiB per entry.
+    pub token_cache_capacity: u64,
 }
 
 impl Default for Config {
@@ -240,6 +244,7 @@ impl Default for Config {
             clock_skew_seconds: 0,
             max_body_bytes: 4 * 1024 * 1024,
             introspection_cache_ttl_seconds: 0,
+            token_cache_capacity: 10_000,
         }
     }
 }
@@ -393,6 +398,9 @@ impl Config {
         }
         if self.max_body_bytes == 0 {
             return fail("max_body_bytes must be positive".into());
+        }
+        if self.token_cache_capacity == 0 {
+            return fail("token_cache_capacity must be positive".into());
         }
         for (what, url) in [
             ("jwks_url", &self.jwks_url),

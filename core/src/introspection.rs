@@ -45,6 +45,7 @@ impl Introspector {
         http: HttpClient,
         clock: Arc<dyn Clock>,
         cache_ttl: Duration,
+        cache_capacity: usize,
     ) -> Self {
         Introspector {
             inner: Arc::new(Inner {
@@ -54,7 +55,7 @@ impl Introspector {
                 http,
                 clock,
                 cache_ttl,
-                cache: TokenCache::new(10_000),
+                cache: TokenCache::new(cache_capacity),
                 in_flight: Mutex::new(HashMap::new()),
             }),
         }

@@ -145,6 +145,7 @@ pub(crate) struct Validator {
 
 impl Validator {
     pub(crate) fn new(cfg: &Config, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+        let capacity = usize::try_from(cfg.token_cache_capacity).unwrap_or(usize::MAX);
         let mode = cfg.effective_validation_mode();
         let jwks = (mode != ValidationMode::IntrospectionOnly)
             .then(|| JwksCache::new(cfg.jwks_url.trim().to_string(), http.clone(), clock.clone()));
@@ -156,6 +157,7 @@ impl Validator {
                 http.clone(),
                 clock.clone(),
                 Duration::from_secs(cfg.introspection_cache_ttl_seconds),
+                capacity,
             )
         });
         Validator {
@@ -168,7 +170,7 @@ impl Validator {
             clock,
             jwks,
             introspector,
-            verified: TokenCache::new(10_000),
+            verified: TokenCache::new(capacity),
         }
     }
 
