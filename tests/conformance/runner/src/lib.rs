@@ -289,8 +289,9 @@ pub const MUTATION_CASES: [&str; 3] = [
 ];
 
 /// Prove that a run through `binding` can fail: for each of [`MUTATION_CASES`], the vector as
-/// written must pass, and a copy with one byte of its first expected body changed must fail on
-/// that body. Panics otherwise.
+/// written must pass, a copy with one byte of its first expected body changed must fail on that
+/// body, and a copy with an unknown key in an expectation must fail naming the key. Panics
+/// otherwise.
 pub async fn mutation_check<B: Binding>(binding: B) {
     let binding = Arc::new(binding);
     for id in MUTATION_CASES {
@@ -325,9 +326,26 @@ pub async fn mutation_check<B: Binding>(binding: B) {
             binding.name()
         );
         assert!(bad.failed[0].contains("body"), "{}", bad.failed[0]);
+
+        // A typo in an expectation fails the run instead of weakening it.
+        let mut typo: Value = serde_json::from_str(&files[0].1).expect("JSON");
+        let expect = typo["steps"]
+            .as_array_mut()
+            .and_then(|s| s.iter_mut().find_map(|s| s.get_mut("expect")))
+            .and_then(Value::as_object_mut)
+            .expect("a step with expect");
+        expect.insert("stauts".into(), Value::from(200));
+        let typo = [(id.to_string(), typo.to_string())];
+        let bad = run_texts(binding.clone(), &typo, "").await;
+        assert_eq!((bad.passed, bad.failed.len()), (0, 1), "{id} with a typo");
+        assert!(
+            bad.failed[0].contains("unknown field `stauts`"),
+            "{}",
+            bad.failed[0]
+        );
     }
     eprintln!(
-        "mutation check ({}): {} mutated vectors failed, their originals passed",
+        "mutation check ({}): {} mutated vectors and their typo copies failed, the originals passed",
         binding.name(),
         MUTATION_CASES.len()
     );
