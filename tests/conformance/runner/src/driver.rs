@@ -43,6 +43,7 @@ struct Conn {
     pipe: Mutex<Option<Pipe>>,
     child: Mutex<Child>,
     stderr: Arc<Mutex<Vec<u8>>>,
+    stderr_reader: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 impl Conn {
@@ -75,33 +76,64 @@ impl Conn {
             .as_mut()
             .ok_or_else(|| self.broken("driver already shut down".into()))?;
         let line = format!("{cmd}\n");
-        pipe.stdin
+        if let Err(e) = pipe
+            .stdin
             .write_all(line.as_bytes())
             .and_then(|()| pipe.stdin.flush())
-            .map_err(|e| self.broken(format!("writing {}: {e}", cmd["op"])))?;
+        {
+            guard.take();
+            self.kill();
+            return Err(self.broken(format!("writing {}: {e}", cmd["op"])));
+        }
         let answer = match pipe.lines.recv_timeout(ANSWER_TIMEOUT) {
             Ok(a) => a,
-            Err(RecvTimeoutError::Timeout) => {
-                return Err(self.broken(format!(
-                    "no answer to {} within {ANSWER_TIMEOUT:?}",
-                    cmd["op"]
-                )))
+            Err(e) => {
+                // A late answer would be read as the next command's: never talk to it again.
+                guard.take();
+                self.kill();
+                return Err(self.broken(match e {
+                    RecvTimeoutError::Timeout => {
+                        format!("no answer to {} within {ANSWER_TIMEOUT:?}", cmd["op"])
+                    }
+                    RecvTimeoutError::Disconnected => {
+                        format!("the driver exited during {}", cmd["op"])
+                    }
+                }));
             }
-            Err(RecvTimeoutError::Disconnected) => {
-                return Err(self.broken(format!("the driver exited during {}", cmd["op"])))
+        };
+        let v: Value = match serde_json::from_str(&answer) {
+            Ok(v) => v,
+            Err(e) => {
+                guard.take();
+                self.kill();
+                return Err(self.broken(format!(
+                    "answer to {} is not JSON ({e}): {answer:.200}",
+                    cmd["op"]
+                )));
             }
         };
         drop(guard);
-        let v: Value = serde_json::from_str(&answer).map_err(|e| {
-            self.broken(format!(
-                "answer to {} is not JSON ({e}): {answer:.200}",
-                cmd["op"]
-            ))
-        })?;
         parse_answer(v).map_err(|e| match e {
             AnswerError::Refused(f) => f,
             AnswerError::Malformed(m) => self.broken(format!("answer to {}: {m}", cmd["op"])),
         })
+    }
+
+    /// Stop a driver that can no longer be trusted to stay in step, and give its last stderr
+    /// output up to 10 s to arrive (for the error message).
+    fn kill(&self) {
+        if let Ok(mut c) = self.child.lock() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        if let Ok(r) = self.stderr_reader.lock() {
+            for _ in 0..200 {
+                if r.as_ref().is_none_or(|t| t.is_finished()) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
     }
 
     /// Close stdin (the driver exits on end of input) and wait for the exit status.
@@ -275,7 +307,7 @@ impl Driver {
         });
         let tail = Arc::new(Mutex::new(Vec::new()));
         let keep = tail.clone();
-        std::thread::spawn(move || {
+        let stderr_reader = std::thread::spawn(move || {
             let mut buf = [0u8; 1024];
             while let Ok(n) = stderr.read(&mut buf) {
                 if n == 0 {
@@ -292,6 +324,7 @@ impl Driver {
             pipe: Mutex::new(Some(Pipe { stdin, lines })),
             child: Mutex::new(child),
             stderr: tail,
+            stderr_reader: Mutex::new(Some(stderr_reader)),
         });
         let hello = conn
             .exchange(&json!({"op": "hello", "protocol": PROTOCOL}))
@@ -441,5 +474,62 @@ impl Binding for Driver {
 
     fn close(&self, rt: Arc<DriverRuntime>) -> Result<(), String> {
         unit(rt.conn.exchange(&json!({"op": "close"})))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spawn_sh(script: &str) -> String {
+        match Driver::spawn("sh", &["-c", script], Path::new(".")) {
+            Ok(_) => panic!("a misbehaving driver must be refused"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn a_driver_that_exits_fails_with_its_stderr() {
+        let e = spawn_sh("echo boom >&2; exit 3");
+        // Exited before the command was written, or while it waited for the answer.
+        assert!(e.starts_with("driver_failed: "), "{e}");
+        assert!(e.contains("\"hello\""), "{e}");
+        assert!(e.ends_with("driver stderr:\nboom"), "{e}");
+    }
+
+    #[test]
+    fn a_line_that_is_not_an_answer_fails() {
+        let e = spawn_sh("read l; echo hello; read l");
+        assert!(e.contains("answer to \"hello\" is not JSON"), "{e}");
+        let e = spawn_sh("read l; echo '{\"fine\":1}'; read l");
+        assert!(e.contains("an answer needs \"ok\": true or false"), "{e}");
+        let e = spawn_sh("read l; echo '{\"ok\":false}'; read l");
+        assert!(e.contains("without error"), "{e}");
+    }
+
+    #[test]
+    fn the_protocol_version_is_checked() {
+        let e = spawn_sh("read l; echo '{\"ok\":true,\"protocol\":2,\"binding\":\"x\"}'; read l");
+        assert_eq!(e, "the driver speaks protocol 2, the runner 1");
+    }
+
+    #[test]
+    fn a_refused_command_is_a_failure_with_its_code() {
+        let hello = r#"read l; echo '{"ok":true,"protocol":1,"binding":"sh"}'; "#;
+        let refuse = r#"read l; echo '{"ok":false,"error":{"code":"config_invalid","message":"issuer is required"}}'; "#;
+        for (end, clean) in [("read l; exit 0", true), ("read l; exit 4", false)] {
+            let script = format!("{hello}{refuse}{end}");
+            let d = Driver::spawn("sh", &["-c", &script], Path::new(".")).expect("hello");
+            assert_eq!(d.name(), "sh driver");
+            let e = d.build("{}").err().expect("refused");
+            assert_eq!(
+                (e.code.as_str(), e.message.as_str()),
+                ("config_invalid", "issuer is required")
+            );
+            match d.shutdown() {
+                Ok(()) => assert!(clean, "exit 4 must be reported"),
+                Err(e) => assert!(!clean && e.contains("exit status: 4"), "{e}"),
+            }
+        }
     }
 }

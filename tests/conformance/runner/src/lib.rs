@@ -667,14 +667,15 @@ async fn run_steps<B: Binding>(
             StepKind::Request(r, n, expect) => {
                 let req = Arc::new(build_request(r).map_err(at)?);
                 let outcomes = binding.check_many(rt.clone(), req, n).await;
-                if outcomes.len() != n as usize {
-                    return Err(at(format!("{} answers for {n} checks", outcomes.len())));
-                }
+                let answers = outcomes.len();
                 for outcome in outcomes {
                     check_outcome(&outcome, expect).map_err(at)?;
                     if let Outcome::Allow { handle, .. } = outcome {
                         last_allowed = Some(Arc::new(handle));
                     }
+                }
+                if answers != n as usize {
+                    return Err(at(format!("{answers} answers for {n} checks")));
                 }
             }
             StepKind::Filter(f, expect) => {
