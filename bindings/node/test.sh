@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Everything for the Node binding, from a fresh clone: install the locked npm dependencies
 # (`npm ci` only), build the native module with cargo (debug) and the conformance fixture, then
-# run the conformance runner (every vector), the API tests, the MCP SDK end-to-end test of the
-# example, and the types drift check. Exits non-zero on any failure.
+# run every conformance vector through the Node driver (the shared Rust runner spawning
+# test/conformance-driver.mjs) with the runner-level mutation check, the config and API tests,
+# the MCP SDK end-to-end test of the example, and the types drift check. Exits non-zero on any
+# failure.
 set -euo pipefail
 
 NODE_DIR="$(cd "$(dirname "$0")" && pwd)"
@@ -17,10 +19,10 @@ step "build the native module (debug, cargo) and the conformance fixture"
 bash "$NODE_DIR/scripts/build.sh"
 (cd "$ROOT" && cargo build --locked -p authsec-fixture)
 
-step "Rust unit tests of the binding"
+step "Rust unit tests of the binding; every vector through the Node driver; mutation check"
 (cd "$ROOT" && cargo test --locked -p authsec-node)
 
-step "conformance vectors, mutation check, config and API tests (node --test)"
+step "config and API tests (node --test)"
 (cd "$NODE_DIR" && node --test test/*.test.mjs)
 
 step "example: MCP SDK client against mountMcp + oidc-provider (node --test)"

@@ -120,3 +120,9 @@ impl Binding for Core {
 async fn conformance_vectors() {
     authsec_conformance::run_all(Core).await;
 }
+
+/// One changed expected byte in copies of a few vectors must fail through this binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutation_check() {
+    authsec_conformance::mutation_check(Core).await;
+}

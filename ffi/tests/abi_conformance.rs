@@ -256,3 +256,9 @@ impl Binding for Abi {
 async fn abi_conformance_vectors() {
     authsec_conformance::run_all(Abi).await;
 }
+
+/// One changed expected byte in copies of a few vectors must fail through this binding.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutation_check() {
+    authsec_conformance::mutation_check(Abi).await;
+}

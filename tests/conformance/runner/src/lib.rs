@@ -1,20 +1,30 @@
-//! The conformance vector runner shared by the Rust-hosted runners (the core API in
-//! `core/tests/conformance.rs`, the C ABI in `ffi/tests/abi_conformance.rs`).
+//! The conformance vector runner: the one implementation of vector semantics, shared by every
+//! binding (the core API in `core/tests/conformance.rs`, the C ABI in
+//! `ffi/tests/abi_conformance.rs`, and any binding with a driver program speaking the line
+//! protocol of [`driver`], such as Node's `bindings/node/test/conformance-driver.mjs`).
 //!
-//! It implements `tests/conformance/README.md`: start the fixture backend, reset it per vector,
-//! mint tokens, substitute placeholders, build a runtime through the binding, run every step and
-//! compare the binding's answers with the expectations byte for byte. A binding only translates:
-//! it implements [`Binding`] and hands its answers back in the neutral types of this crate.
-//! `AUTHSEC_VECTOR=<id prefix>` runs a subset.
+//! It implements `tests/conformance/README.md`: read and check each vector ([`vector`]: format
+//! version, known keys only), start the fixture backend, reset it per vector, mint tokens,
+//! substitute placeholders, build a runtime through the binding, run every step and compare the
+//! binding's answers with the expectations byte for byte. A binding only translates: it
+//! implements [`Binding`] and hands its answers back in the neutral types of this crate.
+//! `AUTHSEC_VECTOR=<id prefix>` runs a subset. [`mutation_check`] proves a binding's run can fail.
+
+pub mod driver;
+pub mod vector;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use authsec_fixture::Fixture;
-use base64::Engine;
 use futures::future::BoxFuture;
+use futures::FutureExt;
 use serde_json::{Map, Value};
+
+use vector::{
+    DecisionKind, ErrorExpect, Expect, FilterKind, PrincipalExpect, StepKind, Vector, WwwExpect,
+};
 
 /// One HTTP request of a vector step.
 #[derive(Debug, Clone)]
@@ -41,7 +51,8 @@ pub struct Resp {
 }
 
 impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
+    /// The first header named `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -126,6 +137,43 @@ pub trait Binding: Send + Sync + 'static {
     /// Wait for a running background policy refresh.
     fn wait_policy_refresh(&self, rt: Arc<Self::Runtime>)
         -> BoxFuture<'static, Result<(), String>>;
+
+    /// Shown in the summary line; [`Binding::NAME`] unless the binding knows better (a driver
+    /// names its program).
+    fn name(&self) -> String {
+        Self::NAME.to_string()
+    }
+
+    /// Decide the same request `n` times at once (a `concurrency` step): every check is issued
+    /// before any result is awaited. The default spawns `n` [`Binding::check`] tasks.
+    fn check_many(
+        &self,
+        rt: Arc<Self::Runtime>,
+        req: Arc<Req>,
+        n: u32,
+    ) -> BoxFuture<'static, Vec<Outcome<Self::Allowed>>> {
+        let tasks: Vec<_> = (0..n)
+            .map(|_| tokio::spawn(self.check(rt.clone(), req.clone())))
+            .collect();
+        async move {
+            let mut out = Vec::with_capacity(tasks.len());
+            for t in tasks {
+                out.push(
+                    t.await
+                        .unwrap_or_else(|e| Outcome::Failed(format!("check task: {e}"))),
+                );
+            }
+            out
+        }
+        .boxed()
+    }
+
+    /// Release a runtime at the end of a vector (after its last step, also when a step failed).
+    /// The default drops it; a driver is told to close it and must confirm.
+    fn close(&self, rt: Arc<Self::Runtime>) -> Result<(), String> {
+        drop(rt);
+        Ok(())
+    }
 }
 
 /// The vectors directory of this repository.
@@ -133,52 +181,205 @@ pub fn vectors_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../vectors")
 }
 
+/// The outcome of running a set of vectors.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Vectors that passed.
+    pub passed: usize,
+    /// `"<id>: <why>"` for each vector that failed.
+    pub failed: Vec<String>,
+}
+
 /// Run every vector (or the `AUTHSEC_VECTOR` subset) through `binding`; panics with the list of
 /// failures if any vector fails.
 pub async fn run_all<B: Binding>(binding: B) {
-    let binding = Arc::new(binding);
+    run_all_shared(Arc::new(binding)).await
+}
+
+/// [`run_all`] for a binding the caller keeps (e.g. a driver to shut down afterwards).
+pub async fn run_all_shared<B: Binding>(binding: Arc<B>) {
     let filter = std::env::var("AUTHSEC_VECTOR").unwrap_or_default();
-    let files = vector_files(&vectors_dir());
-    assert!(!files.is_empty(), "no vectors found");
-    let fx = Fixture::start().await.expect("start fixture");
-    let (mut passed, mut failed) = (0, Vec::new());
-    for path in files {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let raw: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{}: invalid JSON: {e}", path.display()));
-        let id = raw["id"].as_str().unwrap_or("?").to_string();
-        assert_eq!(
-            Some(id.as_str()),
-            path.file_stem().and_then(|s| s.to_str()),
-            "vector id must equal its file name"
-        );
-        if !id.starts_with(&filter) {
-            continue;
-        }
-        match run_vector(&binding, &fx, &raw).await {
-            Ok(()) => passed += 1,
-            Err(e) => failed.push(format!("{id}: {e}")),
-        }
-    }
-    for f in &failed {
+    let name = binding.name();
+    let report = run_dir(binding, &vectors_dir(), &filter).await;
+    for f in &report.failed {
         eprintln!("FAIL {f}");
     }
     eprintln!(
-        "conformance ({}): {passed} passed, {} failed",
-        B::NAME,
-        failed.len()
+        "conformance ({name}): {} passed, {} failed",
+        report.passed,
+        report.failed.len()
     );
-    assert!(failed.is_empty(), "{} vectors failed", failed.len());
+    assert!(report.passed > 0, "no vector ran");
+    assert!(
+        report.failed.is_empty(),
+        "{} vectors failed",
+        report.failed.len()
+    );
+}
+
+/// Run the vectors of `dir` whose id starts with `filter`. A file that is not a valid vector
+/// (bad JSON, an unknown key, a wrong format version, an id that is not its file name) counts
+/// as a failure.
+pub async fn run_dir<B: Binding>(binding: Arc<B>, dir: &Path, filter: &str) -> Report {
+    let mut files = Vec::new();
+    for path in vector_files(dir) {
+        let stem = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("{}: cannot read: {e}", path.display()));
+        files.push((stem, text));
+    }
+    assert!(!files.is_empty(), "no vectors found in {}", dir.display());
+    run_texts(binding, &files, filter).await
+}
+
+/// Run vectors given as `(file stem, JSON text)` pairs whose id starts with `filter`.
+pub async fn run_texts<B: Binding>(
+    binding: Arc<B>,
+    files: &[(String, String)],
+    filter: &str,
+) -> Report {
+    let fx = Fixture::start().await.expect("start fixture");
+    let mut report = Report::default();
+    for (stem, text) in files {
+        if !stem.starts_with(filter) {
+            continue;
+        }
+        match run_text(&binding, &fx, stem, text).await {
+            Ok(()) => report.passed += 1,
+            Err(e) => report.failed.push(format!("{stem}: {e}")),
+        }
+    }
+    report
+}
+
+async fn run_text<B: Binding>(
+    binding: &Arc<B>,
+    fx: &Fixture,
+    stem: &str,
+    text: &str,
+) -> Result<(), String> {
+    let raw: Value = serde_json::from_str(text).map_err(|e| format!("invalid JSON: {e}"))?;
+    let v = Vector::parse(&raw).map_err(|e| format!("invalid vector: {e}"))?;
+    if v.id != stem {
+        return Err(format!("vector id {:?} must equal its file name", v.id));
+    }
+    run_vector(binding, fx, &raw).await
 }
 
 fn vector_files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("vectors dir")
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
     files
+}
+
+/// The vectors [`mutation_check`] mutates: an in-band JSON-RPC answer, a rewritten SSE body and
+/// the metadata document.
+pub const MUTATION_CASES: [&str; 3] = [
+    "jwt-expired-in-band-tool-error",
+    "filter-sse-tools-list",
+    "metadata-document",
+];
+
+/// Prove that a run through `binding` can fail: for each of [`MUTATION_CASES`], the vector as
+/// written must pass, a copy with one byte of its first expected body changed must fail on that
+/// body, and a copy with an unknown key in an expectation must fail naming the key. Panics
+/// otherwise.
+pub async fn mutation_check<B: Binding>(binding: B) {
+    let binding = Arc::new(binding);
+    for id in MUTATION_CASES {
+        let path = vectors_dir().join(format!("{id}.json"));
+        let text = std::fs::read_to_string(&path).expect("mutation case");
+        let mut raw: Value = serde_json::from_str(&text).expect("mutation case JSON");
+        let before = raw.to_string();
+        assert!(mutate_expected_body(&mut raw), "{id}: no expected body");
+        let after = raw.to_string();
+        assert_eq!(before.len(), after.len(), "{id}: one byte changed");
+        let differing = before
+            .bytes()
+            .zip(after.bytes())
+            .filter(|(a, b)| a != b)
+            .count();
+        assert_eq!(differing, 1, "{id}: exactly one byte differs");
+
+        let files = [(id.to_string(), text), (id.to_string(), after)];
+        let ok = run_texts(binding.clone(), &files[..1], "").await;
+        assert_eq!(
+            (ok.passed, ok.failed.len()),
+            (1, 0),
+            "{id} as written must pass ({}): {:?}",
+            binding.name(),
+            ok.failed
+        );
+        let bad = run_texts(binding.clone(), &files[1..], "").await;
+        assert_eq!(
+            (bad.passed, bad.failed.len()),
+            (0, 1),
+            "{id} with one expected byte changed must fail ({})",
+            binding.name()
+        );
+        assert!(bad.failed[0].contains("body"), "{}", bad.failed[0]);
+
+        // A typo in an expectation fails the run instead of weakening it.
+        let mut typo: Value = serde_json::from_str(&files[0].1).expect("JSON");
+        let expect = typo["steps"]
+            .as_array_mut()
+            .and_then(|s| s.iter_mut().find_map(|s| s.get_mut("expect")))
+            .and_then(Value::as_object_mut)
+            .expect("a step with expect");
+        expect.insert("stauts".into(), Value::from(200));
+        let typo = [(id.to_string(), typo.to_string())];
+        let bad = run_texts(binding.clone(), &typo, "").await;
+        assert_eq!((bad.passed, bad.failed.len()), (0, 1), "{id} with a typo");
+        assert!(
+            bad.failed[0].contains("unknown field `stauts`"),
+            "{}",
+            bad.failed[0]
+        );
+    }
+    eprintln!(
+        "mutation check ({}): {} mutated vectors and their typo copies failed, the originals passed",
+        binding.name(),
+        MUTATION_CASES.len()
+    );
+}
+
+/// Change the last ASCII letter or digit of the first string leaf of the first expected body
+/// (`body_json` or `body`) of the vector's steps.
+fn mutate_expected_body(raw: &mut Value) -> bool {
+    fn leaf(v: &mut Value) -> bool {
+        match v {
+            Value::String(s) => {
+                let Some(i) = s.rfind(|c: char| c.is_ascii_alphanumeric()) else {
+                    return false;
+                };
+                let c = if s.as_bytes()[i] == b'a' { "b" } else { "a" };
+                s.replace_range(i..i + 1, c);
+                true
+            }
+            Value::Array(a) => a.iter_mut().any(leaf),
+            Value::Object(o) => o.values_mut().any(leaf),
+            _ => false,
+        }
+    }
+    let Some(steps) = raw.get_mut("steps").and_then(Value::as_array_mut) else {
+        return false;
+    };
+    steps.iter_mut().any(|step| {
+        let Some(e) = step.get_mut("expect") else {
+            return false;
+        };
+        ["body_json", "body"]
+            .iter()
+            .any(|k| e.get_mut(*k).is_some_and(leaf))
+    })
 }
 
 /// Replace `{{base}}` and `{{token:NAME}}` in every string and object key.
@@ -202,47 +403,13 @@ fn substitute(v: &Value, base: &str, tokens: &BTreeMap<String, String>) -> Value
     }
 }
 
-fn build_request(r: &Value) -> Result<Req, String> {
-    let method = r["method"].as_str().unwrap_or("POST").to_string();
-    let path = r["path"].as_str().unwrap_or("/mcp").to_string();
-    let mut headers = Vec::new();
-    for h in r["headers"].as_array().into_iter().flatten() {
-        let pair = h.as_array().ok_or("header must be [name, value]")?;
-        headers.push((
-            pair[0].as_str().ok_or("header name")?.to_string(),
-            pair[1].as_str().ok_or("header value")?.to_string(),
-        ));
-    }
-    let body = body_of(r)?;
+fn build_request(r: &vector::Request) -> Result<Req, String> {
     Ok(Req {
-        method,
-        path,
-        headers,
-        body,
+        method: r.method.clone().unwrap_or_else(|| "POST".into()),
+        path: r.path.clone().unwrap_or_else(|| "/mcp".into()),
+        headers: r.headers.clone(),
+        body: r.body()?,
     })
-}
-
-fn body_of(r: &Value) -> Result<Vec<u8>, String> {
-    if let Some(j) = r.get("body_json") {
-        return serde_json::to_vec(j).map_err(|e| e.to_string());
-    }
-    if let Some(s) = r.get("body").and_then(Value::as_str) {
-        return Ok(s.as_bytes().to_vec());
-    }
-    if let Some(b) = r.get("body_base64").and_then(Value::as_str) {
-        return base64::engine::general_purpose::STANDARD
-            .decode(b)
-            .map_err(|e| format!("body_base64: {e}"));
-    }
-    if let Some(rep) = r.get("body_repeat") {
-        let byte = rep["byte"]
-            .as_str()
-            .and_then(|s| s.bytes().next())
-            .unwrap_or(b'a');
-        let count = rep["count"].as_u64().ok_or("body_repeat.count")? as usize;
-        return Ok(vec![byte; count]);
-    }
-    Ok(Vec::new())
 }
 
 /// Parse `Bearer a="b", c="d"` into its scheme and parameters.
@@ -269,45 +436,46 @@ fn parse_challenge(h: &str) -> (String, BTreeMap<String, String>) {
     (scheme.to_string(), params)
 }
 
-fn check_response(resp: &Resp, e: &Value) -> Result<(), String> {
+fn check_response(resp: &Resp, e: &Expect) -> Result<(), String> {
     let body_text = String::from_utf8_lossy(&resp.body).to_string();
-    if let Some(s) = e.get("status").and_then(Value::as_u64) {
-        if resp.status as u64 != s {
+    if let Some(s) = e.status {
+        if resp.status != s {
             return Err(format!(
                 "status {} != expected {s}; body {body_text}",
                 resp.status
             ));
         }
     }
-    if let Some(hs) = e.get("headers").and_then(Value::as_object) {
-        for (k, v) in hs {
-            let got = resp.header(k);
-            if got != v.as_str() {
-                return Err(format!("header {k}: {got:?} != expected {v}"));
-            }
+    for (k, v) in e.headers.iter().flatten() {
+        let got = resp.header(k);
+        if got != Some(v.as_str()) {
+            return Err(format!("header {k}: {got:?} != expected {v:?}"));
         }
     }
     let www = resp.header("www-authenticate");
-    if e.get("no_www_authenticate") == Some(&Value::Bool(true)) && www.is_some() {
+    if e.no_www_authenticate == Some(true) && www.is_some() {
         return Err(format!("unexpected www-authenticate {www:?}"));
     }
-    match e.get("www_authenticate") {
-        Some(Value::String(exact)) if www != Some(exact.as_str()) => {
+    match &e.www_authenticate {
+        Some(WwwExpect::Exact(exact)) if www != Some(exact.as_str()) => {
             return Err(format!(
                 "www-authenticate {www:?}\n   != expected {exact:?}"
             ));
         }
-        Some(Value::Object(params)) => check_challenge(www, params)?,
+        Some(WwwExpect::Params(params)) => check_challenge(www, params)?,
         _ => {}
     }
-    if let Some(j) = e.get("body_json") {
-        let want = serde_json::to_string(j).map_err(|e| e.to_string())?;
-        if body_text != want {
-            return Err(format!("body\n   got      {body_text}\n   expected {want}"));
+    if let Some(j) = &e.body_json {
+        let want = serde_json::to_vec(j).map_err(|e| e.to_string())?;
+        if resp.body != want {
+            return Err(format!(
+                "body\n   got      {body_text}\n   expected {}",
+                String::from_utf8_lossy(&want)
+            ));
         }
     }
-    if let Some(b) = e.get("body").and_then(Value::as_str) {
-        if body_text != b {
+    if let Some(b) = &e.body {
+        if resp.body != b.as_bytes() {
             return Err(format!(
                 "body\n   got      {body_text:?}\n   expected {b:?}"
             ));
@@ -316,110 +484,113 @@ fn check_response(resp: &Resp, e: &Value) -> Result<(), String> {
     Ok(())
 }
 
-fn check_challenge(www: Option<&str>, params: &Map<String, Value>) -> Result<(), String> {
+fn check_challenge(
+    www: Option<&str>,
+    params: &BTreeMap<String, Option<String>>,
+) -> Result<(), String> {
     let h = www.ok_or("missing www-authenticate")?;
     let (scheme, got) = parse_challenge(h);
     for (k, v) in params {
         if k == "scheme" {
-            if Some(scheme.as_str()) != v.as_str() {
-                return Err(format!("challenge scheme {scheme} != {v}"));
+            if Some(&scheme) != v.as_ref() {
+                return Err(format!("challenge scheme {scheme} != {v:?}"));
             }
             continue;
         }
         match (v, got.get(k)) {
-            (Value::Null, None) => {}
-            (Value::Null, Some(g)) => {
+            (None, None) => {}
+            (None, Some(g)) => {
                 return Err(format!("challenge param {k}={g:?} must be absent in {h}"))
             }
-            (Value::String(want), Some(g)) if want == g => {}
-            (want, g) => return Err(format!("challenge param {k}: {g:?} != {want} in {h}")),
+            (Some(want), Some(g)) if want == g => {}
+            (want, g) => return Err(format!("challenge param {k}: {g:?} != {want:?} in {h}")),
         }
     }
     Ok(())
 }
 
-fn check_principal(got: &Value, want: &Map<String, Value>) -> Result<(), String> {
-    for (k, v) in want {
-        if k == "claims" {
-            let claims = v.as_object().ok_or("claims must be an object")?;
-            for (ck, cv) in claims {
-                if got["claims"].get(ck) != Some(cv) {
-                    return Err(format!(
-                        "principal claim {ck}: {:?} != {cv}",
-                        got["claims"].get(ck)
-                    ));
-                }
-            }
-        } else if got.get(k) != Some(v) {
-            return Err(format!("principal {k}: {:?} != {v}", got.get(k)));
+fn check_principal(got: &Value, want: &PrincipalExpect) -> Result<(), String> {
+    let field = |k: &str, w: Option<Value>| match w {
+        Some(w) if got.get(k) != Some(&w) => Err(format!("principal {k}: {:?} != {w}", got.get(k))),
+        _ => Ok(()),
+    };
+    field("subject", want.subject.clone().map(Value::from))?;
+    field("issuer", want.issuer.clone().map(Value::from))?;
+    field("audience", want.audience.clone().map(Value::from))?;
+    field("scopes", want.scopes.clone().map(Value::from))?;
+    field("active", want.active.map(Value::from))?;
+    for (ck, cv) in want.claims.iter().flatten() {
+        if got["claims"].get(ck) != Some(cv) {
+            return Err(format!(
+                "principal claim {ck}: {:?} != {cv}",
+                got["claims"].get(ck)
+            ));
         }
     }
     Ok(())
 }
 
-fn check_outcome<A>(d: &Outcome<A>, e: &Value) -> Result<(), String> {
-    let want = e["decision"].as_str().ok_or("expect.decision missing")?;
+fn check_outcome<A>(d: &Outcome<A>, e: &Expect) -> Result<(), String> {
+    let want = e.decision.ok_or("expect.decision missing")?;
     match (want, d) {
-        ("respond", Outcome::Respond(r)) => check_response(r, e),
+        (DecisionKind::Respond, Outcome::Respond(r)) => check_response(r, e),
         (
-            "allow",
+            DecisionKind::Allow,
             Outcome::Allow {
                 principal,
                 filter_tools_list,
                 ..
             },
         ) => {
-            if let Some(p) = e.get("principal").and_then(Value::as_object) {
+            if let Some(p) = &e.principal {
                 check_principal(principal, p)?;
             }
-            if let Some(f) = e.get("filter_tools_list").and_then(Value::as_bool) {
-                if f != *filter_tools_list {
-                    return Err(format!("filter_tools_list {filter_tools_list} != {f}"));
+            match e.filter_tools_list {
+                Some(f) if f != *filter_tools_list => {
+                    Err(format!("filter_tools_list {filter_tools_list} != {f}"))
                 }
+                _ => Ok(()),
             }
-            Ok(())
         }
-        ("pass_through", Outcome::PassThrough) => Ok(()),
+        (DecisionKind::PassThrough, Outcome::PassThrough) => Ok(()),
         (want, Outcome::Respond(r)) => Err(format!(
-            "expected {want}, got respond {} {:?} {}",
+            "expected {want:?}, got respond {} {:?} {}",
             r.status,
             r.header("www-authenticate"),
             String::from_utf8_lossy(&r.body)
         )),
         (want, Outcome::Allow { principal, .. }) => {
-            Err(format!("expected {want}, got allow {principal}"))
+            Err(format!("expected {want:?}, got allow {principal}"))
         }
-        (want, Outcome::PassThrough) => Err(format!("expected {want}, got pass_through")),
+        (want, Outcome::PassThrough) => Err(format!("expected {want:?}, got pass_through")),
         (_, Outcome::Failed(e)) => Err(format!("the call failed: {e}")),
     }
 }
 
-fn check_failure(err: &Failure, e: &Value) -> Result<(), String> {
-    if let Some(code) = e.get("code").and_then(Value::as_str) {
-        if err.code != code {
-            return Err(format!(
-                "error code {} != {code} ({})",
-                err.code, err.message
-            ));
-        }
+fn check_failure(err: &Failure, e: &ErrorExpect) -> Result<(), String> {
+    if err.code != e.code {
+        return Err(format!(
+            "error code {} != {} ({})",
+            err.code, e.code, err.message
+        ));
     }
-    if let Some(m) = e.get("message").and_then(Value::as_str) {
-        if err.message != m {
+    if let Some(m) = &e.message {
+        if &err.message != m {
             return Err(format!("error message {:?} != {m:?}", err.message));
         }
     }
-    if let Some(m) = e.get("message_contains").and_then(Value::as_str) {
-        if !err.message.contains(m) {
+    if let Some(m) = &e.message_contains {
+        if !err.message.contains(m.as_str()) {
             return Err(format!("error message {:?} lacks {m:?}", err.message));
         }
     }
     Ok(())
 }
 
-fn check_filtered(out: Filtered, e: &Value) -> Result<(), String> {
-    match (e["result"].as_str(), out) {
-        (Some("unchanged"), Filtered::Unchanged) => Ok(()),
-        (Some("rewritten"), Filtered::Rewritten(b)) => {
+fn check_filtered(out: Filtered, e: &Expect) -> Result<(), String> {
+    match (e.result, out) {
+        (Some(FilterKind::Unchanged), Filtered::Unchanged) => Ok(()),
+        (Some(FilterKind::Rewritten), Filtered::Rewritten(b)) => {
             let n = b.len() as u64;
             let resp = Resp {
                 status: 200,
@@ -427,12 +598,12 @@ fn check_filtered(out: Filtered, e: &Value) -> Result<(), String> {
                 body: b,
             };
             check_response(&resp, e)?;
-            match e.get("content_length").and_then(Value::as_u64) {
+            match e.content_length {
                 Some(want) if want != n => Err(format!("content_length {n} != {want}")),
                 _ => Ok(()),
             }
         }
-        (Some("respond"), Filtered::Respond(r)) => check_response(&r, e),
+        (Some(FilterKind::Respond), Filtered::Respond(r)) => check_response(&r, e),
         (want, got) => Err(format!("filter: expected {want:?}, got {got:?}")),
     }
 }
@@ -448,27 +619,37 @@ async fn run_vector<B: Binding>(binding: &Arc<B>, fx: &Fixture, raw: &Value) -> 
         };
         tokens.insert(name.clone(), tok);
     }
-    let v = substitute(raw, &fx.base_url, &tokens);
+    let sub = substitute(raw, &fx.base_url, &tokens);
+    let v = Vector::parse(&sub).map_err(|e| format!("after substitution: {e}"))?;
     fx.reset(
-        v.get("backend")
+        sub.get("backend")
             .cloned()
             .unwrap_or(Value::Object(Map::new())),
     )
     .await;
 
-    let rt = match (
-        binding.build(&v["config"].to_string()),
-        v.get("expect_config_error"),
-    ) {
+    let config = v.config.as_ref().map(Value::to_string).unwrap_or_default();
+    let rt = match (binding.build(&config), &v.expect_config_error) {
         (Err(e), Some(want)) => return check_failure(&e, want),
-        (Ok(_), Some(_)) => return Err("expected a config error, runtime was built".into()),
+        (Ok(rt), Some(_)) => {
+            binding.close(Arc::new(rt))?;
+            return Err("expected a config error, runtime was built".into());
+        }
         (Err(e), None) => return Err(format!("runtime build failed: {e:?}")),
         (Ok(rt), None) => Arc::new(rt),
     };
-    match (
-        binding.startup(rt.clone()).await,
-        v.get("expect_startup_error"),
-    ) {
+    let result = run_steps(binding, fx, &v, rt.clone()).await;
+    let closed = binding.close(rt);
+    result.and(closed.map_err(|e| format!("close: {e}")))
+}
+
+async fn run_steps<B: Binding>(
+    binding: &Arc<B>,
+    fx: &Fixture,
+    v: &Vector,
+    rt: Arc<B::Runtime>,
+) -> Result<(), String> {
+    match (binding.startup(rt.clone()).await, &v.expect_startup_error) {
         (Err(e), Some(want)) => return check_failure(&e, want),
         (Ok(_), Some(_)) => return Err("expected a startup error".into()),
         (Err(e), None) => return Err(format!("startup failed: {e:?}")),
@@ -476,50 +657,51 @@ async fn run_vector<B: Binding>(binding: &Arc<B>, fx: &Fixture, raw: &Value) -> 
     }
 
     let mut last_allowed: Option<Arc<B::Allowed>> = None;
-    for (i, step) in v["steps"].as_array().into_iter().flatten().enumerate() {
+    for (i, step) in v.steps.iter().enumerate() {
         let at = |e: String| format!("step {i}: {e}");
-        if let Some(c) = step.get("control") {
-            let method = c["method"].as_str().unwrap_or("POST");
-            let path = c["path"]
-                .as_str()
-                .ok_or_else(|| at("control.path".into()))?;
-            fx.control(method, path, c.get("body").cloned()).await;
-        } else if let Some(r) = step.get("request") {
-            let req = Arc::new(build_request(r).map_err(at)?);
-            let n = step.get("concurrency").and_then(Value::as_u64).unwrap_or(1);
-            let tasks: Vec<_> = (0..n.max(1))
-                .map(|_| tokio::spawn(binding.check(rt.clone(), req.clone())))
-                .collect();
-            for t in tasks {
-                let outcome = t.await.map_err(|e| at(e.to_string()))?;
-                check_outcome(&outcome, &step["expect"]).map_err(at)?;
-                if let Outcome::Allow { handle, .. } = outcome {
-                    last_allowed = Some(Arc::new(handle));
+        match step.kind().map_err(at)? {
+            StepKind::Control(c) => {
+                let method = c.method.as_deref().unwrap_or("POST");
+                fx.control(method, &c.path, c.body.clone()).await;
+            }
+            StepKind::Request(r, n, expect) => {
+                let req = Arc::new(build_request(r).map_err(at)?);
+                let outcomes = binding.check_many(rt.clone(), req, n).await;
+                let answers = outcomes.len();
+                for outcome in outcomes {
+                    check_outcome(&outcome, expect).map_err(at)?;
+                    if let Outcome::Allow { handle, .. } = outcome {
+                        last_allowed = Some(Arc::new(handle));
+                    }
+                }
+                if answers != n as usize {
+                    return Err(at(format!("{answers} answers for {n} checks")));
                 }
             }
-        } else if let Some(f) = step.get("filter") {
-            let allowed = last_allowed
-                .clone()
-                .ok_or_else(|| at("filter step without a previous allow".into()))?;
-            let body = body_of(f).map_err(at)?;
-            let out = binding.filter(&rt, &allowed, f["content_type"].as_str(), &body);
-            check_filtered(out, &step["expect"]).map_err(at)?;
-        } else if step.get("metadata").is_some() {
-            let resp = binding.metadata(&rt).map_err(at)?;
-            check_response(&resp, &step["expect"]).map_err(at)?;
-        } else if let Some(c) = step.get("counters").and_then(Value::as_object) {
-            let got = fx.counters().await;
-            for (k, want) in c {
-                if got.get(k) != Some(want) {
-                    return Err(at(format!("counter {k}: {:?} != {want}", got.get(k))));
+            StepKind::Filter(f, expect) => {
+                let allowed = last_allowed
+                    .clone()
+                    .ok_or_else(|| at("filter step without a previous allow".into()))?;
+                let body = f.body().map_err(at)?;
+                let out = binding.filter(&rt, &allowed, f.content_type.as_deref(), &body);
+                check_filtered(out, expect).map_err(at)?;
+            }
+            StepKind::Metadata(expect) => {
+                let resp = binding.metadata(&rt).map_err(at)?;
+                check_response(&resp, expect).map_err(at)?;
+            }
+            StepKind::Counters(c) => {
+                let got = fx.counters().await;
+                for (k, want) in c {
+                    if got.get(k) != Some(want) {
+                        return Err(at(format!("counter {k}: {:?} != {want}", got.get(k))));
+                    }
                 }
             }
-        } else if step.get("await_policy_refresh").is_some() {
-            binding.wait_policy_refresh(rt.clone()).await.map_err(at)?;
-        } else if let Some(s) = step.get("advance_clock").and_then(Value::as_f64) {
-            binding.advance_clock(&rt, s).map_err(at)?;
-        } else {
-            return Err(at(format!("unknown step {step}")));
+            StepKind::AwaitPolicyRefresh => {
+                binding.wait_policy_refresh(rt.clone()).await.map_err(at)?
+            }
+            StepKind::AdvanceClock(s) => binding.advance_clock(&rt, s).map_err(at)?,
         }
     }
     Ok(())
