@@ -5,12 +5,16 @@
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use jsonwebtoken::DecodingKey;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::clock::Clock;
 use crate::http::HttpClient;
+use crate::jwt::algorithm;
+use crate::keys::VerifyKey;
 use crate::validator::AuthError;
 
 /// How long a fetched key set is used before it is refreshed.
@@ -41,8 +45,18 @@ pub struct Jwk {
     pub kty: KeyType,
     /// `alg`, if the key names one.
     pub alg: Option<String>,
-    /// The key material, ready for verification.
-    pub key: DecodingKey,
+    /// The key material, parsed for verification (once per algorithm).
+    pub(crate) key: VerifyKey,
+}
+
+impl std::fmt::Debug for Jwk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Jwk")
+            .field("kid", &self.kid)
+            .field("kty", &self.kty)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
 }
 
 #[derive(Deserialize)]
@@ -79,47 +93,49 @@ fn parse_key(v: &Value) -> Option<Jwk> {
         Some(Value::String(s)) => Some(s),
         Some(_) => return None,
     };
-    let (kty, key) = match (raw.kty.as_deref()?, raw.crv.as_deref()) {
-        ("RSA", _) => (
-            KeyType::Rsa,
-            DecodingKey::from_rsa_components(raw.n.as_deref()?, raw.e.as_deref()?).ok()?,
-        ),
+    let b64 = |s: Option<&str>| URL_SAFE_NO_PAD.decode(s?).ok();
+    let (kty, key, default_alg) = match (raw.kty.as_deref()?, raw.crv.as_deref()) {
+        ("RSA", _) => {
+            let (n, e) = (b64(raw.n.as_deref())?, b64(raw.e.as_deref())?);
+            (KeyType::Rsa, VerifyKey::rsa(&n, &e)?, Algorithm::RS256)
+        }
         ("EC", Some(crv @ ("P-256" | "P-384"))) => {
-            let (x, y) = (raw.x.as_deref()?, raw.y.as_deref()?);
-            let want = if crv == "P-256" { 32 } else { 48 };
-            if b64_len(x) != want || b64_len(y) != want {
+            let (x, y) = (b64(raw.x.as_deref())?, b64(raw.y.as_deref())?);
+            let (kty, want, alg) = if crv == "P-256" {
+                (KeyType::P256, 32, Algorithm::ES256)
+            } else {
+                (KeyType::P384, 48, Algorithm::ES384)
+            };
+            if x.len() != want || y.len() != want {
                 return None;
             }
-            let kty = if crv == "P-256" {
-                KeyType::P256
-            } else {
-                KeyType::P384
-            };
-            (kty, DecodingKey::from_ec_components(x, y).ok()?)
+            (kty, VerifyKey::ec(&x, &y), alg)
         }
         ("OKP", Some("Ed25519")) => {
-            let x = raw.x.as_deref()?;
-            if b64_len(x) != 32 {
+            let x = b64(raw.x.as_deref())?;
+            if x.len() != 32 {
                 return None;
             }
-            (KeyType::Ed25519, DecodingKey::from_ed_components(x).ok()?)
+            (KeyType::Ed25519, VerifyKey::ed25519(&x), Algorithm::EdDSA)
         }
         _ => return None,
     };
+    // Parse the key now for the algorithm it names (or its family's default): a key whose
+    // material is not a valid key is skipped like any other unusable key.
+    let alg = raw
+        .alg
+        .as_deref()
+        .and_then(algorithm)
+        .unwrap_or(default_alg);
+    if !key.prepare(alg) {
+        return None;
+    }
     Some(Jwk {
         kid,
         kty,
         alg: raw.alg,
         key,
     })
-}
-
-fn b64_len(s: &str) -> usize {
-    use base64::Engine;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(s)
-        .map(|b| b.len())
-        .unwrap_or(0)
 }
 
 /// A fetched key set.
@@ -324,8 +340,14 @@ mod tests {
         assert!(parse_key(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).is_none());
         assert!(parse_key(&json!({"kty":"OKP","crv":"X25519","x":"AA"})).is_none());
         assert!(parse_key(&json!({"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"})).is_none());
-        let k =
-            parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB","alg":"RS256"})).unwrap();
+        assert!(
+            parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"})).is_none(),
+            "a modulus under 2048 bits is unusable"
+        );
+        let mut n = vec![0xc5u8; 256];
+        n[255] = 0x01;
+        let n = URL_SAFE_NO_PAD.encode(n);
+        let k = parse_key(&json!({"kty":"RSA","kid":"r","n":n,"e":"AQAB","alg":"RS256"})).unwrap();
         assert_eq!(k.kty, KeyType::Rsa);
         assert_eq!(k.alg.as_deref(), Some("RS256"));
     }

@@ -44,6 +44,7 @@ mod introspection;
 pub mod jsonrpc;
 mod jwks;
 mod jwt;
+mod keys;
 pub mod manifest;
 pub mod metadata;
 pub mod policy;
