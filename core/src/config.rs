@@ -595,6 +595,22 @@ mod tests {
     }
 
     #[test]
+    fn huge_durations_build_without_panicking() {
+        let mut c = remote();
+        c.scope_matrix_ttl_seconds = 1e300;
+        c.scope_matrix_stale_seconds = 1e300;
+        c.scope_matrix_backoff_seconds = 1e300;
+        c.request_timeout_seconds = 1e300;
+        c.introspection_cache_ttl_seconds = u64::MAX;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        crate::Runtime::new(c).unwrap();
+    }
+
+    #[test]
     fn normalization() {
         let n = remote().normalized();
         assert_eq!(n.authorization_server, "https://auth.example.com");

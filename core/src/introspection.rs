@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 
 use crate::cache::{token_key, TokenCache, TokenKey};
 use crate::challenge::sanitize;
-use crate::clock::Clock;
+use crate::clock::{secs_f64, Clock};
 use crate::http::{Basic, HttpClient};
 use crate::principal::Principal;
 use crate::validator::AuthError;
@@ -137,9 +137,11 @@ impl Inner {
         let principal = Arc::new(principal);
         if !self.cache_ttl.is_zero() {
             let now = self.clock.now();
-            let mut until = now + self.cache_ttl;
+            // Both the TTL and the answer's `exp` may be huge: saturate, never panic inside the
+            // shared future.
+            let mut until = now.saturating_add(self.cache_ttl);
             if let Some(exp) = exp {
-                until = until.min(Duration::from_secs_f64(exp.max(0.0)));
+                until = until.min(secs_f64(exp));
             }
             if until > now {
                 self.cache

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 
@@ -185,7 +184,7 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime> {
         self.config.validate()?;
         let cfg = self.config.normalized();
-        let http = HttpClient::new(Duration::from_secs_f64(cfg.request_timeout_seconds))
+        let http = HttpClient::new(crate::clock::secs_f64(cfg.request_timeout_seconds))
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
         let mut remote = None;
         let policy: Arc<dyn PolicySource> = match (self.policy, cfg.effective_policy_mode()) {

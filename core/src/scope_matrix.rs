@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock::Clock;
+use crate::clock::{secs_f64, Clock};
 use crate::config::{Config, PolicyMode};
 use crate::http::{Basic, HttpClient};
 use crate::policy::{PolicySource, PolicyView, ToolMap};
@@ -199,9 +199,9 @@ impl ScopeMatrix {
             http,
             clock,
             settings: CacheSettings {
-                ttl: Duration::from_secs_f64(cfg.scope_matrix_ttl_seconds),
-                max_stale: Duration::from_secs_f64(cfg.scope_matrix_stale_seconds),
-                backoff: Duration::from_secs_f64(cfg.scope_matrix_backoff_seconds),
+                ttl: secs_f64(cfg.scope_matrix_ttl_seconds),
+                max_stale: secs_f64(cfg.scope_matrix_stale_seconds),
+                backoff: secs_f64(cfg.scope_matrix_backoff_seconds),
             },
             state: RwLock::new(State::default()),
             refreshing: AtomicBool::new(false),
@@ -247,7 +247,7 @@ impl ScopeMatrix {
                     s.policy_complete = false;
                 }
                 s.last_err = Some(e.clone());
-                s.next_refresh_at = Some(now + self.settings.backoff);
+                s.next_refresh_at = Some(now.saturating_add(self.settings.backoff));
                 Err(e)
             }
         }

@@ -301,8 +301,9 @@ impl Validator {
         )?;
         let principal = Arc::new(Principal::from_claims(parsed.claims, false));
         let until = match exp {
-            Some(e) => Duration::from_secs(e + self.skew),
-            None => now + NO_EXP_CACHE,
+            // `exp` is token-supplied (up to u64::MAX after saturation): saturate.
+            Some(e) => Duration::from_secs(e.saturating_add(self.skew)),
+            None => now.saturating_add(NO_EXP_CACHE),
         };
         self.verified
             .insert(*key, (principal.clone(), exp), until, now);
