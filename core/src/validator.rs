@@ -345,7 +345,9 @@ fn require_active(p: Arc<Principal>) -> Validated {
 }
 
 /// Merge a verified JWT principal with the introspection answer: introspection is authoritative
-/// for `active`, and its non-empty subject, issuer, audience and scopes win; claims are the JWT's
+/// for `active`, its non-empty subject, issuer and audience win, and its scopes win whenever the
+/// answer carries `scope` or `scopes` at all, even empty (a permission revoked at the
+/// authorization server stops working now, not when the JWT expires); claims are the JWT's
 /// overlaid with introspection's. Two different non-empty subjects are refused.
 fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validated {
     let introspected = require_active(introspected)?;
@@ -370,7 +372,13 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         subject: pick_s(&introspected.subject, &jwt.subject),
         issuer: pick_s(&introspected.issuer, &jwt.issuer),
         audience: pick(&introspected.audience, &jwt.audience),
-        scopes: pick(&introspected.scopes, &jwt.scopes),
+        scopes: if introspected.claims.contains_key("scope")
+            || introspected.claims.contains_key("scopes")
+        {
+            introspected.scopes.clone()
+        } else {
+            jwt.scopes.clone()
+        },
         claims,
         active: true,
     }))
