@@ -14,10 +14,20 @@ use crate::error::{Error, Result};
 /// Default resource name (the realm of every challenge).
 pub const DEFAULT_RESOURCE_NAME: &str = "AuthSec Protected MCP Resource";
 
-/// A secret string: compared and used, never printed.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// A secret string: compared and used, never printed. `Debug` and `Serialize` both write
+/// `"<redacted>"` (or `""` when empty), so a serialized [`Config`] never carries the secret in
+/// clear; serializing is one-way (reading `"<redacted>"` back gives that literal text).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
+
+/// What `Debug` and `Serialize` write instead of a non-empty secret.
+const REDACTED: &str = "<redacted>";
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { REDACTED })
+    }
+}
 
 /// Reads a JSON string; any other JSON type is refused without echoing the value (serde's
 /// default "invalid type: integer `12345`" would put a mistyped secret into the error text).
@@ -87,7 +97,7 @@ impl fmt::Debug for Secret {
         if self.0.is_empty() {
             f.write_str("\"\"")
         } else {
-            f.write_str("\"<redacted>\"")
+            write!(f, "\"{REDACTED}\"")
         }
     }
 }
@@ -608,6 +618,22 @@ mod tests {
             .unwrap();
         let _guard = rt.enter();
         crate::Runtime::new(c).unwrap();
+    }
+
+    #[test]
+    fn secret_never_serialized_in_clear() {
+        let c = remote();
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("secret-1"), "{text}");
+        assert!(
+            text.contains(r#""introspection_client_secret":"<redacted>""#),
+            "{text}"
+        );
+        let text = serde_json::to_string(&Config::default()).unwrap();
+        assert!(
+            text.contains(r#""introspection_client_secret":"","#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -27,7 +27,8 @@ use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::validator::{AuthError, Reason, Validator};
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
-#[derive(Debug, Clone, Copy)]
+/// Its `Debug` output redacts credential headers and leaves out the body (see below).
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// HTTP method, e.g. `POST`.
     pub method: &'a str,
@@ -37,6 +38,38 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// The complete request body.
     pub body: &'a [u8],
+}
+
+/// Headers whose values are credentials: `Debug` prints `<redacted>` instead.
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// Prints method, path, header names with non-credential values, and the body's length: never
+/// a bearer token, a cookie, or body content (tool arguments may be sensitive too).
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Headers<'h>(&'h [(&'h str, &'h str)]);
+        impl std::fmt::Debug for Headers<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|(k, v)| {
+                        let secret = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
+                        (*k, if secret { "<redacted>" } else { *v })
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &Headers(self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl<'a> Request<'a> {
@@ -544,6 +577,26 @@ fn extract_bearer(header: &str) -> Bearer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_debug_redacts_credentials_and_body() {
+        let headers = [
+            ("Authorization", "Bearer tok-SECRET-1"),
+            ("cookie", "sid=SECRET-2"),
+            ("Proxy-Authorization", "Basic SECRET-3"),
+            ("content-type", "application/json"),
+        ];
+        let req = Request {
+            method: "POST",
+            path: "/mcp",
+            headers: &headers,
+            body: br#"{"params":{"arguments":{"password":"SECRET-4"}}}"#,
+        };
+        let d = format!("{req:?}");
+        assert!(!d.contains("SECRET"), "{d}");
+        assert!(d.contains("Authorization") && d.contains("<redacted>"), "{d}");
+        assert!(d.contains("application/json") && d.contains("body_len"), "{d}");
+    }
 
     #[test]
     fn bearer_extraction() {
