@@ -125,6 +125,17 @@ impl HttpClient {
     }
 }
 
+/// Log an upstream error answer (status and the first 200 characters of its body, control
+/// characters replaced) at `warn` through `tracing`. Client-visible answers carry only the status.
+pub(crate) fn log_upstream_error(endpoint: &'static str, status: u16, body: &[u8]) {
+    let snippet: String = String::from_utf8_lossy(body)
+        .chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    tracing::warn!(endpoint, status, body = %snippet, "upstream answered an error");
+}
+
 /// Describe a transport error without the URL's query or any header value.
 fn describe(e: reqwest::Error) -> HttpError {
     let kind = if e.is_timeout() {

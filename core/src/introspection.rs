@@ -10,7 +10,6 @@ use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{Map, Value};
 
 use crate::cache::{token_key, TokenCache, TokenKey};
-use crate::challenge::sanitize;
 use crate::clock::{secs_f64, Clock};
 use crate::http::{Basic, HttpClient};
 use crate::principal::Principal;
@@ -115,11 +114,11 @@ impl Inner {
             .await
             .map_err(|e| AuthError::invalid_token(format!("introspection request failed: {e}")))?;
         if status != 200 {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
+            // The body is the authorization server's, not ours to show a client: log it for the
+            // operator, answer with the status only.
+            crate::http::log_upstream_error("introspection", status, &body);
             return Err(AuthError::invalid_token(format!(
-                "introspection returned HTTP {status}: {}",
-                sanitize(&snippet)
+                "introspection returned HTTP {status}"
             )));
         }
         let payload: Map<String, Value> = match serde_json::from_slice(&body) {

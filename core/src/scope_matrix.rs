@@ -264,10 +264,10 @@ impl ScopeMatrix {
             .await
             .map_err(|e| PolicyError::Fetch(format!("scope matrix fetch: {e}")))?;
         if status != 200 {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
+            // The backend's body is logged, never put into a client-visible 503.
+            crate::http::log_upstream_error("sdk-policy", status, &body);
             return Err(PolicyError::Fetch(format!(
-                "scope matrix fetch: HTTP {status}: {snippet}"
+                "scope matrix fetch: HTTP {status}"
             )));
         }
         let payload: Value = serde_json::from_slice(&body)
