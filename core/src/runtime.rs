@@ -310,9 +310,11 @@ impl Runtime {
     /// `remote_required` a failed first fetch is fatal unless `publish_manifest` is on (the
     /// runtime then starts in deny-all, answering 503 until the policy arrives); in
     /// `remote_with_local_fallback` it is reported and the local map serves. Non-fatal problems
-    /// are returned as warnings for the host to log.
+    /// are returned as warnings for the host to log, among them an `authorization_server`,
+    /// `jwks_url` or `introspection_url` that is not https outside loopback (credentials, keys or
+    /// policy would travel in clear).
     pub async fn startup(&self) -> Result<Vec<String>> {
-        let mut warnings = Vec::new();
+        let mut warnings = insecure_url_warnings(&self.inner.cfg);
         let Some(matrix) = &self.inner.remote else {
             return Ok(warnings);
         };
@@ -550,6 +552,42 @@ impl Runtime {
     }
 }
 
+/// A warning for each configured `authorization_server`, `jwks_url` or `introspection_url` whose
+/// scheme is not `https` and whose host is not loopback (`localhost`, `127.0.0.0/8`, `::1`). Only
+/// scheme, host and port are printed, never a path or query.
+fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("authorization_server", &cfg.authorization_server),
+        ("jwks_url", &cfg.jwks_url),
+        ("introspection_url", &cfg.introspection_url),
+    ] {
+        let Ok(u) = url::Url::parse(value.trim()) else {
+            continue;
+        };
+        if u.scheme() == "https" {
+            continue;
+        }
+        let loopback = match u.host() {
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if !loopback {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            out.push(format!(
+                "{name} {}://{host}{port} is not https outside loopback: use https in production",
+                u.scheme()
+            ));
+        }
+    }
+    out
+}
+
 enum Bearer<'a> {
     Missing,
     Malformed,
@@ -596,6 +634,41 @@ mod tests {
         assert!(!d.contains("SECRET"), "{d}");
         assert!(d.contains("Authorization") && d.contains("<redacted>"), "{d}");
         assert!(d.contains("application/json") && d.contains("body_len"), "{d}");
+    }
+
+    #[tokio::test]
+    async fn startup_warns_about_plain_http_outside_loopback() {
+        let cfg = |auth: &str| Config {
+            issuer: "https://issuer.example.com".into(),
+            authorization_server: auth.into(),
+            jwks_url: "https://issuer.example.com/jwks".into(),
+            resource_uri: "https://mcp.example.com/mcp".into(),
+            ..Config::default()
+        };
+        let w = Runtime::new(cfg("http://auth.example.com:8080/x?q=secret"))
+            .unwrap()
+            .startup()
+            .await
+            .unwrap();
+        assert_eq!(
+            w,
+            vec!["authorization_server http://auth.example.com:8080 is not https outside loopback: use https in production"]
+        );
+        for ok in [
+            "https://auth.example.com",
+            "http://127.0.0.1:9000",
+            "http://localhost",
+            "http://[::1]:80",
+            "",
+        ] {
+            let w = Runtime::new(cfg(ok)).unwrap().startup().await.unwrap();
+            assert!(w.is_empty(), "{ok}: {w:?}");
+        }
+        let mut c = cfg("https://auth.example.com");
+        c.jwks_url = "http://keys.example.com/jwks".into();
+        let w = Runtime::new(c).unwrap().startup().await.unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(w[0].starts_with("jwks_url http://keys.example.com "), "{w:?}");
     }
 
     #[test]

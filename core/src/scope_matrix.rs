@@ -115,6 +115,12 @@ pub(crate) struct Fetched {
 
 /// Read an `sdk-policy` answer (reference §4.2-§4.3): the legacy-shape shim, `policy_complete`,
 /// the authoritative `tool_policy`, or the legacy `tools` map.
+///
+/// Fail-closed rules beyond the reference: a present `policy_complete` always decides (only the
+/// JSON `true` is complete; `false`, `null` or any other value is incomplete, whatever else the
+/// answer holds), so the legacy shim applies only when the member is absent; and a legacy
+/// `tools` entry that is not an array of strings (`"admin"`, `null`, `{}`, `[1]`) is dropped, so
+/// that tool is denied as absent from policy instead of becoming public.
 pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
     let obj = payload
         .as_object()
@@ -130,7 +136,10 @@ pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
         .filter(|m| !m.is_empty());
     let legacy_shape =
         !obj.contains_key("state") && tool_policy.is_none() && legacy_tools.is_some();
-    let complete = legacy_shape || obj.get("policy_complete") == Some(&Value::Bool(true));
+    let complete = match obj.get("policy_complete") {
+        Some(v) => v == &Value::Bool(true),
+        None => legacy_shape,
+    };
     if !complete {
         return Err(PolicyError::Incomplete {
             state: text("state"),
@@ -162,7 +171,16 @@ pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
         }
     } else if let Some(tools) = obj.get("tools").and_then(Value::as_object) {
         for (name, scopes) in tools {
-            map.insert(name.clone(), strings(Some(scopes)));
+            let Some(items) = scopes.as_array() else {
+                continue;
+            };
+            let list: Option<Vec<String>> = items
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect();
+            if let Some(list) = list {
+                map.insert(name.clone(), list);
+            }
         }
     }
     let state = text("state");
@@ -415,6 +433,33 @@ mod tests {
         assert_eq!(f.map["read"], vec!["a"]);
         assert_eq!(f.generation, 7);
         assert_eq!(f.scopes_supported, Some(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn policy_complete_decides_whenever_present() {
+        for pc in [json!(false), json!(null), json!("true"), json!(1)] {
+            let e = parse_policy(&json!({"policy_complete": pc, "tools": {"t": ["s"]}}));
+            assert!(
+                matches!(e, Err(PolicyError::Incomplete { .. })),
+                "{pc}: {:?}",
+                e.map(|f| f.map)
+            );
+        }
+        let f = parse_policy(&json!({"policy_complete": true, "tools": {"t": ["s"]}})).unwrap();
+        assert_eq!(f.map["t"], vec!["s"]);
+    }
+
+    #[test]
+    fn malformed_legacy_entries_are_dropped() {
+        let f = parse_policy(&json!({"tools": {
+            "str": "admin", "null": null, "obj": {}, "num": [1], "mixed": ["a", 2],
+            "ok": ["a"], "public": []
+        }}))
+        .unwrap();
+        let mut names: Vec<&String> = f.map.keys().collect();
+        names.sort();
+        assert_eq!(names, ["ok", "public"]);
+        assert!(f.map["public"].is_empty());
     }
 
     #[test]
