@@ -406,6 +406,21 @@ impl Config {
                 return fail(format!("{name} must be a non-negative number"));
             }
         }
+        for (field, map) in [
+            ("tool_scopes", self.tool_scopes.as_ref()),
+            ("tool_scope_suggestions", Some(&self.tool_scope_suggestions)),
+        ] {
+            // A blank scope can never be granted and, dropped by a list parser, would turn the
+            // tool public: refused from every source alike.
+            for (tool, scopes) in map.into_iter().flatten() {
+                if scopes.iter().any(|s| blank(s)) {
+                    return fail(format!(
+                        "{field}[{}] contains an empty scope",
+                        python_repr(tool)
+                    ));
+                }
+            }
+        }
         if self.max_body_bytes == 0 {
             return fail("max_body_bytes must be positive".into());
         }

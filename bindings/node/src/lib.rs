@@ -275,7 +275,10 @@ impl NativeRuntime {
     /// Build from the environment (`Config::from_env(prefix)`).
     #[napi(factory)]
     pub fn from_env(env: &Env, prefix: String, manual_clock: bool) -> napi::Result<NativeRuntime> {
-        build(Config::from_env(&prefix), manual_clock).or_else(|f| throw(env, f))
+        Config::from_env(&prefix)
+            .map_err(core_err)
+            .and_then(|c| build(c, manual_clock))
+            .or_else(|f| throw(env, f))
     }
 
     /// Startup work (the remote policy's first fetch); resolves to the warnings.
