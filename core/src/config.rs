@@ -224,6 +224,14 @@ pub struct Config {
     /// Default 10,000. Above it the caches evict (S3-FIFO: tokens seen once go first), so a
     /// server with more active tokens re-verifies some; memory is about 1-2 KiB per entry.
     pub token_cache_capacity: u64,
+    /// Required JOSE header `typ` of JWT access tokens, e.g. `at+jwt` (RFC 9068 §2.1), so ID
+    /// tokens and other JWTs from the same issuer are refused. Compared case-insensitively, with
+    /// an optional `application/` prefix on either side (RFC 7515 §4.1.9). Empty (default): not
+    /// checked.
+    pub require_typ: String,
+    /// Required `token_type` of introspection answers (RFC 7662 §2.2), e.g. `access_token`.
+    /// Compared case-insensitively; an answer without it is refused. Empty (default): not checked.
+    pub require_token_type: String,
 }
 
 impl Default for Config {
@@ -255,6 +263,8 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             introspection_cache_ttl_seconds: 0,
             token_cache_capacity: 10_000,
+            require_typ: String::new(),
+            require_token_type: String::new(),
         }
     }
 }

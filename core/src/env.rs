@@ -62,6 +62,8 @@ impl Config {
             policy_mode: parse_policy_mode(&get("POLICY_MODE")),
             validation_mode: parse_validation_mode(&get("VALIDATION_MODE")),
             publish_manifest: parse_bool(&get("PUBLISH_MANIFEST")),
+            require_typ: get("REQUIRE_TYP").trim().to_string(),
+            require_token_type: get("REQUIRE_TOKEN_TYPE").trim().to_string(),
             ..Config::default()
         })
     }
@@ -275,7 +277,11 @@ mod tests {
             ("AUTHSEC_POLICY_MODE", "enforce"),
             ("AUTHSEC_VALIDATION_MODE", "jwt_and_introspect"),
             ("AUTHSEC_PUBLISH_MANIFEST", "true"),
+            ("AUTHSEC_REQUIRE_TYP", " at+jwt "),
+            ("AUTHSEC_REQUIRE_TOKEN_TYPE", "access_token"),
         ]);
+        assert_eq!(c.require_typ, "at+jwt");
+        assert_eq!(c.require_token_type, "access_token");
         assert_eq!(c.jwks_url, "https://auth.example.com/jwks");
         assert_eq!(c.introspection_url, "https://auth.example.com/introspect");
         assert_eq!(c.introspection_client_id, "rs-1");
