@@ -27,10 +27,7 @@ impl Config {
 
     /// Read the configuration through `lookup` (a variable name -> value function), so callers
     /// and tests can supply their own environment.
-    pub fn from_env_with(
-        prefix: &str,
-        lookup: impl Fn(&str) -> Option<String>,
-    ) -> Result<Config> {
+    pub fn from_env_with(prefix: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = |key: &str| lookup(&format!("{prefix}{key}")).unwrap_or_default();
         let first = |keys: &[&str]| {
             keys.iter()
@@ -212,7 +209,10 @@ mod tests {
     #[test]
     fn unparseable_json_variables_are_config_invalid_without_the_value() {
         for (var, value) in [
-            ("AUTHSEC_TOOL_SCOPES_JSON", r#"{"list_issues":["issues:read"],}"#),
+            (
+                "AUTHSEC_TOOL_SCOPES_JSON",
+                r#"{"list_issues":["issues:read"],}"#,
+            ),
             ("AUTHSEC_TOOL_SCOPES_JSON", "{not json s3cr3t"),
             ("AUTHSEC_TOOL_SCOPE_SUGGESTIONS_JSON", r#"{"a":["b"]"#),
         ] {
@@ -227,7 +227,12 @@ mod tests {
                 "AUTHSEC_TOOL_SCOPES_JSON must be a JSON object of tool name -> scopes"
             );
         }
-        for value in [r#"{"t":5}"#, r#"{"t":null}"#, r#"{"t":{}}"#, r#"{"t":["a",1]}"#] {
+        for value in [
+            r#"{"t":5}"#,
+            r#"{"t":null}"#,
+            r#"{"t":{}}"#,
+            r#"{"t":["a",1]}"#,
+        ] {
             let m = env_err(&with(&[("AUTHSEC_TOOL_SCOPES_JSON", value)]));
             assert!(m.starts_with("AUTHSEC_TOOL_SCOPES_JSON: the scopes"), "{m}");
         }

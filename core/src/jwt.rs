@@ -80,9 +80,7 @@ pub(crate) fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(invalid("kid is not a string")),
     };
-    let typ = header
-        .get("typ")
-        .map(|v| v.as_str().map(str::to_string));
+    let typ = header.get("typ").map(|v| v.as_str().map(str::to_string));
     if signature.is_empty() {
         return Err(invalid("missing signature"));
     }

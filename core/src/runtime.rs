@@ -570,7 +570,8 @@ fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
         }
         let loopback = match u.host() {
             Some(url::Host::Domain(d)) => {
-                d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost")
+                d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost")
             }
             Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
             Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
@@ -632,8 +633,14 @@ mod tests {
         };
         let d = format!("{req:?}");
         assert!(!d.contains("SECRET"), "{d}");
-        assert!(d.contains("Authorization") && d.contains("<redacted>"), "{d}");
-        assert!(d.contains("application/json") && d.contains("body_len"), "{d}");
+        assert!(
+            d.contains("Authorization") && d.contains("<redacted>"),
+            "{d}"
+        );
+        assert!(
+            d.contains("application/json") && d.contains("body_len"),
+            "{d}"
+        );
     }
 
     #[tokio::test]
@@ -668,7 +675,10 @@ mod tests {
         c.jwks_url = "http://keys.example.com/jwks".into();
         let w = Runtime::new(c).unwrap().startup().await.unwrap();
         assert_eq!(w.len(), 1, "{w:?}");
-        assert!(w[0].starts_with("jwks_url http://keys.example.com "), "{w:?}");
+        assert!(
+            w[0].starts_with("jwks_url http://keys.example.com "),
+            "{w:?}"
+        );
     }
 
     #[test]

@@ -210,7 +210,11 @@ impl Validator {
                 }
             }
         };
-        Some(result.and_then(|p| self.check_audience(p)).and_then(check_binding))
+        Some(
+            result
+                .and_then(|p| self.check_audience(p))
+                .and_then(check_binding),
+        )
     }
 
     /// Validate, fetching keys or introspecting as the mode requires.
@@ -262,7 +266,9 @@ impl Validator {
             return Ok(p);
         }
         match p.claims.get("token_type") {
-            Some(serde_json::Value::String(t)) if t.eq_ignore_ascii_case(&self.require_token_type) => {
+            Some(serde_json::Value::String(t))
+                if t.eq_ignore_ascii_case(&self.require_token_type) =>
+            {
                 Ok(p)
             }
             _ => Err(AuthError::invalid_token(format!(
