@@ -516,17 +516,21 @@ impl NativeRuntime {
                 ),
             );
         };
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return throw(
+        // `try_from_secs_f64` refuses negative, NaN and too-large values (1e300) instead of
+        // panicking across the napi boundary.
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(by) => {
+                clock.advance(by);
+                Ok(())
+            }
+            Err(_) => throw(
                 env,
                 fail(
                     INVALID_INPUT,
                     "advanceClock needs a non-negative number of seconds",
                 ),
-            );
+            ),
         }
-        clock.advance(Duration::from_secs_f64(seconds));
-        Ok(())
     }
 
     /// Wait until a background policy refresh, if one is running, has finished (test hook).
