@@ -178,7 +178,12 @@ impl Inner {
         if status != 200 {
             // The body is the authorization server's, not ours to show a client: log it for the
             // operator, answer with the status only.
-            crate::http::log_upstream_error("introspection", status, &body);
+            crate::http::log_upstream_error(
+                "introspection",
+                status,
+                &body,
+                &[token, &self.client_secret],
+            );
             return Err(AuthError::invalid_token(format!(
                 "introspection returned HTTP {status}"
             )));

@@ -283,7 +283,7 @@ impl ScopeMatrix {
             .map_err(|e| PolicyError::Fetch(format!("scope matrix fetch: {e}")))?;
         if status != 200 {
             // The backend's body is logged, never put into a client-visible 503.
-            crate::http::log_upstream_error("sdk-policy", status, &body);
+            crate::http::log_upstream_error("sdk-policy", status, &body, &[&self.client_secret]);
             return Err(PolicyError::Fetch(format!(
                 "scope matrix fetch: HTTP {status}"
             )));
