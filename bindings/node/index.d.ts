@@ -67,6 +67,10 @@ export interface Config {
   introspectionCacheTtlSeconds?: number;
   /** Entries of the verified-token and introspection-result caches (each). Default 10000. */
   tokenCacheCapacity?: number;
+  /** Required JWT header `typ`, e.g. `at+jwt` (RFC 9068); case-insensitive, `application/` prefix optional. Default '' = not checked. */
+  requireTyp?: string;
+  /** Required introspection `token_type`, e.g. `access_token`; case-insensitive. Default '' = not checked. */
+  requireTokenType?: string;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */

@@ -106,7 +106,9 @@ export interface PolicyStatus {
 
 /**
  * Every claim of the principal behind a handle (the JWT payload, overlaid with the
- * introspection answer when both ran).
+ * introspection answer when both ran), as `JSON.parse` would give it: integers beyond 2^53
+ * become the nearest double. napi would turn them into `BigInt`s, which `JSON.stringify`
+ * refuses, so a token with `exp: 2^63-1` would make `JSON.stringify(principal)` throw.
  */
 export declare function principalClaims(principal: ExternalObject<unknown>): Record<string, unknown>
 

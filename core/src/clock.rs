@@ -4,6 +4,17 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Seconds as a [`Duration`], saturating: negative values and NaN are zero, values beyond
+/// `Duration::MAX` (a token's `exp` of `1e300`, a huge configured TTL) are `Duration::MAX`.
+/// `Duration::from_secs_f64` panics on those; every conversion of a token-supplied or configured
+/// number goes through here.
+pub(crate) fn secs_f64(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Duration::ZERO;
+    }
+    Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX)
+}
+
 /// A source of wall-clock time, as a duration since the Unix epoch.
 pub trait Clock: Send + Sync + 'static {
     /// The current time since the Unix epoch.
@@ -55,5 +66,19 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Duration {
         self.start + Duration::from_millis(self.offset_ms.load(Ordering::SeqCst))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_saturate() {
+        assert_eq!(secs_f64(1e300), Duration::MAX);
+        assert_eq!(secs_f64(f64::INFINITY), Duration::MAX);
+        assert_eq!(secs_f64(-5.0), Duration::ZERO);
+        assert_eq!(secs_f64(f64::NAN), Duration::ZERO);
+        assert_eq!(secs_f64(1.5), Duration::from_millis(1500));
     }
 }

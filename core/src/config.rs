@@ -14,10 +14,20 @@ use crate::error::{Error, Result};
 /// Default resource name (the realm of every challenge).
 pub const DEFAULT_RESOURCE_NAME: &str = "AuthSec Protected MCP Resource";
 
-/// A secret string: compared and used, never printed.
-#[derive(Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
+/// A secret string: compared and used, never printed. `Debug` and `Serialize` both write
+/// `"<redacted>"` (or `""` when empty), so a serialized [`Config`] never carries the secret in
+/// clear; serializing is one-way (reading `"<redacted>"` back gives that literal text).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(String);
+
+/// What `Debug` and `Serialize` write instead of a non-empty secret.
+const REDACTED: &str = "<redacted>";
+
+impl Serialize for Secret {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(if self.0.is_empty() { "" } else { REDACTED })
+    }
+}
 
 /// Reads a JSON string; any other JSON type is refused without echoing the value (serde's
 /// default "invalid type: integer `12345`" would put a mistyped secret into the error text).
@@ -87,7 +97,7 @@ impl fmt::Debug for Secret {
         if self.0.is_empty() {
             f.write_str("\"\"")
         } else {
-            f.write_str("\"<redacted>\"")
+            write!(f, "\"{REDACTED}\"")
         }
     }
 }
@@ -214,6 +224,14 @@ pub struct Config {
     /// Default 10,000. Above it the caches evict (S3-FIFO: tokens seen once go first), so a
     /// server with more active tokens re-verifies some; memory is about 1-2 KiB per entry.
     pub token_cache_capacity: u64,
+    /// Required JOSE header `typ` of JWT access tokens, e.g. `at+jwt` (RFC 9068 §2.1), so ID
+    /// tokens and other JWTs from the same issuer are refused. Compared case-insensitively, with
+    /// an optional `application/` prefix on either side (RFC 7515 §4.1.9). Empty (default): not
+    /// checked.
+    pub require_typ: String,
+    /// Required `token_type` of introspection answers (RFC 7662 §2.2), e.g. `access_token`.
+    /// Compared case-insensitively; an answer without it is refused. Empty (default): not checked.
+    pub require_token_type: String,
 }
 
 impl Default for Config {
@@ -245,6 +263,8 @@ impl Default for Config {
             max_body_bytes: 4 * 1024 * 1024,
             introspection_cache_ttl_seconds: 0,
             token_cache_capacity: 10_000,
+            require_typ: String::new(),
+            require_token_type: String::new(),
         }
     }
 }
@@ -394,6 +414,21 @@ impl Config {
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return fail(format!("{name} must be a non-negative number"));
+            }
+        }
+        for (field, map) in [
+            ("tool_scopes", self.tool_scopes.as_ref()),
+            ("tool_scope_suggestions", Some(&self.tool_scope_suggestions)),
+        ] {
+            // A blank scope can never be granted and, dropped by a list parser, would turn the
+            // tool public: refused from every source alike.
+            for (tool, scopes) in map.into_iter().flatten() {
+                if scopes.iter().any(|s| blank(s)) {
+                    return fail(format!(
+                        "{field}[{}] contains an empty scope",
+                        python_repr(tool)
+                    ));
+                }
             }
         }
         if self.max_body_bytes == 0 {
@@ -592,6 +627,38 @@ mod tests {
         let d = format!("{c:?}");
         assert!(!d.contains("secret-1"), "{d}");
         assert!(d.contains("<redacted>"));
+    }
+
+    #[test]
+    fn huge_durations_build_without_panicking() {
+        let mut c = remote();
+        c.scope_matrix_ttl_seconds = 1e300;
+        c.scope_matrix_stale_seconds = 1e300;
+        c.scope_matrix_backoff_seconds = 1e300;
+        c.request_timeout_seconds = 1e300;
+        c.introspection_cache_ttl_seconds = u64::MAX;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let _guard = rt.enter();
+        crate::Runtime::new(c).unwrap();
+    }
+
+    #[test]
+    fn secret_never_serialized_in_clear() {
+        let c = remote();
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(!text.contains("secret-1"), "{text}");
+        assert!(
+            text.contains(r#""introspection_client_secret":"<redacted>""#),
+            "{text}"
+        );
+        let text = serde_json::to_string(&Config::default()).unwrap();
+        assert!(
+            text.contains(r#""introspection_client_secret":"","#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,23 +1,33 @@
 //! Loading a [`Config`] from environment variables (reference §1.5): prefix (default
-//! `AUTHSEC_`), legacy aliases, list / map / bool / mode parsing. The loader only parses; it never
-//! validates.
+//! `AUTHSEC_`), legacy aliases, list / map / bool / mode parsing. The loader parses; the rules
+//! are [`Config::validate`]'s, the same for both sources.
+//!
+//! Fail-closed differences from the reference (issue 20 item 3): a JSON-valued variable
+//! (`*_JSON`) that is set but is not a JSON object of scope lists is `config_invalid`, naming the
+//! variable and never its value (it may hold secrets pasted by mistake), instead of silently
+//! becoming "no map" (which inferred `open` and allowed every tool); `{}` is an empty map
+//! (`local_only`, every tool denied); a blank scope string is kept so that `validate` refuses it
+//! exactly as it refuses `[""]` in JSON.
 
 use serde_json::Value;
 
 use crate::config::{Config, PolicyMode, Secret, ToolScopes, ValidationMode};
+use crate::error::{Error, Result};
 
 /// The default variable prefix.
 pub const DEFAULT_PREFIX: &str = "AUTHSEC_";
 
 impl Config {
     /// Read the configuration from the process environment with `prefix` (e.g. `AUTHSEC_`).
-    pub fn from_env(prefix: &str) -> Config {
+    /// Fails (`config_invalid`) only on a JSON-valued variable that cannot be read; the result is
+    /// not yet validated (see [`Config::validate`]).
+    pub fn from_env(prefix: &str) -> Result<Config> {
         Config::from_env_with(prefix, |k| std::env::var(k).ok())
     }
 
     /// Read the configuration through `lookup` (a variable name -> value function), so callers
     /// and tests can supply their own environment.
-    pub fn from_env_with(prefix: &str, lookup: impl Fn(&str) -> Option<String>) -> Config {
+    pub fn from_env_with(prefix: &str, lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = |key: &str| lookup(&format!("{prefix}{key}")).unwrap_or_default();
         let first = |keys: &[&str]| {
             keys.iter()
@@ -25,8 +35,12 @@ impl Config {
                 .find(|v| !v.is_empty())
                 .unwrap_or_default()
         };
-        let tool_scopes = parse_string_list_map(&get("TOOL_SCOPES_JSON"));
-        Config {
+        let json_map = |key: &str| -> Result<Option<ToolScopes>> {
+            parse_scope_map_var(&format!("{prefix}{key}"), &get(key))
+        };
+        let tool_scopes = json_map("TOOL_SCOPES_JSON")?;
+        let tool_scope_suggestions = json_map("TOOL_SCOPE_SUGGESTIONS_JSON")?.unwrap_or_default();
+        Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
             jwks_url: first(&["JWKS_URL", "JWKS_URI"]),
@@ -40,18 +54,67 @@ impl Config {
             resource_name: get("RESOURCE_NAME"),
             resource_server_id: get("RESOURCE_SERVER_ID"),
             supported_scopes: parse_string_list(&get("SUPPORTED_SCOPES")),
-            tool_scopes: if tool_scopes.is_empty() {
-                None
-            } else {
-                Some(tool_scopes)
-            },
-            tool_scope_suggestions: parse_string_list_map(&get("TOOL_SCOPE_SUGGESTIONS_JSON")),
+            tool_scopes,
+            tool_scope_suggestions,
             policy_mode: parse_policy_mode(&get("POLICY_MODE")),
             validation_mode: parse_validation_mode(&get("VALIDATION_MODE")),
             publish_manifest: parse_bool(&get("PUBLISH_MANIFEST")),
+            require_typ: get("REQUIRE_TYP").trim().to_string(),
+            require_token_type: get("REQUIRE_TOKEN_TYPE").trim().to_string(),
             ..Config::default()
-        }
+        })
     }
+}
+
+/// A `*_JSON` variable holding a tool -> scopes map. Unset or blank: `None`. Otherwise it must be
+/// a JSON object whose values are arrays of strings or list strings (see
+/// [`parse_string_list`]); anything else is `config_invalid` naming `var`, never the value. A
+/// blank list string (`""`) is kept as one empty scope, and empty strings in arrays are kept, so
+/// [`Config::validate`] refuses them like the JSON configuration's `[""]`.
+pub fn parse_scope_map_var(var: &str, value: &str) -> Result<Option<ToolScopes>> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    let parsed: Value = serde_json::from_str(value).map_err(|e| {
+        // serde_json's syntax errors name a position and a class, never the input text.
+        Error::config(format!("{var} is not valid JSON: {e}"))
+    })?;
+    let Value::Object(map) = parsed else {
+        return Err(Error::config(format!(
+            "{var} must be a JSON object of tool name -> scopes"
+        )));
+    };
+    let strings = |items: Vec<Value>| {
+        items
+            .into_iter()
+            .map(|i| match i {
+                Value::String(s) => Ok(s),
+                _ => Err(Error::config(format!(
+                    "{var}: the scopes of each tool must be strings"
+                ))),
+            })
+            .collect::<Result<Vec<String>>>()
+    };
+    let mut out = ToolScopes::new();
+    for (k, v) in map {
+        let scopes = match v {
+            Value::Array(items) => strings(items)?,
+            Value::String(s) if s.trim().is_empty() => vec![String::new()],
+            // A list string that is a JSON array: the same strict reading as an array value
+            // (empty strings kept for `validate`), not the lenient top-level list parse.
+            Value::String(s) => match serde_json::from_str::<Value>(s.trim()) {
+                Ok(Value::Array(items)) if s.trim_start().starts_with('[') => strings(items)?,
+                _ => parse_string_list(&s),
+            },
+            _ => {
+                return Err(Error::config(format!(
+                    "{var}: the scopes of each tool must be an array of strings or a list string"
+                )))
+            }
+        };
+        out.insert(k, scopes);
+    }
+    Ok(Some(out))
 }
 
 /// A JSON array of strings, or a comma/whitespace-separated list.
@@ -70,32 +133,6 @@ pub fn parse_string_list(value: &str) -> Vec<String> {
         .split_whitespace()
         .map(str::to_string)
         .collect()
-}
-
-/// A JSON object whose values are string arrays or list strings; anything else is empty.
-pub fn parse_string_list_map(value: &str) -> ToolScopes {
-    let mut out = ToolScopes::new();
-    if value.trim().is_empty() {
-        return out;
-    }
-    let Ok(Value::Object(map)) = serde_json::from_str::<Value>(value) else {
-        return out;
-    };
-    for (k, v) in map {
-        match v {
-            Value::Array(items) => {
-                out.insert(
-                    k,
-                    items.iter().map(py_str).filter(|s| !s.is_empty()).collect(),
-                );
-            }
-            Value::String(s) => {
-                out.insert(k, parse_string_list(&s));
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// True iff the trimmed, lower-cased value is `1`, `true` or `yes`.
@@ -146,7 +183,82 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Config::from_env_with("AUTHSEC_", |k| m.get(k).cloned())
+        Config::from_env_with("AUTHSEC_", |k| m.get(k).cloned()).unwrap()
+    }
+
+    fn env_err(pairs: &[(&str, &str)]) -> String {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let e = Config::from_env_with("AUTHSEC_", |k| m.get(k).cloned()).unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+        e.message().to_string()
+    }
+
+    const BASE: [(&str, &str); 3] = [
+        ("AUTHSEC_ISSUER", "https://a"),
+        ("AUTHSEC_JWKS_URL", "https://a/jwks"),
+        ("AUTHSEC_RESOURCE_URI", "https://mcp.example.com/mcp"),
+    ];
+
+    fn with(extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, &'static str)> {
+        BASE.iter().chain(extra).copied().collect()
+    }
+
+    #[test]
+    fn unparseable_json_variables_are_config_invalid_without_the_value() {
+        for (var, value) in [
+            (
+                "AUTHSEC_TOOL_SCOPES_JSON",
+                r#"{"list_issues":["issues:read"],}"#,
+            ),
+            ("AUTHSEC_TOOL_SCOPES_JSON", "{not json s3cr3t"),
+            ("AUTHSEC_TOOL_SCOPE_SUGGESTIONS_JSON", r#"{"a":["b"]"#),
+        ] {
+            let m = env_err(&with(&[(var, value)]));
+            assert!(m.starts_with(&format!("{var} is not valid JSON")), "{m}");
+            assert!(!m.contains("s3cr3t") && !m.contains("issues:read"), "{m}");
+        }
+        for value in ["[1]", "\"x\"", "5", "null"] {
+            let m = env_err(&with(&[("AUTHSEC_TOOL_SCOPES_JSON", value)]));
+            assert_eq!(
+                m,
+                "AUTHSEC_TOOL_SCOPES_JSON must be a JSON object of tool name -> scopes"
+            );
+        }
+        for value in [
+            r#"{"t":5}"#,
+            r#"{"t":null}"#,
+            r#"{"t":{}}"#,
+            r#"{"t":["a",1]}"#,
+        ] {
+            let m = env_err(&with(&[("AUTHSEC_TOOL_SCOPES_JSON", value)]));
+            assert!(m.starts_with("AUTHSEC_TOOL_SCOPES_JSON: the scopes"), "{m}");
+        }
+        let m = env_err(&with(&[("MY_X", "1"), ("AUTHSEC_TOOL_SCOPES_JSON", "{")]));
+        assert!(m.starts_with("AUTHSEC_TOOL_SCOPES_JSON "), "{m}");
+    }
+
+    #[test]
+    fn empty_scope_strings_refused_like_json() {
+        for value in [
+            r#"{"t":[""]}"#,
+            r#"{"t":""}"#,
+            r#"{"t":["a","  "]}"#,
+            r#"{"t":"[\"\"]"}"#,
+        ] {
+            let c = env(&with(&[("AUTHSEC_TOOL_SCOPES_JSON", value)]));
+            let from_env = c.validate().unwrap_err();
+            let json = Config::from_json(
+                r#"{"issuer":"https://a","jwks_url":"https://a/jwks","resource_uri":"https://mcp.example.com/mcp","tool_scopes":{"t":[""]}}"#,
+            )
+            .unwrap()
+            .validate()
+            .unwrap_err();
+            assert_eq!(from_env, json, "{value}");
+            assert_eq!(json.message(), "tool_scopes['t'] contains an empty scope");
+        }
     }
 
     #[test]
@@ -170,7 +282,11 @@ mod tests {
             ("AUTHSEC_POLICY_MODE", "enforce"),
             ("AUTHSEC_VALIDATION_MODE", "jwt_and_introspect"),
             ("AUTHSEC_PUBLISH_MANIFEST", "true"),
+            ("AUTHSEC_REQUIRE_TYP", " at+jwt "),
+            ("AUTHSEC_REQUIRE_TOKEN_TYPE", "access_token"),
         ]);
+        assert_eq!(c.require_typ, "at+jwt");
+        assert_eq!(c.require_token_type, "access_token");
         assert_eq!(c.jwks_url, "https://auth.example.com/jwks");
         assert_eq!(c.introspection_url, "https://auth.example.com/introspect");
         assert_eq!(c.introspection_client_id, "rs-1");
@@ -189,14 +305,19 @@ mod tests {
 
     #[test]
     fn no_tool_scopes_leaves_none_and_open() {
-        let c = env(&[
-            ("AUTHSEC_ISSUER", "https://a"),
-            ("AUTHSEC_JWKS_URL", "https://a/jwks"),
-            ("AUTHSEC_RESOURCE_URI", "https://mcp.example.com/mcp"),
-            ("AUTHSEC_TOOL_SCOPES_JSON", "{}"),
-        ]);
-        assert!(c.tool_scopes.is_none());
-        assert_eq!(c.effective_policy_mode(), PolicyMode::Open);
+        for unset in [&with(&[])[..], &with(&[("AUTHSEC_TOOL_SCOPES_JSON", "  ")])] {
+            let c = env(unset);
+            assert!(c.tool_scopes.is_none());
+            assert_eq!(c.effective_policy_mode(), PolicyMode::Open);
+        }
+    }
+
+    #[test]
+    fn empty_object_is_an_empty_map_that_denies_every_tool() {
+        let c = env(&with(&[("AUTHSEC_TOOL_SCOPES_JSON", "{}")]));
+        assert_eq!(c.tool_scopes, Some(ToolScopes::new()));
+        assert_eq!(c.effective_policy_mode(), PolicyMode::LocalOnly);
+        c.validate().unwrap();
     }
 
     #[test]
@@ -206,7 +327,7 @@ mod tests {
             ("MY_JWKS_URI", "https://legacy"),
         ]
         .into();
-        let c = Config::from_env_with("MY_", |k| m.get(k).map(|s| s.to_string()));
+        let c = Config::from_env_with("MY_", |k| m.get(k).map(|s| s.to_string())).unwrap();
         assert_eq!(c.jwks_url, "https://primary");
     }
 
@@ -216,11 +337,12 @@ mod tests {
         assert_eq!(parse_string_list("a b,c"), vec!["a", "b", "c"]);
         assert_eq!(parse_string_list("[not json"), vec!["[not", "json"]);
         assert!(parse_string_list("  ").is_empty());
-        let m = parse_string_list_map(r#"{"t":"a, b","u":["c"],"v":5}"#);
+        let m = parse_scope_map_var("V", r#"{"t":"a, b","u":["c"],"w":[]}"#)
+            .unwrap()
+            .unwrap();
         assert_eq!(m["t"], vec!["a", "b"]);
         assert_eq!(m["u"], vec!["c"]);
-        assert!(!m.contains_key("v"));
-        assert!(parse_string_list_map("[1]").is_empty());
+        assert!(m["w"].is_empty());
     }
 
     #[test]

@@ -125,6 +125,32 @@ impl HttpClient {
     }
 }
 
+/// Log an upstream error answer (status and the first 200 characters of its body) at `warn`
+/// through `tracing`. Client-visible answers carry only the status.
+pub(crate) fn log_upstream_error(
+    endpoint: &'static str,
+    status: u16,
+    body: &[u8],
+    secrets: &[&str],
+) {
+    let snippet = upstream_snippet(body, secrets);
+    tracing::warn!(endpoint, status, body = %snippet, "upstream answered an error");
+}
+
+/// The loggable form of an upstream body: every occurrence of a secret we sent (the token being
+/// introspected, the client secret: an upstream may echo them) replaced by `<redacted>`, control
+/// characters replaced by spaces, cut to 200 characters.
+fn upstream_snippet(body: &[u8], secrets: &[&str]) -> String {
+    let mut text = String::from_utf8_lossy(body).into_owned();
+    for s in secrets.iter().filter(|s| !s.is_empty()) {
+        text = text.replace(s, "<redacted>");
+    }
+    text.chars()
+        .take(200)
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
 /// Describe a transport error without the URL's query or any header value.
 fn describe(e: reqwest::Error) -> HttpError {
     let kind = if e.is_timeout() {
@@ -154,4 +180,20 @@ fn form_urlencoded(pairs: &[(&str, &str)]) -> String {
 
 fn encode_component(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn upstream_snippets_redact_what_we_sent() {
+        let body = b"{\"error\":\"bad token tok-123 for client secret-1\"}\r\n";
+        let s = upstream_snippet(body, &["tok-123", "secret-1", ""]);
+        assert_eq!(
+            s,
+            "{\"error\":\"bad token <redacted> for client <redacted>\"}  "
+        );
+        assert_eq!(upstream_snippet(&[b'a'; 500], &[]).len(), 200);
+    }
 }

@@ -3,8 +3,10 @@
 //!
 //! Parser-differential defence: a duplicate key in an envelope or in its `params` object is an
 //! error (a downstream parser might keep the other copy), escapes are decoded before comparing
-//! (`"tools\u002fcall"` is `tools/call`), keys are case-sensitive, and the rest of the document is
-//! validated but not materialized.
+//! (`"tools\u002fcall"` is `tools/call`), keys are case-sensitive, a key that equals a member we
+//! read only under Unicode simple case folding (`Method`, `PARAMS`, `paramſ`, `Name`) is an error
+//! too (Go's `encoding/json` and other case-insensitive decoders would take it as that member),
+//! and the rest of the document is validated but not materialized.
 
 use std::fmt;
 
@@ -248,13 +250,61 @@ impl<'de> Visitor<'de> for ItemVisitor {
     }
 }
 
-/// Remembers the keys of one object and fails on a repeat.
+/// The envelope members the decision reads.
+const ENVELOPE_MEMBERS: [&str; 4] = ["jsonrpc", "id", "method", "params"];
+
+/// The `params` members the decision reads.
+const PARAMS_MEMBERS: [&str; 2] = ["name", "uri"];
+
+/// Case-insensitive matching of one character, as far as it can reach an ASCII letter: ASCII
+/// `A`-`Z` fold to `a`-`z`, U+017F LATIN SMALL LETTER LONG S to `s`, U+212A KELVIN SIGN to `k`
+/// (Unicode simple case folding, CaseFolding.txt statuses C and S), and U+0130 `İ` / U+0131 `ı`
+/// to `i`; every other character is returned unchanged.
+///
+/// Complete for comparing against ASCII names: in CaseFolding.txt the only C/S mappings that
+/// reach an ASCII letter are `A`-`Z`, U+017F and U+212A, which is what Go's `encoding/json`
+/// (`strings.EqualFold` orbits `k K K`, `s S ſ`) matches. U+0130 and U+0131 have no simple
+/// folding, but their simple lower/upper-case mappings in UnicodeData.txt are `i` and `I`, which
+/// per-character comparisons such as Java's `equalsIgnoreCase` use; they are refused too (deny on
+/// doubt). No other character has a simple lower- or upper-case mapping to an ASCII letter (the
+/// unit test checks every code point), so a character left unchanged here cannot make a key match.
+fn fold_to_ascii(c: char) -> char {
+    match c {
+        'A'..='Z' => c.to_ascii_lowercase(),
+        '\u{017F}' => 's',
+        '\u{212A}' => 'k',
+        '\u{0130}' | '\u{0131}' => 'i',
+        _ => c,
+    }
+}
+
+/// The known member `key` equals under simple case folding, when it is not that member itself.
+fn case_folded_member(key: &str, members: &[&'static str]) -> Option<&'static str> {
+    members.iter().copied().find(|m| {
+        key != *m && key.chars().count() == m.len() && key.chars().map(fold_to_ascii).eq(m.chars())
+    })
+}
+
+/// Remembers the keys of one object and fails on a repeat, or on a key that is a known member
+/// only under case folding.
 struct SeenKeys(Vec<String>);
 
 impl SeenKeys {
-    fn insert<E: de::Error>(&mut self, key: &str, what: &str) -> Result<(), E> {
+    fn insert<E: de::Error>(
+        &mut self,
+        key: &str,
+        what: &str,
+        members: &[&'static str],
+    ) -> Result<(), E> {
         if self.0.iter().any(|k| k == key) {
             return Err(E::custom(format_args!("duplicate key `{key}` in {what}")));
+        }
+        if let Some(m) = case_folded_member(key, members) {
+            // `key` folds to an ASCII member name: it holds only ASCII letters, U+017F and
+            // U+212A, so echoing it is safe.
+            return Err(E::custom(format_args!(
+                "key `{key}` in {what} is `{m}` under case folding"
+            )));
         }
         self.0.push(key.to_string());
         Ok(())
@@ -280,7 +330,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             uri: None,
         };
         while let Some(key) = map.next_key::<String>()? {
-            seen.insert(&key, "JSON-RPC envelope")?;
+            seen.insert(&key, "JSON-RPC envelope", &ENVELOPE_MEMBERS)?;
             match key.as_str() {
                 "jsonrpc" => env.jsonrpc = map.next_value::<Value>()? == "2.0",
                 "method" => {
@@ -331,7 +381,7 @@ impl<'de> Visitor<'de> for ParamsVisitor {
         let mut seen = SeenKeys(Vec::with_capacity(2));
         let (mut name, mut uri) = (None, None);
         while let Some(key) = map.next_key::<String>()? {
-            seen.insert(&key, "params")?;
+            seen.insert(&key, "params", &PARAMS_MEMBERS)?;
             match key.as_str() {
                 "name" | "uri" => {
                     let v = match map.next_value::<Value>()? {
@@ -447,6 +497,64 @@ mod tests {
         assert!(parse(br#"[{"id":1},{"id":2,"id":3}]"#).is_err());
         // Deeper objects are the handler's business.
         assert!(parse(br#"{"params":{"arguments":{"k":1,"k":2}}}"#).is_ok());
+    }
+
+    #[test]
+    fn case_folded_member_keys_rejected() {
+        for body in [
+            r#"{"method":"initialize","Method":"tools/call"}"#,
+            r#"{"PARAMS":{}}"#,
+            r#"{"param\u017f":{}}"#,
+            "{\"param\u{017F}\":{}}",
+            r#"{"ID":1}"#,
+            r#"{"JSONRPC":"2.0"}"#,
+            r#"{"j\u017fonrpc":"2.0"}"#,
+            r#"{"method":"tools/call","params":{"name":"a","Name":"b"}}"#,
+            r#"{"params":{"URI":"x"}}"#,
+            r#"{"\u0130d":1}"#,
+            r#"{"\u0131d":1}"#,
+            r#"[{"method":"ping"},{"Method":"tools/call"}]"#,
+        ] {
+            let e = parse(body.as_bytes()).unwrap_err();
+            assert!(e.0.contains("under case folding"), "{body}: {e}");
+        }
+        // Unrelated keys, deeper objects and non-folding look-alikes are the handler's business.
+        for body in [
+            r#"{"method":"x","Arguments":1,"params":{"Arguments":{"Name":1}}}"#,
+            r#"{"methods":1,"nam":2,"\u212Aid":3}"#,
+        ] {
+            assert!(parse(body.as_bytes()).is_ok(), "{body}");
+        }
+    }
+
+    #[test]
+    fn simple_case_folding_table() {
+        assert_eq!(fold_to_ascii('\u{212A}'), 'k');
+        assert_eq!(fold_to_ascii('\u{017F}'), 's');
+        assert_eq!(fold_to_ascii('Q'), 'q');
+        assert_eq!(fold_to_ascii('\u{0130}'), 'i');
+        assert_eq!(fold_to_ascii('\u{0131}'), 'i');
+        assert_eq!(fold_to_ascii('\u{00E9}'), '\u{00E9}');
+        // Every non-ASCII character whose lower- or upper-case mapping is one ASCII letter is in
+        // the table (U+0130's lower case is `i` plus a combining dot in Rust's full mapping; its
+        // simple mapping is `i`, covered above): the table misses nothing.
+        for c in (0x80u32..0x11_0000).filter_map(char::from_u32) {
+            for mapped in [
+                c.to_lowercase().collect::<Vec<char>>(),
+                c.to_uppercase().collect(),
+            ] {
+                if mapped.len() == 1 && mapped[0].is_ascii_alphabetic() {
+                    assert_eq!(
+                        fold_to_ascii(c),
+                        mapped[0].to_ascii_lowercase(),
+                        "U+{:04X}",
+                        c as u32
+                    );
+                }
+            }
+        }
+        assert_eq!(case_folded_member("na\u{212A}e", &["nake"]), Some("nake"));
+        assert_eq!(case_folded_member("name", &["name"]), None);
     }
 
     #[test]

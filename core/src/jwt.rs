@@ -25,6 +25,8 @@ pub(crate) struct ParsedJwt<'a> {
     /// The header `alg` string as sent (e.g. `EdDSA` or `Ed25519`).
     pub alg_name: String,
     pub kid: Option<String>,
+    /// The header `typ`: `None` when absent, `Some(None)` when not a string.
+    pub typ: Option<Option<String>>,
     pub claims: Map<String, Value>,
     /// `base64(header) "." base64(claims)`: the signed bytes.
     pub message: &'a str,
@@ -78,6 +80,7 @@ pub(crate) fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => return Err(invalid("kid is not a string")),
     };
+    let typ = header.get("typ").map(|v| v.as_str().map(str::to_string));
     if signature.is_empty() {
         return Err(invalid("missing signature"));
     }
@@ -86,6 +89,7 @@ pub(crate) fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
         alg,
         alg_name,
         kid,
+        typ,
         claims,
         message,
         signature,
@@ -135,6 +139,31 @@ pub(crate) fn key_fits(alg: Algorithm, key: &Jwk) -> bool {
             None => true,
             Some(named) => algorithm(named) == Some(alg),
         }
+}
+
+/// The media type without an `application/` prefix, lower-cased (RFC 7515 §4.1.9: the prefix may
+/// be omitted, and media types compare case-insensitively).
+fn media_type(t: &str) -> String {
+    let t = t.to_ascii_lowercase();
+    match t.strip_prefix("application/") {
+        Some(rest) => rest.to_string(),
+        None => t,
+    }
+}
+
+/// When `required` is not empty, the header `typ` must name the same media type (`at+jwt`
+/// accepts `at+jwt`, `AT+JWT` and `application/at+jwt`). A missing or non-string `typ` fails.
+pub(crate) fn check_typ(jwt: &ParsedJwt<'_>, required: &str) -> Result<(), AuthError> {
+    if required.trim().is_empty() {
+        return Ok(());
+    }
+    match &jwt.typ {
+        Some(Some(t)) if media_type(t) == media_type(required.trim()) => Ok(()),
+        _ => Err(invalid(format_args!(
+            "typ must be {}",
+            crate::challenge::sanitize(required.trim())
+        ))),
+    }
 }
 
 /// The time-independent and time-dependent claim checks: `iss` exact, `exp` (required unless
@@ -265,6 +294,35 @@ mod tests {
         let p = parse(&t).unwrap();
         assert_eq!(p.alg, Algorithm::EdDSA);
         assert_eq!(p.kid.as_deref(), Some("k"));
+    }
+
+    #[test]
+    fn typ_comparison() {
+        let claims = seg(r#"{"iss":"i"}"#);
+        let with = |h: &str| format!("{}.{claims}.c2ln", seg(h));
+        for ok in [
+            r#"{"alg":"RS256","typ":"at+jwt"}"#,
+            r#"{"alg":"RS256","typ":"AT+JWT"}"#,
+            r#"{"alg":"RS256","typ":"application/at+jwt"}"#,
+            r#"{"alg":"RS256","typ":"Application/AT+jwt"}"#,
+        ] {
+            let t = with(ok);
+            check_typ(&parse(&t).unwrap(), "at+jwt").unwrap();
+            check_typ(&parse(&t).unwrap(), "application/at+jwt").unwrap();
+        }
+        for bad in [
+            r#"{"alg":"RS256","typ":"JWT"}"#,
+            r#"{"alg":"RS256"}"#,
+            r#"{"alg":"RS256","typ":7}"#,
+            r#"{"alg":"RS256","typ":"at+jwt "}"#,
+            r#"{"alg":"RS256","typ":"application/application/at+jwt"}"#,
+        ] {
+            let t = with(bad);
+            let e = check_typ(&parse(&t).unwrap(), "at+jwt").unwrap_err();
+            assert_eq!(e.description, "invalid JWT: typ must be at+jwt", "{bad}");
+        }
+        let t = with(r#"{"alg":"RS256","typ":"JWT"}"#);
+        check_typ(&parse(&t).unwrap(), "").unwrap();
     }
 
     #[test]

@@ -8,7 +8,6 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use futures::future::BoxFuture;
 
@@ -28,7 +27,8 @@ use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::validator::{AuthError, Reason, Validator};
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
-#[derive(Debug, Clone, Copy)]
+/// Its `Debug` output redacts credential headers and leaves out the body (see below).
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
     /// HTTP method, e.g. `POST`.
     pub method: &'a str,
@@ -38,6 +38,38 @@ pub struct Request<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     /// The complete request body.
     pub body: &'a [u8],
+}
+
+/// Headers whose values are credentials: `Debug` prints `<redacted>` instead.
+const CREDENTIAL_HEADERS: [&str; 4] = [
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+];
+
+/// Prints method, path, header names with non-credential values, and the body's length: never
+/// a bearer token, a cookie, or body content (tool arguments may be sensitive too).
+impl std::fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        struct Headers<'h>(&'h [(&'h str, &'h str)]);
+        impl std::fmt::Debug for Headers<'_> {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.debug_list()
+                    .entries(self.0.iter().map(|(k, v)| {
+                        let secret = CREDENTIAL_HEADERS.iter().any(|c| k.eq_ignore_ascii_case(c));
+                        (*k, if secret { "<redacted>" } else { *v })
+                    }))
+                    .finish()
+            }
+        }
+        f.debug_struct("Request")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("headers", &Headers(self.headers))
+            .field("body_len", &self.body.len())
+            .finish()
+    }
 }
 
 impl<'a> Request<'a> {
@@ -185,7 +217,7 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime> {
         self.config.validate()?;
         let cfg = self.config.normalized();
-        let http = HttpClient::new(Duration::from_secs_f64(cfg.request_timeout_seconds))
+        let http = HttpClient::new(crate::clock::secs_f64(cfg.request_timeout_seconds))
             .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
         let mut remote = None;
         let policy: Arc<dyn PolicySource> = match (self.policy, cfg.effective_policy_mode()) {
@@ -278,9 +310,11 @@ impl Runtime {
     /// `remote_required` a failed first fetch is fatal unless `publish_manifest` is on (the
     /// runtime then starts in deny-all, answering 503 until the policy arrives); in
     /// `remote_with_local_fallback` it is reported and the local map serves. Non-fatal problems
-    /// are returned as warnings for the host to log.
+    /// are returned as warnings for the host to log, among them an `authorization_server`,
+    /// `jwks_url` or `introspection_url` that is not https outside loopback (credentials, keys or
+    /// policy would travel in clear).
     pub async fn startup(&self) -> Result<Vec<String>> {
-        let mut warnings = Vec::new();
+        let mut warnings = insecure_url_warnings(&self.inner.cfg);
         let Some(matrix) = &self.inner.remote else {
             return Ok(warnings);
         };
@@ -518,6 +552,43 @@ impl Runtime {
     }
 }
 
+/// A warning for each configured `authorization_server`, `jwks_url` or `introspection_url` whose
+/// scheme is not `https` and whose host is not loopback (`localhost`, `127.0.0.0/8`, `::1`). Only
+/// scheme, host and port are printed, never a path or query.
+fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    for (name, value) in [
+        ("authorization_server", &cfg.authorization_server),
+        ("jwks_url", &cfg.jwks_url),
+        ("introspection_url", &cfg.introspection_url),
+    ] {
+        let Ok(u) = url::Url::parse(value.trim()) else {
+            continue;
+        };
+        if u.scheme() == "https" {
+            continue;
+        }
+        let loopback = match u.host() {
+            Some(url::Host::Domain(d)) => {
+                d.eq_ignore_ascii_case("localhost")
+                    || d.to_ascii_lowercase().ends_with(".localhost")
+            }
+            Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+            None => false,
+        };
+        if !loopback {
+            let host = u.host_str().unwrap_or("");
+            let port = u.port().map(|p| format!(":{p}")).unwrap_or_default();
+            out.push(format!(
+                "{name} {}://{host}{port} is not https outside loopback: use https in production",
+                u.scheme()
+            ));
+        }
+    }
+    out
+}
+
 enum Bearer<'a> {
     Missing,
     Malformed,
@@ -545,6 +616,70 @@ fn extract_bearer(header: &str) -> Bearer<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_debug_redacts_credentials_and_body() {
+        let headers = [
+            ("Authorization", "Bearer tok-SECRET-1"),
+            ("cookie", "sid=SECRET-2"),
+            ("Proxy-Authorization", "Basic SECRET-3"),
+            ("content-type", "application/json"),
+        ];
+        let req = Request {
+            method: "POST",
+            path: "/mcp",
+            headers: &headers,
+            body: br#"{"params":{"arguments":{"password":"SECRET-4"}}}"#,
+        };
+        let d = format!("{req:?}");
+        assert!(!d.contains("SECRET"), "{d}");
+        assert!(
+            d.contains("Authorization") && d.contains("<redacted>"),
+            "{d}"
+        );
+        assert!(
+            d.contains("application/json") && d.contains("body_len"),
+            "{d}"
+        );
+    }
+
+    #[tokio::test]
+    async fn startup_warns_about_plain_http_outside_loopback() {
+        let cfg = |auth: &str| Config {
+            issuer: "https://issuer.example.com".into(),
+            authorization_server: auth.into(),
+            jwks_url: "https://issuer.example.com/jwks".into(),
+            resource_uri: "https://mcp.example.com/mcp".into(),
+            ..Config::default()
+        };
+        let w = Runtime::new(cfg("http://auth.example.com:8080/x?q=secret"))
+            .unwrap()
+            .startup()
+            .await
+            .unwrap();
+        assert_eq!(
+            w,
+            vec!["authorization_server http://auth.example.com:8080 is not https outside loopback: use https in production"]
+        );
+        for ok in [
+            "https://auth.example.com",
+            "http://127.0.0.1:9000",
+            "http://localhost",
+            "http://[::1]:80",
+            "",
+        ] {
+            let w = Runtime::new(cfg(ok)).unwrap().startup().await.unwrap();
+            assert!(w.is_empty(), "{ok}: {w:?}");
+        }
+        let mut c = cfg("https://auth.example.com");
+        c.jwks_url = "http://keys.example.com/jwks".into();
+        let w = Runtime::new(c).unwrap().startup().await.unwrap();
+        assert_eq!(w.len(), 1, "{w:?}");
+        assert!(
+            w[0].starts_with("jwks_url http://keys.example.com "),
+            "{w:?}"
+        );
+    }
 
     #[test]
     fn bearer_extraction() {

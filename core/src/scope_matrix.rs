@@ -12,7 +12,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::clock::Clock;
+use crate::clock::{secs_f64, Clock};
 use crate::config::{Config, PolicyMode};
 use crate::http::{Basic, HttpClient};
 use crate::policy::{PolicySource, PolicyView, ToolMap};
@@ -115,6 +115,12 @@ pub(crate) struct Fetched {
 
 /// Read an `sdk-policy` answer (reference §4.2-§4.3): the legacy-shape shim, `policy_complete`,
 /// the authoritative `tool_policy`, or the legacy `tools` map.
+///
+/// Fail-closed rules beyond the reference: a present `policy_complete` always decides (only the
+/// JSON `true` is complete; `false`, `null` or any other value is incomplete, whatever else the
+/// answer holds), so the legacy shim applies only when the member is absent; and a legacy
+/// `tools` entry that is not an array of strings (`"admin"`, `null`, `{}`, `[1]`) is dropped, so
+/// that tool is denied as absent from policy instead of becoming public.
 pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
     let obj = payload
         .as_object()
@@ -130,7 +136,10 @@ pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
         .filter(|m| !m.is_empty());
     let legacy_shape =
         !obj.contains_key("state") && tool_policy.is_none() && legacy_tools.is_some();
-    let complete = legacy_shape || obj.get("policy_complete") == Some(&Value::Bool(true));
+    let complete = match obj.get("policy_complete") {
+        Some(v) => v == &Value::Bool(true),
+        None => legacy_shape,
+    };
     if !complete {
         return Err(PolicyError::Incomplete {
             state: text("state"),
@@ -162,7 +171,16 @@ pub(crate) fn parse_policy(payload: &Value) -> Result<Fetched, PolicyError> {
         }
     } else if let Some(tools) = obj.get("tools").and_then(Value::as_object) {
         for (name, scopes) in tools {
-            map.insert(name.clone(), strings(Some(scopes)));
+            let Some(items) = scopes.as_array() else {
+                continue;
+            };
+            let list: Option<Vec<String>> = items
+                .iter()
+                .map(|s| s.as_str().map(str::to_string))
+                .collect();
+            if let Some(list) = list {
+                map.insert(name.clone(), list);
+            }
         }
     }
     let state = text("state");
@@ -199,9 +217,9 @@ impl ScopeMatrix {
             http,
             clock,
             settings: CacheSettings {
-                ttl: Duration::from_secs_f64(cfg.scope_matrix_ttl_seconds),
-                max_stale: Duration::from_secs_f64(cfg.scope_matrix_stale_seconds),
-                backoff: Duration::from_secs_f64(cfg.scope_matrix_backoff_seconds),
+                ttl: secs_f64(cfg.scope_matrix_ttl_seconds),
+                max_stale: secs_f64(cfg.scope_matrix_stale_seconds),
+                backoff: secs_f64(cfg.scope_matrix_backoff_seconds),
             },
             state: RwLock::new(State::default()),
             refreshing: AtomicBool::new(false),
@@ -247,7 +265,7 @@ impl ScopeMatrix {
                     s.policy_complete = false;
                 }
                 s.last_err = Some(e.clone());
-                s.next_refresh_at = Some(now + self.settings.backoff);
+                s.next_refresh_at = Some(now.saturating_add(self.settings.backoff));
                 Err(e)
             }
         }
@@ -264,10 +282,10 @@ impl ScopeMatrix {
             .await
             .map_err(|e| PolicyError::Fetch(format!("scope matrix fetch: {e}")))?;
         if status != 200 {
-            let text = String::from_utf8_lossy(&body);
-            let snippet: String = text.chars().take(200).collect();
+            // The backend's body is logged, never put into a client-visible 503.
+            crate::http::log_upstream_error("sdk-policy", status, &body, &[&self.client_secret]);
             return Err(PolicyError::Fetch(format!(
-                "scope matrix fetch: HTTP {status}: {snippet}"
+                "scope matrix fetch: HTTP {status}"
             )));
         }
         let payload: Value = serde_json::from_slice(&body)
@@ -415,6 +433,33 @@ mod tests {
         assert_eq!(f.map["read"], vec!["a"]);
         assert_eq!(f.generation, 7);
         assert_eq!(f.scopes_supported, Some(vec!["a".into(), "b".into()]));
+    }
+
+    #[test]
+    fn policy_complete_decides_whenever_present() {
+        for pc in [json!(false), json!(null), json!("true"), json!(1)] {
+            let e = parse_policy(&json!({"policy_complete": pc, "tools": {"t": ["s"]}}));
+            assert!(
+                matches!(e, Err(PolicyError::Incomplete { .. })),
+                "{pc}: {:?}",
+                e.map(|f| f.map)
+            );
+        }
+        let f = parse_policy(&json!({"policy_complete": true, "tools": {"t": ["s"]}})).unwrap();
+        assert_eq!(f.map["t"], vec!["s"]);
+    }
+
+    #[test]
+    fn malformed_legacy_entries_are_dropped() {
+        let f = parse_policy(&json!({"tools": {
+            "str": "admin", "null": null, "obj": {}, "num": [1], "mixed": ["a", 2],
+            "ok": ["a"], "public": []
+        }}))
+        .unwrap();
+        let mut names: Vec<&String> = f.map.keys().collect();
+        names.sort();
+        assert_eq!(names, ["ok", "public"]);
+        assert!(f.map["public"].is_empty());
     }
 
     #[test]

@@ -136,6 +136,8 @@ pub(crate) struct Validator {
     resource_uri: String,
     allow_missing_audience: bool,
     require_exp: bool,
+    require_typ: String,
+    require_token_type: String,
     skew: u64,
     clock: Arc<dyn Clock>,
     jwks: Option<JwksCache>,
@@ -166,6 +168,8 @@ impl Validator {
             resource_uri: cfg.resource_uri.clone(),
             allow_missing_audience: cfg.allow_missing_audience,
             require_exp: cfg.require_exp,
+            require_typ: cfg.require_typ.trim().to_string(),
+            require_token_type: cfg.require_token_type.trim().to_string(),
             skew: cfg.clock_skew_seconds,
             clock,
             jwks,
@@ -181,9 +185,9 @@ impl Validator {
                 JwtStep::Done(r) => r,
                 JwtStep::NeedsKeys => return None,
             },
-            ValidationMode::IntrospectionOnly => {
-                require_active(self.introspector.as_ref()?.cached(&token_key(token))?)
-            }
+            ValidationMode::IntrospectionOnly => self
+                .check_token_type(self.introspector.as_ref()?.cached(&token_key(token))?)
+                .and_then(require_active),
             ValidationMode::JwtAndIntrospect => {
                 let key = token_key(token);
                 let jwt = if jwt::is_jwt_shaped(token) {
@@ -196,7 +200,8 @@ impl Validator {
                     None
                 };
                 let introspected = self.introspector.as_ref()?.cached(&key)?;
-                combine(jwt, introspected)
+                self.check_token_type(introspected)
+                    .and_then(|i| combine(jwt, i))
             }
             ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
                 match self.jwt_step(token, &token_key(token), true) {
@@ -205,7 +210,11 @@ impl Validator {
                 }
             }
         };
-        Some(result.and_then(|p| self.check_audience(p)))
+        Some(
+            result
+                .and_then(|p| self.check_audience(p))
+                .and_then(check_binding),
+        )
     }
 
     /// Validate, fetching keys or introspecting as the mode requires.
@@ -238,13 +247,34 @@ impl Validator {
                 }
             }
         };
-        result.and_then(|p| self.check_audience(p))
+        result
+            .and_then(|p| self.check_audience(p))
+            .and_then(check_binding)
     }
 
     async fn introspect(&self, token: &str) -> Validated {
         match &self.introspector {
-            Some(i) => i.introspect(token).await,
+            Some(i) => self.check_token_type(i.introspect(token).await?),
             None => Err(AuthError::invalid_token("introspection is not configured")),
+        }
+    }
+
+    /// With `require_token_type` set, an active introspection answer must carry that
+    /// `token_type` (ASCII case-insensitive). Inactive answers stay inactive (that message wins).
+    fn check_token_type(&self, p: Arc<Principal>) -> Validated {
+        if self.require_token_type.is_empty() || !p.active {
+            return Ok(p);
+        }
+        match p.claims.get("token_type") {
+            Some(serde_json::Value::String(t))
+                if t.eq_ignore_ascii_case(&self.require_token_type) =>
+            {
+                Ok(p)
+            }
+            _ => Err(AuthError::invalid_token(format!(
+                "introspection token_type must be {}",
+                crate::challenge::sanitize(&self.require_token_type)
+            ))),
         }
     }
 
@@ -291,6 +321,7 @@ impl Validator {
         key: &TokenKey,
     ) -> Validated {
         jwt::verify_signature(&parsed, k)?;
+        jwt::check_typ(&parsed, &self.require_typ)?;
         let now = self.clock.now();
         let exp = jwt::check_claims(
             &parsed.claims,
@@ -301,8 +332,9 @@ impl Validator {
         )?;
         let principal = Arc::new(Principal::from_claims(parsed.claims, false));
         let until = match exp {
-            Some(e) => Duration::from_secs(e + self.skew),
-            None => now + NO_EXP_CACHE,
+            // `exp` is token-supplied (up to u64::MAX after saturation): saturate.
+            Some(e) => Duration::from_secs(e.saturating_add(self.skew)),
+            None => now.saturating_add(NO_EXP_CACHE),
         };
         self.verified
             .insert(*key, (principal.clone(), exp), until, now);
@@ -332,6 +364,19 @@ impl Validator {
     }
 }
 
+/// The description of a refused sender-constrained token.
+pub const CNF_MESSAGE: &str = "token is sender-constrained (cnf claim) and no proof-of-possession method (DPoP, mTLS) is configured";
+
+/// A token bound to a key (`cnf`, RFC 7800; DPoP RFC 9449, mTLS RFC 8705) is only as good as the
+/// proof that the caller holds that key. No binding mechanism is implemented yet, so such tokens
+/// are refused: accepting them as plain bearer tokens would drop the protection they carry.
+fn check_binding(p: Arc<Principal>) -> Validated {
+    if p.claims.contains_key("cnf") {
+        return Err(AuthError::invalid_token(CNF_MESSAGE));
+    }
+    Ok(p)
+}
+
 fn require_active(p: Arc<Principal>) -> Validated {
     if p.active {
         Ok(p)
@@ -344,7 +389,9 @@ fn require_active(p: Arc<Principal>) -> Validated {
 }
 
 /// Merge a verified JWT principal with the introspection answer: introspection is authoritative
-/// for `active`, and its non-empty subject, issuer, audience and scopes win; claims are the JWT's
+/// for `active`, its non-empty subject, issuer and audience win, and its scopes win whenever the
+/// answer carries `scope` or `scopes` at all, even empty (a permission revoked at the
+/// authorization server stops working now, not when the JWT expires); claims are the JWT's
 /// overlaid with introspection's. Two different non-empty subjects are refused.
 fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validated {
     let introspected = require_active(introspected)?;
@@ -369,7 +416,13 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         subject: pick_s(&introspected.subject, &jwt.subject),
         issuer: pick_s(&introspected.issuer, &jwt.issuer),
         audience: pick(&introspected.audience, &jwt.audience),
-        scopes: pick(&introspected.scopes, &jwt.scopes),
+        scopes: if introspected.claims.contains_key("scope")
+            || introspected.claims.contains_key("scopes")
+        {
+            introspected.scopes.clone()
+        } else {
+            jwt.scopes.clone()
+        },
         claims,
         active: true,
     }))

@@ -137,7 +137,7 @@ pub unsafe extern "C" fn authsec_runtime_from_env(
         } else {
             prefix
         };
-        write_out(runtime_out, build(Config::from_env(prefix), false)?)
+        write_out(runtime_out, build(Config::from_env(prefix)?, false)?)
     })
 }
 

@@ -275,7 +275,10 @@ impl NativeRuntime {
     /// Build from the environment (`Config::from_env(prefix)`).
     #[napi(factory)]
     pub fn from_env(env: &Env, prefix: String, manual_clock: bool) -> napi::Result<NativeRuntime> {
-        build(Config::from_env(&prefix), manual_clock).or_else(|f| throw(env, f))
+        Config::from_env(&prefix)
+            .map_err(core_err)
+            .and_then(|c| build(c, manual_clock))
+            .or_else(|f| throw(env, f))
     }
 
     /// Startup work (the remote policy's first fetch); resolves to the warnings.
@@ -513,17 +516,21 @@ impl NativeRuntime {
                 ),
             );
         };
-        if !(seconds.is_finite() && seconds >= 0.0) {
-            return throw(
+        // `try_from_secs_f64` refuses negative, NaN and too-large values (1e300) instead of
+        // panicking across the napi boundary.
+        match Duration::try_from_secs_f64(seconds) {
+            Ok(by) => {
+                clock.advance(by);
+                Ok(())
+            }
+            Err(_) => throw(
                 env,
                 fail(
                     INVALID_INPUT,
                     "advanceClock needs a non-negative number of seconds",
                 ),
-            );
+            ),
         }
-        clock.advance(Duration::from_secs_f64(seconds));
-        Ok(())
     }
 
     /// Wait until a background policy refresh, if one is running, has finished (test hook).
@@ -601,12 +608,40 @@ pub fn principal_fields(
 }
 
 /// Every claim of the principal behind a handle (the JWT payload, overlaid with the
-/// introspection answer when both ran).
+/// introspection answer when both ran), as `JSON.parse` would give it: integers beyond 2^53
+/// become the nearest double. napi would turn them into `BigInt`s, which `JSON.stringify`
+/// refuses, so a token with `exp: 2^63-1` would make `JSON.stringify(principal)` throw.
 #[napi(ts_return_type = "Record<string, unknown>")]
 pub fn principal_claims(
     #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
 ) -> Value {
-    Value::Object(principal.claims.clone())
+    js_numbers(Value::Object(principal.claims.clone()))
+}
+
+/// Largest integer a JS number holds exactly.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+
+/// `value` with every integer outside +-(2^53 - 1) replaced by the nearest double.
+fn js_numbers(value: Value) -> Value {
+    match value {
+        Value::Number(n) => {
+            let exact = n.as_u64().map(|u| u <= MAX_SAFE_INTEGER).unwrap_or(false)
+                || n.as_i64()
+                    .map(|i| i.unsigned_abs() <= MAX_SAFE_INTEGER)
+                    .unwrap_or(false)
+                || n.is_f64();
+            if exact {
+                Value::Number(n)
+            } else {
+                n.as_f64()
+                    .and_then(serde_json::Number::from_f64)
+                    .map_or(Value::Null, Value::Number)
+            }
+        }
+        Value::Array(items) => Value::Array(items.into_iter().map(js_numbers).collect()),
+        Value::Object(m) => Value::Object(m.into_iter().map(|(k, v)| (k, js_numbers(v))).collect()),
+        other => other,
+    }
 }
 
 /// The bearer token of a request's headers (flat `[name, value, ...]` list) as the core reads
@@ -636,6 +671,24 @@ pub fn config_keys() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn claims_numbers_fit_js() {
+        let v = js_numbers(serde_json::json!({
+            "big": 9_223_372_036_854_775_807u64, "max": u64::MAX, "neg": i64::MIN,
+            "safe": 9_007_199_254_740_991u64, "small": -5, "f": 1e300,
+            "nested": [{"exp": 18_446_744_073_709_551_615u64}]
+        }));
+        assert!(
+            v["big"].is_f64() && v["max"].is_f64() && v["neg"].is_f64(),
+            "{v}"
+        );
+        assert_eq!(v["big"].as_f64(), Some(9.223_372_036_854_776e18));
+        assert!(v["nested"][0]["exp"].is_f64(), "{v}");
+        assert_eq!(v["safe"].as_u64(), Some(9_007_199_254_740_991));
+        assert_eq!(v["small"].as_i64(), Some(-5));
+        assert_eq!(v["f"].as_f64(), Some(1e300));
+    }
 
     #[test]
     fn camel_names() {

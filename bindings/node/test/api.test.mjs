@@ -133,6 +133,8 @@ test('test hooks: manual clock and policy refresh', async () => {
   assert.equal(d.kind, 'respond');
   assert.equal(JSON.parse(d.body).result._meta.authsec.reason, 'token_expired');
   assert.throws(() => rt.advanceClock(-1), { code: 'invalid_input' });
+  assert.throws(() => rt.advanceClock(1e300), { code: 'invalid_input' });
+  assert.throws(() => rt.advanceClock(Infinity), { code: 'invalid_input' });
   await rt.waitPolicyRefresh(); // local policy: nothing running, resolves
   assert.equal(rt.policyStatus(), null);
   const plain = Runtime.create(config());

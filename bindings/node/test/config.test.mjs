@@ -109,3 +109,37 @@ test('errors carry the registry codes (ErrorCode, generated from include/authsec
   assert.throws(() => Runtime.fromJson('{}'), { code: ErrorCode.CONFIG_INVALID });
   assert.throws(() => Runtime.fromEnv(7), { code: ErrorCode.INVALID_INPUT });
 });
+
+test('fromEnv: an unreadable *_JSON variable is config_invalid naming the variable, never its value', () => {
+  const keys = ['TESTY_ISSUER', 'TESTY_JWKS_URL', 'TESTY_RESOURCE_URI', 'TESTY_TOOL_SCOPES_JSON'];
+  process.env.TESTY_ISSUER = 'https://as.example';
+  process.env.TESTY_JWKS_URL = 'https://as.example/jwks';
+  process.env.TESTY_RESOURCE_URI = 'https://mcp.example.com/mcp';
+  try {
+    process.env.TESTY_TOOL_SCOPES_JSON = '{"list_issues":["issues:read"],"s3cr3t":[],}';
+    assert.throws(() => Runtime.fromEnv('TESTY_'), (e) => {
+      assert.equal(e.code, 'config_invalid');
+      assert.match(e.message, /^TESTY_TOOL_SCOPES_JSON is not valid JSON: /);
+      assert.doesNotMatch(e.message, /s3cr3t|issues:read/);
+      return true;
+    });
+    process.env.TESTY_TOOL_SCOPES_JSON = '{}';
+    Runtime.fromEnv('TESTY_'); // an empty map is valid (local_only, every tool denied; core unit test)
+    process.env.TESTY_TOOL_SCOPES_JSON = '{"t":[""]}';
+    assert.throws(() => Runtime.fromEnv('TESTY_'), { code: 'config_invalid', message: "tool_scopes['t'] contains an empty scope" });
+  } finally {
+    for (const k of keys) delete process.env[k];
+  }
+});
+
+test('create accepts requireTyp and requireTokenType (camelCase) and refuses a mistyped one by key', () => {
+  const base = { issuer: 'https://as.example', jwksUrl: 'https://as.example/jwks', resourceUri: 'https://mcp.example.com/mcp' };
+  assert.ok(Runtime.configKeys().includes('requireTyp'));
+  assert.ok(Runtime.configKeys().includes('requireTokenType'));
+  Runtime.create({ ...base, requireTyp: 'at+jwt', requireTokenType: 'access_token' });
+  assert.throws(() => Runtime.create({ ...base, requireTyp: 5 }), (e) => {
+    assert.equal(e.code, 'config_invalid');
+    assert.match(e.message, /`requireTyp`/);
+    return true;
+  });
+});
