@@ -269,6 +269,10 @@ impl Default for Config {
     }
 }
 
+/// Largest `token_cache_capacity`: the caches size their tables from it, so an absurd value
+/// must be refused, not allocated.
+pub const MAX_TOKEN_CACHE_CAPACITY: u64 = 10_000_000;
+
 fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
@@ -434,8 +438,10 @@ impl Config {
         if self.max_body_bytes == 0 {
             return fail("max_body_bytes must be positive".into());
         }
-        if self.token_cache_capacity == 0 {
-            return fail("token_cache_capacity must be positive".into());
+        if !(1..=MAX_TOKEN_CACHE_CAPACITY).contains(&self.token_cache_capacity) {
+            return fail(format!(
+                "token_cache_capacity must be between 1 and {MAX_TOKEN_CACHE_CAPACITY}"
+            ));
         }
         for (what, url) in [
             ("jwks_url", &self.jwks_url),
