@@ -8,9 +8,11 @@
 //! too (Go's `encoding/json` and other case-insensitive decoders would take it as that member),
 //! and the rest of the document is validated but not materialized.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 use serde_json::{Number, Value};
 
 /// MCP methods that set up a session; they pass through when a present token is invalid.
@@ -280,34 +282,150 @@ fn fold_to_ascii(c: char) -> char {
 
 /// The known member `key` equals under simple case folding, when it is not that member itself.
 fn case_folded_member(key: &str, members: &[&'static str]) -> Option<&'static str> {
+    if key.is_ascii() {
+        // The common case, without decoding characters: ASCII folds only by ASCII case.
+        return members
+            .iter()
+            .copied()
+            .find(|m| key.len() == m.len() && key != *m && key.eq_ignore_ascii_case(m));
+    }
     members.iter().copied().find(|m| {
         key != *m && key.chars().count() == m.len() && key.chars().map(fold_to_ascii).eq(m.chars())
     })
 }
 
-/// Remembers the keys of one object and fails on a repeat, or on a key that is a known member
-/// only under case folding.
-struct SeenKeys(Vec<String>);
+/// An object key as the parser reads it: borrowed from the body unless it had escapes.
+struct Key<'de>(Cow<'de, str>);
 
-impl SeenKeys {
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor)
+    }
+}
+
+/// A member value read without building a `serde_json::Value`: strings are kept (borrowed when
+/// they had no escapes), numbers kept for the id, anything else consumed and dropped. It accepts
+/// every JSON value, so only syntax errors fail the parse, exactly as before.
+enum Scalar<'de> {
+    Str(Cow<'de, str>),
+    Number(Number),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Scalar<'de> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v.to_string())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Str(Cow::Owned(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Number(v.into()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Number(v.into()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Scalar<'de>, E> {
+                Ok(Number::from_f64(v).map_or(Scalar::Other, Scalar::Number))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Scalar<'de>, E> {
+                Ok(Scalar::Other)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Other)
+            }
+        }
+        d.deserialize_any(ScalarVisitor)
+    }
+}
+
+impl Scalar<'_> {
+    fn into_string(self) -> Option<String> {
+        match self {
+            Scalar::Str(s) => Some(s.into_owned()),
+            _ => None,
+        }
+    }
+}
+
+/// Remembers the keys of one object and fails on a repeat, or on a key that is a known member
+/// only under case folding. Envelopes and `params` have a handful of keys: the first eight are
+/// held inline, so the common request allocates nothing here.
+struct SeenKeys<'de> {
+    inline: [Option<Cow<'de, str>>; 8],
+    spill: Vec<Cow<'de, str>>,
+}
+
+impl<'de> SeenKeys<'de> {
+    fn new() -> Self {
+        SeenKeys {
+            inline: Default::default(),
+            spill: Vec::new(),
+        }
+    }
+
+    /// Record `key` (handed back for the caller's match).
     fn insert<E: de::Error>(
         &mut self,
-        key: &str,
+        key: Cow<'de, str>,
         what: &str,
         members: &[&'static str],
-    ) -> Result<(), E> {
-        if self.0.iter().any(|k| k == key) {
+    ) -> Result<Cow<'de, str>, E> {
+        let seen = self
+            .inline
+            .iter()
+            .map_while(Option::as_ref)
+            .chain(self.spill.iter())
+            .any(|k| *k == key);
+        if seen {
             return Err(E::custom(format_args!("duplicate key `{key}` in {what}")));
         }
-        if let Some(m) = case_folded_member(key, members) {
+        if let Some(m) = case_folded_member(&key, members) {
             // `key` folds to an ASCII member name: it holds only ASCII letters, U+017F and
             // U+212A, so echoing it is safe.
             return Err(E::custom(format_args!(
                 "key `{key}` in {what} is `{m}` under case folding"
             )));
         }
-        self.0.push(key.to_string());
-        Ok(())
+        match self.inline.iter_mut().find(|k| k.is_none()) {
+            Some(slot) => *slot = Some(key.clone()),
+            None => self.spill.push(key.clone()),
+        }
+        Ok(key)
     }
 }
 
@@ -321,7 +439,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Envelope, A::Error> {
-        let mut seen = SeenKeys(Vec::with_capacity(4));
+        let mut seen = SeenKeys::new();
         let mut env = Envelope {
             jsonrpc: false,
             id: Id::Absent,
@@ -329,21 +447,19 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
             name: None,
             uri: None,
         };
-        while let Some(key) = map.next_key::<String>()? {
-            seen.insert(&key, "JSON-RPC envelope", &ENVELOPE_MEMBERS)?;
-            match key.as_str() {
-                "jsonrpc" => env.jsonrpc = map.next_value::<Value>()? == "2.0",
-                "method" => {
-                    env.method = match map.next_value::<Value>()? {
-                        Value::String(s) => Some(s),
-                        _ => None,
-                    }
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let key = seen.insert(key, "JSON-RPC envelope", &ENVELOPE_MEMBERS)?;
+            match key.as_ref() {
+                "jsonrpc" => {
+                    env.jsonrpc =
+                        matches!(map.next_value::<Scalar>()?, Scalar::Str(s) if s == "2.0")
                 }
+                "method" => env.method = map.next_value::<Scalar>()?.into_string(),
                 "id" => {
-                    env.id = match map.next_value::<Value>()? {
-                        Value::Number(n) => Id::Number(n),
-                        Value::String(s) => Id::String(s),
-                        _ => Id::Null,
+                    env.id = match map.next_value::<Scalar>()? {
+                        Scalar::Number(n) => Id::Number(n),
+                        Scalar::Str(s) => Id::String(s.into_owned()),
+                        Scalar::Other => Id::Null,
                     }
                 }
                 "params" => {
@@ -378,22 +494,13 @@ impl<'de> Visitor<'de> for ParamsVisitor {
         f.write_str("params")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        let mut seen = SeenKeys(Vec::with_capacity(2));
+        let mut seen = SeenKeys::new();
         let (mut name, mut uri) = (None, None);
-        while let Some(key) = map.next_key::<String>()? {
-            seen.insert(&key, "params", &PARAMS_MEMBERS)?;
-            match key.as_str() {
-                "name" | "uri" => {
-                    let v = match map.next_value::<Value>()? {
-                        Value::String(s) => Some(s),
-                        _ => None,
-                    };
-                    if key == "name" {
-                        name = v
-                    } else {
-                        uri = v
-                    }
-                }
+        while let Some(Key(key)) = map.next_key::<Key<'de>>()? {
+            let key = seen.insert(key, "params", &PARAMS_MEMBERS)?;
+            match key.as_ref() {
+                "name" => name = map.next_value::<Scalar>()?.into_string(),
+                "uri" => uri = map.next_value::<Scalar>()?.into_string(),
                 _ => {
                     map.next_value::<IgnoredAny>()?;
                 }

@@ -607,7 +607,12 @@ fn extract_bearer(header: &str) -> Bearer<'_> {
     if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
         return Bearer::Missing;
     }
-    if token.contains(|c: char| c.is_whitespace()) {
+    // Tokens are ASCII (RFC 6750 b64token): scan bytes, and decode characters only when a
+    // non-ASCII byte could start a Unicode space.
+    let suspicious = token
+        .bytes()
+        .fold(false, |any, b| any | (b <= b' ') | !b.is_ascii());
+    if suspicious && token.contains(|c: char| c.is_whitespace()) {
         return Bearer::Malformed;
     }
     Bearer::Token(token)
@@ -694,6 +699,18 @@ mod tests {
         assert!(matches!(extract_bearer("Bearer "), Bearer::Missing));
         assert!(matches!(extract_bearer(""), Bearer::Missing));
         assert!(matches!(extract_bearer("Bearer a b"), Bearer::Malformed));
+        assert!(matches!(
+            extract_bearer("Bearer a\u{0b}b"),
+            Bearer::Malformed
+        ));
+        assert!(matches!(
+            extract_bearer("Bearer a\u{3000}b"),
+            Bearer::Malformed
+        ));
+        assert!(matches!(
+            extract_bearer("Bearer a\u{1}b"),
+            Bearer::Token("a\u{1}b")
+        ));
         let req = |headers| Request {
             method: "POST",
             path: "/mcp",
