@@ -130,7 +130,7 @@ enum authsec_filter_kind
   AUTHSEC_FILTER_KIND_REWRITTEN = 2,
   /*
    Write `authsec_filter_result_response` instead of the handler's answer (policy
-   unavailable: 503).
+   unavailable: 503; an answer that cannot be read: 502).
    */
   AUTHSEC_FILTER_KIND_RESPOND = 3,
 };
@@ -165,6 +165,14 @@ typedef struct authsec_filter_result authsec_filter_result;
  `authsec_filter_result_response` (never free those). **Thread safety:** read-only.
  */
 typedef struct authsec_response authsec_response;
+
+/*
+ A handler's answer being filtered on its way to the client. **Ownership:** owned by the
+ caller, freed with `authsec_response_filter_free`; bytes and responses borrowed from it live
+ until the next call on it or until it is freed. **Thread safety:** mutable: one thread at a
+ time (it may move between threads).
+ */
+typedef struct authsec_response_filter authsec_response_filter;
 
 /*
  The host's answer to one JSON-RPC request of the handshake, filled by the callback with
@@ -266,8 +274,10 @@ extern "C" {
 authsec_decision_kind authsec_decision_get_kind(const struct authsec_decision *decision);
 
 /*
- For an allow decision: whether the handler's answer must go through
- `authsec_runtime_filter_response` (a `tools/list` under a policy). False otherwise.
+ For an allow decision: whether the handler's answer must go through the response filter
+ (`authsec_runtime_response_filter`, or `authsec_runtime_filter_response` for a whole body):
+ true for every allowed request under a policy, since any SSE stream may carry a tools/list
+ result. False otherwise.
 
  # Safety
  `decision` is NULL or a live decision.
@@ -356,9 +366,11 @@ struct authsec_bytes authsec_response_body(const struct authsec_response *respon
 void authsec_response_free(struct authsec_response *response);
 
 /*
- Filter the handler's answer to a `tools/list` the caller may only partly see: pass the allow
+ Filter the handler's whole answer to an allowed request (the one-shot form of
+ `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
  `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
- (JSON or a `text/event-stream`). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
+ (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
+ contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
  caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
  `decision` is not an allow decision.
 
@@ -431,6 +443,121 @@ struct authsec_str authsec_error_message(const struct authsec_error *err);
  `err` is NULL or an error returned by this library and not yet freed.
  */
 void authsec_error_free(struct authsec_error *err);
+
+/*
+ Start filtering the handler's answer to an allowed request: pass the allow `decision`, the
+ answer's Content-Type and Content-Encoding (NULL with 0 when absent). On `AUTHSEC_STATUS_OK`,
+ `*filter_out` receives a filter the caller frees with `authsec_response_filter_free`.
+ `AUTHSEC_STATUS_INVALID_ARGUMENT` when `decision` is not an allow decision.
+
+ Then feed every chunk of the body with `authsec_response_filter_feed` and call
+ `authsec_response_filter_finish` once. Before sending the head: drop Content-Length unless
+ `authsec_response_filter_passthrough` is true (for a held JSON answer, send the length of what
+ finish returns), and drop Content-Encoding when `authsec_response_filter_drops_content_encoding`
+ is true. A non-OK status from feed or finish means: forward nothing more (answer 500, or close
+ the stream when bytes were sent).
+
+ # Safety
+ `rt` and `decision` are live; pointer/length pairs are readable; `filter_out` is writable;
+ `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_response_filter(const struct authsec_runtime *rt,
+                                               const struct authsec_decision *decision,
+                                               const char *content_type,
+                                               size_t content_type_len,
+                                               const char *content_encoding,
+                                               size_t content_encoding_len,
+                                               struct authsec_response_filter **filter_out,
+                                               struct authsec_error **err_out);
+
+/*
+ Feed the next `chunk` of the handler's body. On `AUTHSEC_STATUS_OK` either `*response_out`
+ is NULL and `*forward_out` holds the bytes to forward now (often empty: an SSE event is
+ forwarded once complete, a JSON tools/list answer at finish), or `*response_out` is a response
+ to write instead of the handler's answer (502 `bad_gateway` for an answer that cannot be read,
+ 503 when policy is unavailable): forward nothing more; if bytes were already sent, close the
+ stream. Both are borrowed from the filter until its next call or its free.
+
+ # Safety
+ `filter` is a live filter used by no other thread; `chunk` points to `chunk_len` readable
+ bytes; `forward_out` and `response_out` are writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_response_filter_feed(struct authsec_response_filter *filter,
+                                            const uint8_t *chunk,
+                                            size_t chunk_len,
+                                            struct authsec_bytes *forward_out,
+                                            const struct authsec_response **response_out,
+                                            struct authsec_error **err_out);
+
+/*
+ The end of the handler's body: the last bytes to forward (for a JSON tools/list answer, the
+ whole filtered body), or a response to write instead, as for `authsec_response_filter_feed`.
+
+ # Safety
+ As for `authsec_response_filter_feed`.
+ */
+authsec_status authsec_response_filter_finish(struct authsec_response_filter *filter,
+                                              struct authsec_bytes *forward_out,
+                                              const struct authsec_response **response_out,
+                                              struct authsec_error **err_out);
+
+/*
+ True when the filter leaves the answer alone (open policy, or a non-SSE answer to a request
+ without tools/list): the host may forward the handler's bytes and headers itself. False for a
+ NULL filter.
+
+ # Safety
+ `filter` is NULL or a live filter.
+ */
+bool authsec_response_filter_passthrough(const struct authsec_response_filter *filter);
+
+/*
+ True when the filter decodes the answer's Content-Encoding (gzip, deflate, br): the bytes it
+ returns are decoded; drop the Content-Encoding header. True for a NULL filter (never send a
+ header that could be wrong).
+
+ # Safety
+ `filter` is NULL or a live filter.
+ */
+bool authsec_response_filter_drops_content_encoding(const struct authsec_response_filter *filter);
+
+/*
+ True when nothing is forwarded before finish (a JSON answer to tools/list; send its
+ Content-Length from what finish returns). True for a NULL filter.
+
+ # Safety
+ `filter` is NULL or a live filter.
+ */
+bool authsec_response_filter_holds_body(const struct authsec_response_filter *filter);
+
+/*
+ Free a filter. NULL is fine; freeing twice is not.
+
+ # Safety
+ `filter` is NULL or a live filter from this library.
+ */
+void authsec_response_filter_free(struct authsec_response_filter *filter);
+
+/*
+ The answer to write while startup has failed (503 `temporarily_unavailable`, no challenge),
+ the same bytes in every binding. `*response_out` receives an owned response (free with
+ `authsec_response_free`).
+
+ # Safety
+ `response_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_response_startup_failed(struct authsec_response **response_out,
+                                               struct authsec_error **err_out);
+
+/*
+ The answer to write when a call into the library failed (any non-OK status on the request
+ path): 500 `server_error`, a fixed description. `*response_out` receives an owned response.
+
+ # Safety
+ `response_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_response_internal_error(struct authsec_response **response_out,
+                                               struct authsec_error **err_out);
 
 /*
  Stop the library's background threads (the hidden runtime), waiting up to one second for

@@ -148,7 +148,11 @@ fn list(v: &[String]) -> Value {
     Value::Array(v.iter().cloned().map(Value::String).collect())
 }
 
-fn json_response(status: u16, mut headers: Vec<(String, String)>, body: &Value) -> Response {
+pub(crate) fn json_response(
+    status: u16,
+    mut headers: Vec<(String, String)>,
+    body: &Value,
+) -> Response {
     headers.insert(0, ("content-type".into(), "application/json".into()));
     Response {
         status,
@@ -205,6 +209,17 @@ impl Responder {
             d.status(),
             vec![("www-authenticate".into(), d.challenge(&self.challenge))],
             &Value::Object(body),
+        )
+    }
+
+    /// HTTP 502 `bad_gateway`: the handler's answer had to be filtered and could not be read
+    /// (fail closed: it is never forwarded unfiltered). `description` is one of the filter's fixed
+    /// texts, never the handler's bytes.
+    pub(crate) fn bad_gateway(&self, description: &str) -> Response {
+        json_response(
+            502,
+            Vec::new(),
+            &json!({"error": "bad_gateway", "error_description": description}),
         )
     }
 

@@ -49,13 +49,16 @@ pub mod manifest;
 pub mod metadata;
 pub mod policy;
 mod principal;
+mod response;
 mod runtime;
 pub mod scope_matrix;
+mod sse;
 mod validator;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{Config, PolicyMode, Secret, ValidationMode};
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
+pub use filter::ResponseFilter;
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
 pub use policy::{PolicySource, PolicyView, ToolMap};
 pub use principal::Principal;

@@ -130,23 +130,18 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-/// Read a JSON-RPC answer from a JSON body or from the `data:` events of an SSE stream (the
-/// event answering `id`, else the first JSON-RPC response).
+/// Read a JSON-RPC answer from a JSON body or from the `data:` events of an SSE stream, framed
+/// by the core's one SSE framer (the event answering `id`, else the first JSON-RPC response).
 fn read_answer(a: &RpcAnswer, id: i64) -> Option<Value> {
-    let sse = header(&a.headers, "content-type")
-        .is_some_and(|c| c.to_ascii_lowercase().starts_with("text/event-stream"));
-    if !sse {
+    if !crate::filter::is_sse(header(&a.headers, "content-type")) {
         return serde_json::from_slice(&a.body).ok();
     }
-    let text = String::from_utf8_lossy(&a.body).replace("\r\n", "\n");
     let mut first = None;
-    for event in text.split("\n\n") {
-        let data: Vec<&str> = event
-            .lines()
-            .filter_map(|l| l.strip_prefix("data:"))
-            .map(|d| d.strip_prefix(' ').unwrap_or(d))
-            .collect();
-        let Ok(v) = serde_json::from_str::<Value>(&data.join("\n")) else {
+    for event in crate::sse::events(&a.body) {
+        let Some(data) = event.data() else {
+            continue;
+        };
+        let Ok(v) = serde_json::from_slice::<Value>(&data) else {
             continue;
         };
         if v.get("id").and_then(Value::as_i64) == Some(id) {
@@ -336,5 +331,13 @@ mod tests {
             body: b"event: message\ndata: {\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[]}}\n\n".to_vec(),
         };
         assert_eq!(read_answer(&a, 3).unwrap()["id"], 3);
+        // The core's one framer: lone CR line ends and data split over lines are read too
+        // (the former framer split on LF only and missed both).
+        let a = RpcAnswer {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: b": ping\r\rdata: {\"jsonrpc\":\"2.0\",\rdata: \"id\":4,\"result\":{\"tools\":[]}}\r\r".to_vec(),
+        };
+        assert_eq!(read_answer(&a, 4).unwrap()["id"], 4);
     }
 }

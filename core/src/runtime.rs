@@ -16,13 +16,14 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicyMode};
 use crate::denial::{Denial, DenialKind, Responder};
 use crate::error::{Error, ErrorCode, Result};
-use crate::filter::{filter_json, filter_sse, Filtered};
+use crate::filter::{self, ResponseFilter};
 use crate::http::HttpClient;
 use crate::jsonrpc::{self, Body, ParseError};
 use crate::manifest::{self, ManifestReport, ManifestSource};
 use crate::metadata;
 use crate::policy::{authorize, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
 use crate::principal::Principal;
+pub use crate::response::Response;
 use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::validator::{AuthError, Reason, Validator};
 
@@ -104,35 +105,19 @@ impl<'a> Request<'a> {
     }
 }
 
-/// An answer the runtime writes itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Response {
-    /// HTTP status.
-    pub status: u16,
-    /// Headers (lower-case names).
-    pub headers: Vec<(String, String)>,
-    /// Body bytes.
-    pub body: Vec<u8>,
-}
-
-impl Response {
-    /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
 /// The request may reach the handler.
 #[derive(Debug, Clone)]
 pub struct Allow {
     /// The validated caller, to hand to the handler.
     pub principal: Arc<Principal>,
-    /// The handler's answer must go through [`Runtime::filter_response`] (a `tools/list` under a
-    /// policy).
+    /// The handler's answer must go through the response filter ([`Runtime::response_filter`],
+    /// or [`Runtime::filter_response`] for a whole body): true for every allowed request under a
+    /// policy (not `open`), because any SSE stream on the endpoint (a GET stream, a
+    /// `Last-Event-ID` replay, the answer to any POST) may carry a `tools/list` result.
     pub filter_tools_list: bool,
+    /// The request contains a `tools/list` call: a JSON (non-SSE) answer is read and filtered
+    /// too; otherwise only SSE answers are.
+    pub tools_list_request: bool,
 }
 
 /// What the host must do with a request.
@@ -500,13 +485,14 @@ impl Runtime {
             Err(e) => return Decision::Respond(r.bad_request(&e.0)),
         };
         let lists = body.any_method("tools/list");
+        let view = self.inner.policy.current();
         if !lists && !body.any_method("tools/call") {
             return Decision::Allow(Allow {
                 principal,
-                filter_tools_list: false,
+                filter_tools_list: !matches!(view, PolicyView::Open),
+                tools_list_request: false,
             });
         }
-        let view = self.inner.policy.current();
         for env in body.envelopes().filter(|e| e.is("tools/call")) {
             let tool = env.name.as_deref().unwrap_or("");
             if let Err(d) = authorize(&view, &principal, tool) {
@@ -518,12 +504,15 @@ impl Runtime {
         }
         Decision::Allow(Allow {
             principal,
-            filter_tools_list: lists && !matches!(view, PolicyView::Open),
+            filter_tools_list: !matches!(view, PolicyView::Open),
+            tools_list_request: lists,
         })
     }
 
-    /// Filter a handler's `tools/list` answer for `principal` (JSON, or SSE when `content_type`
-    /// is `text/event-stream`).
+    /// Filter a handler's whole answer to a `tools/list` request for `principal` (JSON, or SSE
+    /// when `content_type` is `text/event-stream`): the one-shot form of
+    /// [`Runtime::response_filter`], with the same rules (byte-faithful, fail-closed: an answer
+    /// that cannot be read is never forwarded, a 502 is answered instead).
     pub fn filter_response(
         &self,
         principal: &Principal,
@@ -534,21 +523,79 @@ impl Runtime {
         if matches!(view, PolicyView::Open) {
             return FilterOutcome::Unchanged;
         }
-        let sse = content_type.is_some_and(|c| {
-            c.trim_start()
-                .to_ascii_lowercase()
-                .starts_with("text/event-stream")
-        });
-        let result = if sse {
-            filter_sse(body, &view, principal)
+        let limit = usize::try_from(self.inner.max_body).unwrap_or(usize::MAX);
+        let result = if filter::is_sse(content_type) {
+            filter::filter_sse(body, &view, principal, limit)
+        } else if body.len() > limit {
+            Err(filter::Refusal::BadGateway(filter::TOO_LARGE))
         } else {
-            filter_json(body, &view, principal)
+            filter::filter_json(body, &view, principal)
         };
         match result {
-            Ok(Filtered::Unchanged) => FilterOutcome::Unchanged,
-            Ok(Filtered::Rewritten(b)) => FilterOutcome::Rewritten(b),
-            Err(d) => FilterOutcome::Respond(self.inner.responder.tool_error(&d)),
+            Ok(None) => FilterOutcome::Unchanged,
+            Ok(Some(b)) => FilterOutcome::Rewritten(b),
+            Err(r) => FilterOutcome::Respond(self.refusal(r)),
         }
+    }
+
+    /// [`Runtime::filter_response`] for the answer to an allowed request: an SSE answer is always
+    /// filtered, a JSON one only when the request contained `tools/list`
+    /// ([`Allow::tools_list_request`]); otherwise the answer is forwarded as it is.
+    pub fn filter_allowed_response(
+        &self,
+        allow: &Allow,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> FilterOutcome {
+        self.filter_response_for(
+            &allow.principal,
+            allow.tools_list_request,
+            content_type,
+            body,
+        )
+    }
+
+    /// [`Runtime::filter_allowed_response`] from the allow's parts (bindings that keep the
+    /// principal and the [`Allow::tools_list_request`] flag apart).
+    pub fn filter_response_for(
+        &self,
+        principal: &Principal,
+        tools_list_request: bool,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> FilterOutcome {
+        if !tools_list_request && !filter::is_sse(content_type) {
+            return FilterOutcome::Unchanged;
+        }
+        self.filter_response(principal, content_type, body)
+    }
+
+    fn refusal(&self, r: filter::Refusal) -> Response {
+        match r {
+            filter::Refusal::BadGateway(m) => self.inner.responder.bad_gateway(m),
+            filter::Refusal::Policy(d) => self.inner.responder.tool_error(&d),
+        }
+    }
+
+    /// A streaming filter for the handler's answer to an allowed request (see
+    /// [`ResponseFilter`]): `tools_list_request` is [`Allow::tools_list_request`];
+    /// `content_type` and `content_encoding` are the handler's headers.
+    pub fn response_filter(
+        &self,
+        principal: Arc<Principal>,
+        tools_list_request: bool,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+    ) -> ResponseFilter {
+        ResponseFilter::new(
+            self.inner.policy.clone(),
+            self.inner.responder.clone(),
+            principal,
+            self.inner.max_body,
+            tools_list_request,
+            content_type,
+            content_encoding,
+        )
     }
 }
 

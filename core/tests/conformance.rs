@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp};
-use authsec_core::{Config, Decision, FilterOutcome, ManualClock, Principal, Request, Runtime};
+use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp, Streamed};
+use authsec_core::{Allow, Config, Decision, FilterOutcome, ManualClock, Request, Runtime};
 use futures::future::BoxFuture;
 use futures::FutureExt;
 
@@ -35,7 +35,7 @@ fn resp(r: authsec_core::Response) -> Resp {
 impl Binding for Core {
     const NAME: &'static str = "rust core";
     type Runtime = CoreRuntime;
-    type Allowed = Arc<Principal>;
+    type Allowed = Allow;
 
     fn build(&self, config_json: &str) -> Result<CoreRuntime, Failure> {
         let clock = Arc::new(ManualClock::new());
@@ -75,7 +75,7 @@ impl Binding for Core {
                 Decision::Allow(a) => Outcome::Allow {
                     principal: serde_json::to_value(&*a.principal).unwrap_or_default(),
                     filter_tools_list: a.filter_tools_list,
-                    handle: a.principal,
+                    handle: a,
                 },
                 Decision::Respond(r) => Outcome::Respond(resp(r)),
                 Decision::PassThrough => Outcome::PassThrough,
@@ -87,14 +87,56 @@ impl Binding for Core {
     fn filter(
         &self,
         rt: &CoreRuntime,
-        principal: &Arc<Principal>,
+        allowed: &Allow,
         content_type: Option<&str>,
         body: &[u8],
     ) -> Filtered {
-        match rt.rt.filter_response(principal, content_type, body) {
+        match rt.rt.filter_allowed_response(allowed, content_type, body) {
             FilterOutcome::Unchanged => Filtered::Unchanged,
             FilterOutcome::Rewritten(b) => Filtered::Rewritten(b),
             FilterOutcome::Respond(r) => Filtered::Respond(resp(r)),
+        }
+    }
+
+    fn filter_stream(
+        &self,
+        rt: &CoreRuntime,
+        allowed: &Allow,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        chunks: &[&[u8]],
+    ) -> Streamed {
+        let mut f = rt.rt.response_filter(
+            allowed.principal.clone(),
+            allowed.tools_list_request,
+            content_type,
+            content_encoding,
+        );
+        let mut out = Streamed {
+            drops_content_encoding: f.drops_content_encoding(),
+            ..Streamed::default()
+        };
+        for c in chunks {
+            match f.feed(c) {
+                Ok(b) => out.forwarded.extend(b),
+                Err(r) => {
+                    out.respond = Some(resp(r));
+                    return out;
+                }
+            }
+        }
+        match f.finish() {
+            Ok(b) => out.forwarded.extend(b),
+            Err(r) => out.respond = Some(resp(r)),
+        }
+        out
+    }
+
+    fn canned(&self, which: &str) -> Result<Resp, String> {
+        match which {
+            "startup_failed" => Ok(resp(authsec_core::Response::startup_failed())),
+            "internal_error" => Ok(resp(authsec_core::Response::internal_error())),
+            other => Err(format!("unknown canned answer {other}")),
         }
     }
 

@@ -86,7 +86,7 @@ pub enum authsec_filter_kind {
     /// Forward `authsec_filter_result_body` instead, with its length as Content-Length.
     Rewritten = 2,
     /// Write `authsec_filter_result_response` instead of the handler's answer (policy
-    /// unavailable: 503).
+    /// unavailable: 503; an answer that cannot be read: 502).
     Respond = 3,
 }
 
@@ -105,6 +105,21 @@ unsafe fn decision_ref<'a>(d: *const authsec_decision) -> Option<&'a authsec_dec
     unsafe { d.as_ref() }
 }
 
+/// The allow of an allow decision.
+///
+/// # Safety
+/// `d` is NULL or a live decision.
+pub(crate) unsafe fn decision_allow<'a>(d: *const authsec_decision) -> Result<&'a Allow, Fail> {
+    // SAFETY: per the contract.
+    let d = unsafe { decision_ref(d) }.ok_or_else(|| Fail::null("decision"))?;
+    d.allow.as_ref().ok_or_else(|| {
+        Fail::new(
+            authsec_status::InvalidArgument,
+            "filtering needs the allow decision of the request",
+        )
+    })
+}
+
 /// The kind of `decision`. A NULL decision reads as `AUTHSEC_DECISION_KIND_RESPOND` with no
 /// response: never as allow.
 ///
@@ -120,8 +135,10 @@ pub unsafe extern "C" fn authsec_decision_get_kind(
     })
 }
 
-/// For an allow decision: whether the handler's answer must go through
-/// `authsec_runtime_filter_response` (a `tools/list` under a policy). False otherwise.
+/// For an allow decision: whether the handler's answer must go through the response filter
+/// (`authsec_runtime_response_filter`, or `authsec_runtime_filter_response` for a whole body):
+/// true for every allowed request under a policy, since any SSE stream may carry a tools/list
+/// result. False otherwise.
 ///
 /// # Safety
 /// `decision` is NULL or a live decision.
@@ -290,9 +307,11 @@ pub unsafe extern "C" fn authsec_response_free(response: *mut authsec_response) 
     })
 }
 
-/// Filter the handler's answer to a `tools/list` the caller may only partly see: pass the allow
+/// Filter the handler's whole answer to an allowed request (the one-shot form of
+/// `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
 /// `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
-/// (JSON or a `text/event-stream`). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
+/// (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
+/// contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
 /// caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
 /// `decision` is not an allow decision.
 ///
@@ -317,19 +336,13 @@ pub unsafe extern "C" fn authsec_runtime_filter_response(
         // SAFETY: pointers are live and readable as this function's contract requires.
         let rt: &authsec_runtime = unsafe { runtime_ref(rt) }?;
         // SAFETY: pointers are live and readable as this function's contract requires.
-        let d = unsafe { decision_ref(decision) }.ok_or_else(|| Fail::null("decision"))?;
+        let allow = unsafe { decision_allow(decision) }?;
         // SAFETY: pointers are live and readable as this function's contract requires.
         let ct = unsafe { str_in(content_type, content_type_len, "content type") }?;
         // SAFETY: pointers are live and readable as this function's contract requires.
         let body = unsafe { bytes_in(body, body_len, "body") }?;
-        let principal = d.principal().ok_or_else(|| {
-            Fail::new(
-                authsec_status::InvalidArgument,
-                "filter_response needs the allow decision of the request",
-            )
-        })?;
         let ct = (!content_type.is_null()).then_some(ct);
-        let result = match rt.core.filter_response(principal, ct, body) {
+        let result = match rt.core.filter_allowed_response(allow, ct, body) {
             FilterOutcome::Unchanged => authsec_filter_result {
                 kind: authsec_filter_kind::Unchanged,
                 body: Vec::new(),

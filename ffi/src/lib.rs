@@ -5,7 +5,8 @@
 //! Module map: `status` (codes), `error` (`authsec_error`), `boundary` (panic and NULL
 //! guards), `text` (strings in and out), `hidden` (the lazily created tokio runtime),
 //! `runtime` (`authsec_runtime_*`), `decision` (`authsec_decision`, `authsec_response`,
-//! `authsec_filter_result`), `manifest` (manifest publishing and its host callback).
+//! `authsec_filter_result`), `filter` (`authsec_response_filter`, the streaming filter, and
+//! the fixed startup-failed / internal-error answers), `manifest` (manifest publishing and its host callback).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
@@ -14,6 +15,7 @@
 mod boundary;
 pub mod decision;
 pub mod error;
+pub mod filter;
 mod fork;
 pub mod hidden;
 pub mod manifest;
@@ -23,6 +25,7 @@ pub mod text;
 
 pub use decision::*;
 pub use error::*;
+pub use filter::*;
 pub use hidden::authsec_shutdown;
 pub use manifest::*;
 pub use runtime::*;

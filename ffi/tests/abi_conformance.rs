@@ -9,7 +9,7 @@ use std::sync::Arc;
 use authsec::*;
 
 mod common;
-use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp};
+use authsec_conformance::{Binding, Failure, Filtered, Outcome, Req, Resp, Streamed};
 use common::{bytes, header, take_error, text};
 use futures::future::BoxFuture;
 use futures::FutureExt;
@@ -218,6 +218,100 @@ impl Binding for Abi {
         }
     }
 
+    fn filter_stream(
+        &self,
+        rt: &Rt,
+        d: &Dec,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        chunks: &[&[u8]],
+    ) -> Streamed {
+        let text_in =
+            |t: Option<&str>| t.map_or((ptr::null(), 0), |c| (c.as_ptr().cast(), c.len()));
+        let (ct, ct_len) = text_in(content_type);
+        let (ce, ce_len) = text_in(content_encoding);
+        let mut f: *mut authsec_response_filter = ptr::null_mut();
+        let mut err: *mut authsec_error = ptr::null_mut();
+        // SAFETY: all pointers are live for the call.
+        let st = unsafe {
+            authsec_runtime_response_filter(rt.0, d.0, ct, ct_len, ce, ce_len, &mut f, &mut err)
+        };
+        if st != authsec_status::Ok {
+            let fail = failure(st, err);
+            return Streamed {
+                failed: Some(format!("{}: {}", fail.code, fail.message)),
+                ..Streamed::default()
+            };
+        }
+        let mut out = Streamed {
+            // SAFETY: f is a live filter.
+            drops_content_encoding: unsafe { authsec_response_filter_drops_content_encoding(f) },
+            ..Streamed::default()
+        };
+        // Take one step's outcome; true when the filter refused (stop feeding).
+        let take = |st: authsec_status,
+                    err: *mut authsec_error,
+                    fwd: authsec_bytes,
+                    resp: *const authsec_response,
+                    out: &mut Streamed|
+         -> bool {
+            if st != authsec_status::Ok {
+                let fail = failure(st, err);
+                out.failed = Some(format!("{}: {}", fail.code, fail.message));
+                return true;
+            }
+            if !resp.is_null() {
+                out.respond = Some(response(resp));
+                return true;
+            }
+            // fwd is borrowed from the live filter until its next call: copied now.
+            out.forwarded.extend(bytes(fwd));
+            false
+        };
+        let mut stopped = false;
+        for c in chunks {
+            let (mut fwd, mut resp) = (authsec_bytes_empty(), ptr::null());
+            let mut err: *mut authsec_error = ptr::null_mut();
+            // SAFETY: f is live and used by this thread only; c is live for the call.
+            let st = unsafe {
+                authsec_response_filter_feed(f, c.as_ptr(), c.len(), &mut fwd, &mut resp, &mut err)
+            };
+            if take(st, err, fwd, resp, &mut out) {
+                stopped = true;
+                break;
+            }
+        }
+        if !stopped {
+            let (mut fwd, mut resp) = (authsec_bytes_empty(), ptr::null());
+            let mut err: *mut authsec_error = ptr::null_mut();
+            // SAFETY: as above.
+            let st = unsafe { authsec_response_filter_finish(f, &mut fwd, &mut resp, &mut err) };
+            take(st, err, fwd, resp, &mut out);
+        }
+        // SAFETY: f is owned here and freed once.
+        unsafe { authsec_response_filter_free(f) };
+        out
+    }
+
+    fn canned(&self, which: &str) -> Result<Resp, String> {
+        let mut out: *mut authsec_response = ptr::null_mut();
+        // SAFETY: out is writable.
+        let st = unsafe {
+            match which {
+                "startup_failed" => authsec_response_startup_failed(&mut out, ptr::null_mut()),
+                "internal_error" => authsec_response_internal_error(&mut out, ptr::null_mut()),
+                other => return Err(format!("unknown canned answer {other}")),
+            }
+        };
+        if st != authsec_status::Ok {
+            return Err(format!("canned {which}: {st:?}"));
+        }
+        let r = response(out);
+        // SAFETY: out is an owned response.
+        unsafe { authsec_response_free(out) };
+        Ok(r)
+    }
+
     fn metadata(&self, rt: &Rt) -> Result<Resp, String> {
         let mut out: *mut authsec_response = ptr::null_mut();
         // SAFETY: rt is live; out is writable.
@@ -249,6 +343,14 @@ impl Binding for Abi {
                 .then_some(())
                 .ok_or(format!("wait_policy_refresh: {st:?}"))
         })
+    }
+}
+
+/// An empty `authsec_bytes` (the out-parameter's initial value).
+fn authsec_bytes_empty() -> authsec_bytes {
+    authsec_bytes {
+        data: ptr::null(),
+        len: 0,
     }
 }
 

@@ -382,6 +382,104 @@ fn filter_refuses_a_decision_that_is_not_an_allow() {
 }
 
 #[test]
+fn response_filter_refuses_a_decision_that_is_not_an_allow_and_null_outputs() {
+    let rt = runtime();
+    let mut d = ptr::null_mut();
+    let sentinel = SENTINEL as *mut authsec_response_filter;
+    // SAFETY: live pointers; NULL where the library must detect it.
+    unsafe {
+        let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 0, &mut d, ptr::null_mut());
+        assert_eq!(st, authsec_status::Ok);
+        let mut f = sentinel;
+        let mut err = ptr::null_mut();
+        let ct = "text/event-stream";
+        let st = authsec_runtime_response_filter(
+            rt,
+            d,
+            ct.as_ptr().cast(),
+            ct.len(),
+            ptr::null(),
+            0,
+            &mut f,
+            &mut err,
+        );
+        assert_eq!(st, authsec_status::InvalidArgument);
+        assert_eq!(f, sentinel, "out-parameter untouched on failure");
+        assert!(take(err).1.contains("allow decision"));
+        let st = authsec_runtime_response_filter(
+            rt,
+            d,
+            ptr::null(),
+            0,
+            ptr::null(),
+            0,
+            ptr::null_mut(),
+            &mut err,
+        );
+        assert_eq!(st, authsec_status::NullParameter);
+        assert_eq!(take(err).0, "null_parameter");
+        let bad = [0xffu8];
+        let st = authsec_runtime_response_filter(
+            rt,
+            d,
+            bad.as_ptr().cast(),
+            1,
+            ptr::null(),
+            0,
+            &mut f,
+            ptr::null_mut(),
+        );
+        assert!(
+            st == authsec_status::InvalidArgument || st == authsec_status::InvalidUtf8,
+            "{st:?}"
+        );
+        assert_eq!(f, sentinel);
+        let (mut fwd, mut resp) = (
+            authsec_bytes {
+                data: ptr::null(),
+                len: 0,
+            },
+            ptr::null(),
+        );
+        let st = authsec_response_filter_finish(ptr::null_mut(), &mut fwd, &mut resp, &mut err);
+        assert_eq!(st, authsec_status::NullParameter);
+        assert_eq!(take(err).0, "null_parameter");
+        authsec_decision_free(d);
+        authsec_runtime_free(rt);
+    }
+}
+
+#[test]
+fn canned_answers_are_the_core_bytes() {
+    // SAFETY: writable out-parameters; owned responses freed once.
+    unsafe {
+        let mut r = ptr::null_mut();
+        assert_eq!(
+            authsec_response_startup_failed(&mut r, ptr::null_mut()),
+            authsec_status::Ok
+        );
+        assert_eq!(authsec_response_status(r), 503);
+        assert_eq!(
+            common::bytes(authsec_response_body(r)),
+            br#"{"error":"temporarily_unavailable","error_description":"authorization is not available"}"#
+        );
+        authsec_response_free(r);
+        assert_eq!(
+            authsec_response_internal_error(&mut r, ptr::null_mut()),
+            authsec_status::Ok
+        );
+        assert_eq!(authsec_response_status(r), 500);
+        authsec_response_free(r);
+        let mut err = ptr::null_mut();
+        assert_eq!(
+            authsec_response_internal_error(ptr::null_mut(), &mut err),
+            authsec_status::NullParameter
+        );
+        assert_eq!(take(err).0, "null_parameter");
+    }
+}
+
+#[test]
 fn blocking_calls_refuse_to_run_inside_a_tokio_runtime() {
     let rt = runtime();
     let tokio_rt = tokio::runtime::Builder::new_current_thread()

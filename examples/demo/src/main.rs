@@ -81,11 +81,12 @@ async fn protected(
         headers: &pairs,
         body: &body,
     };
-    let (principal, filter) = match rt.check(&req).resolve().await {
+    let allow = match rt.check(&req).resolve().await {
         Decision::Respond(r) => return to_response(r.status, r.headers, r.body),
-        Decision::PassThrough => (None, false),
-        Decision::Allow(a) => (Some(a.principal), a.filter_tools_list),
+        Decision::PassThrough => None,
+        Decision::Allow(a) => Some(a),
     };
+    let principal = allow.as_ref().map(|a| a.principal.clone());
     if uri.path() != "/mcp" {
         return to_response(404, vec![], b"not found".to_vec());
     }
@@ -95,8 +96,8 @@ async fn protected(
     } else {
         answer.to_string().into_bytes()
     };
-    if let (true, Some(p)) = (filter, &principal) {
-        match rt.filter_response(p, Some("application/json"), &out) {
+    if let Some(a) = allow.as_ref().filter(|a| a.filter_tools_list) {
+        match rt.filter_allowed_response(a, Some("application/json"), &out) {
             FilterOutcome::Unchanged => {}
             FilterOutcome::Rewritten(b) => out = b,
             FilterOutcome::Respond(r) => return to_response(r.status, r.headers, r.body),

@@ -22,7 +22,7 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 use serde_json::{json, Value};
 
-use crate::{Binding, Failure, Filtered, Outcome, Req, Resp};
+use crate::{Binding, Failure, Filtered, Outcome, Req, Resp, Streamed};
 
 /// The protocol version a driver must answer `hello` with.
 pub const PROTOCOL: u64 = 1;
@@ -449,6 +449,62 @@ impl Binding for Driver {
             _ => Err(format!("unknown filter result {r}")),
         };
         out.unwrap_or_else(|e| Filtered::Failed(format!("driver answer: {e}")))
+    }
+
+    fn filter_stream(
+        &self,
+        rt: &DriverRuntime,
+        handle: &u64,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        chunks: &[&[u8]],
+    ) -> Streamed {
+        let chunks: Vec<String> = chunks.iter().map(|c| B64.encode(c)).collect();
+        let cmd = json!({"op": "filter_stream", "handle": handle, "content_type": content_type,
+                         "content_encoding": content_encoding, "chunks_base64": chunks});
+        let v = match rt.conn.exchange(&cmd) {
+            Ok(v) => v,
+            Err(f) => {
+                return Streamed {
+                    failed: Some(text(f)),
+                    ..Streamed::default()
+                }
+            }
+        };
+        let read = || -> Result<Streamed, String> {
+            let forwarded = B64
+                .decode(
+                    v["forwarded_base64"]
+                        .as_str()
+                        .ok_or("forwarded_base64 must be a string")?,
+                )
+                .map_err(|e| format!("forwarded_base64: {e}"))?;
+            let drops_content_encoding = v["drops_content_encoding"]
+                .as_bool()
+                .ok_or("drops_content_encoding must be a boolean")?;
+            let respond = match &v["respond"] {
+                Value::Null => None,
+                r => Some(response(r)?),
+            };
+            Ok(Streamed {
+                forwarded,
+                drops_content_encoding,
+                respond,
+                failed: None,
+            })
+        };
+        read().unwrap_or_else(|e| Streamed {
+            failed: Some(format!("driver answer: {e}")),
+            ..Streamed::default()
+        })
+    }
+
+    fn canned(&self, which: &str) -> Result<Resp, String> {
+        let v = self
+            .conn
+            .exchange(&json!({"op": "canned", "which": which}))
+            .map_err(text)?;
+        response(&v["response"])
     }
 
     fn metadata(&self, rt: &DriverRuntime) -> Result<Resp, String> {

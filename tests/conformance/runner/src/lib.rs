@@ -93,6 +93,19 @@ pub enum Filtered {
     Failed(String),
 }
 
+/// What the streaming filter did with a handler's answer fed in chunks.
+#[derive(Debug, Default)]
+pub struct Streamed {
+    /// Every byte the filter handed back to forward (before a refusal, if there was one).
+    pub forwarded: Vec<u8>,
+    /// Whether the host must drop the answer's Content-Encoding header.
+    pub drops_content_encoding: bool,
+    /// The answer the filter gave instead (a feed or finish refused).
+    pub respond: Option<Resp>,
+    /// A call itself failed.
+    pub failed: Option<String>,
+}
+
 /// A typed error from building or starting a runtime.
 #[derive(Debug)]
 pub struct Failure {
@@ -130,6 +143,19 @@ pub trait Binding: Send + Sync + 'static {
         content_type: Option<&str>,
         body: &[u8],
     ) -> Filtered;
+    /// Filter a handler's response through the streaming filter: create it for the allowed
+    /// request with these headers, feed `chunks` in order (stopping at the first refusal), finish.
+    fn filter_stream(
+        &self,
+        rt: &Self::Runtime,
+        allowed: &Self::Allowed,
+        content_type: Option<&str>,
+        content_encoding: Option<&str>,
+        chunks: &[&[u8]],
+    ) -> Streamed;
+    /// An answer the core gives a host that has no decision to write: `startup_failed` (startup
+    /// failed) or `internal_error` (a call failed).
+    fn canned(&self, which: &str) -> Result<Resp, String>;
     /// The RFC 9728 document response.
     fn metadata(&self, rt: &Self::Runtime) -> Result<Resp, String>;
     /// Move the manual clock forward.
@@ -608,6 +634,86 @@ fn check_filtered(out: Filtered, e: &Expect) -> Result<(), String> {
     }
 }
 
+/// Check a streamed result against a `filter` expectation (`unchanged`: the very bytes of the
+/// handler; `rewritten`: the expected body; `respond`: the answer, after at most a prefix of
+/// `forwarded_at_most`).
+fn check_streamed(out: Streamed, input: &[u8], e: &Expect) -> Result<(), String> {
+    if let Some(f) = out.failed {
+        return Err(format!("the call failed: {f}"));
+    }
+    if let Some(want) = e.content_encoding_dropped {
+        if want != out.drops_content_encoding {
+            return Err(format!(
+                "content_encoding_dropped {} != {want}",
+                out.drops_content_encoding
+            ));
+        }
+    }
+    let forwarded_text = String::from_utf8_lossy(&out.forwarded).to_string();
+    match (e.result, out.respond) {
+        (Some(FilterKind::Unchanged), None)
+            if out.forwarded == input && !out.drops_content_encoding =>
+        {
+            Ok(())
+        }
+        (Some(FilterKind::Rewritten), None) => {
+            check_filtered(Filtered::Rewritten(out.forwarded), e)
+        }
+        (Some(FilterKind::Respond), Some(r)) => {
+            // Chunking decides how much went out before the refusal; never more than this.
+            let most = e.forwarded_at_most.as_deref().unwrap_or("");
+            if !most.as_bytes().starts_with(&out.forwarded) {
+                return Err(format!(
+                    "forwarded before the refusal {forwarded_text:?}, not a prefix of {most:?}"
+                ));
+            }
+            check_response(&r, e)
+        }
+        (want, Some(r)) => Err(format!(
+            "stream: expected {want:?}, got respond {} {}",
+            r.status,
+            String::from_utf8_lossy(&r.body)
+        )),
+        (want, None) => Err(format!(
+            "stream: expected {want:?}, forwarded {forwarded_text:?}"
+        )),
+    }
+}
+
+/// A `filter` step: the one-shot filter (when the answer has no Content-Encoding) and the
+/// streaming filter under every chunking of the step.
+fn run_filter_step<B: Binding>(
+    binding: &B,
+    rt: &B::Runtime,
+    allowed: &B::Allowed,
+    f: &vector::FilterInput,
+    e: &Expect,
+) -> Result<(), String> {
+    let body = f.body()?;
+    let ct = f.content_type.as_deref();
+    let ce = f.content_encoding.as_deref();
+    if ce.is_none() {
+        check_filtered(binding.filter(rt, allowed, ct, &body), e)
+            .map_err(|m| format!("one-shot: {m}"))?;
+    }
+    for sizes in f.chunkings(body.len())? {
+        let mut chunks = Vec::with_capacity(sizes.len());
+        let mut at = 0;
+        for n in &sizes {
+            chunks.push(&body[at..at + n]);
+            at += n;
+        }
+        let out = binding.filter_stream(rt, allowed, ct, ce, &chunks);
+        let label = if sizes.len() > 8 {
+            format!("{} chunks", sizes.len())
+        } else {
+            format!("chunks {sizes:?}")
+        };
+        check_streamed(out, &body, e).map_err(|m| format!("stream ({label}): {m}"))?;
+    }
+    Ok(())
+}
+
 async fn run_vector<B: Binding>(binding: &Arc<B>, fx: &Fixture, raw: &Value) -> Result<(), String> {
     let empty = BTreeMap::new();
     let mut tokens = BTreeMap::new();
@@ -682,9 +788,11 @@ async fn run_steps<B: Binding>(
                 let allowed = last_allowed
                     .clone()
                     .ok_or_else(|| at("filter step without a previous allow".into()))?;
-                let body = f.body().map_err(at)?;
-                let out = binding.filter(&rt, &allowed, f.content_type.as_deref(), &body);
-                check_filtered(out, expect).map_err(at)?;
+                run_filter_step(&**binding, &rt, &allowed, f, expect).map_err(at)?;
+            }
+            StepKind::Canned(which, expect) => {
+                let resp = binding.canned(which).map_err(at)?;
+                check_response(&resp, expect).map_err(at)?;
             }
             StepKind::Metadata(expect) => {
                 let resp = binding.metadata(&rt).map_err(at)?;

@@ -124,6 +124,7 @@ pub struct Step {
     request: Option<Request>,
     concurrency: Option<u32>,
     filter: Option<FilterInput>,
+    canned: Option<String>,
     metadata: Option<Empty>,
     counters: Option<Map<String, Value>>,
     await_policy_refresh: Option<bool>,
@@ -183,10 +184,18 @@ pub struct FilterInput {
     pub status: Option<u16>,
     /// The handler's `content-type`.
     pub content_type: Option<String>,
+    /// The handler's `content-encoding` (the one-shot filter is then skipped).
+    pub content_encoding: Option<String>,
     #[serde(default, deserialize_with = "present")]
     body_json: Option<Value>,
     body: Option<String>,
     body_base64: Option<String>,
+    /// Streaming: chunk sizes, repeated until the body is used up.
+    pub chunks: Option<Vec<usize>>,
+    /// Streaming: fixed chunk size.
+    pub chunk_every: Option<usize>,
+    /// Streaming: every split of the body into two chunks.
+    pub split_everywhere: Option<bool>,
 }
 
 /// The expected decision of a request.
@@ -268,6 +277,10 @@ pub struct Expect {
     pub principal: Option<PrincipalExpect>,
     /// Allow: whether the answer must be filtered.
     pub filter_tools_list: Option<bool>,
+    /// Filter respond: what the stream forwarded before the refusal is a prefix of this.
+    pub forwarded_at_most: Option<String>,
+    /// Filter (stream): whether the host must drop Content-Encoding.
+    pub content_encoding_dropped: Option<bool>,
 }
 
 /// What a step does, checked for consistency.
@@ -278,6 +291,8 @@ pub enum StepKind<'a> {
     Request(&'a Request, u32, &'a Expect),
     /// Filter the handler's answer for the last allowed request.
     Filter(&'a FilterInput, &'a Expect),
+    /// A fixed answer of the core (`startup_failed`, `internal_error`).
+    Canned(&'a str, &'a Expect),
     /// The RFC 9728 document.
     Metadata(&'a Expect),
     /// Fixture counters.
@@ -341,6 +356,49 @@ impl FilterInput {
     pub fn body(&self) -> Result<Vec<u8>, String> {
         body_of(&self.body_json, &self.body, &self.body_base64, None)
     }
+
+    /// The chunkings of the streaming filter: `chunks` (sizes, repeated), `chunk_every`, or
+    /// `split_everywhere` (every split into two); by default one chunk, then one byte at a time.
+    pub fn chunkings(&self, len: usize) -> Result<Vec<Vec<usize>>, String> {
+        let given = [
+            self.chunks.is_some(),
+            self.chunk_every.is_some(),
+            self.split_everywhere.is_some(),
+        ];
+        if given.iter().filter(|g| **g).count() > 1 {
+            return Err("at most one of chunks, chunk_every, split_everywhere".into());
+        }
+        let sizes_of = |pattern: &[usize]| -> Vec<usize> {
+            let mut out = Vec::new();
+            let (mut left, mut i) = (len, 0);
+            while left > 0 {
+                let n = pattern[i % pattern.len()].min(left);
+                out.push(n);
+                left -= n;
+                i += 1;
+            }
+            out
+        };
+        if let Some(c) = &self.chunks {
+            if c.is_empty() || c.contains(&0) {
+                return Err("chunks must be positive sizes".into());
+            }
+            return Ok(vec![sizes_of(c)]);
+        }
+        if let Some(n) = self.chunk_every {
+            if n == 0 {
+                return Err("chunk_every must be positive".into());
+            }
+            return Ok(vec![sizes_of(&[n])]);
+        }
+        if let Some(v) = self.split_everywhere {
+            if !v {
+                return Err("split_everywhere must be true".into());
+            }
+            return Ok((0..=len).map(|k| vec![k, len - k]).collect());
+        }
+        Ok(vec![vec![len], sizes_of(&[1])])
+    }
 }
 
 impl Expect {
@@ -394,6 +452,11 @@ impl Expect {
             &[
                 ("result", self.result.is_some()),
                 ("content_length", self.content_length.is_some()),
+                ("forwarded_at_most", self.forwarded_at_most.is_some()),
+                (
+                    "content_encoding_dropped",
+                    self.content_encoding_dropped.is_some(),
+                ),
             ],
             "a request step",
         )?;
@@ -431,7 +494,10 @@ impl Expect {
             FilterKind::Unchanged => match self.response_keys().first() {
                 Some(k) => Err(format!("expect.{k} does not fit an unchanged result")),
                 None => self.refuse(
-                    &[("content_length", self.content_length.is_some())],
+                    &[
+                        ("content_length", self.content_length.is_some()),
+                        ("forwarded_at_most", self.forwarded_at_most.is_some()),
+                    ],
                     "an unchanged result",
                 ),
             },
@@ -442,6 +508,7 @@ impl Expect {
                         ("headers", self.headers.is_some()),
                         ("www_authenticate", self.www_authenticate.is_some()),
                         ("no_www_authenticate", self.no_www_authenticate.is_some()),
+                        ("forwarded_at_most", self.forwarded_at_most.is_some()),
                     ],
                     "a rewritten body",
                 )?;
@@ -470,10 +537,15 @@ impl Expect {
                 ("content_length", self.content_length.is_some()),
                 ("principal", self.principal.is_some()),
                 ("filter_tools_list", self.filter_tools_list.is_some()),
+                ("forwarded_at_most", self.forwarded_at_most.is_some()),
+                (
+                    "content_encoding_dropped",
+                    self.content_encoding_dropped.is_some(),
+                ),
             ],
-            "a metadata step",
+            "a metadata or canned step",
         )?;
-        self.check_response_shape("a metadata step")
+        self.check_response_shape("a metadata or canned step")
     }
 }
 
@@ -484,6 +556,7 @@ impl Step {
             ("control", self.control.is_some()),
             ("request", self.request.is_some()),
             ("filter", self.filter.is_some()),
+            ("canned", self.canned.is_some()),
             ("metadata", self.metadata.is_some()),
             ("counters", self.counters.is_some()),
             ("await_policy_refresh", self.await_policy_refresh.is_some()),
@@ -492,14 +565,14 @@ impl Step {
         let set: Vec<_> = kinds.iter().filter(|(_, s)| *s).map(|(n, _)| *n).collect();
         let [kind] = set.as_slice() else {
             return Err(format!(
-                "a step needs exactly one of control, request, filter, metadata, counters, \
-                 await_policy_refresh, advance_clock (got {set:?})"
+                "a step needs exactly one of control, request, filter, canned, metadata, \
+                 counters, await_policy_refresh, advance_clock (got {set:?})"
             ));
         };
         if self.concurrency.is_some() && *kind != "request" {
             return Err("concurrency only fits a request step".into());
         }
-        let needs_expect = matches!(*kind, "request" | "filter" | "metadata");
+        let needs_expect = matches!(*kind, "request" | "filter" | "canned" | "metadata");
         match (&self.expect, needs_expect) {
             (None, true) => return Err(format!("a {kind} step needs expect")),
             (Some(_), false) => return Err(format!("a {kind} step takes no expect")),
@@ -537,8 +610,16 @@ impl Step {
         }
         if let Some(f) = &self.filter {
             expect.check_for_filter()?;
-            f.body()?;
+            let body = f.body()?;
+            f.chunkings(body.len())?;
             return Ok(StepKind::Filter(f, expect));
+        }
+        if let Some(c) = &self.canned {
+            if !matches!(c.as_str(), "startup_failed" | "internal_error") {
+                return Err(format!("unknown canned answer {c:?}"));
+            }
+            expect.check_for_metadata()?;
+            return Ok(StepKind::Canned(c, expect));
         }
         expect.check_for_metadata()?;
         Ok(StepKind::Metadata(expect))

@@ -1,0 +1,75 @@
+//! The HTTP answers the core writes: the [`Response`] type, and the answers a host writes when
+//! it has no decision to write (startup failed, internal error), so that every byte a client
+//! sees comes from the core and every binding sends the same ones.
+
+use serde_json::json;
+
+/// An answer the runtime writes itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// HTTP status.
+    pub status: u16,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(status: u16, error: &str, description: &str) -> Response {
+        let body = json!({"error": error, "error_description": description});
+        Response {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        }
+    }
+
+    /// What a host answers while the runtime cannot decide because its startup failed (for
+    /// example `remote_required` without a first policy): 503 `temporarily_unavailable`, no
+    /// challenge (the token was never looked at).
+    pub fn startup_failed() -> Response {
+        Response::json(
+            503,
+            "temporarily_unavailable",
+            "authorization is not available",
+        )
+    }
+
+    /// What a host answers when a call into the runtime failed (a non-OK status, a thrown error,
+    /// a bug): 500 `server_error` with a fixed description (no detail reaches the client).
+    pub fn internal_error() -> Response {
+        Response::json(500, "server_error", "internal error")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canned_answers() {
+        let r = Response::startup_failed();
+        assert_eq!(r.status, 503);
+        assert_eq!(r.header("Content-Type"), Some("application/json"));
+        assert_eq!(
+            r.body,
+            br#"{"error":"temporarily_unavailable","error_description":"authorization is not available"}"#
+        );
+        let r = Response::internal_error();
+        assert_eq!(r.status, 500);
+        assert_eq!(
+            r.body,
+            br#"{"error":"server_error","error_description":"internal error"}"#
+        );
+        assert_eq!(r.header("www-authenticate"), None);
+    }
+}
