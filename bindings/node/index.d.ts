@@ -110,11 +110,16 @@ export declare class Principal {
   toJSON(): { subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean };
 }
 
-/** Call the handler with this principal; filter its answer when `filterToolsList`. */
+/**
+ * Call the handler with this principal; filter its answer when `filterToolsList` (every allowed
+ * request under a policy: any SSE stream may carry a tools/list result).
+ */
 export interface AllowDecision {
   kind: 'allow';
   principal: Principal;
   filterToolsList: boolean;
+  /** The request contained tools/list: a JSON answer is filtered too (otherwise only SSE). */
+  toolsListRequest: boolean;
 }
 
 /** Write this answer as it is; do not call the handler. */
@@ -134,6 +139,23 @@ export interface PassThroughDecision {
 export type Decision = AllowDecision | RespondDecision | PassThroughDecision;
 
 export type FilterOutcome = { kind: 'unchanged' } | { kind: 'rewritten'; body: Buffer } | RespondDecision;
+
+/** One step of a streaming filter: bytes to send now, or the answer to send instead (then stop). */
+export type FilterStep = { kind: 'forward'; body: Buffer } | RespondDecision;
+
+/** The core's streaming response filter for one handler answer. */
+export interface ResponseFilter {
+  /** Feed the next chunk of the handler's body. */
+  feed(chunk: Buffer | Uint8Array | string): FilterStep;
+  /** The end of the body (a held JSON answer comes out whole here). */
+  finish(): FilterStep;
+  /** Nothing is filtered: forward the handler's bytes and headers as they are. */
+  readonly passthrough: boolean;
+  /** The forwarded bytes are decoded (gzip, deflate, br): drop Content-Encoding. */
+  readonly dropsContentEncoding: boolean;
+  /** Nothing is forwarded before finish: set Content-Length from the final body. */
+  readonly holdsBody: boolean;
+}
 
 /** A JSON-RPC request the manifest handshake sends to the host's handler. */
 export interface JsonRpcRequest {
@@ -159,13 +181,22 @@ export declare class Runtime {
   static fromEnv(prefix?: string, options?: CreateOptions): Runtime;
   /** The camelCase keys `create` accepts. */
   static configKeys(): string[];
+  /** The core's answer while startup has failed: 503 `temporarily_unavailable`, no challenge. */
+  static startupFailedResponse(): RespondDecision;
+  /** The core's answer when a call failed: 500 `server_error`, a fixed description. */
+  static internalErrorResponse(): RespondDecision;
 
   /** The remote policy's first fetch; resolves to warnings to log (`startup_failed` when fatal). */
   startup(): Promise<string[]>;
   /** The decision: synchronous when decided from memory, a Promise only when I/O is needed. */
   check(request: CheckRequest): Decision | Promise<Decision>;
-  /** Filter a handler's tools/list answer (JSON, or SSE for `text/event-stream`). */
+  /**
+   * Filter a handler's whole answer (SSE for `text/event-stream`; JSON when the decision's
+   * request contained tools/list, or a bare principal is given). Unreadable: 502 `bad_gateway`.
+   */
   filterResponse(target: Principal | AllowDecision, contentType: string | null | undefined, body: Buffer | Uint8Array | string): FilterOutcome;
+  /** A streaming filter for the handler's answer (`head`: its Content-Type and Content-Encoding). */
+  responseFilter(target: Principal | AllowDecision, head?: { contentType?: string | null; contentEncoding?: string | null }): ResponseFilter;
   /** The RFC 9728 document response. */
   metadata(): RespondDecision;
   /** The path the RFC 9728 document is served at. */

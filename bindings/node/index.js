@@ -8,7 +8,6 @@ const native = require('./authsec.node');
 const { ErrorCode } = require('./codes.js');
 
 const EMPTY = Buffer.alloc(0);
-const SSE_TYPE = /^\s*text\/event-stream/i;
 
 function authsecError(code, message) {
   const e = new Error(message);
@@ -79,7 +78,7 @@ class Principal {
 
 function wrapDecision(d) {
   if (d.kind === 'allow') {
-    return { kind: 'allow', principal: new Principal(d.principal), filterToolsList: d.filterToolsList };
+    return { kind: 'allow', principal: new Principal(d.principal), filterToolsList: d.filterToolsList, toolsListRequest: d.toolsListRequest };
   }
   return d;
 }
@@ -141,7 +140,7 @@ function runNativeCheck(rt, method, path, flat, body) {
   const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, block, body);
   if (r instanceof Promise) return r.then(wrapDecision);
   // An allow without filtering comes back as the bare principal handle (no properties).
-  if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false };
+  if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false, toolsListRequest: false };
   return wrapDecision(r);
 }
 
@@ -163,6 +162,15 @@ function createOptions(options) {
     if (k !== 'manualClock') throw authsecError(ErrorCode.INVALID_INPUT, `unknown option \`${k}\` (known: manualClock)`);
   }
   return options.manualClock === true;
+}
+
+// The principal and the tools/list flag of an allow decision (a bare principal: tools/list).
+function allowTarget(target, what) {
+  const p = target instanceof Principal ? target : target && target.principal;
+  if (!(p instanceof Principal)) {
+    throw authsecError(ErrorCode.INVALID_INPUT, `${what} needs the principal (or the allow decision) from check`);
+  }
+  return { p, list: target instanceof Principal || target.toolsListRequest !== false };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -203,6 +211,16 @@ class Runtime {
     return native.configKeys();
   }
 
+  /** The core's answer while startup has failed: 503 `temporarily_unavailable`, no challenge. */
+  static startupFailedResponse() {
+    return native.startupFailedResponse();
+  }
+
+  /** The core's answer when a call failed: 500 `server_error`, a fixed description. */
+  static internalErrorResponse() {
+    return native.internalErrorResponse();
+  }
+
   static {
     nativeOf = (r) => r.#rt();
   }
@@ -236,17 +254,40 @@ class Runtime {
     return runNativeCheck(rt, method, path, flatHeaders(request.headers), toBody(request.body));
   }
 
-  /** Filter a handler's tools/list answer (JSON or SSE) for an allowed principal or decision. */
+  /**
+   * Filter a handler's whole answer (JSON or SSE) for an allowed decision (or its principal,
+   * read as the answer to a tools/list request).
+   */
   filterResponse(target, contentType, body) {
     const rt = this.#rt();
-    const p = target instanceof Principal ? target : target && target.principal;
-    if (!(p instanceof Principal)) {
-      throw authsecError(ErrorCode.INVALID_INPUT, 'filterResponse needs the principal (or the allow decision) from check');
-    }
+    const { p, list } = allowTarget(target, 'filterResponse');
     if (contentType !== undefined && contentType !== null && typeof contentType !== 'string') {
       throw authsecError(ErrorCode.INVALID_INPUT, 'contentType must be a string');
     }
-    return rt.filter(handleOf(p), contentType ?? null, toBody(body));
+    return rt.filter(handleOf(p), list, contentType ?? null, toBody(body));
+  }
+
+  /**
+   * A streaming filter for the handler's answer to an allowed decision (or its principal, read as
+   * a tools/list request): `feed(chunk)` and `finish()` give `{kind: 'forward', body}` (send it)
+   * or `{kind: 'respond', status, headers, body}` (send that instead, nothing more of the
+   * handler's). `head` is `{contentType, contentEncoding}` of the handler's answer.
+   */
+  responseFilter(target, head) {
+    const rt = this.#rt();
+    const { p, list } = allowTarget(target, 'responseFilter');
+    const { contentType = null, contentEncoding = null } = head ?? {};
+    for (const v of [contentType, contentEncoding]) {
+      if (v !== null && typeof v !== 'string') throw authsecError(ErrorCode.INVALID_INPUT, 'contentType and contentEncoding must be strings');
+    }
+    const f = rt.responseFilter(handleOf(p), list, contentType, contentEncoding);
+    return {
+      feed: (chunk) => f.feed(toBody(chunk)),
+      finish: () => f.finish(),
+      passthrough: f.passthrough,
+      dropsContentEncoding: f.dropsContentEncoding,
+      holdsBody: f.holdsBody,
+    };
   }
 
   /** The RFC 9728 document response ({kind: 'respond', status, headers, body}). */
@@ -408,98 +449,58 @@ function readBody(req, limit) {
   });
 }
 
-function findEventEnd(buf) {
-  // An SSE event ends at a blank line: \n\n, \r\n\r\n or \r\r.
-  for (let i = 0; i < buf.length - 1; i++) {
-    const c = buf[i];
-    if (c === 0x0a && buf[i + 1] === 0x0a) return i + 2;
-    if (c === 0x0d) {
-      if (buf[i + 1] === 0x0d) return i + 2;
-      if (buf[i + 1] === 0x0a && buf[i + 2] === 0x0d && buf[i + 3] === 0x0a) return i + 4;
-    }
-  }
-  return -1;
-}
-
 /**
- * Route the handler's answer through the core's tools/list filter: a JSON body is held until
- * the end and rewritten (Content-Length recomputed); an SSE stream is filtered event by event.
- * When the policy is unavailable the handler's answer is replaced by the core's (503).
+ * Route the handler's answer through the core's response filter: the head is held until the
+ * filter's first bytes (Content-Length dropped, or set from a held JSON body; Content-Encoding
+ * dropped when the filter decodes), every chunk is fed, and a refusal (502 unreadable, 503 policy
+ * unavailable) replaces the answer, or closes the stream when bytes were already sent.
  */
-function interceptToolsList(res, runtime, principal, onError) {
+function interceptToolsList(res, runtime, decision, onError) {
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
-  let mode = null; // 'json' | 'sse' | 'forward' | 'replaced'
+  let filter = null;
+  let refused = false;
   let headSent = false;
-  let held = []; // JSON: the whole body; SSE: bytes of an incomplete event
-  let sseRest = EMPTY;
-
   const restore = () => Object.assign(res, orig);
-
-  const chunkOf = (chunk, encoding) => {
-    if (chunk === undefined || chunk === null) return EMPTY;
-    if (typeof chunk === 'string') return Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8');
-    return toBody(chunk);
-  };
-
-  const decideMode = () => {
-    if (mode !== null) return;
-    const ct = String(res.getHeader('content-type') ?? '');
-    if (res.statusCode < 200 || res.statusCode >= 300) mode = 'forward';
-    else if (SSE_TYPE.test(ct)) mode = 'sse';
-    else mode = 'json';
-    if (mode === 'forward') restore();
-    if (mode === 'sse') res.removeHeader('content-length');
-  };
-
-  const replace = (d) => {
-    mode = 'replaced';
-    restore();
-    if (res.headersSent) {
-      // Mid-stream: the status is gone; end the stream without the unfiltered event.
-      onError(authsecError(ErrorCode.BACKEND_ERROR, `tools/list filter answered ${d.status} after the stream started; stream closed`));
-      res.end();
-      return;
+  const chunkOf = (chunk, encoding) => (typeof chunk === 'string' ? Buffer.from(chunk, typeof encoding === 'string' ? encoding : 'utf8') : toBody(chunk));
+  const start = () => {
+    if (filter !== null) return filter.passthrough;
+    const h = (name) => (res.getHeader(name) === undefined ? null : String(res.getHeader(name)));
+    filter = runtime.responseFilter(decision, { contentType: h('content-type'), contentEncoding: h('content-encoding') });
+    if (filter.passthrough) {
+      restore();
+      return true;
     }
-    clearHeaders(res);
-    writeDecision(res, d);
+    res.removeHeader('content-length');
+    if (filter.dropsContentEncoding) res.removeHeader('content-encoding');
+    return false;
   };
-
   const sendHead = () => {
     if (!headSent) {
       headSent = true;
       orig.writeHead.call(res, res.statusCode);
     }
   };
-
-  const filterEvents = (final) => {
-    let buf = sseRest.length ? Buffer.concat([sseRest, ...held]) : Buffer.concat(held);
-    held = [];
-    for (;;) {
-      const end = findEventEnd(buf);
-      if (end === -1) break;
-      const event = buf.subarray(0, end);
-      buf = buf.subarray(end);
-      const out = runtime.filterResponse(principal, 'text/event-stream', event);
-      if (out.kind === 'respond') {
-        replace(out);
-        return false;
+  // Forward a filter step; false when it refused (the refusal is written or the stream closed).
+  const forward = (out) => {
+    if (out.kind === 'respond') {
+      refused = true;
+      restore();
+      if (res.headersSent) {
+        onError(authsecError(ErrorCode.BACKEND_ERROR, `response filter answered ${out.status} after the stream started; stream closed`));
+        res.end();
+      } else {
+        clearHeaders(res);
+        writeDecision(res, out);
       }
-      sendHead();
-      orig.write.call(res, out.kind === 'rewritten' ? out.body : event);
+      return false;
     }
-    if (final && buf.length) {
-      const out = runtime.filterResponse(principal, 'text/event-stream', buf);
-      if (out.kind === 'respond') {
-        replace(out);
-        return false;
-      }
+    if (out.body.length > 0) {
       sendHead();
-      orig.write.call(res, out.kind === 'rewritten' ? out.body : buf);
-      buf = EMPTY;
+      orig.write.call(res, out.body);
     }
-    sseRest = Buffer.from(buf);
     return true;
   };
+  const callback = (cb) => cb && process.nextTick(cb);
 
   res.writeHead = function writeHead(status, reason, headers) {
     if (typeof reason !== 'string') {
@@ -516,62 +517,40 @@ function interceptToolsList(res, runtime, principal, onError) {
     }
     return res;
   };
-
   res.flushHeaders = function flushHeaders() {
-    decideMode();
-    if (mode === 'forward') return orig.flushHeaders.call(res);
-    // JSON and SSE: the head waits for the first filtered bytes.
+    if (start()) return orig.flushHeaders.call(res);
+    // A held JSON body waits for finish (its length and a refusal's status are not known yet);
+    // an SSE stream's head goes now (an idle GET stream must open), a later refusal closes it.
+    if (!refused && !filter.holdsBody) {
+      sendHead();
+      orig.flushHeaders.call(res);
+    }
   };
-
   res.write = function write(chunk, encoding, cb) {
-    if (typeof encoding === 'function') {
-      cb = encoding;
-      encoding = undefined;
-    }
-    decideMode();
-    if (mode === 'forward') return orig.write.call(res, chunk, encoding, cb);
-    if (mode === 'replaced') {
-      if (cb) process.nextTick(cb);
-      return true;
-    }
-    held.push(chunkOf(chunk, encoding));
-    if (mode === 'sse') filterEvents(false);
-    if (cb) process.nextTick(cb);
+    if (typeof encoding === 'function') [cb, encoding] = [encoding, undefined];
+    if (start()) return orig.write.call(res, chunk, encoding, cb);
+    if (!refused && chunk !== undefined && chunk !== null) forward(filter.feed(chunkOf(chunk, encoding)));
+    callback(cb);
     return true;
   };
-
   res.end = function end(chunk, encoding, cb) {
-    if (typeof chunk === 'function') {
-      cb = chunk;
-      chunk = undefined;
-    } else if (typeof encoding === 'function') {
-      cb = encoding;
-      encoding = undefined;
-    }
-    decideMode();
-    if (mode === 'forward') return orig.end.call(res, chunk, encoding, cb);
-    if (mode === 'replaced') {
-      if (cb) process.nextTick(cb);
+    if (typeof chunk === 'function') [cb, chunk] = [chunk, undefined];
+    else if (typeof encoding === 'function') [cb, encoding] = [encoding, undefined];
+    if (start()) return orig.end.call(res, chunk, encoding, cb);
+    if (refused || (chunk !== undefined && chunk !== null && !forward(filter.feed(chunkOf(chunk, encoding))))) {
+      callback(cb);
       return res;
     }
-    if (chunk !== undefined && chunk !== null) held.push(chunkOf(chunk, encoding));
-    if (mode === 'sse') {
-      if (!filterEvents(true)) return res;
-      restore();
-      sendHead();
-      return orig.end.call(res, cb);
-    }
-    const body = Buffer.concat(held);
-    held = [];
-    const out = runtime.filterResponse(principal, String(res.getHeader('content-type') ?? 'application/json'), body);
+    const out = filter.finish();
     if (out.kind === 'respond') {
-      replace(out);
+      forward(out);
+      callback(cb);
       return res;
     }
     restore();
-    const final = out.kind === 'rewritten' ? out.body : body;
-    res.setHeader('content-length', final.length);
-    return orig.end.call(res, final, cb);
+    if (filter.holdsBody) res.setHeader('content-length', out.body.length);
+    sendHead();
+    return orig.end.call(res, out.body, cb);
   };
 }
 
@@ -619,9 +598,7 @@ function protect(handler, options) {
       if (!started) {
         await gate;
         if (startError) {
-          res.statusCode = 503;
-          res.setHeader('content-type', 'application/json');
-          res.end(JSON.stringify({ error: 'temporarily_unavailable', error_description: 'authorization is not available' }));
+          writeDecision(res, native.startupFailedResponse());
           return;
         }
       }
@@ -654,16 +631,14 @@ function protect(handler, options) {
       if (decision.kind === 'allow') {
         req.auth = authInfo(decision.principal, flat, runtime.resourceUri);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
-        if (decision.filterToolsList) interceptToolsList(res, runtime, decision.principal, (e) => logger.error(e.message));
+        if (decision.filterToolsList) interceptToolsList(res, runtime, decision, (e) => logger.error(e.message));
       }
       await handler(req, res, parsed, next);
     } catch (e) {
       logger.error(`request failed (${e && e.code ? e.code : 'error'}): ${e && e.message}`);
       if (!res.headersSent) {
         clearHeaders(res);
-        res.statusCode = 500;
-        res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ error: 'server_error', error_description: 'internal error' }));
+        writeDecision(res, native.internalErrorResponse());
       } else {
         res.end();
       }

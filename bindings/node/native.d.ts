@@ -6,6 +6,26 @@ export declare class ExternalObject<T> {
   }
 }
 
+/** The core's streaming response filter. Internal: use `Runtime.responseFilter`. */
+export declare class NativeResponseFilter {
+  /**
+   * Feed the next chunk: `forward` with the bytes to send now, or `respond` with the answer
+   * to write instead (send nothing more of the handler's).
+   */
+  feed(chunk: Buffer): NativeDecision
+  /**
+   * The end of the body: `forward` with the last bytes (a held JSON answer: all of it), or
+   * `respond`.
+   */
+  finish(): NativeDecision
+  /** The answer is not filtered at all: forward the handler's bytes and headers as they are. */
+  get passthrough(): boolean
+  /** The forwarded bytes are decoded: drop Content-Encoding. */
+  get dropsContentEncoding(): boolean
+  /** Nothing is forwarded before `finish` (a JSON tools/list answer; set Content-Length then). */
+  get holdsBody(): boolean
+}
+
 /**
  * One configured authsec runtime (the core `Runtime`). Internal: use `Runtime` from
  * `@authsec/runtime`.
@@ -32,8 +52,16 @@ export declare class NativeRuntime {
    * host stopped reading it): `Runtime::check_oversized`. Headers as in `checkList`.
    */
   checkOversized(method: string, path: string, headers: Array<string>): NativeDecision
-  /** Filter a handler's `tools/list` answer for an allowed principal. */
-  filter(principal: ExternalObject<unknown>, contentType: string | undefined | null, body: Buffer): NativeDecision
+  /**
+   * Filter a handler's whole answer for an allowed principal: an SSE answer always, a JSON
+   * one when `tools_list_request` (the request contained `tools/list`).
+   */
+  filter(principal: ExternalObject<unknown>, toolsListRequest: boolean, contentType: string | undefined | null, body: Buffer): NativeDecision
+  /**
+   * A streaming filter for the handler's answer to an allowed request (the core's
+   * `ResponseFilter`): feed chunks, forward what comes back, finish.
+   */
+  responseFilter(principal: ExternalObject<unknown>, toolsListRequest: boolean, contentType?: string | undefined | null, contentEncoding?: string | undefined | null): NativeResponseFilter
   /** The RFC 9728 document response. */
   metadata(): NativeDecision
   /** The path the RFC 9728 document is served at. */
@@ -71,6 +99,9 @@ export declare function bearerToken(headers: Array<string>): string
 /** The core's configuration field names, camelCase (the TypeScript API's keys). */
 export declare function configKeys(): Array<string>
 
+/** The answer to write when a call failed (500 `server_error`, a fixed description). */
+export declare function internalErrorResponse(): NativeDecision
+
 /** What a manifest publish did. */
 export interface ManifestResult {
   toolsSent: number
@@ -80,7 +111,7 @@ export interface ManifestResult {
 
 /**
  * A decision or filter answer, as the JS layer receives it. `kind` is `allow`, `respond`,
- * `pass_through`, `unchanged` or `rewritten`.
+ * `pass_through`, `unchanged`, `rewritten` or (a stream filter step) `forward`.
  */
 export interface NativeDecision {
   kind: string
@@ -91,6 +122,8 @@ export interface NativeDecision {
   /** The validated principal (an opaque handle; read it with `principalFields` and `principalClaims`). */
   principal?: ExternalObject<unknown>
   filterToolsList?: boolean
+  /** For an allow: the request contained `tools/list` (a JSON answer is filtered too). */
+  toolsListRequest?: boolean
 }
 
 /** The remote policy cache status. */
@@ -130,3 +163,6 @@ export interface PrincipalFields {
 
 /** The typed fields of the principal behind a handle (no claims conversion). */
 export declare function principalFields(principal: ExternalObject<unknown>): PrincipalFields
+
+/** The answer to write while startup has failed (503 `temporarily_unavailable`, no challenge). */
+export declare function startupFailedResponse(): NativeDecision

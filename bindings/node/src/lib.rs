@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use authsec_core::{
     Check, Config, Decision, FilterOutcome, ManifestReport, ManifestSource, ManualClock, Principal,
-    Request, Response, RpcAnswer, RpcCall, RpcHandler, Runtime,
+    Request, Response, ResponseFilter, RpcAnswer, RpcCall, RpcHandler, Runtime,
 };
 use futures::FutureExt;
 use napi::bindgen_prelude::*;
@@ -132,7 +132,7 @@ type CheckResult<'env> =
     Either3<External<Arc<Principal>>, NativeDecision, PromiseRaw<'env, NativeDecision>>;
 
 /// A decision or filter answer, as the JS layer receives it. `kind` is `allow`, `respond`,
-/// `pass_through`, `unchanged` or `rewritten`.
+/// `pass_through`, `unchanged`, `rewritten` or (a stream filter step) `forward`.
 #[napi(object, object_from_js = false)]
 pub struct NativeDecision {
     pub kind: String,
@@ -144,6 +144,8 @@ pub struct NativeDecision {
     #[napi(ts_type = "ExternalObject<unknown>")]
     pub principal: Option<External<Arc<Principal>>>,
     pub filter_tools_list: Option<bool>,
+    /// For an allow: the request contained `tools/list` (a JSON answer is filtered too).
+    pub tools_list_request: Option<bool>,
 }
 
 impl NativeDecision {
@@ -155,6 +157,7 @@ impl NativeDecision {
             body: None,
             principal: None,
             filter_tools_list: None,
+            tools_list_request: None,
         }
     }
 
@@ -172,6 +175,7 @@ impl NativeDecision {
                 let mut d = NativeDecision::kind("allow");
                 d.principal = Some(External::new(a.principal));
                 d.filter_tools_list = Some(a.filter_tools_list);
+                d.tools_list_request = Some(a.tools_list_request);
                 d
             }
             Decision::Respond(r) => NativeDecision::respond(r),
@@ -350,18 +354,22 @@ impl NativeRuntime {
         NativeDecision::from_decision(self.core.check_oversized(&req))
     }
 
-    /// Filter a handler's `tools/list` answer for an allowed principal.
+    /// Filter a handler's whole answer for an allowed principal: an SSE answer always, a JSON
+    /// one when `tools_list_request` (the request contained `tools/list`).
     #[napi]
     pub fn filter(
         &self,
         #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+        tools_list_request: bool,
         content_type: Option<String>,
         body: BufferSlice,
     ) -> NativeDecision {
-        match self
-            .core
-            .filter_response(principal, content_type.as_deref(), &body)
-        {
+        match self.core.filter_response_for(
+            principal,
+            tools_list_request,
+            content_type.as_deref(),
+            &body,
+        ) {
             FilterOutcome::Unchanged => NativeDecision::kind("unchanged"),
             FilterOutcome::Rewritten(b) => {
                 let mut d = NativeDecision::kind("rewritten");
@@ -369,6 +377,26 @@ impl NativeRuntime {
                 d
             }
             FilterOutcome::Respond(r) => NativeDecision::respond(r),
+        }
+    }
+
+    /// A streaming filter for the handler's answer to an allowed request (the core's
+    /// `ResponseFilter`): feed chunks, forward what comes back, finish.
+    #[napi]
+    pub fn response_filter(
+        &self,
+        #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+        tools_list_request: bool,
+        content_type: Option<String>,
+        content_encoding: Option<String>,
+    ) -> NativeResponseFilter {
+        NativeResponseFilter {
+            inner: self.core.response_filter(
+                Arc::clone(principal),
+                tools_list_request,
+                content_type.as_deref(),
+                content_encoding.as_deref(),
+            ),
         }
     }
 
@@ -573,6 +601,70 @@ impl NativeRuntime {
             )),
         }
     }
+}
+
+/// The core's streaming response filter. Internal: use `Runtime.responseFilter`.
+#[napi]
+pub struct NativeResponseFilter {
+    inner: ResponseFilter,
+}
+
+fn step(r: std::result::Result<Vec<u8>, Response>) -> NativeDecision {
+    match r {
+        Ok(b) => {
+            let mut d = NativeDecision::kind("forward");
+            d.body = Some(b.into());
+            d
+        }
+        Err(r) => NativeDecision::respond(r),
+    }
+}
+
+#[napi]
+impl NativeResponseFilter {
+    /// Feed the next chunk: `forward` with the bytes to send now, or `respond` with the answer
+    /// to write instead (send nothing more of the handler's).
+    #[napi]
+    pub fn feed(&mut self, chunk: BufferSlice) -> NativeDecision {
+        step(self.inner.feed(&chunk))
+    }
+
+    /// The end of the body: `forward` with the last bytes (a held JSON answer: all of it), or
+    /// `respond`.
+    #[napi]
+    pub fn finish(&mut self) -> NativeDecision {
+        step(self.inner.finish())
+    }
+
+    /// The answer is not filtered at all: forward the handler's bytes and headers as they are.
+    #[napi(getter)]
+    pub fn passthrough(&self) -> bool {
+        self.inner.passthrough()
+    }
+
+    /// The forwarded bytes are decoded: drop Content-Encoding.
+    #[napi(getter)]
+    pub fn drops_content_encoding(&self) -> bool {
+        self.inner.drops_content_encoding()
+    }
+
+    /// Nothing is forwarded before `finish` (a JSON tools/list answer; set Content-Length then).
+    #[napi(getter)]
+    pub fn holds_body(&self) -> bool {
+        self.inner.holds_body()
+    }
+}
+
+/// The answer to write while startup has failed (503 `temporarily_unavailable`, no challenge).
+#[napi]
+pub fn startup_failed_response() -> NativeDecision {
+    NativeDecision::respond(Response::startup_failed())
+}
+
+/// The answer to write when a call failed (500 `server_error`, a fixed description).
+#[napi]
+pub fn internal_error_response() -> NativeDecision {
+    NativeDecision::respond(Response::internal_error())
 }
 
 /// The typed fields of a principal, read with the core's accessors; the claims are not

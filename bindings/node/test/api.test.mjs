@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import net from 'node:net';
+import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 
 import { Runtime, protect } from '../index.js';
@@ -57,7 +58,9 @@ test('check is synchronous when the core decides from memory, a Promise only for
   assert.equal(d1.principal.claims.iss, fx.base);
   assert.equal(d1.principal.clientId, 'user-1', 'no client_id or azp: the subject');
   assert.equal(d1.principal.expiresAt, d1.principal.claims.exp);
-  assert.equal(d1.filterToolsList, false);
+  // Every allowed request under a policy is filtered (its SSE answer may carry a list result).
+  assert.equal(d1.filterToolsList, true);
+  assert.equal(d1.toolsListRequest, false);
   const withClient = await rt.check({ ...req, headers: [['authorization', `Bearer ${await mint({ scope: 'issues:read', azp: 'spa-1' })}`]] });
   assert.equal(withClient.principal.clientId, 'spa-1', 'azp when there is no client_id');
 
@@ -336,6 +339,144 @@ test('protect(): a tools/list answer while the policy is unavailable is replaced
     assert.match(r.headers.get('www-authenticate'), /error="policy_unavailable"/);
     assert.ok(!text.includes('create_issue'));
   } finally {
+    await srv.close();
+  }
+});
+
+test('protect(): GET SSE replay filtered, gzip decoded and filtered, unreadable list 502, stream cut after a refusal', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const errors = [];
+  const handler = protect(async (req, res, body) => {
+    if (req.method === 'GET') {
+      // A Last-Event-ID replay of a stored, unfiltered list, split across writes at a CR/LF.
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.flushHeaders();
+      const event = `id: 4\r\ndata: ${JSON.stringify(TOOLS)}\r\n\r\n`;
+      res.write(event.slice(0, 6));
+      res.write(event.slice(6));
+      res.end();
+      return;
+    }
+    if (body.id === 2) {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' });
+      res.end(gzipSync(JSON.stringify(TOOLS)));
+      return;
+    }
+    if (body.id === 3) {
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify(TOOLS).slice(0, 40)); // cut short: unreadable
+      return;
+    }
+    // id 4: one good event, then an unreadable one after bytes went out.
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.write(`data: ${JSON.stringify(TOOLS)}\n\n`);
+    res.write('data: {"result":{"tools":[{"name":"create_issue"}\n\n');
+    res.end();
+  }, { config: config(), logger: { warn() {}, error: (m) => errors.push(m) } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read' });
+    const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    const list = (id) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' });
+    const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }] } });
+
+    let r = await fetch(`${srv.url}/mcp`, { headers: { authorization: auth.authorization, 'last-event-id': '3' } });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), `id: 4\r\ndata: ${filtered}\r\n\r\n`);
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: list(2) });
+    assert.equal(r.headers.get('content-encoding'), null);
+    const text = await r.text();
+    assert.equal(text, filtered);
+    assert.equal(Number(r.headers.get('content-length')), Buffer.byteLength(filtered));
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: list(3) });
+    assert.equal(r.status, 502);
+    assert.equal(await r.text(), '{"error":"bad_gateway","error_description":"the MCP server\'s answer could not be read to filter its tool list"}');
+
+    r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: auth, body: list(4) });
+    assert.equal(r.status, 200);
+    assert.equal(await r.text(), `data: ${filtered}\n\n`, 'the unreadable event never goes out');
+    assert.equal(errors.length, 1);
+    assert.match(errors[0], /502 after the stream started/);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('protect(): the startup-failed 503 and the internal-error 500 are the core answers', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const failing = protect(() => {}, {
+    config: config({
+      introspectionClientId: 'rs-1', introspectionClientSecret: 'secret-1', resourceServerId: 'rs-1',
+      policyMode: 'remote_required', toolScopes: undefined,
+    }),
+    logger: { warn() {}, error() {} },
+  });
+  await failing.ready.catch(() => {});
+  const throwing = protect(() => { throw new Error('boom secret-123'); }, { config: config(), logger: { warn() {}, error() {} } });
+  await throwing.ready;
+  const s1 = await serve(failing);
+  const s2 = await serve(throwing);
+  try {
+    const token = await mint({ scope: 'issues:read' });
+    let r = await fetch(`${s1.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: call('list_issues') });
+    assert.equal(r.status, 503);
+    assert.equal(r.headers.get('www-authenticate'), null);
+    assert.equal(await r.text(), '{"error":"temporarily_unavailable","error_description":"authorization is not available"}');
+    r = await fetch(`${s2.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: call('list_issues') });
+    assert.equal(r.status, 500);
+    assert.equal(await r.text(), '{"error":"server_error","error_description":"internal error"}');
+  } finally {
+    await s1.close();
+    await s2.close();
+  }
+});
+
+test('responseFilter: feed and finish through the public API', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const rt = Runtime.create(config());
+  const token = await mint({ scope: 'issues:read' });
+  const d = await rt.check({ method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}`]], body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/list' }) });
+  assert.equal(d.toolsListRequest, true);
+  const f = rt.responseFilter(d, { contentType: 'text/event-stream' });
+  assert.equal(f.passthrough, false);
+  assert.equal(f.holdsBody, false);
+  const a = f.feed(`data: ${JSON.stringify(TOOLS)}\r`);
+  assert.equal(a.kind, 'forward');
+  assert.equal(a.body.length, 0, 'the event is not complete yet');
+  const b = f.feed('\r');
+  assert.match(b.body.toString(), /^data: .*"list_issues".*\r\r$/);
+  assert.ok(!b.body.toString().includes('create_issue'));
+  assert.deepEqual(f.finish(), { kind: 'forward', body: Buffer.alloc(0) });
+  const j = rt.responseFilter(d.principal, { contentType: 'application/json', contentEncoding: 'zstd' });
+  assert.equal(j.feed('x').status, 502);
+  assert.throws(() => rt.responseFilter({}, {}), { code: 'invalid_input' });
+});
+
+test('protect(): a filtered SSE stream opens on flushHeaders, before its first event', { timeout: 20000 }, async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  let release;
+  const released = new Promise((r) => { release = r; });
+  const handler = protect(async (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream' });
+    res.flushHeaders();
+    await released; // nothing is written until the client has the head
+    res.end(`data: ${JSON.stringify(TOOLS)}\n\n`);
+  }, { config: config(), logger: { warn() {}, error() {} } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read' });
+    const r = await fetch(`${srv.url}/mcp`, { headers: { authorization: `Bearer ${token}` } });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/event-stream');
+    release();
+    const text = await r.text();
+    assert.ok(text.includes('list_issues') && !text.includes('create_issue'), text);
+  } finally {
+    release();
     await srv.close();
   }
 });

@@ -108,6 +108,28 @@ const OPS = {
     if (out.kind === 'respond') return { result: { kind: 'respond', ...response(out) } };
     throw new Error(`unknown filter result ${out.kind}`);
   },
+  filter_stream: (c) => {
+    const d = allowed.get(c.handle);
+    if (d === undefined) throw new ProtocolError(`unknown handle ${c.handle}`);
+    if (!Array.isArray(c.chunks_base64)) throw new ProtocolError('chunks_base64 must be a list');
+    const f = runtime().responseFilter(d, { contentType: c.content_type ?? null, contentEncoding: c.content_encoding ?? null });
+    const forwarded = [];
+    let respond = null;
+    for (const step of [...c.chunks_base64.map((b) => () => f.feed(Buffer.from(b, 'base64'))), () => f.finish()]) {
+      const out = step();
+      if (out.kind === 'respond') {
+        respond = response(out);
+        break;
+      }
+      forwarded.push(out.body);
+    }
+    return { forwarded_base64: b64(Buffer.concat(forwarded)), drops_content_encoding: f.dropsContentEncoding, respond };
+  },
+  canned: (c) => {
+    const answers = { startup_failed: Runtime.startupFailedResponse, internal_error: Runtime.internalErrorResponse };
+    if (!Object.hasOwn(answers, c.which)) throw new ProtocolError(`unknown canned answer ${c.which}`);
+    return { response: response(answers[c.which]()) };
+  },
   metadata: () => ({ response: response(runtime().metadata()) }),
   publish_manifest: async (c) => {
     if (!Array.isArray(c.tools)) throw new ProtocolError('tools must be a list of tool objects');
