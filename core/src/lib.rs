@@ -31,39 +31,31 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-mod cache;
-pub mod challenge;
-pub mod clock;
-pub mod config;
-mod denial;
-pub mod env;
-mod error;
-mod filter;
-mod http;
-mod introspection;
-pub mod jsonrpc;
-mod jwks;
-mod jwt;
-mod keys;
-pub mod manifest;
-pub mod metadata;
-pub mod policy;
-mod principal;
-mod response;
+// The layers, bottom to top; a module imports only from layers below it.
+mod backend; // the one outbound HTTP client
+mod clock; // time, real or manual
+mod config; // Config, validation rules, environment loading
+mod error; // codes registry and the API's Error
+mod manifest; // publishing the tool manifest to the AuthSec backend
+mod policy; // what a principal may do: open, local and remote (AuthSec) policies
+mod request; // the JSON-RPC envelope and SSE framing
+mod response; // every byte the client sees: denials, challenges, metadata, filtered answers
 mod runtime;
-pub mod scope_matrix;
-mod sse;
-mod validator;
+mod text; // the header-safe text sanitizer
+mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal // the decision for one request, tying the layers together
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use config::env::DEFAULT_PREFIX;
 pub use config::{Config, PolicyMode, Secret, ValidationMode};
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
-pub use filter::ResponseFilter;
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
+pub use policy::remote::CacheStatus;
 pub use policy::{PolicySource, PolicyView, ToolMap};
-pub use principal::Principal;
+pub use response::filter::ResponseFilter;
+pub use response::Response;
 pub use runtime::{
-    Allow, Check, Decision, FilterOutcome, Pending, Request, Response, Runtime, RuntimeBuilder,
+    Allow, Check, Decision, FilterOutcome, Pending, Request, Runtime, RuntimeBuilder,
 };
-pub use scope_matrix::CacheStatus;
-pub use validator::{Reason, INACTIVE_MESSAGE};
+pub use token::error::Reason;
+pub use token::principal::Principal;
+pub use token::validator::INACTIVE_MESSAGE;

@@ -12,9 +12,9 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::backend::http::{Basic, HttpClient};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
-use crate::http::{Basic, HttpClient};
 
 /// Timeout of the manifest PUT.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -58,6 +58,7 @@ pub enum ManifestSource {
 
 /// What a publish did.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct ManifestReport {
     /// Tools sent.
     pub tools_sent: usize,
@@ -133,11 +134,11 @@ fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// Read a JSON-RPC answer from a JSON body or from the `data:` events of an SSE stream, framed
 /// by the core's one SSE framer (the event answering `id`, else the first JSON-RPC response).
 fn read_answer(a: &RpcAnswer, id: i64) -> Option<Value> {
-    if !crate::filter::is_sse(header(&a.headers, "content-type")) {
+    if !crate::response::filter::is_sse(header(&a.headers, "content-type")) {
         return serde_json::from_slice(&a.body).ok();
     }
     let mut first = None;
-    for event in crate::sse::events(&a.body) {
+    for event in crate::request::sse::events(&a.body) {
         let Some(data) = event.data() else {
             continue;
         };

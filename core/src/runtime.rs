@@ -11,21 +11,22 @@ use std::task::{Context, Poll};
 
 use futures::future::BoxFuture;
 
-use crate::challenge::ChallengeBuilder;
+use crate::backend::http::HttpClient;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicyMode};
-use crate::denial::{Denial, DenialKind, Responder};
 use crate::error::{Error, ErrorCode, Result};
-use crate::filter::{self, ResponseFilter};
-use crate::http::HttpClient;
-use crate::jsonrpc::{self, Body, ParseError};
 use crate::manifest::{self, ManifestReport, ManifestSource};
-use crate::metadata;
-use crate::policy::{authorize, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
-use crate::principal::Principal;
+use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
+use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
+use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
+use crate::response::challenge::ChallengeBuilder;
+use crate::response::denial::{Denial, DenialKind, Responder};
+use crate::response::filter::{self, ResponseFilter};
+use crate::response::metadata;
 pub use crate::response::Response;
-use crate::scope_matrix::{CacheStatus, RemotePolicy, ScopeMatrix};
-use crate::validator::{AuthError, Reason, Validator};
+use crate::token::error::{AuthError, Reason};
+use crate::token::principal::Principal;
+use crate::token::validator::Validator;
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
 /// Its `Debug` output redacts credential headers and leaves out the body (see below).
@@ -107,6 +108,7 @@ impl<'a> Request<'a> {
 
 /// The request may reach the handler.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Allow {
     /// The validated caller, to hand to the handler.
     pub principal: Arc<Principal>,
@@ -122,6 +124,7 @@ pub struct Allow {
 
 /// What the host must do with a request.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub enum Decision {
     /// Call the handler with the original body and this principal.
     Allow(Allow),
@@ -169,6 +172,7 @@ impl Check {
 
 /// What [`Runtime::filter_response`] did with a handler's answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum FilterOutcome {
     /// Forward the handler's body as it is.
     Unchanged,
@@ -486,16 +490,9 @@ impl Runtime {
         };
         let lists = body.any_method("tools/list");
         let view = self.inner.policy.current();
-        if !lists && !body.any_method("tools/call") {
-            return Decision::Allow(Allow {
-                principal,
-                filter_tools_list: !matches!(view, PolicyView::Open),
-                tools_list_request: false,
-            });
-        }
-        for env in body.envelopes().filter(|e| e.is("tools/call")) {
-            let tool = env.name.as_deref().unwrap_or("");
-            if let Err(d) = authorize(&view, &principal, tool) {
+        for action in body.envelopes().filter_map(action_of) {
+            if let Err(refusal) = decide(&view, &principal, action) {
+                let d = Denial::from_refusal(refusal, &principal);
                 if d.kind != DenialKind::PolicyUnavailable && body.is_json_rpc() {
                     return Decision::Respond(r.in_band_tool_error(&body, &d));
                 }
@@ -634,6 +631,19 @@ fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// The action an envelope asks the policy about; `None` for methods the policy does not gate
+/// (the handshake, notifications, lists: lists are filtered in the answer instead).
+fn action_of(env: &Envelope) -> Option<Action<'_>> {
+    let name = env.name.as_deref().unwrap_or("");
+    let uri = env.uri.as_deref().unwrap_or("");
+    match env.method.as_deref()? {
+        "tools/call" => Some(Action::CallTool(name)),
+        "resources/read" => Some(Action::ReadResource(uri)),
+        "prompts/get" => Some(Action::GetPrompt(name)),
+        _ => None,
+    }
 }
 
 enum Bearer<'a> {

@@ -79,6 +79,7 @@ impl Binding for Core {
                 },
                 Decision::Respond(r) => Outcome::Respond(resp(r)),
                 Decision::PassThrough => Outcome::PassThrough,
+                other => panic!("a decision the runner does not know: {other:?}"),
             }
         }
         .boxed()
@@ -95,6 +96,7 @@ impl Binding for Core {
             FilterOutcome::Unchanged => Filtered::Unchanged,
             FilterOutcome::Rewritten(b) => Filtered::Rewritten(b),
             FilterOutcome::Respond(r) => Filtered::Respond(resp(r)),
+            other => panic!("a filter outcome the runner does not know: {other:?}"),
         }
     }
 

@@ -65,6 +65,7 @@ fn status_of(d: &Decision) -> u16 {
         Decision::Respond(r) => r.status,
         Decision::Allow(_) => 0,
         Decision::PassThrough => 1,
+        other => panic!("unexpected decision {other:?}"),
     }
 }
 

@@ -43,6 +43,12 @@ impl authsec_decision {
                 Some(authsec_response::from(r)),
             ),
             Decision::PassThrough => (authsec_decision_kind::PassThrough, None, None),
+            // A decision this library version does not know: refuse with the core's 500.
+            _ => (
+                authsec_decision_kind::Respond,
+                None,
+                Some(authsec_response::from(Response::internal_error())),
+            ),
         };
         Box::into_raw(Box::new(authsec_decision {
             kind,
@@ -357,6 +363,12 @@ pub unsafe extern "C" fn authsec_runtime_filter_response(
                 kind: authsec_filter_kind::Respond,
                 body: Vec::new(),
                 response: Some(authsec_response::from(r)),
+            },
+            // An outcome this library version does not know: never forward, refuse.
+            _ => authsec_filter_result {
+                kind: authsec_filter_kind::Respond,
+                body: Vec::new(),
+                response: Some(authsec_response::from(Response::internal_error())),
             },
         };
         write_out(result_out, Box::into_raw(Box::new(result)))

@@ -180,6 +180,8 @@ impl NativeDecision {
             }
             Decision::Respond(r) => NativeDecision::respond(r),
             Decision::PassThrough => NativeDecision::kind("pass_through"),
+            // A decision this version does not know: refuse with the core's 500.
+            _ => NativeDecision::respond(Response::internal_error()),
         }
     }
 }
@@ -377,6 +379,8 @@ impl NativeRuntime {
                 d
             }
             FilterOutcome::Respond(r) => NativeDecision::respond(r),
+            // An outcome this version does not know: never forward, refuse.
+            _ => NativeDecision::respond(Response::internal_error()),
         }
     }
 

@@ -85,6 +85,11 @@ async fn protected(
         Decision::Respond(r) => return to_response(r.status, r.headers, r.body),
         Decision::PassThrough => None,
         Decision::Allow(a) => Some(a),
+        // A decision this build does not know: refuse (fail closed).
+        _ => {
+            let r = authsec_core::Response::internal_error();
+            return to_response(r.status, r.headers, r.body);
+        }
     };
     let principal = allow.as_ref().map(|a| a.principal.clone());
     if uri.path() != "/mcp" {
@@ -100,7 +105,12 @@ async fn protected(
         match rt.filter_allowed_response(a, Some("application/json"), &out) {
             FilterOutcome::Unchanged => {}
             FilterOutcome::Rewritten(b) => out = b,
+            // Respond, or an outcome this build does not know: never forward unfiltered.
             FilterOutcome::Respond(r) => return to_response(r.status, r.headers, r.body),
+            _ => {
+                let r = authsec_core::Response::internal_error();
+                return to_response(r.status, r.headers, r.body);
+            }
         }
     }
     to_response(

@@ -11,11 +11,11 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::backend::http::HttpClient;
 use crate::clock::Clock;
-use crate::http::HttpClient;
-use crate::jwt::algorithm;
-use crate::keys::VerifyKey;
-use crate::validator::AuthError;
+use crate::token::error::AuthError;
+use crate::token::jwt::algorithm;
+use crate::token::keys::VerifyKey;
 
 /// How long a fetched key set is used before it is refreshed.
 pub const MAX_AGE: Duration = Duration::from_secs(3600);
@@ -251,7 +251,7 @@ impl JwksCache {
             Some(k) => Lookup::Found(k),
             None => Lookup::Missing(AuthError::invalid_token(format!(
                 "could not resolve signing key: unknown kid {}",
-                crate::challenge::sanitize(kid.unwrap_or(""))
+                crate::text::sanitize(kid.unwrap_or(""))
             ))),
         }
     }

@@ -8,119 +8,21 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::cache::{token_key, TokenCache, TokenKey};
+use crate::backend::http::HttpClient;
 use crate::clock::Clock;
 use crate::config::{Config, ValidationMode};
-use crate::http::HttpClient;
-use crate::introspection::Introspector;
-use crate::jwks::{JwksCache, Lookup};
-use crate::jwt;
-use crate::principal::Principal;
+use crate::token::cache::{token_key, TokenCache, TokenKey};
+use crate::token::error::{AuthError, Reason};
+use crate::token::introspection::Introspector;
+use crate::token::jwks::{JwksCache, Lookup};
+use crate::token::jwt;
+use crate::token::principal::Principal;
 
 /// The inactive-token message of the reference (its reason classifies as `token_revoked`).
 pub const INACTIVE_MESSAGE: &str = "introspection returned active=false \u{2014} token revoked, suspended, expired, or principal membership inactive";
 
 /// Longest life of a verified-JWT cache entry for a token without `exp`.
 const NO_EXP_CACHE: Duration = Duration::from_secs(300);
-
-/// Which 401 a validation failure becomes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AuthErrorKind {
-    /// `invalid_token`.
-    InvalidToken,
-    /// `invalid_audience`.
-    InvalidAudience,
-}
-
-/// The stable sub-reason of a 401 `invalid_token` (the body's `reason`, reference §3.4). It is
-/// set where each failure is created, from what failed, never recovered from the description
-/// text: descriptions carry caller-chosen data (a `kid`, an `iss`) that must not steer it.
-/// The values are the reference's classification of its own fixed messages.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum Reason {
-    /// No usable bearer token (absent, another scheme, malformed).
-    NoToken,
-    /// The token's `exp` has passed.
-    TokenExpired,
-    /// The authorization server says the token is not active (revoked, suspended, expired).
-    TokenRevoked,
-    /// The client's registration was revoked by an administrator.
-    ClientRegistrationRevoked,
-    /// The token is not for this resource.
-    AudienceMismatch,
-    /// Anything else (bad signature, unknown key, wrong issuer, backend failure, ...).
-    InvalidToken,
-}
-
-impl Reason {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::NoToken => "no_token",
-            Reason::TokenExpired => "token_expired",
-            Reason::TokenRevoked => "token_revoked",
-            Reason::ClientRegistrationRevoked => "client_registration_revoked",
-            Reason::AudienceMismatch => "audience_mismatch",
-            Reason::InvalidToken => "invalid_token",
-        }
-    }
-
-    /// Which of two reasons a combined failure reports: the reference classifies a combined
-    /// description by its first matching rule (revoked, then expired, then audience, then
-    /// missing token), so the more specific reason of the parts wins in that order.
-    pub(crate) fn most_specific(self, other: Reason) -> Reason {
-        let rank = |r: Reason| match r {
-            Reason::ClientRegistrationRevoked => 5,
-            Reason::TokenRevoked => 4,
-            Reason::TokenExpired => 3,
-            Reason::AudienceMismatch => 2,
-            Reason::NoToken => 1,
-            Reason::InvalidToken => 0,
-        };
-        if rank(other) > rank(self) {
-            other
-        } else {
-            self
-        }
-    }
-}
-
-/// A token validation failure: the kind, the typed reason and the description sent to the
-/// client.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AuthError {
-    /// The kind.
-    pub kind: AuthErrorKind,
-    /// The typed reason (meaningful for `InvalidToken`).
-    pub reason: Reason,
-    /// The `error_description`.
-    pub description: String,
-}
-
-impl AuthError {
-    /// `invalid_token` with the generic reason.
-    pub(crate) fn invalid_token(d: impl Into<String>) -> Self {
-        AuthError::with_reason(Reason::InvalidToken, d)
-    }
-
-    /// `invalid_token` with a specific reason.
-    pub(crate) fn with_reason(reason: Reason, d: impl Into<String>) -> Self {
-        AuthError {
-            kind: AuthErrorKind::InvalidToken,
-            reason,
-            description: d.into(),
-        }
-    }
-
-    pub(crate) fn invalid_audience(d: impl Into<String>) -> Self {
-        AuthError {
-            kind: AuthErrorKind::InvalidAudience,
-            reason: Reason::AudienceMismatch,
-            description: d.into(),
-        }
-    }
-}
 
 type Validated = Result<Arc<Principal>, AuthError>;
 
@@ -273,7 +175,7 @@ impl Validator {
             }
             _ => Err(AuthError::invalid_token(format!(
                 "introspection token_type must be {}",
-                crate::challenge::sanitize(&self.require_token_type)
+                crate::text::sanitize(&self.require_token_type)
             ))),
         }
     }
@@ -317,7 +219,7 @@ impl Validator {
     fn finish_jwt(
         &self,
         parsed: jwt::ParsedJwt<'_>,
-        k: &crate::jwks::Jwk,
+        k: &crate::token::jwks::Jwk,
         key: &TokenKey,
     ) -> Validated {
         jwt::verify_signature(&parsed, k)?;

@@ -4,6 +4,8 @@
 //! Loading from JSON rejects unknown fields. Loading from the environment lives in `env`.
 //! The introspection secret is a [`Secret`]: it never appears in `Debug` output.
 
+pub(crate) mod env;
+
 use std::collections::BTreeMap;
 use std::fmt;
 

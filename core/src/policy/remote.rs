@@ -12,9 +12,9 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::backend::http::{Basic, HttpClient};
 use crate::clock::{secs_f64, Clock};
 use crate::config::{Config, PolicyMode};
-use crate::http::{Basic, HttpClient};
 use crate::policy::{PolicySource, PolicyView, ToolMap};
 
 /// Why the remote policy is not usable.
@@ -61,6 +61,7 @@ pub struct CacheSettings {
 
 /// A snapshot of the cache for health endpoints and logs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[non_exhaustive]
 pub struct CacheStatus {
     /// A map is held.
     pub has_data: bool,
@@ -283,7 +284,12 @@ impl ScopeMatrix {
             .map_err(|e| PolicyError::Fetch(format!("scope matrix fetch: {e}")))?;
         if status != 200 {
             // The backend's body is logged, never put into a client-visible 503.
-            crate::http::log_upstream_error("sdk-policy", status, &body, &[&self.client_secret]);
+            crate::backend::http::log_upstream_error(
+                "sdk-policy",
+                status,
+                &body,
+                &[&self.client_secret],
+            );
             return Err(PolicyError::Fetch(format!(
                 "scope matrix fetch: HTTP {status}"
             )));

@@ -4,9 +4,11 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::challenge::ChallengeBuilder;
-use crate::jsonrpc::{Body, Envelope, Id};
-use crate::validator::{AuthError, AuthErrorKind};
+use crate::policy::Refusal;
+use crate::request::jsonrpc::{Body, Envelope, Id};
+use crate::response::challenge::ChallengeBuilder;
+use crate::token::error::{AuthError, AuthErrorKind};
+use crate::token::principal::Principal;
 use crate::Response;
 
 /// The four denial codes.
@@ -42,6 +44,22 @@ impl Denial {
             granted: Vec::new(),
             tool: String::new(),
             reason,
+        }
+    }
+
+    /// The denial a policy refusal becomes (reference §3.5-§3.6 bodies and challenges).
+    pub(crate) fn from_refusal(r: Refusal, principal: &Principal) -> Denial {
+        match r {
+            Refusal::Unmapped { tool } => {
+                let required = vec![format!("<no scope mapping for tool '{tool}'>")];
+                Denial::insufficient_scope(&tool, required, principal.scopes.clone())
+            }
+            Refusal::MissingScope {
+                tool,
+                required,
+                granted,
+            } => Denial::insufficient_scope(&tool, required, granted),
+            Refusal::Unavailable(d) => Denial::policy_unavailable(d),
         }
     }
 

@@ -11,8 +11,8 @@ use jsonwebtoken::Algorithm;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
-use crate::jwks::{Jwk, KeyType};
-use crate::validator::{AuthError, Reason};
+use crate::token::error::{AuthError, Reason};
+use crate::token::jwks::{Jwk, KeyType};
 
 /// True when the token has the JWT compact shape (exactly two dots), as the reference decides.
 pub fn is_jwt_shaped(token: &str) -> bool {
@@ -69,7 +69,7 @@ pub(crate) fn parse(token: &str) -> Result<ParsedJwt<'_>, AuthError> {
     let alg = algorithm(&alg_name).ok_or_else(|| {
         invalid(format_args!(
             "algorithm {} is not allowed",
-            crate::challenge::sanitize(&alg_name)
+            crate::text::sanitize(&alg_name)
         ))
     })?;
     if header.contains_key("crit") {
@@ -102,7 +102,7 @@ pub(crate) fn verify_signature(jwt: &ParsedJwt<'_>, key: &Jwk) -> Result<(), Aut
         return Err(invalid(format_args!(
             "algorithm {} does not fit the key {}",
             jwt.alg_name,
-            crate::challenge::sanitize(key.kid.as_deref().unwrap_or("(no kid)"))
+            crate::text::sanitize(key.kid.as_deref().unwrap_or("(no kid)"))
         )));
     }
     // One fixed description whatever failed (undecodable or wrong signature): no library text
@@ -161,7 +161,7 @@ pub(crate) fn check_typ(jwt: &ParsedJwt<'_>, required: &str) -> Result<(), AuthE
         Some(Some(t)) if media_type(t) == media_type(required.trim()) => Ok(()),
         _ => Err(invalid(format_args!(
             "typ must be {}",
-            crate::challenge::sanitize(required.trim())
+            crate::text::sanitize(required.trim())
         ))),
     }
 }
@@ -248,7 +248,7 @@ impl<'de> Visitor<'de> for StrictObject {
             if map.contains_key(&key) {
                 return Err(serde::de::Error::custom(format_args!(
                     "duplicate member {}",
-                    crate::challenge::sanitize(&key)
+                    crate::text::sanitize(&key)
                 )));
             }
             map.insert(key, value);

@@ -16,11 +16,11 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{Map, Value};
 
-use crate::cache::{token_key, TokenCache, TokenKey};
+use crate::backend::http::{Basic, HttpClient};
 use crate::clock::{secs_f64, Clock};
-use crate::http::{Basic, HttpClient};
-use crate::principal::Principal;
-use crate::validator::AuthError;
+use crate::token::cache::{token_key, TokenCache, TokenKey};
+use crate::token::error::AuthError;
+use crate::token::principal::Principal;
 
 /// The result of one introspection: the principal (with `active` as answered).
 pub(crate) type Introspected = Result<Arc<Principal>, AuthError>;
@@ -178,7 +178,7 @@ impl Inner {
         if status != 200 {
             // The body is the authorization server's, not ours to show a client: log it for the
             // operator, answer with the status only.
-            crate::http::log_upstream_error(
+            crate::backend::http::log_upstream_error(
                 "introspection",
                 status,
                 &body,

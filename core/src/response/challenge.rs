@@ -2,21 +2,7 @@
 //! (§3.10): attribute order realm, resource_metadata, error, error_description, scope; every
 //! value sanitized to printable ASCII with `"` and `\` turned into `'`, capped at 200 characters.
 
-/// Maximum length of one sanitized attribute value.
-pub const MAX_ATTRIBUTE_CHARS: usize = 200;
-
-/// Make `s` safe inside a quoted header attribute: characters outside 0x20..=0x7E become one
-/// space each, `\` and `"` become `'`, and the result is cut to 200 characters.
-pub fn sanitize(s: &str) -> String {
-    s.chars()
-        .map(|c| match c {
-            '\\' | '"' => '\'',
-            ' '..='~' => c,
-            _ => ' ',
-        })
-        .take(MAX_ATTRIBUTE_CHARS)
-        .collect()
-}
+use crate::text::sanitize;
 
 /// The fixed start of every challenge of one runtime: `Bearer realm="..", resource_metadata=".."`.
 #[derive(Debug, Clone)]

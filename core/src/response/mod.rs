@@ -1,11 +1,19 @@
-//! The HTTP answers the core writes: the [`Response`] type, and the answers a host writes when
-//! it has no decision to write (startup failed, internal error), so that every byte a client
-//! sees comes from the core and every binding sends the same ones.
+//! Presentation: every byte a client sees. The [`Response`] type and the answers a host writes
+//! when it has no decision to write (startup failed, internal error); denial bodies and in-band
+//! MCP errors (`denial`); `WWW-Authenticate` challenges (`challenge`); the RFC 9728 document
+//! (`metadata`); and the handler's answer with what the caller may not see removed (`filter`).
+//! Decisions are made in the layers below; this layer turns them into bytes.
+
+pub(crate) mod challenge;
+pub(crate) mod denial;
+pub(crate) mod filter;
+pub(crate) mod metadata;
 
 use serde_json::json;
 
 /// An answer the runtime writes itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Response {
     /// HTTP status.
     pub status: u16,

@@ -7,7 +7,7 @@
 //!   separated it from its neighbour. Every other byte stays as the handler wrote it (numbers
 //!   beyond 64 bits, escapes, whitespace, key order).
 //! - **Streaming.** [`ResponseFilter`] takes the answer in chunks. An SSE stream goes through the
-//!   core's one framer ([`crate::sse`]) and each event is forwarded as soon as its blank line
+//!   core's one framer ([`crate::request::sse`]) and each event is forwarded as soon as its blank line
 //!   arrives: events without a tools/list result byte for byte, list results with the denied
 //!   entries removed from their `data` lines. A JSON answer to a `tools/list` request is held
 //!   until the end (its Content-Length changes); other JSON answers pass through untouched.
@@ -30,11 +30,11 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::denial::{Denial, DenialKind, Responder};
-use crate::policy::{authorize, PolicySource, PolicyView};
-use crate::principal::Principal;
+use crate::policy::{decide, Action, PolicySource, PolicyView, Refusal as PolicyRefusal};
+use crate::request::sse::{Event, Field, Frame, Framer};
+use crate::response::denial::{Denial, Responder};
 use crate::response::Response;
-use crate::sse::{Event, Field, Frame, Framer};
+use crate::token::principal::Principal;
 
 /// The fixed description of a 502 for an answer that cannot be read.
 pub(crate) const UNREADABLE: &str =
@@ -240,9 +240,9 @@ fn keep_tool(
     if name.is_empty() {
         return Ok(false);
     }
-    match authorize(view, p, &name) {
+    match decide(view, p, Action::CallTool(&name)) {
         Ok(()) => Ok(true),
-        Err(d) if d.kind == DenialKind::PolicyUnavailable => Err(Refusal::Policy(d)),
+        Err(r @ PolicyRefusal::Unavailable(_)) => Err(Refusal::Policy(Denial::from_refusal(r, p))),
         Err(_) => Ok(false),
     }
 }
@@ -388,7 +388,7 @@ pub(crate) fn filter_sse(
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
     let mut out = Vec::with_capacity(body.len());
     let mut changed = false;
-    for ev in crate::sse::events(body) {
+    for ev in crate::request::sse::events(body) {
         if ev.raw.len() > limit {
             return Err(Refusal::BadGateway(TOO_LARGE));
         }
@@ -912,8 +912,8 @@ impl ResponseFilter {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::challenge::ChallengeBuilder;
     use crate::policy::{LocalPolicy, ToolMap};
+    use crate::response::challenge::ChallengeBuilder;
     use serde_json::json;
 
     struct Fixed(PolicyView);
@@ -1052,7 +1052,7 @@ mod tests {
             out,
             "data: {\"result\":{\"tools\":[{\"name\":\"list_issues\"}\nid: 9\ndata: ]}}\n\n"
         );
-        let ev = crate::sse::events(out.as_bytes());
+        let ev = crate::request::sse::events(out.as_bytes());
         let data = String::from_utf8(ev[0].data().unwrap()).unwrap();
         assert_eq!(
             data,
