@@ -35,6 +35,9 @@ cargo fmt --all -- --check
 echo "== cargo clippy -D warnings"
 cargo clippy --locked --workspace --all-targets -- -D warnings
 
+echo "== core layers import only downward (scripts/check-layers.py)"
+python3 scripts/check-layers.py
+
 echo "== include/authsec.h matches ffi/src (pinned cbindgen)"
 bash scripts/header.sh --check
 
