@@ -366,28 +366,6 @@ struct authsec_bytes authsec_response_body(const struct authsec_response *respon
 void authsec_response_free(struct authsec_response *response);
 
 /*
- Filter the handler's whole answer to an allowed request (the one-shot form of
- `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
- `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
- (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
- contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
- caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
- `decision` is not an allow decision.
-
- # Safety
- `rt` and `decision` are live; pointer/length pairs are readable; `result_out` is writable;
- `err_out` is NULL or writable.
- */
-authsec_status authsec_runtime_filter_response(const struct authsec_runtime *rt,
-                                               const struct authsec_decision *decision,
-                                               const char *content_type,
-                                               size_t content_type_len,
-                                               const uint8_t *body,
-                                               size_t body_len,
-                                               struct authsec_filter_result **result_out,
-                                               struct authsec_error **err_out);
-
-/*
  The kind of `result`; `AUTHSEC_FILTER_KIND_RESPOND` with no response when NULL (never
  "forward").
 
@@ -557,6 +535,28 @@ authsec_status authsec_response_startup_failed(struct authsec_response **respons
  `response_out` is writable; `err_out` is NULL or writable.
  */
 authsec_status authsec_response_internal_error(struct authsec_response **response_out,
+                                               struct authsec_error **err_out);
+
+/*
+ Filter the handler's whole answer to an allowed request (the one-shot form of
+ `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
+ `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
+ (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
+ contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
+ caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
+ `decision` is not an allow decision.
+
+ # Safety
+ `rt` and `decision` are live; pointer/length pairs are readable; `result_out` is writable;
+ `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_filter_response(const struct authsec_runtime *rt,
+                                               const struct authsec_decision *decision,
+                                               const char *content_type,
+                                               size_t content_type_len,
+                                               const uint8_t *body,
+                                               size_t body_len,
+                                               struct authsec_filter_result **result_out,
                                                struct authsec_error **err_out);
 
 /*

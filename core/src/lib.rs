@@ -22,6 +22,7 @@
 //!     Decision::Allow(allow) => { /* call the handler with allow.principal */ }
 //!     Decision::Respond(resp) => { /* write resp.status, resp.headers, resp.body */ }
 //!     Decision::PassThrough => { /* call the handler without a principal */ }
+//!     _ => { /* a decision this build does not know: write Response::internal_error() */ }
 //! }
 //! # Ok(()) }
 //! ```

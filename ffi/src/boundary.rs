@@ -3,8 +3,8 @@
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
-use crate::error::{authsec_error, Fail};
-use crate::status::authsec_status;
+use crate::error::authsec_error;
+use crate::status::{authsec_status, Fail};
 
 /// Run a fallible exported body: a failure or a caught panic becomes a status, and, when
 /// `err_out` is not NULL, a new `authsec_error`. In a forked child the body does not run at all
@@ -61,6 +61,57 @@ pub(crate) fn check_out<T>(out: *mut T, name: &str) -> Result<(), Fail> {
         Ok(())
     }
 }
+
+/// Borrow a `(pointer, length)` UTF-8 string argument of an exported function; returns early
+/// with the failure (`NULL_PARAMETER` for NULL with a length, `INVALID_UTF8`).
+macro_rules! arg_str {
+    ($ptr:expr, $len:expr, $what:expr) => {
+        // SAFETY: every exported function's `# Safety` section requires each pointer/length
+        // argument to be NULL (with length 0) or readable for its length during the call.
+        unsafe { $crate::text::str_in($ptr, $len, $what) }?
+    };
+}
+pub(crate) use arg_str;
+
+/// Borrow a `(pointer, length)` bytes argument of an exported function; returns early with
+/// `NULL_PARAMETER` for NULL with a length.
+macro_rules! arg_bytes {
+    ($ptr:expr, $len:expr, $what:expr) => {
+        // SAFETY: as for `arg_str`.
+        unsafe { $crate::text::bytes_in($ptr, $len, $what) }?
+    };
+}
+pub(crate) use arg_bytes;
+
+/// Borrow a handle argument (`*const T` or `*mut T` from this library); returns early with
+/// `NULL_PARAMETER` naming `$what` when it is NULL.
+macro_rules! arg_ref {
+    ($ptr:expr, $what:expr) => {
+        // SAFETY: every exported function's `# Safety` section requires handle arguments to be
+        // NULL or live handles from this library that the caller has not freed.
+        unsafe { $ptr.as_ref() }.ok_or_else(|| $crate::status::Fail::null($what))?
+    };
+}
+pub(crate) use arg_ref;
+
+/// Borrow a handle argument mutably (handles documented as "not used by another thread");
+/// returns early with `NULL_PARAMETER` naming `$what` when it is NULL.
+macro_rules! arg_mut {
+    ($ptr:expr, $what:expr) => {
+        // SAFETY: as for `arg_ref`; the function's contract also gives this call exclusive use.
+        unsafe { $ptr.as_mut() }.ok_or_else(|| $crate::status::Fail::null($what))?
+    };
+}
+pub(crate) use arg_mut;
+
+/// A handle argument of an accessor as an `Option` (accessors answer a neutral value for NULL).
+macro_rules! opt_ref {
+    ($ptr:expr) => {
+        // SAFETY: as for `arg_ref`.
+        unsafe { $ptr.as_ref() }
+    };
+}
+pub(crate) use opt_ref;
 
 #[cfg(test)]
 mod tests {

@@ -3,13 +3,11 @@
 
 use std::sync::{Arc, OnceLock};
 
-use authsec_core::{Allow, Decision, FilterOutcome, Principal, Response};
+use authsec_core::{Allow, Decision, Principal, Response};
 
-use crate::boundary::{accessor, call, check_out, write_out};
-use crate::error::{authsec_error, Fail};
-use crate::runtime::{authsec_runtime, runtime_ref};
-use crate::status::authsec_status;
-use crate::text::{authsec_bytes, authsec_str, bytes_in, str_in};
+use crate::boundary::{accessor, call, check_out, opt_ref, write_out};
+use crate::status::{authsec_status, Fail};
+use crate::text::{authsec_bytes, authsec_str};
 
 /// The kind of a decision.
 #[repr(u32)]
@@ -99,16 +97,9 @@ pub enum authsec_filter_kind {
 /// A filtered `tools/list` answer. **Ownership:** owned by the caller, freed with
 /// `authsec_filter_result_free`. **Thread safety:** read-only.
 pub struct authsec_filter_result {
-    kind: authsec_filter_kind,
-    body: Vec<u8>,
-    response: Option<authsec_response>,
-}
-
-/// # Safety
-/// `d` is NULL or a live decision.
-unsafe fn decision_ref<'a>(d: *const authsec_decision) -> Option<&'a authsec_decision> {
-    // SAFETY: per the contract.
-    unsafe { d.as_ref() }
+    pub(crate) kind: authsec_filter_kind,
+    pub(crate) body: Vec<u8>,
+    pub(crate) response: Option<authsec_response>,
 }
 
 /// The allow of an allow decision.
@@ -116,8 +107,7 @@ unsafe fn decision_ref<'a>(d: *const authsec_decision) -> Option<&'a authsec_dec
 /// # Safety
 /// `d` is NULL or a live decision.
 pub(crate) unsafe fn decision_allow<'a>(d: *const authsec_decision) -> Result<&'a Allow, Fail> {
-    // SAFETY: per the contract.
-    let d = unsafe { decision_ref(d) }.ok_or_else(|| Fail::null("decision"))?;
+    let d = opt_ref!(d).ok_or_else(|| Fail::null("decision"))?;
     d.allow.as_ref().ok_or_else(|| {
         Fail::new(
             authsec_status::InvalidArgument,
@@ -136,8 +126,7 @@ pub unsafe extern "C" fn authsec_decision_get_kind(
     decision: *const authsec_decision,
 ) -> authsec_decision_kind {
     accessor(authsec_decision_kind::Respond, || {
-        // SAFETY: per the contract.
-        unsafe { decision_ref(decision) }.map_or(authsec_decision_kind::Respond, |d| d.kind)
+        opt_ref!(decision).map_or(authsec_decision_kind::Respond, |d| d.kind)
     })
 }
 
@@ -153,8 +142,7 @@ pub unsafe extern "C" fn authsec_decision_filter_tools_list(
     decision: *const authsec_decision,
 ) -> bool {
     accessor(false, || {
-        // SAFETY: per the contract.
-        unsafe { decision_ref(decision) }
+        opt_ref!(decision)
             .and_then(|d| d.allow.as_ref())
             .is_some_and(|a| a.filter_tools_list)
     })
@@ -170,8 +158,7 @@ pub unsafe extern "C" fn authsec_decision_subject(
     decision: *const authsec_decision,
 ) -> authsec_str {
     accessor(authsec_str::EMPTY, || {
-        // SAFETY: per the contract.
-        unsafe { decision_ref(decision) }
+        opt_ref!(decision)
             .and_then(|d| d.principal())
             .map_or(authsec_str::EMPTY, |p| authsec_str::from(&p.subject))
     })
@@ -188,8 +175,7 @@ pub unsafe extern "C" fn authsec_decision_principal_json(
     decision: *const authsec_decision,
 ) -> authsec_str {
     accessor(authsec_str::EMPTY, || {
-        // SAFETY: per the contract.
-        let Some(d) = (unsafe { decision_ref(decision) }) else {
+        let Some(d) = opt_ref!(decision) else {
             return authsec_str::EMPTY;
         };
         let Some(p) = d.principal() else {
@@ -212,8 +198,7 @@ pub unsafe extern "C" fn authsec_decision_response(
     decision: *const authsec_decision,
 ) -> *const authsec_response {
     accessor(std::ptr::null(), || {
-        // SAFETY: per the contract.
-        unsafe { decision_ref(decision) }
+        opt_ref!(decision)
             .and_then(|d| d.response.as_ref())
             .map_or(std::ptr::null(), |r| r as *const authsec_response)
     })
@@ -239,11 +224,7 @@ pub unsafe extern "C" fn authsec_decision_free(decision: *mut authsec_decision) 
 /// `response` is NULL or a live response.
 #[no_mangle]
 pub unsafe extern "C" fn authsec_response_status(response: *const authsec_response) -> u16 {
-    // SAFETY: per the contract.
-    accessor(0, || {
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        unsafe { response.as_ref() }.map_or(0, |r| r.inner.status)
-    })
+    accessor(0, || opt_ref!(response).map_or(0, |r| r.inner.status))
 }
 
 /// The number of headers of `response`; 0 when NULL.
@@ -252,10 +233,8 @@ pub unsafe extern "C" fn authsec_response_status(response: *const authsec_respon
 /// `response` is NULL or a live response.
 #[no_mangle]
 pub unsafe extern "C" fn authsec_response_header_count(response: *const authsec_response) -> usize {
-    // SAFETY: per the contract.
     accessor(0, || {
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        unsafe { response.as_ref() }.map_or(0, |r| r.inner.headers.len())
+        opt_ref!(response).map_or(0, |r| r.inner.headers.len())
     })
 }
 
@@ -274,8 +253,7 @@ pub unsafe extern "C" fn authsec_response_header(
     call(std::ptr::null_mut(), || {
         check_out(name_out, "name_out")?;
         check_out(value_out, "value_out")?;
-        // SAFETY: per the contract.
-        let r = unsafe { response.as_ref() }.ok_or_else(|| Fail::null("response"))?;
+        let r = opt_ref!(response).ok_or_else(|| Fail::null("response"))?;
         let (name, value) = r.inner.headers.get(index).ok_or_else(|| {
             Fail::new(authsec_status::InvalidArgument, "header index out of range")
         })?;
@@ -291,8 +269,7 @@ pub unsafe extern "C" fn authsec_response_header(
 #[no_mangle]
 pub unsafe extern "C" fn authsec_response_body(response: *const authsec_response) -> authsec_bytes {
     accessor(authsec_bytes::EMPTY, || {
-        // SAFETY: per the contract.
-        unsafe { response.as_ref() }.map_or(authsec_bytes::EMPTY, |r| {
+        opt_ref!(response).map_or(authsec_bytes::EMPTY, |r| {
             authsec_bytes::from(&r.inner.body[..])
         })
     })
@@ -313,68 +290,6 @@ pub unsafe extern "C" fn authsec_response_free(response: *mut authsec_response) 
     })
 }
 
-/// Filter the handler's whole answer to an allowed request (the one-shot form of
-/// `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
-/// `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
-/// (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
-/// contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
-/// caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
-/// `decision` is not an allow decision.
-///
-/// # Safety
-/// `rt` and `decision` are live; pointer/length pairs are readable; `result_out` is writable;
-/// `err_out` is NULL or writable.
-#[no_mangle]
-#[allow(clippy::too_many_arguments)]
-pub unsafe extern "C" fn authsec_runtime_filter_response(
-    rt: *const authsec_runtime,
-    decision: *const authsec_decision,
-    content_type: *const libc::c_char,
-    content_type_len: usize,
-    body: *const u8,
-    body_len: usize,
-    result_out: *mut *mut authsec_filter_result,
-    err_out: *mut *mut authsec_error,
-) -> authsec_status {
-    call(err_out, || {
-        check_out(result_out, "result_out")?;
-        // SAFETY (all): per the contract.
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let rt: &authsec_runtime = unsafe { runtime_ref(rt) }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let allow = unsafe { decision_allow(decision) }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let ct = unsafe { str_in(content_type, content_type_len, "content type") }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let body = unsafe { bytes_in(body, body_len, "body") }?;
-        let ct = (!content_type.is_null()).then_some(ct);
-        let result = match rt.core.filter_allowed_response(allow, ct, body) {
-            FilterOutcome::Unchanged => authsec_filter_result {
-                kind: authsec_filter_kind::Unchanged,
-                body: Vec::new(),
-                response: None,
-            },
-            FilterOutcome::Rewritten(b) => authsec_filter_result {
-                kind: authsec_filter_kind::Rewritten,
-                body: b,
-                response: None,
-            },
-            FilterOutcome::Respond(r) => authsec_filter_result {
-                kind: authsec_filter_kind::Respond,
-                body: Vec::new(),
-                response: Some(authsec_response::from(r)),
-            },
-            // An outcome this library version does not know: never forward, refuse.
-            _ => authsec_filter_result {
-                kind: authsec_filter_kind::Respond,
-                body: Vec::new(),
-                response: Some(authsec_response::from(Response::internal_error())),
-            },
-        };
-        write_out(result_out, Box::into_raw(Box::new(result)))
-    })
-}
-
 /// The kind of `result`; `AUTHSEC_FILTER_KIND_RESPOND` with no response when NULL (never
 /// "forward").
 ///
@@ -385,8 +300,7 @@ pub unsafe extern "C" fn authsec_filter_result_get_kind(
     result: *const authsec_filter_result,
 ) -> authsec_filter_kind {
     accessor(authsec_filter_kind::Respond, || {
-        // SAFETY: per the contract.
-        unsafe { result.as_ref() }.map_or(authsec_filter_kind::Respond, |r| r.kind)
+        opt_ref!(result).map_or(authsec_filter_kind::Respond, |r| r.kind)
     })
 }
 
@@ -399,9 +313,7 @@ pub unsafe extern "C" fn authsec_filter_result_body(
     result: *const authsec_filter_result,
 ) -> authsec_bytes {
     accessor(authsec_bytes::EMPTY, || {
-        // SAFETY: per the contract.
-        unsafe { result.as_ref() }
-            .map_or(authsec_bytes::EMPTY, |r| authsec_bytes::from(&r.body[..]))
+        opt_ref!(result).map_or(authsec_bytes::EMPTY, |r| authsec_bytes::from(&r.body[..]))
     })
 }
 
@@ -414,8 +326,7 @@ pub unsafe extern "C" fn authsec_filter_result_response(
     result: *const authsec_filter_result,
 ) -> *const authsec_response {
     accessor(std::ptr::null(), || {
-        // SAFETY: per the contract.
-        unsafe { result.as_ref() }
+        opt_ref!(result)
             .and_then(|r| r.response.as_ref())
             .map_or(std::ptr::null(), |r| r as *const authsec_response)
     })

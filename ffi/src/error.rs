@@ -1,5 +1,6 @@
 //! `authsec_error`: the optional detail of a failed call (a status and a message).
 
+use crate::boundary::opt_ref;
 use crate::status::authsec_status;
 use crate::text::authsec_str;
 
@@ -11,31 +12,6 @@ pub struct authsec_error {
     pub(crate) message: String,
 }
 
-/// A failure inside the library before it crosses the boundary.
-pub(crate) struct Fail {
-    pub(crate) status: authsec_status,
-    pub(crate) message: String,
-}
-
-impl Fail {
-    pub(crate) fn new(status: authsec_status, message: impl Into<String>) -> Fail {
-        Fail {
-            status,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn null(what: &str) -> Fail {
-        Fail::new(authsec_status::NullParameter, format!("{what} is NULL"))
-    }
-}
-
-impl From<authsec_core::Error> for Fail {
-    fn from(e: authsec_core::Error) -> Fail {
-        Fail::new(e.code().into(), e.message())
-    }
-}
-
 /// The status of `err`; `AUTHSEC_STATUS_NULL_PARAMETER` when `err` is NULL.
 ///
 /// # Safety
@@ -43,8 +19,7 @@ impl From<authsec_core::Error> for Fail {
 #[no_mangle]
 pub unsafe extern "C" fn authsec_error_code(err: *const authsec_error) -> authsec_status {
     crate::boundary::accessor(authsec_status::NullParameter, || {
-        // SAFETY: the caller passes NULL or a live error (checked for NULL by `as_ref`).
-        unsafe { err.as_ref() }.map_or(authsec_status::NullParameter, |e| e.status)
+        opt_ref!(err).map_or(authsec_status::NullParameter, |e| e.status)
     })
 }
 
@@ -55,8 +30,7 @@ pub unsafe extern "C" fn authsec_error_code(err: *const authsec_error) -> authse
 #[no_mangle]
 pub unsafe extern "C" fn authsec_error_message(err: *const authsec_error) -> authsec_str {
     crate::boundary::accessor(authsec_str::EMPTY, || {
-        // SAFETY: as in `authsec_error_code`.
-        unsafe { err.as_ref() }.map_or(authsec_str::EMPTY, |e| authsec_str::from(&e.message))
+        opt_ref!(err).map_or(authsec_str::EMPTY, |e| authsec_str::from(&e.message))
     })
 }
 

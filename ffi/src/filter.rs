@@ -2,14 +2,18 @@
 //! chunks, forward what comes back, finish), and the fixed answers a host writes when it has no
 //! decision (`authsec_response_startup_failed`, `authsec_response_internal_error`).
 
-use authsec_core::{Response, ResponseFilter};
+use authsec_core::{FilterOutcome, Response, ResponseFilter};
 
-use crate::boundary::{accessor, call, check_out, write_out};
-use crate::decision::{authsec_decision, authsec_response, decision_allow};
-use crate::error::{authsec_error, Fail};
-use crate::runtime::{authsec_runtime, runtime_ref};
-use crate::status::authsec_status;
-use crate::text::{authsec_bytes, bytes_in, str_in};
+use crate::boundary::{
+    accessor, arg_bytes, arg_mut, arg_ref, arg_str, call, check_out, opt_ref, write_out,
+};
+use crate::decision::{
+    authsec_decision, authsec_filter_kind, authsec_filter_result, authsec_response, decision_allow,
+};
+use crate::error::authsec_error;
+use crate::runtime::authsec_runtime;
+use crate::status::{authsec_status, Fail};
+use crate::text::authsec_bytes;
 
 /// A handler's answer being filtered on its way to the client. **Ownership:** owned by the
 /// caller, freed with `authsec_response_filter_free`; bytes and responses borrowed from it live
@@ -21,15 +25,6 @@ pub struct authsec_response_filter {
     out: Vec<u8>,
     /// The refusal, once there is one.
     refused: Option<authsec_response>,
-}
-
-/// # Safety
-/// `f` is NULL or a live filter not used by another thread.
-unsafe fn filter_mut<'a>(
-    f: *mut authsec_response_filter,
-) -> Result<&'a mut authsec_response_filter, Fail> {
-    // SAFETY: per the contract.
-    unsafe { f.as_mut() }.ok_or_else(|| Fail::null("filter"))
 }
 
 /// Start filtering the handler's answer to an allowed request: pass the allow `decision`, the
@@ -61,14 +56,11 @@ pub unsafe extern "C" fn authsec_runtime_response_filter(
 ) -> authsec_status {
     call(err_out, || {
         check_out(filter_out, "filter_out")?;
-        // SAFETY: rt is NULL or live, per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         // SAFETY: decision is NULL or live, per the contract.
         let allow = unsafe { decision_allow(decision) }?;
-        // SAFETY: the caller passes readable pairs (or NULL with 0).
-        let ct = unsafe { str_in(content_type, content_type_len, "content type") }?;
-        // SAFETY: as above.
-        let ce = unsafe { str_in(content_encoding, content_encoding_len, "content encoding") }?;
+        let ct = arg_str!(content_type, content_type_len, "content type");
+        let ce = arg_str!(content_encoding, content_encoding_len, "content encoding");
         let inner = rt.core.response_filter(
             allow.principal.clone(),
             allow.tools_list_request,
@@ -128,10 +120,8 @@ pub unsafe extern "C" fn authsec_response_filter_feed(
     call(err_out, || {
         check_out(forward_out, "forward_out")?;
         check_out(response_out, "response_out")?;
-        // SAFETY: per the contract.
-        let f = unsafe { filter_mut(filter) }?;
-        // SAFETY: per the contract.
-        let chunk = unsafe { bytes_in(chunk, chunk_len, "chunk") }?;
+        let f = arg_mut!(filter, "filter");
+        let chunk = arg_bytes!(chunk, chunk_len, "chunk");
         let r = f.inner.feed(chunk);
         step(f, r, forward_out, response_out)
     })
@@ -152,8 +142,7 @@ pub unsafe extern "C" fn authsec_response_filter_finish(
     call(err_out, || {
         check_out(forward_out, "forward_out")?;
         check_out(response_out, "response_out")?;
-        // SAFETY: per the contract.
-        let f = unsafe { filter_mut(filter) }?;
+        let f = arg_mut!(filter, "filter");
         let r = f.inner.finish();
         step(f, r, forward_out, response_out)
     })
@@ -170,8 +159,7 @@ pub unsafe extern "C" fn authsec_response_filter_passthrough(
     filter: *const authsec_response_filter,
 ) -> bool {
     accessor(false, || {
-        // SAFETY: per the contract.
-        unsafe { filter.as_ref() }.is_some_and(|f| f.inner.passthrough())
+        opt_ref!(filter).is_some_and(|f| f.inner.passthrough())
     })
 }
 
@@ -186,8 +174,7 @@ pub unsafe extern "C" fn authsec_response_filter_drops_content_encoding(
     filter: *const authsec_response_filter,
 ) -> bool {
     accessor(true, || {
-        // SAFETY: per the contract.
-        unsafe { filter.as_ref() }.is_none_or(|f| f.inner.drops_content_encoding())
+        opt_ref!(filter).is_none_or(|f| f.inner.drops_content_encoding())
     })
 }
 
@@ -201,8 +188,7 @@ pub unsafe extern "C" fn authsec_response_filter_holds_body(
     filter: *const authsec_response_filter,
 ) -> bool {
     accessor(true, || {
-        // SAFETY: per the contract.
-        unsafe { filter.as_ref() }.is_none_or(|f| f.inner.holds_body())
+        opt_ref!(filter).is_none_or(|f| f.inner.holds_body())
     })
 }
 
@@ -254,6 +240,64 @@ pub unsafe extern "C" fn authsec_response_internal_error(
             response_out,
             authsec_response::boxed(Response::internal_error()),
         )
+    })
+}
+
+/// Filter the handler's whole answer to an allowed request (the one-shot form of
+/// `authsec_runtime_response_filter`, for an answer without Content-Encoding): pass the allow
+/// `decision` it was made for, the answer's Content-Type (NULL with 0 when absent) and body
+/// (JSON or a `text/event-stream`). An SSE answer is always filtered, a JSON one when the request
+/// contained tools/list; an answer that must be read and cannot be gives kind `RESPOND` (502). On `AUTHSEC_STATUS_OK`, `*result_out` receives a result the
+/// caller frees with `authsec_filter_result_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when
+/// `decision` is not an allow decision.
+///
+/// # Safety
+/// `rt` and `decision` are live; pointer/length pairs are readable; `result_out` is writable;
+/// `err_out` is NULL or writable.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn authsec_runtime_filter_response(
+    rt: *const authsec_runtime,
+    decision: *const authsec_decision,
+    content_type: *const libc::c_char,
+    content_type_len: usize,
+    body: *const u8,
+    body_len: usize,
+    result_out: *mut *mut authsec_filter_result,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(result_out, "result_out")?;
+        let rt: &authsec_runtime = arg_ref!(rt, "runtime");
+        // SAFETY: `decision` is NULL or a live decision, per this function's contract.
+        let allow = unsafe { decision_allow(decision) }?;
+        let ct = arg_str!(content_type, content_type_len, "content type");
+        let body = arg_bytes!(body, body_len, "body");
+        let ct = (!content_type.is_null()).then_some(ct);
+        let result = match rt.core.filter_allowed_response(allow, ct, body) {
+            FilterOutcome::Unchanged => authsec_filter_result {
+                kind: authsec_filter_kind::Unchanged,
+                body: Vec::new(),
+                response: None,
+            },
+            FilterOutcome::Rewritten(b) => authsec_filter_result {
+                kind: authsec_filter_kind::Rewritten,
+                body: b,
+                response: None,
+            },
+            FilterOutcome::Respond(r) => authsec_filter_result {
+                kind: authsec_filter_kind::Respond,
+                body: Vec::new(),
+                response: Some(authsec_response::from(r)),
+            },
+            // An outcome this library version does not know: never forward, refuse.
+            _ => authsec_filter_result {
+                kind: authsec_filter_kind::Respond,
+                body: Vec::new(),
+                response: Some(authsec_response::from(Response::internal_error())),
+            },
+        };
+        write_out(result_out, Box::into_raw(Box::new(result)))
     })
 }
 

@@ -8,8 +8,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Once;
 
-use crate::error::Fail;
-use crate::status::authsec_status;
+use crate::status::{authsec_status, Fail};
 
 static FORKED: AtomicBool = AtomicBool::new(false);
 static WATCH: Once = Once::new();

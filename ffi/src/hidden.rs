@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use tokio::runtime::{Handle, Runtime};
 
-use crate::error::{authsec_error, Fail};
-use crate::status::authsec_status;
+use crate::error::authsec_error;
+use crate::status::{authsec_status, Fail};
 
 enum State {
     Unstarted,

@@ -7,12 +7,12 @@ use authsec_core::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandle
 use futures::FutureExt;
 use serde_json::Value;
 
-use crate::boundary::{call, write_out};
-use crate::error::{authsec_error, Fail};
+use crate::boundary::{arg_bytes, arg_mut, arg_ref, arg_str, call, write_out};
+use crate::error::authsec_error;
 use crate::hidden;
-use crate::runtime::{authsec_runtime, runtime_ref};
-use crate::status::authsec_status;
-use crate::text::{authsec_str, authsec_text, bytes_in, str_in};
+use crate::runtime::authsec_runtime;
+use crate::status::{authsec_status, Fail};
+use crate::text::{authsec_str, authsec_text};
 
 /// The host's answer to one JSON-RPC request of the handshake, filled by the callback with
 /// `authsec_rpc_answer_set`. **Ownership:** borrowed by the callback for the duration of the call.
@@ -56,15 +56,10 @@ pub unsafe extern "C" fn authsec_rpc_answer_set(
     session_id_len: usize,
 ) -> authsec_status {
     call(std::ptr::null_mut(), || {
-        // SAFETY (all): per the contract.
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let answer = unsafe { answer.as_mut() }.ok_or_else(|| Fail::null("answer"))?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let ct = unsafe { str_in(content_type, content_type_len, "content type") }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let body = unsafe { bytes_in(body, body_len, "body") }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let session = unsafe { str_in(session_id, session_id_len, "session id") }?;
+        let answer = arg_mut!(answer, "answer");
+        let ct = arg_str!(content_type, content_type_len, "content type");
+        let body = arg_bytes!(body, body_len, "body");
+        let session = arg_str!(session_id, session_id_len, "session id");
         let mut headers = vec![("content-type".to_string(), ct.to_string())];
         if !session.is_empty() {
             headers.push(("mcp-session-id".to_string(), session.to_string()));
@@ -113,10 +108,8 @@ pub unsafe extern "C" fn authsec_runtime_publish_manifest(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
-        // SAFETY: per the contract.
-        let text = unsafe { str_in(tools_json, tools_len, "tools") }?;
+        let rt = arg_ref!(rt, "runtime");
+        let text = arg_str!(tools_json, tools_len, "tools");
         let tools = match serde_json::from_str::<Value>(text) {
             Ok(Value::Array(tools)) => tools,
             _ => {
@@ -164,8 +157,7 @@ pub unsafe extern "C" fn authsec_runtime_publish_manifest_handshake(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         let callback = callback.ok_or_else(|| Fail::null("callback"))?;
         let userdata = Userdata(userdata);
         let handler: RpcHandler = Arc::new(move |req: RpcCall| {

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use authsec_core::{Check, Config, ManualClock, Request, Runtime};
 
-use crate::boundary::{call, check_out, write_out};
+use crate::boundary::{arg_bytes, arg_ref, arg_str, call, check_out, opt_ref, write_out};
 use crate::decision::{authsec_decision, authsec_response};
-use crate::error::{authsec_error, Fail};
+use crate::error::authsec_error;
 use crate::hidden;
-use crate::status::authsec_status;
-use crate::text::{authsec_str, authsec_text, bytes_in, str_in};
+use crate::status::{authsec_status, Fail};
+use crate::text::{authsec_str, authsec_text};
 
 /// A configured runtime. **Ownership:** shared (reference counted); `authsec_runtime_new` and
 /// friends give the caller one reference, `authsec_runtime_free` drops it. **Thread safety:**
@@ -36,17 +36,6 @@ pub struct authsec_header {
     pub value_len: usize,
 }
 
-/// Borrow a runtime handle.
-///
-/// # Safety
-/// `rt` is NULL or a live runtime from this library.
-pub(crate) unsafe fn runtime_ref<'a>(
-    rt: *const authsec_runtime,
-) -> Result<&'a authsec_runtime, Fail> {
-    // SAFETY: NULL or live, per the contract.
-    unsafe { rt.as_ref() }.ok_or_else(|| Fail::null("runtime"))
-}
-
 fn build(config: Config, manual_clock: bool) -> Result<*const authsec_runtime, Fail> {
     let hidden = hidden::get()?;
     // Built inside the hidden runtime's context so background work (policy refresh) runs there.
@@ -67,8 +56,7 @@ fn new_from_json(
     runtime_out: *mut *const authsec_runtime,
 ) -> Result<(), Fail> {
     check_out(runtime_out, "runtime_out")?;
-    // SAFETY: the caller passes config_len readable bytes (or NULL with 0).
-    let text = unsafe { str_in(config_json, config_len, "config") }?;
+    let text = arg_str!(config_json, config_len, "config");
     let config = Config::from_json(text)?;
     write_out(runtime_out, build(config, manual_clock)?)
 }
@@ -130,8 +118,7 @@ pub unsafe extern "C" fn authsec_runtime_from_env(
 ) -> authsec_status {
     call(err_out, || {
         check_out(runtime_out, "runtime_out")?;
-        // SAFETY: forwarded from the caller.
-        let prefix = unsafe { str_in(prefix, prefix_len, "prefix") }?;
+        let prefix = arg_str!(prefix, prefix_len, "prefix");
         let prefix = if prefix.is_empty() {
             "AUTHSEC_"
         } else {
@@ -172,8 +159,7 @@ pub unsafe extern "C" fn authsec_runtime_startup(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         let warnings = hidden::block_on(rt.core.startup())??;
         if !warnings_out.is_null() {
             let json = serde_json::to_string(&warnings)
@@ -217,15 +203,10 @@ pub unsafe extern "C" fn authsec_runtime_check_request(
 ) -> authsec_status {
     call(err_out, || {
         check_out(decision_out, "decision_out")?;
-        // SAFETY (all four): per the contract of this function.
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let rt = unsafe { runtime_ref(rt) }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let method = unsafe { str_in(method, method_len, "method") }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let path = unsafe { str_in(path, path_len, "path") }?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let body = unsafe { bytes_in(body, body_len, "body") }?;
+        let rt = arg_ref!(rt, "runtime");
+        let method = arg_str!(method, method_len, "method");
+        let path = arg_str!(path, path_len, "path");
+        let body = arg_bytes!(body, body_len, "body");
         // SAFETY: headers points to header_count readable entries, per the contract.
         let pairs = unsafe { header_pairs(headers, header_count) }?;
         hidden::check_may_block()?;
@@ -265,12 +246,9 @@ pub unsafe extern "C" fn authsec_runtime_check_oversized(
 ) -> authsec_status {
     call(err_out, || {
         check_out(decision_out, "decision_out")?;
-        // SAFETY: pointers are live and readable as this function's contract requires.
-        let rt = unsafe { runtime_ref(rt) }?;
-        // SAFETY: as above.
-        let method = unsafe { str_in(method, method_len, "method") }?;
-        // SAFETY: as above.
-        let path = unsafe { str_in(path, path_len, "path") }?;
+        let rt = arg_ref!(rt, "runtime");
+        let method = arg_str!(method, method_len, "method");
+        let path = arg_str!(path, path_len, "path");
         // SAFETY: headers points to header_count readable entries, per the contract.
         let pairs = unsafe { header_pairs(headers, header_count) }?;
         let req = Request {
@@ -300,8 +278,7 @@ pub unsafe extern "C" fn authsec_runtime_metadata(
 ) -> authsec_status {
     call(err_out, || {
         check_out(response_out, "response_out")?;
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         write_out(response_out, authsec_response::boxed(rt.core.metadata()))
     })
 }
@@ -314,8 +291,7 @@ pub unsafe extern "C" fn authsec_runtime_metadata(
 #[no_mangle]
 pub unsafe extern "C" fn authsec_runtime_max_body_bytes(rt: *const authsec_runtime) -> u64 {
     crate::boundary::accessor(0, || {
-        // SAFETY: per the contract.
-        unsafe { rt.as_ref() }.map_or(0, |r| r.core.config().max_body_bytes)
+        opt_ref!(rt).map_or(0, |r| r.core.config().max_body_bytes)
     })
 }
 
@@ -328,8 +304,7 @@ pub unsafe extern "C" fn authsec_runtime_max_body_bytes(rt: *const authsec_runti
 #[no_mangle]
 pub unsafe extern "C" fn authsec_runtime_metadata_path(rt: *const authsec_runtime) -> authsec_str {
     crate::boundary::accessor(authsec_str::EMPTY, || {
-        // SAFETY: per the contract.
-        unsafe { rt.as_ref() }.map_or(authsec_str::EMPTY, |r| {
+        opt_ref!(rt).map_or(authsec_str::EMPTY, |r| {
             authsec_str::from(r.core.metadata_path())
         })
     })
@@ -346,8 +321,7 @@ pub unsafe extern "C" fn authsec_runtime_wait_policy_refresh(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         hidden::block_on(rt.core.wait_policy_refresh())
     })
 }
@@ -364,8 +338,7 @@ pub unsafe extern "C" fn authsec_runtime_advance_clock(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        // SAFETY: per the contract.
-        let rt = unsafe { runtime_ref(rt) }?;
+        let rt = arg_ref!(rt, "runtime");
         let clock = rt.clock.as_ref().ok_or_else(|| {
             Fail::new(
                 authsec_status::InvalidArgument,
@@ -396,10 +369,8 @@ unsafe fn header_pairs<'a>(
     // SAFETY: headers points to count entries, per the contract.
     let list = unsafe { std::slice::from_raw_parts(headers, count) };
     for h in list {
-        // SAFETY: each entry's pointers are readable for their lengths, per the contract.
-        let name = unsafe { str_in(h.name, h.name_len, "header name") }?;
-        // SAFETY: as above.
-        let value = unsafe { str_in(h.value, h.value_len, "header value") }?;
+        let name = arg_str!(h.name, h.name_len, "header name");
+        let value = arg_str!(h.value, h.value_len, "header value");
         pairs.push((name, value));
     }
     Ok(pairs)

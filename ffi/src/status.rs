@@ -1,4 +1,6 @@
-//! `authsec_status`: the stable numeric codes every fallible function returns, and their names.
+//! `authsec_status`: the stable numeric codes every fallible function returns, their names, and
+//! `Fail`, a failure inside the library on its way to a status (the bottom of the crate: it
+//! imports nothing from it).
 
 use authsec_core::{code_info, CodeInfo, ErrorCode};
 
@@ -72,6 +74,31 @@ impl authsec_status {
 impl From<ErrorCode> for authsec_status {
     fn from(code: ErrorCode) -> Self {
         authsec_status::from_number(code.number())
+    }
+}
+
+/// A failure inside the library before it crosses the boundary.
+pub(crate) struct Fail {
+    pub(crate) status: authsec_status,
+    pub(crate) message: String,
+}
+
+impl Fail {
+    pub(crate) fn new(status: authsec_status, message: impl Into<String>) -> Fail {
+        Fail {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn null(what: &str) -> Fail {
+        Fail::new(authsec_status::NullParameter, format!("{what} is NULL"))
+    }
+}
+
+impl From<authsec_core::Error> for Fail {
+    fn from(e: authsec_core::Error) -> Fail {
+        Fail::new(e.code().into(), e.message())
     }
 }
 

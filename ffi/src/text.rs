@@ -1,8 +1,7 @@
 //! Strings and bytes across the boundary: borrowed views out (`authsec_str`, `authsec_bytes`),
 //! pointer + length in, and `authsec_text`, an owned text handle for JSON results.
 
-use crate::error::Fail;
-use crate::status::authsec_status;
+use crate::status::{authsec_status, Fail};
 
 /// A borrowed UTF-8 string: not NUL-terminated, valid until the handle it came from is freed.
 #[repr(C)]
