@@ -1,0 +1,398 @@
+"""``mount_mcp`` (FastAPI / Starlette), ``AuthSecMiddleware`` (any ASGI app) and the glue that
+puts every request through the core.
+
+The core writes every byte of every denial, of the metadata document and of a filtered
+``tools/list``; this module reads the request body (up to ``max_body_bytes``), asks the core,
+and either writes the core's answer or calls the MCP handler with the body replayed, the
+principal in ``request.state.authsec_principal`` (``scope["state"]``) and in the context variable
+read by :func:`principal_from_context`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any, Optional, Union
+from urllib.parse import urlsplit
+
+from .._native import AuthsecError
+from .config import Config
+from .engine import Decision, RpcAnswer, Runtime
+from .principal import _principal_ctx
+
+__all__ = ["mount_mcp", "AuthSecMiddleware", "asgi_from_handler"]
+
+_LOG = logging.getLogger("authsec.runtime")
+_MANIFEST_LOG = logging.getLogger("authsec.manifest")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Lifespan = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
+
+
+# ---------------------------------------------------------------------------------- handlers
+
+
+def asgi_from_handler(handler: Any, path: str, cfg: Config) -> tuple[ASGIApp, Optional[Lifespan]]:
+    """The ASGI app behind ``handler`` and the lifespan it needs run (or ``None``):
+
+    - a FastMCP 4.x server (``http_app``): its app at ``path`` and the app's lifespan;
+    - an ``mcp`` 2.x ``MCPServer`` (``streamable_http_app``): its app at ``path`` and
+      ``session_manager.run()``;
+    - a Starlette endpoint (``async def endpoint(request) -> Response``);
+    - any other ASGI callable, as it is.
+    """
+    http_app = getattr(handler, "http_app", None)
+    if callable(http_app) and not inspect.isclass(handler):
+        app = http_app(path=path)
+        lifespan = getattr(app, "lifespan", None) or app.router.lifespan_context
+        return app, (lambda: lifespan(app))
+    streamable = getattr(handler, "streamable_http_app", None)
+    if callable(streamable) and not inspect.isclass(handler):
+        app = streamable(streamable_http_path=path, host=urlsplit(cfg.resource_uri).hostname or "127.0.0.1")
+        return app, (lambda: handler.session_manager.run())
+    if not callable(handler):
+        raise TypeError(f"mount_mcp: handler must be an ASGI app, a Starlette endpoint, an MCPServer or a FastMCP server (got {type(handler).__name__})")
+    if _is_request_endpoint(handler):
+        return _endpoint_app(handler), None
+    return handler, None
+
+
+def _is_request_endpoint(fn: Any) -> bool:
+    """A function taking one positional parameter (a Starlette ``Request``)."""
+    target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else None
+    if target is None:
+        return False
+    params = [
+        p for p in inspect.signature(target).parameters.values()
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) and p.default is p.empty
+    ]
+    return len(params) == 1
+
+
+def _endpoint_app(endpoint: Callable[[Any], Any]) -> ASGIApp:
+    from starlette.requests import Request
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = endpoint(Request(scope, receive))
+        if inspect.isawaitable(response):
+            response = await response
+        await response(scope, receive, send)
+
+    return app
+
+
+# ---------------------------------------------------------------------------------- the guard
+
+
+class _Guard:
+    """Puts every HTTP request through the core, then writes the core's answer or calls ``app``."""
+
+    def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
+        self.app = app
+        self.rt = runtime
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        method = str(scope["method"])
+        path = str(scope["path"])
+        headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        try:
+            body = await _read_body(receive, headers, self.rt.max_body_bytes)
+            if body is None:
+                decision = self.rt.check_oversized(method, path, headers)
+            else:
+                decision = await self.rt.check_async(method, path, headers, body)
+        except AuthsecError as e:
+            # Fail closed: the core did not decide, so the handler is never called.
+            await _refuse(send, e)
+            return
+        try:
+            await self._dispatch(decision, scope, receive, send, body or b"")
+        finally:
+            decision.close()
+
+    async def _dispatch(self, d: Decision, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
+        if d.kind == "respond":
+            assert d.response is not None
+            await _send_response(send, *d.response)
+            return
+        replay = _replay(body, receive)
+        if d.kind == "pass_through":
+            await self.app(scope, replay, send)
+            return
+        principal = d.principal
+        inner = dict(scope)
+        inner["state"] = {**scope.get("state", {}), "authsec_principal": principal}
+        token = _principal_ctx.set(principal)
+        try:
+            if not d.filter_tools_list:
+                await self.app(inner, replay, send)
+                return
+            status, headers, chunks = await _capture(self.app, inner, replay)
+        finally:
+            _principal_ctx.reset(token)
+        await self._send_filtered(d, send, status, headers, b"".join(chunks))
+
+    async def _send_filtered(
+        self, d: Decision, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> None:
+        ctype = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), None)
+        try:
+            result = self.rt.filter_response(d, ctype, body)
+        except AuthsecError as e:
+            await _refuse(send, e)
+            return
+        if result.kind == "respond":
+            assert result.response is not None
+            await _send_response(send, *result.response)
+            return
+        if result.kind == "rewritten":
+            body = result.body
+        kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
+        kept.append((b"content-length", str(len(body)).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": kept})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> Optional[bytes]:
+    """The whole body, or ``None`` when it is over ``limit`` (declared or received)."""
+    for k, v in headers:
+        if k.lower() == b"content-length":
+            try:
+                if int(v) > limit:
+                    return None
+            except ValueError:
+                pass  # the core decides about a malformed header
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        msg = await receive()
+        if msg["type"] == "http.disconnect":
+            break
+        chunk = msg.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not msg.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
+    """Run ``app`` and collect its whole answer."""
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    chunks: list[bytes] = []
+    done = asyncio.Event()
+
+    async def send(msg: Message) -> None:
+        nonlocal status, headers
+        if msg["type"] == "http.response.start":
+            status = int(msg["status"])
+            headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
+        elif msg["type"] == "http.response.body":
+            chunks.append(bytes(msg.get("body", b"")))
+            if not msg.get("more_body", False):
+                done.set()
+
+    await app(scope, receive, send)
+    return status, headers, chunks
+
+
+async def _send_response(send: Send, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
+    raw = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers if k.lower() != "content-length"]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+async def _refuse(send: Send, e: AuthsecError) -> None:
+    """The answer when the core could not decide: 400 for request bytes it cannot read (headers
+    that are not UTF-8), 500 otherwise. Never the handler."""
+    status = 400 if e.code == "invalid_utf8" else 500
+    error = "invalid_request" if status == 400 else "server_error"
+    _LOG.error("authsec could not decide a request (%s): %s", e.code, e.message)
+    body = json.dumps({"error": error, "error_description": f"request refused ({e.code})"}).encode()
+    await _send_response(send, status, [("content-type", "application/json")], body)
+
+
+# ---------------------------------------------------------------------------------- manifest
+
+
+def _handshake_rpc(app: ASGIApp, path: str, cfg: Config) -> Callable[[dict[str, Any], str], Awaitable[RpcAnswer]]:
+    """Answers the core's synthetic handshake by calling the MCP app in process."""
+    parts = urlsplit(cfg.resource_uri)
+    host = (parts.netloc or "127.0.0.1").encode()
+
+    async def rpc(request: dict[str, Any], session_id: str) -> RpcAnswer:
+        body = json.dumps(request).encode()
+        headers = [
+            (b"host", host),
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json, text/event-stream"),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        if isinstance(request.get("method"), str):
+            headers.append((b"mcp-method", request["method"].encode()))
+        if session_id:
+            headers.append((b"mcp-session-id", session_id.encode()))
+        scope: Scope = {
+            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+            "scheme": parts.scheme or "http", "path": path, "raw_path": path.encode(), "root_path": "",
+            "query_string": b"", "headers": headers, "client": ("127.0.0.1", 0),
+            "server": (parts.hostname or "127.0.0.1", parts.port or 80), "state": {},
+        }
+
+        async def receive() -> Message:
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        status, resp_headers, chunks = await _capture(app, scope, receive)
+        h = {k.lower(): v.decode("latin-1") for k, v in resp_headers}
+        return status, h.get(b"content-type", "application/json"), b"".join(chunks), h.get(b"mcp-session-id")
+
+    return rpc
+
+
+async def publish_manifest_safe(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str) -> Optional[dict[str, Any]]:
+    """Publish the manifest from ``cfg.tool_inventory_provider`` or, without one, through the
+    synthetic handshake against ``app``. Never raises: failures are logged at WARNING on
+    ``authsec.manifest``."""
+    try:
+        if cfg.tool_inventory_provider is not None:
+            tools: Any = cfg.tool_inventory_provider()
+            if inspect.isawaitable(tools):
+                tools = await tools
+            report = await rt.publish_manifest(list(tools))
+        elif app is not None:
+            report = await rt.publish_manifest_handshake(_handshake_rpc(app, path, cfg))
+        else:
+            raise ValueError("no tool_inventory_provider and no MCP handler to enumerate tools")
+    except asyncio.CancelledError:
+        raise
+    except Exception as e:  # noqa: BLE001 - never fatal
+        _MANIFEST_LOG.warning("authsec manifest publish failed (non-fatal): %s", e)
+        return None
+    _MANIFEST_LOG.info(
+        "authsec manifest published for resource_server_id=%s: %s", cfg.resource_server_id, report
+    )
+    return report
+
+
+@contextlib.asynccontextmanager
+async def _serving(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, inner: Optional[Lifespan]) -> AsyncIterator[None]:
+    """The seed's startup sequence inside the host's lifespan: the handler's own lifespan (the
+    MCP session manager), the first policy fetch (fatal in ``remote_required``), then the
+    manifest in the background."""
+    async with contextlib.AsyncExitStack() as stack:
+        if inner is not None:
+            await stack.enter_async_context(inner())
+        await rt.startup()
+        task: Optional[asyncio.Task[Any]] = None
+        if cfg.publish_manifest:
+            task = asyncio.create_task(publish_manifest_safe(rt, cfg, app, path))
+        try:
+            yield
+        finally:
+            if task is not None and not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+
+# ---------------------------------------------------------------------------------- mount_mcp
+
+
+def mount_mcp(app: Any, path: str, handler: Any, cfg: Config) -> Runtime:
+    """Protect ``handler`` at ``path`` on a FastAPI / Starlette ``app``.
+
+    Validates ``cfg`` now (``ValueError`` with the reference's message), adds the RFC 9728
+    metadata route and the protected route (every method goes through the core), and chains
+    into the app's lifespan: the handler's own lifespan, the first policy fetch (fatal in
+    ``remote_required``: the app does not start) and the manifest publish in the background.
+    Returns the :class:`Runtime`.
+    """
+    from starlette.routing import Route
+
+    rt = Runtime(cfg)
+    inner_app, inner_lifespan = asgi_from_handler(handler, path, cfg)
+    guard = _Guard(inner_app, rt)
+    app.router.routes.append(Route(rt.metadata_path, endpoint=guard))
+    app.router.routes.append(Route(path, endpoint=guard))
+
+    original = app.router.lifespan_context
+
+    @contextlib.asynccontextmanager
+    async def lifespan(a: Any) -> AsyncIterator[Any]:
+        async with _serving(rt, cfg, inner_app, path, inner_lifespan):
+            async with original(a) as state:
+                yield state
+
+    app.router.lifespan_context = lifespan
+    return rt
+
+
+class AuthSecMiddleware:
+    """Plain ASGI middleware for any ASGI framework: requests to ``path`` (every request when
+    ``None``) and to the metadata path go through the core; others go to ``app`` untouched.
+    On ``lifespan.startup`` it runs the startup sequence (a fatal policy fetch reports
+    ``lifespan.startup.failed``) and publishes the manifest in the background."""
+
+    def __init__(self, app: ASGIApp, config: Union[Config, Runtime], *, path: Optional[str] = None) -> None:
+        self.runtime = config if isinstance(config, Runtime) else Runtime(config)
+        self.cfg = self.runtime.cfg
+        self.path = path
+        self._guard = _Guard(app, self.runtime)
+        self._app = app
+        self._serving: Optional[contextlib.AbstractAsyncContextManager[None]] = None
+
+    def _protects(self, path: str) -> bool:
+        return self.path is None or path == self.path or path == self.runtime.metadata_path
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+        elif scope["type"] == "http" and self._protects(str(scope["path"])):
+            await self._guard(scope, receive, send)
+        else:
+            await self._app(scope, receive, send)
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def wrapped_receive() -> Message:
+            msg = await receive()
+            if msg["type"] == "lifespan.startup":
+                self._serving = _serving(self.runtime, self.cfg, self._app, self.path or self.runtime.resource_path, None)
+                try:
+                    await self._serving.__aenter__()
+                except Exception as e:
+                    self._serving = None
+                    await send({"type": "lifespan.startup.failed", "message": str(e)})
+                    raise
+            elif msg["type"] == "lifespan.shutdown" and self._serving is not None:
+                await self._serving.__aexit__(None, None, None)
+            return msg
+
+        await self._app(scope, wrapped_receive, send)
