@@ -295,7 +295,8 @@ class Runtime:
     async def validate_token(self, token: str) -> Principal:
         """Validate a bearer token (and its audience). Raises :class:`TokenInvalidError` or
         :class:`TokenInactiveError` with the core's description."""
-        body = b'{"jsonrpc":"2.0","id":0,"method":"ping"}'
+        # tools/list: not a handshake method, so a refused token is never passed through.
+        body = b'{"jsonrpc":"2.0","id":0,"method":"tools/list"}'
         d = await self.check_async("POST", self.resource_path, self._bearer(token), body)
         try:
             if d.kind == "allow" and d.principal is not None:
