@@ -147,14 +147,21 @@ class Served:
         self.base = f"http://127.0.0.1:{port}"
         config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.exit_code: Optional[int] = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        try:
+            self.server.run()
+        except SystemExit as e:  # uvicorn exits 3 when the app's startup fails
+            self.exit_code = int(e.code or 0)
 
     def __enter__(self) -> "Served":
         self.thread.start()
         deadline = time.monotonic() + 30
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("uvicorn did not start")
+                raise RuntimeError(f"uvicorn did not start (exit {self.exit_code})")
             time.sleep(0.02)
         return self
 

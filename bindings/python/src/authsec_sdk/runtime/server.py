@@ -203,7 +203,8 @@ def _replay(body: bytes, receive: Receive) -> Receive:
 
 
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
-    """Run ``app`` and collect its whole answer."""
+    """Run ``app`` and collect its whole answer. Once the answer is complete the app sees
+    ``http.disconnect`` (an SSE stream that waits for the client to go away ends then)."""
     status = 500
     headers: list[tuple[bytes, bytes]] = []
     chunks: list[bytes] = []
@@ -219,7 +220,33 @@ async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, l
             if not msg.get("more_body", False):
                 done.set()
 
-    await app(scope, receive, send)
+    async def recv() -> Message:
+        if done.is_set():
+            return {"type": "http.disconnect"}
+        got = asyncio.ensure_future(receive())
+        finished = asyncio.ensure_future(done.wait())
+        await asyncio.wait({got, finished}, return_when=asyncio.FIRST_COMPLETED)
+        finished.cancel()
+        if got.done():
+            return got.result()
+        got.cancel()
+        return {"type": "http.disconnect"}
+
+    task = asyncio.ensure_future(app(scope, recv, send))
+    waiter = asyncio.ensure_future(done.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if not task.done():
+        try:
+            await asyncio.wait_for(task, timeout=5)
+        except asyncio.TimeoutError:
+            pass  # wait_for cancelled it; the answer is complete
+    elif task.exception() is not None:
+        raise task.exception()  # type: ignore[misc]
+    if not done.is_set():
+        raise RuntimeError("the MCP handler returned without a complete answer")
     return status, headers, chunks
 
 
@@ -267,8 +294,15 @@ def _handshake_rpc(app: ASGIApp, path: str, cfg: Config) -> Callable[[dict[str, 
             "server": (parts.hostname or "127.0.0.1", parts.port or 80), "state": {},
         }
 
+        sent = False
+
         async def receive() -> Message:
-            return {"type": "http.request", "body": body, "more_body": False}
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            await asyncio.Event().wait()  # no client: _capture answers http.disconnect
+            return {"type": "http.disconnect"}
 
         status, resp_headers, chunks = await _capture(app, scope, receive)
         h = {k.lower(): v.decode("latin-1") for k, v in resp_headers}
@@ -304,13 +338,15 @@ async def publish_manifest_safe(rt: Runtime, cfg: Config, app: Optional[ASGIApp]
 
 @contextlib.asynccontextmanager
 async def _serving(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, inner: Optional[Lifespan]) -> AsyncIterator[None]:
-    """The seed's startup sequence inside the host's lifespan: the handler's own lifespan (the
-    MCP session manager), the first policy fetch (fatal in ``remote_required``), then the
+    """The seed's startup sequence inside the host's lifespan: the first policy fetch (fatal in
+    ``remote_required``), the handler's own lifespan (the MCP session manager), then the
     manifest in the background."""
+    # The policy fetch comes first, outside the handler's lifespan, so a fatal failure surfaces
+    # as itself (not wrapped by the session manager's task group) and nothing was started.
+    await rt.startup()
     async with contextlib.AsyncExitStack() as stack:
         if inner is not None:
             await stack.enter_async_context(inner())
-        await rt.startup()
         task: Optional[asyncio.Task[Any]] = None
         if cfg.publish_manifest:
             task = asyncio.create_task(publish_manifest_safe(rt, cfg, app, path))
