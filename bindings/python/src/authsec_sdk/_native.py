@@ -34,6 +34,18 @@ class AuthsecError(Exception):
         self.message = message
 
 
+class ConfigError(AuthsecError, ValueError):
+    """``config_invalid``: the configuration is unusable. A ``ValueError`` (the AuthSec SDK's
+    type for it) whose message is the reference SDK's."""
+
+
+def error_for(status: int, message: str) -> AuthsecError:
+    """The exception for a status: :class:`ConfigError` for ``config_invalid``."""
+    if NAMES.get(status) == "config_invalid":
+        return ConfigError(status, message)
+    return AuthsecError(status, message)
+
+
 class _Str(Structure):
     _fields_ = [("data", c_void_p), ("len", c_size_t)]
 
@@ -164,7 +176,7 @@ def take_error(status: int, err: c_void_p) -> AuthsecError:
         lib.authsec_error_free(err)
     else:
         message = NAMES.get(status, "unknown")
-    return AuthsecError(status, message)
+    return error_for(status, message)
 
 
 def take_text(handle: c_void_p) -> str:

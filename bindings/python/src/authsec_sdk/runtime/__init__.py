@@ -11,7 +11,7 @@
 from __future__ import annotations
 
 from .._codes import ErrorCode
-from .._native import AuthsecError
+from .._native import AuthsecError, ConfigError
 from .config import Config, PolicyMode, ToolInventoryProvider, ValidationMode, from_env
 from .engine import Decision, FilterResult, Runtime
 from .errors import (
@@ -34,6 +34,7 @@ __all__ = [
     "AuthorizationError",
     "AuthsecError",
     "Config",
+    "ConfigError",
     "Decision",
     "ErrorCode",
     "FilterResult",

@@ -18,6 +18,7 @@ from datetime import timedelta
 from typing import Any, Awaitable, Callable, Optional, Union
 
 from .. import _native
+from .._codes import ErrorCode
 
 __all__ = ["Config", "PolicyMode", "ValidationMode", "ToolInventoryProvider", "from_env"]
 
@@ -120,7 +121,8 @@ class Config:
         try:
             return json.dumps(self.to_core_dict())
         except (TypeError, ValueError) as e:
-            raise ValueError(f"invalid config: {type(e).__name__} while encoding it as JSON") from None
+            message = f"invalid config: {type(e).__name__} while encoding it as JSON"
+            raise _native.error_for(ErrorCode.CONFIG_INVALID, message) from None
 
     @classmethod
     def from_core_dict(cls, data: dict[str, Any]) -> "Config":
@@ -137,27 +139,22 @@ class Config:
             elif key in names and key not in ("scope_matrix_ttl", "tool_inventory_provider"):
                 kwargs[key] = value
             else:
-                raise ValueError(f"unknown configuration field {key!r}")
+                raise _native.error_for(ErrorCode.CONFIG_INVALID, f"unknown configuration field {key!r}")
         return cls(**kwargs)
 
     # ------------------------------------------------------------------ rules (the core's)
 
     def validate(self) -> None:
-        """Raise ``ValueError`` with the reference SDK's message when the configuration is
+        """Raise ``ValueError`` (a :class:`~authsec_sdk.runtime.ConfigError`, code
+        ``config_invalid``) with the reference SDK's message when the configuration is
         unusable (the first failing rule of reference §1.4, then this project's rules)."""
         text = self.to_core_json().encode()
-        try:
-            _native.call(_native.lib.authsec_config_validate, text, len(text))
-        except _native.AuthsecError as e:
-            raise ValueError(e.message) from None
+        _native.call(_native.lib.authsec_config_validate, text, len(text))
 
     def _resolve(self) -> dict[str, Any]:
         text = self.to_core_json().encode()
         out = ctypes.c_void_p()
-        try:
-            _native.call(_native.lib.authsec_config_resolve, text, len(text), ctypes.byref(out))
-        except _native.AuthsecError as e:
-            raise ValueError(e.message) from None
+        _native.call(_native.lib.authsec_config_resolve, text, len(text), ctypes.byref(out))
         resolved: dict[str, Any] = _native.take_json(out)
         return resolved
 

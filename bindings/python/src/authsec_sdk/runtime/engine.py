@@ -132,26 +132,25 @@ class FilterResult:
 class Runtime:
     """One configured authsec runtime (thread-safe; share one per process).
 
-    ``Runtime(cfg)`` validates ``cfg`` with the core and raises ``ValueError`` with the
-    reference's message. ``manual_clock=True`` builds a test runtime whose clock moves only with
+    ``Runtime(cfg)`` validates ``cfg`` with the core and raises ``ValueError`` (a
+    :class:`~authsec_sdk.runtime.ConfigError`, code ``config_invalid``) with the reference's
+    message. ``manual_clock=True`` builds a test runtime whose clock moves only with
     :meth:`advance_clock`.
     """
 
     def __init__(self, cfg: Config, *, manual_clock: bool = False) -> None:
-        self.cfg = cfg
-        text = cfg.to_core_json().encode()
+        self._init(cfg.to_core_json(), cfg, manual_clock)
+
+    def _init(self, text: str, cfg: Config, manual_clock: bool) -> None:
+        raw = text.encode()
         fn = (
             _native.lib.authsec_runtime_new_with_manual_clock
             if manual_clock
             else _native.lib.authsec_runtime_new
         )
         out = ctypes.c_void_p()
-        try:
-            _native.call(fn, text, len(text), ctypes.byref(out))
-        except AuthsecError as e:
-            if e.code == "config_invalid":
-                raise ValueError(e.message) from None
-            raise
+        _native.call(fn, raw, len(raw), ctypes.byref(out))
+        self.cfg = cfg
         self._rt: Optional[int] = out.value
         self._lock = threading.Lock()
         self.metadata_path = _native.view(_native.lib.authsec_runtime_metadata_path(self._rt)).decode()
@@ -159,11 +158,26 @@ class Runtime:
         self.resource_path = urlsplit(cfg.resource_uri).path or "/"
 
     @classmethod
-    def from_env(cls, prefix: str = "AUTHSEC_") -> "Runtime":
-        """A runtime from the ``AUTHSEC_*`` environment (see :func:`from_env`)."""
+    def from_json(cls, text: str, *, manual_clock: bool = False) -> "Runtime":
+        """A runtime from the core's snake_case JSON configuration text (a config file), given to
+        the core as it is: unknown fields and wrong types are refused with the core's message
+        (:class:`~authsec_sdk.runtime.ConfigError`)."""
+        rt = cls.__new__(cls)
+        rt._rt = None
+        # The core parses and validates first; only a configuration it accepted is mirrored
+        # into a Config (the same JSON, so every key is known).
+        probe = Config()
+        rt._init(text, probe, manual_clock)
+        rt.cfg = Config.from_core_dict(json.loads(text))
+        rt.resource_path = urlsplit(rt.cfg.resource_uri).path or "/"
+        return rt
+
+    @classmethod
+    def from_env(cls, prefix: str = "AUTHSEC_", *, manual_clock: bool = False) -> "Runtime":
+        """A runtime from the ``AUTHSEC_*`` environment (the core's reader, see :func:`from_env`)."""
         from .config import from_env
 
-        return cls(from_env(prefix))
+        return cls(from_env(prefix), manual_clock=manual_clock)
 
     @classmethod
     async def create(cls, cfg: Config) -> "Runtime":
@@ -201,7 +215,9 @@ class Runtime:
         except AuthsecError as e:
             if e.code == "startup_failed":
                 if "policy incomplete" in e.message:
-                    raise PolicyIncompleteError(e.message) from None
+                    incomplete = PolicyIncompleteError(e.message, error="policy_unavailable")
+                    incomplete.code = e.code
+                    raise incomplete from None
                 raise StartupError(e.message) from None
             raise
         warnings = _native.take_json(out) if out.value else []

@@ -27,6 +27,8 @@ class AuthorizationError(Exception):
     ``error`` code, ``reason`` the 401 sub-reason (``token_revoked``, ``token_expired``, ...)."""
 
     status: int = 401
+    #: ``startup_failed`` when raised by startup (the stable code of the failure), else "".
+    code: str = ""
 
     def __init__(
         self,
@@ -95,3 +97,5 @@ class PolicyIncompleteError(PolicyUnavailableError, RuntimeError):
 class StartupError(RuntimeError):
     """Startup failed in a way the policy mode declares fatal (``remote_required`` without a
     first policy). The message is the core's."""
+
+    code: str = "startup_failed"
