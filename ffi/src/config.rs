@@ -16,18 +16,29 @@ fn parse(config_json: *const libc::c_char, config_len: usize) -> Result<Config, 
     Ok(Config::from_json(text)?)
 }
 
+/// The configuration as the JSON `authsec_runtime_new` takes. `Serialize` redacts the secret
+/// (so a logged configuration never carries it); here the caller gets back its own input, which
+/// must stay usable, so the secret is written in clear into this one document.
 fn to_value(config: &Config) -> Result<serde_json::Value, Fail> {
-    serde_json::to_value(config).map_err(|_| {
+    let mut v = serde_json::to_value(config).map_err(|_| {
         Fail::new(
             authsec_status::Internal,
             "configuration is not serializable",
         )
-    })
+    })?;
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert(
+            "introspection_client_secret".into(),
+            config.introspection_client_secret.expose().into(),
+        );
+    }
+    Ok(v)
 }
 
 /// Read the configuration from environment variables named `<prefix>ISSUER`,
 /// `<prefix>JWKS_URL`, ... (the reference SDK's variables and legacy aliases; an empty prefix
-/// means `AUTHSEC_`), without validating it, as the reference's `from_env` does.
+/// means `AUTHSEC_`), without validating it, as the reference's `from_env` does. Fails with
+/// `AUTHSEC_STATUS_CONFIG_INVALID` only when a `*_JSON` variable cannot be read.
 ///
 /// On `AUTHSEC_STATUS_OK`, `*config_out` receives the configuration as the snake_case JSON
 /// `authsec_runtime_new` takes (every field, the secret included: it is the caller's own
@@ -52,7 +63,7 @@ pub unsafe extern "C" fn authsec_config_from_env(
         } else {
             prefix
         };
-        let json = to_value(&Config::from_env(prefix))?.to_string();
+        let json = to_value(&Config::from_env(prefix)?)?.to_string();
         write_out(config_out, authsec_text::boxed(json))
     })
 }

@@ -53,7 +53,10 @@ fn from_env_reads_the_reference_variables_and_aliases() {
     std::env::set_var(format!("{p}INTROSPECTION_SECRET"), "s3cret");
     std::env::set_var(format!("{p}RESOURCE"), "https://mcp.example.com/mcp");
     std::env::set_var(format!("{p}SUPPORTED_SCOPES"), "a:read, a:write");
-    std::env::set_var(format!("{p}TOOL_SCOPES_JSON"), "{}");
+    std::env::set_var(
+        format!("{p}TOOL_SCOPES_JSON"),
+        r#"{"a": "x:read, x:write"}"#,
+    );
     std::env::set_var(format!("{p}POLICY_MODE"), "enforce");
     std::env::set_var(format!("{p}PUBLISH_MANIFEST"), "Yes");
     // SAFETY: valid pointers.
@@ -70,14 +73,27 @@ fn from_env_reads_the_reference_variables_and_aliases() {
     );
     assert_eq!(
         cfg["tool_scopes"],
-        serde_json::Value::Null,
-        "an empty map means None"
+        serde_json::json!({"a": ["x:read", "x:write"]})
     );
     assert_eq!(cfg["policy_mode"], "remote_required");
     assert_eq!(cfg["validation_mode"], "unset");
     assert_eq!(cfg["publish_manifest"], true);
-    // What from_env returns is what authsec_runtime_new takes.
-    assert!(resolve(&cfg.to_string()).is_ok());
+    // What from_env returns is what authsec_runtime_new takes, the secret in clear.
+    let r = resolve(&cfg.to_string()).unwrap();
+    assert_eq!(r["normalized"]["introspection_client_secret"], "s3cret");
+    // A malformed JSON variable is refused, naming the variable, never the value.
+    let q = "AUTHSEC_ABI_CFG_BAD_";
+    std::env::set_var(format!("{q}TOOL_SCOPES_JSON"), "{not json s3cret");
+    // SAFETY: valid pointers.
+    let e = text_call(|o, e| unsafe { authsec_config_from_env(q.as_ptr().cast(), q.len(), o, e) })
+        .unwrap_err();
+    assert_eq!(e.0, "config_invalid");
+    assert!(
+        e.1.starts_with("AUTHSEC_ABI_CFG_BAD_TOOL_SCOPES_JSON is not valid JSON"),
+        "{}",
+        e.1
+    );
+    assert!(!e.1.contains("s3cret"));
 }
 
 #[test]

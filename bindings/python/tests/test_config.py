@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from authsec_sdk import _native
-from authsec_sdk.runtime import Config, PolicyMode, Runtime, ValidationMode, from_env
+from authsec_sdk.runtime import Config, ConfigError, PolicyMode, Runtime, ValidationMode, from_env
 
 ISS = "https://as.example.com"
 RES = "https://mcp.example.com/mcp"
@@ -240,13 +240,25 @@ def test_from_env_prefix_empty_map_unknown_modes(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("MYAPP_SUPPORTED_SCOPES", '["a", "", 3]')
     cfg = from_env("MYAPP_")
     assert cfg.issuer == ISS
-    assert cfg.tool_scopes is None  # an empty object means None (reference §1.5 [RUST])
+    # an empty object is an empty map, which denies every tool (the core's fail-safe reading)
+    assert cfg.tool_scopes == {}
     assert cfg.policy_mode is PolicyMode.OPEN
     assert cfg.validation_mode is ValidationMode.UNSET
     assert cfg.publish_manifest is False
     assert cfg.supported_scopes == ["a", "3"]
     with pytest.raises(ValueError, match="^resource_uri is required$"):
         cfg.validate()
+    monkeypatch.delenv("MYAPP_POLICY_MODE")
+    assert from_env("MYAPP_").effective_policy_mode() is PolicyMode.LOCAL_ONLY
+    # a JSON variable that cannot be read is refused, naming the variable, never the value
+    monkeypatch.setenv("MYAPP_TOOL_SCOPES_JSON", "{oops s3cret")
+    with pytest.raises(ConfigError) as e:
+        from_env("MYAPP_")
+    assert e.value.code == "config_invalid" and isinstance(e.value, ValueError)
+    assert str(e.value).startswith("MYAPP_TOOL_SCOPES_JSON is not valid JSON") and "s3cret" not in str(e.value)
+    monkeypatch.setenv("MYAPP_TOOL_SCOPES_JSON", '["a"]')
+    with pytest.raises(ValueError, match="^MYAPP_TOOL_SCOPES_JSON must be a JSON object of tool name -> scopes$"):
+        from_env("MYAPP_")
 
 
 def test_runtime_from_env(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -97,6 +97,12 @@ class Config:
     max_body_bytes: int = 4 * 1024 * 1024
     """Largest request body; larger ones get 413 without being read."""
     introspection_cache_ttl_seconds: int = 0
+    token_cache_capacity: int = 10_000
+    """Entries of the verified-token and introspection-result caches (each)."""
+    require_typ: str = ""
+    """Required JOSE ``typ`` of JWT access tokens (e.g. ``at+jwt``); empty: not checked."""
+    require_token_type: str = ""
+    """Required ``token_type`` of introspection answers; empty: not checked."""
 
     # ------------------------------------------------------------------ JSON translation
 
