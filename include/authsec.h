@@ -267,7 +267,8 @@ extern "C" {
 /*
  Read the configuration from environment variables named `<prefix>ISSUER`,
  `<prefix>JWKS_URL`, ... (the reference SDK's variables and legacy aliases; an empty prefix
- means `AUTHSEC_`), without validating it, as the reference's `from_env` does.
+ means `AUTHSEC_`), without validating it, as the reference's `from_env` does. Fails with
+ `AUTHSEC_STATUS_CONFIG_INVALID` only when a `*_JSON` variable cannot be read.
 
  On `AUTHSEC_STATUS_OK`, `*config_out` receives the configuration as the snake_case JSON
  `authsec_runtime_new` takes (every field, the secret included: it is the caller's own
