@@ -186,6 +186,28 @@ def test_manifest_via_tool_inventory_provider_and_failure_not_fatal(backend: Bac
     assert "secret-1" not in rec[0].getMessage()
 
 
+def test_manifest_via_the_seeds_rpc_handler(backend: Backend) -> None:
+    backend.reset(policy={"status": 200, "body": READY})
+    port = free_port()
+    seen: list[str] = []
+
+    async def rpc_handler(request: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
+        seen.append(str(request["method"]))
+        if request["method"] == "tools/list":
+            return {"jsonrpc": "2.0", "id": request["id"], "result": {"tools": [{"name": "via_rpc", "inputSchema": {"type": "object"}}]}}
+        return {"jsonrpc": "2.0", "id": request.get("id"), "result": {"protocolVersion": "2025-06-18", "capabilities": {}}}
+
+    cfg = Config(issuer=backend.base, jwks_url=f"{backend.base}/jwks", resource_uri=f"http://127.0.0.1:{port}/mcp",
+                 introspection_client_id="rs-1", introspection_client_secret="secret-1", resource_server_id="rs-1",
+                 validation_mode=ValidationMode.JWT_ONLY, publish_manifest=True)
+    app = FastAPI()
+    mount_mcp(app, "/mcp", mcpserver_handler(), cfg, rpc_handler=rpc_handler)
+    with Served(app, port):
+        manifest = wait_for(lambda: backend.control("last", method="GET").get("manifest"))
+    assert manifest["json"]["tools"] == [{"name": "via_rpc", "input_schema": {"type": "object"}}]
+    assert seen[0] == "initialize" and seen[-1] == "tools/list"
+
+
 def _sse_tools_app(content_type: str) -> Any:
     """A plain ASGI MCP endpoint answering tools/list with two tools (SSE or JSON)."""
     calls: list[bytes] = []
@@ -327,4 +349,4 @@ def test_token_verifier_adapter(backend: Backend) -> None:
     from mcp.server.auth.settings import AuthSettings
     from mcp.server.mcpserver import MCPServer
 
-    MCPServer("x", token_verifier=v, auth=AuthSettings(issuer_url=backend.base, resource_server_url=resource))
+    MCPServer("x", token_verifier=v, auth=AuthSettings(issuer_url=backend.base, resource_server_url=resource, validate_token_resource=True))

@@ -67,7 +67,7 @@ def run(coro: Any) -> Any:
 def test_authorize_allows_and_returns_the_principal(backend: Backend) -> None:
     backend.reset()
     rt = Runtime(local(backend))
-    p = run(rt.authorize(token(backend), "list_issues"))
+    p = run(rt.authorize_or_raise(token(backend), "list_issues"))
     assert (p.subject, p.issuer, p.audience, p.scopes, p.active) == ("user-1", backend.base, [RES], ["issues:read"], True)
     assert p.claims["sub"] == "user-1" and p.has_any_scope(["x", "issues:read"]) and not p.has_any_scope(["x"])
     assert run(rt.validate_token(token(backend))).subject == "user-1"
@@ -77,12 +77,12 @@ def test_token_invalid_error_401(backend: Backend) -> None:
     backend.reset()
     rt = Runtime(local(backend))
     with pytest.raises(TokenInvalidError) as e:
-        run(rt.authorize("", "list_issues"))
+        run(rt.authorize_or_raise("", "list_issues"))
     assert (e.value.status, e.value.description, e.value.reason) == (401, "missing bearer token", "no_token")
     assert e.value.response is not None and e.value.response[0] == 401
     assert type(e.value) is TokenInvalidError
     with pytest.raises(TokenInvalidError) as e:
-        run(rt.authorize(token(backend, exp={"$now": -60}), "list_issues"))
+        run(rt.authorize_or_raise(token(backend, exp={"$now": -60}), "list_issues"))
     assert e.value.status == 401 and e.value.reason == "token_expired" and "expired" in e.value.description
     with pytest.raises(TokenInvalidError) as e:
         run(rt.validate_token(token(backend, aud="https://other.example.com/mcp")))
@@ -95,7 +95,7 @@ def test_token_inactive_error_401(backend: Backend) -> None:
                  introspection_client_secret="secret-1", resource_uri=RES, policy_mode=PolicyMode.OPEN)
     rt = Runtime(cfg)
     with pytest.raises(TokenInactiveError) as e:
-        run(rt.authorize("opaque-token-1", "anything"))
+        run(rt.authorize_or_raise("opaque-token-1", "anything"))
     assert e.value.status == 401
     assert e.value.description == ("introspection returned active=false \u2014 token revoked, suspended, expired, "
                                    "or principal membership inactive")
@@ -106,12 +106,12 @@ def test_insufficient_scope_error_403(backend: Backend) -> None:
     backend.reset()
     rt = Runtime(local(backend))
     with pytest.raises(InsufficientScopeError) as e:
-        run(rt.authorize(token(backend), "create_issue"))
+        run(rt.authorize_or_raise(token(backend), "create_issue"))
     err = e.value
     assert (err.status, err.tool, err.required, err.granted) == (403, "create_issue", ["issues:write"], ["issues:read"])
     assert err.description.startswith("Tool 'create_issue' requires scope: issues:write. Your token has: issues:read.")
     with pytest.raises(InsufficientScopeError) as e:
-        run(rt.authorize(token(backend), "unknown_tool"))
+        run(rt.authorize_or_raise(token(backend), "unknown_tool"))
     assert e.value.tool == "unknown_tool"
 
 
@@ -122,7 +122,7 @@ def test_policy_unavailable_and_incomplete_503(backend: Backend) -> None:
     warnings = run(rt.startup())
     assert len(warnings) == 1 and "deny-all" in warnings[0]
     with pytest.raises(PolicyUnavailableError) as e:
-        run(rt.authorize(token(backend), "list_issues"))
+        run(rt.authorize_or_raise(token(backend), "list_issues"))
     assert e.value.status == 503 and e.value.error == "policy_unavailable"
     assert not isinstance(e.value, PolicyIncompleteError)
     # an incomplete policy (needs setup): PolicyIncompleteError, 503
@@ -130,7 +130,7 @@ def test_policy_unavailable_and_incomplete_503(backend: Backend) -> None:
     rt = Runtime(remote(backend, publish_manifest=True))
     run(rt.startup())
     with pytest.raises(PolicyIncompleteError) as e2:
-        run(rt.authorize(token(backend), "list_issues"))
+        run(rt.authorize_or_raise(token(backend), "list_issues"))
     assert e2.value.status == 503
     assert e2.value.description == "authsec policy incomplete: state=needs_setup reason=rs_needs_setup"
 
@@ -139,9 +139,9 @@ def test_remote_policy_ready(backend: Backend) -> None:
     backend.reset(policy={"status": 200, "body": READY})
     rt = Runtime(remote(backend))
     assert run(rt.startup()) == []
-    assert run(rt.authorize(token(backend), "list_issues")).subject == "user-1"
+    assert run(rt.authorize_or_raise(token(backend), "list_issues")).subject == "user-1"
     with pytest.raises(InsufficientScopeError):
-        run(rt.authorize(token(backend), "create_issue"))
+        run(rt.authorize_or_raise(token(backend), "create_issue"))
     doc = json.loads(rt.metadata()[2])
     assert doc["scopes_supported"] == ["issues:read", "issues:write"]
 
@@ -218,10 +218,10 @@ def test_manual_clock(backend: Backend) -> None:
     backend.reset()
     rt = Runtime(local(backend), manual_clock=True)
     tok = token(backend, exp={"$now": 30})
-    assert run(rt.authorize(tok, "list_issues")).subject == "user-1"
+    assert run(rt.authorize_or_raise(tok, "list_issues")).subject == "user-1"
     rt.advance_clock(31_000)
     with pytest.raises(TokenInvalidError) as e:
-        run(rt.authorize(tok, "list_issues"))
+        run(rt.authorize_or_raise(tok, "list_issues"))
     assert e.value.reason == "token_expired"
     with pytest.raises(AuthsecError) as e2:
         Runtime(local(backend)).advance_clock(1)
@@ -260,3 +260,22 @@ def test_publish_manifest_handshake_callback_failure_is_reported(backend: Backen
         run(rt.publish_manifest_handshake(broken))
     assert e.value.code == "invalid_input" and "handler exploded" in str(e.value)
     assert backend.control("counters", method="GET")["manifest"] == 0
+
+
+def test_authorize_result_shape_of_the_seed(backend: Backend) -> None:
+    """Runtime.authorize never raises for a denial: AuthorizeResult with the core's challenge."""
+    backend.reset()
+    rt = Runtime(local(backend))
+    ok = run(rt.authorize(token(backend), "list_issues"))
+    assert ok.allowed and ok.principal is not None and ok.principal.subject == "user-1" and ok.denial is None
+    no = run(rt.authorize(token(backend), "create_issue"))
+    assert not no.allowed and no.principal is None and no.denial is not None
+    d = no.denial
+    assert (d.code, d.status, d.tool, d.required_scopes, d.granted_scopes) == (
+        "scope_insufficient", 403, "create_issue", ["issues:write"], ["issues:read"])
+    assert d.www_authenticate == ""  # an in-band answer (tools/call with a token) carries no challenge
+    missing = run(rt.authorize("", "list_issues")).denial
+    assert missing is not None and (missing.code, missing.status, missing.reason) == ("invalid_token", 401, "no_token")
+    assert missing.www_authenticate == ('Bearer realm="AuthSec Protected MCP Resource", resource_metadata='
+                                        '"https://mcp.example.com/.well-known/oauth-protected-resource/mcp", '
+                                        'error="invalid_token", error_description="missing bearer token"')

@@ -36,7 +36,7 @@ async def usage() -> None:
     app = FastAPI()
     rt: Runtime = mount_mcp(app, "/mcp", app, cfg)
     try:
-        p: Principal = await rt.authorize("token", "a")
+        p: Principal = await rt.authorize_or_raise("token", "a")
         scopes: list[str] = p.scopes
         ok: bool = p.has_any_scope(["s"])
     except InsufficientScopeError as e:

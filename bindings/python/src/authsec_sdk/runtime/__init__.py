@@ -13,7 +13,7 @@ from __future__ import annotations
 from .._codes import ErrorCode
 from .._native import AuthsecError, ConfigError
 from .config import Config, PolicyMode, ToolInventoryProvider, ValidationMode, from_env
-from .engine import Decision, FilterResult, Runtime
+from .engine import AuthorizeDenial, AuthorizeResult, Decision, FilterResult, Runtime
 from .errors import (
     AuthorizationError,
     InsufficientScopeError,
@@ -32,6 +32,8 @@ __all__ = [
     "AuthSecMiddleware",
     "AuthSecTokenVerifier",
     "AuthorizationError",
+    "AuthorizeDenial",
+    "AuthorizeResult",
     "AuthsecError",
     "Config",
     "ConfigError",

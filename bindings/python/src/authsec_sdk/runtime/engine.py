@@ -17,6 +17,7 @@ import ctypes
 import json
 import logging
 import threading
+from dataclasses import dataclass
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Optional
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ from .errors import (
 from .manifest import tool_to_json
 from .principal import Principal
 
-__all__ = ["Runtime", "Decision", "FilterResult", "RpcAnswer", "RpcHandler"]
+__all__ = ["AuthorizeDenial", "AuthorizeResult", "Runtime", "Decision", "FilterResult", "RpcAnswer", "RpcHandler"]
 
 _LOG = logging.getLogger("authsec.runtime")
 
@@ -321,7 +322,17 @@ class Runtime:
         finally:
             d.close()
 
-    async def authorize(self, token: str, tool: str) -> Principal:
+    async def authorize(self, token: str, tool: str) -> "AuthorizeResult":
+        """The AuthSec SDK's ``authorize``: validate ``token`` and authorize a ``tools/call`` of
+        ``tool``; never raises for a denial. ``result.allowed`` with ``result.principal``, or
+        ``result.denial`` (code, description, status, www_authenticate, scopes, tool, reason) as
+        the core answered."""
+        try:
+            return AuthorizeResult(allowed=True, principal=await self.authorize_or_raise(token, tool))
+        except AuthorizationError as e:
+            return AuthorizeResult(allowed=False, denial=AuthorizeDenial.from_error(e))
+
+    async def authorize_or_raise(self, token: str, tool: str) -> Principal:
         """Validate ``token`` and authorize a ``tools/call`` of ``tool``. Returns the principal or
         raises the SDK's exception for the core's denial: :class:`TokenInvalidError`,
         :class:`TokenInactiveError` (401), :class:`InsufficientScopeError` (403),
@@ -395,6 +406,49 @@ class Runtime:
     def policy_mode(self) -> PolicyMode:
         """The effective policy mode (the core's inference)."""
         return self.cfg.effective_policy_mode()
+
+
+@dataclass
+class AuthorizeDenial:
+    """A denial as :meth:`Runtime.authorize` reports it (the AuthSec SDK's shape). ``code`` is
+    the SDK's ``DenialCode``: ``invalid_token``, ``invalid_audience``, ``scope_insufficient`` or
+    ``policy_unavailable``; ``www_authenticate`` is the core's challenge."""
+
+    code: str
+    description: str
+    status: int
+    www_authenticate: str
+    required_scopes: Optional[list[str]] = None
+    granted_scopes: Optional[list[str]] = None
+    tool: Optional[str] = None
+    reason: Optional[str] = None
+
+    @classmethod
+    def from_error(cls, e: AuthorizationError) -> "AuthorizeDenial":
+        challenge = ""
+        if e.response is not None:
+            challenge = next((v for k, v in e.response[1] if k == "www-authenticate"), "")
+        code = "scope_insufficient" if e.error == "insufficient_scope" else (e.error or "invalid_token")
+        scoped = isinstance(e, InsufficientScopeError)
+        return cls(
+            code=code,
+            description=e.description,
+            status=e.status,
+            www_authenticate=challenge,
+            required_scopes=list(e.required) if scoped else None,  # type: ignore[attr-defined]
+            granted_scopes=list(e.granted) if scoped else None,  # type: ignore[attr-defined]
+            tool=e.tool if scoped else None,  # type: ignore[attr-defined]
+            reason=e.reason or None,
+        )
+
+
+@dataclass
+class AuthorizeResult:
+    """The result of :meth:`Runtime.authorize`: check ``allowed`` first."""
+
+    allowed: bool
+    principal: Optional[Principal] = None
+    denial: Optional[AuthorizeDenial] = None
 
 
 async def _call_rpc(rpc: RpcHandler, request: dict[str, Any], sid: str) -> RpcAnswer:

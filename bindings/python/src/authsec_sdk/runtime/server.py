@@ -35,6 +35,8 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 Lifespan = Callable[[], contextlib.AbstractAsyncContextManager[Any]]
+#: The seed's in-process JSON-RPC handler: (request, headers) -> JSON-RPC answer.
+RpcDictHandler = Callable[[dict[str, Any], dict[str, str]], Awaitable[dict[str, Any]]]
 
 
 # ---------------------------------------------------------------------------------- handlers
@@ -311,7 +313,9 @@ def _handshake_rpc(app: ASGIApp, path: str, cfg: Config) -> Callable[[dict[str, 
     return rpc
 
 
-async def publish_manifest_safe(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str) -> Optional[dict[str, Any]]:
+async def publish_manifest_safe(
+    rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, rpc_handler: Optional[RpcDictHandler] = None
+) -> Optional[dict[str, Any]]:
     """Publish the manifest from ``cfg.tool_inventory_provider`` or, without one, through the
     synthetic handshake against ``app``. Never raises: failures are logged at WARNING on
     ``authsec.manifest``."""
@@ -321,6 +325,8 @@ async def publish_manifest_safe(rt: Runtime, cfg: Config, app: Optional[ASGIApp]
             if inspect.isawaitable(tools):
                 tools = await tools
             report = await rt.publish_manifest(list(tools))
+        elif rpc_handler is not None:
+            report = await rt.publish_manifest_handshake(_rpc_from_dict_handler(rpc_handler))
         elif app is not None:
             report = await rt.publish_manifest_handshake(_handshake_rpc(app, path, cfg))
         else:
@@ -337,7 +343,10 @@ async def publish_manifest_safe(rt: Runtime, cfg: Config, app: Optional[ASGIApp]
 
 
 @contextlib.asynccontextmanager
-async def _serving(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, inner: Optional[Lifespan]) -> AsyncIterator[None]:
+async def _serving(
+    rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, inner: Optional[Lifespan],
+    rpc_handler: Optional[RpcDictHandler] = None,
+) -> AsyncIterator[None]:
     """The seed's startup sequence inside the host's lifespan: the first policy fetch (fatal in
     ``remote_required``), the handler's own lifespan (the MCP session manager), then the
     manifest in the background."""
@@ -349,7 +358,7 @@ async def _serving(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, 
             await stack.enter_async_context(inner())
         task: Optional[asyncio.Task[Any]] = None
         if cfg.publish_manifest:
-            task = asyncio.create_task(publish_manifest_safe(rt, cfg, app, path))
+            task = asyncio.create_task(publish_manifest_safe(rt, cfg, app, path, rpc_handler))
         try:
             yield
         finally:
@@ -362,14 +371,24 @@ async def _serving(rt: Runtime, cfg: Config, app: Optional[ASGIApp], path: str, 
 # ---------------------------------------------------------------------------------- mount_mcp
 
 
-def mount_mcp(app: Any, path: str, handler: Any, cfg: Config) -> Runtime:
+def _rpc_from_dict_handler(rpc_handler: RpcDictHandler) -> Callable[[dict[str, Any], str], Awaitable[RpcAnswer]]:
+    async def rpc(request: dict[str, Any], session_id: str) -> RpcAnswer:
+        headers = {"mcp-session-id": session_id} if session_id else {}
+        answer = await rpc_handler(request, headers)
+        return 200, "application/json", json.dumps(answer).encode(), None
+
+    return rpc
+
+
+def mount_mcp(app: Any, path: str, handler: Any, cfg: Config, *, rpc_handler: Optional[RpcDictHandler] = None) -> Runtime:
     """Protect ``handler`` at ``path`` on a FastAPI / Starlette ``app``.
 
     Validates ``cfg`` now (``ValueError`` with the reference's message), adds the RFC 9728
     metadata route and the protected route (every method goes through the core), and chains
-    into the app's lifespan: the handler's own lifespan, the first policy fetch (fatal in
-    ``remote_required``: the app does not start) and the manifest publish in the background.
-    Returns the :class:`Runtime`.
+    into the app's lifespan: the first policy fetch (fatal in ``remote_required``: the app does
+    not start), the handler's own lifespan, and the manifest publish in the background (from
+    ``cfg.tool_inventory_provider``, else the seed's ``rpc_handler`` if given, else a synthetic
+    handshake against the handler). Returns the :class:`Runtime`.
     """
     from starlette.routing import Route
 
@@ -383,7 +402,7 @@ def mount_mcp(app: Any, path: str, handler: Any, cfg: Config) -> Runtime:
 
     @contextlib.asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with _serving(rt, cfg, inner_app, path, inner_lifespan):
+        async with _serving(rt, cfg, inner_app, path, inner_lifespan, rpc_handler):
             async with original(a) as state:
                 yield state
 
