@@ -350,3 +350,52 @@ def test_token_verifier_adapter(backend: Backend) -> None:
     from mcp.server.mcpserver import MCPServer
 
     MCPServer("x", token_verifier=v, auth=AuthSettings(issuer_url=backend.base, resource_server_url=resource, validate_token_resource=True))
+
+
+def test_pass_through_has_no_principal_and_a_cut_body_is_never_decided(backend: Backend) -> None:
+    """The MCP handshake without a token reaches the handler with no principal (state and
+    context variable None); a body cut short by a disconnect reaches neither the core nor the
+    handler, and nothing is written."""
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    from authsec_sdk.runtime import principal_from_context
+    from authsec_sdk.runtime.server import _Guard
+    from authsec_sdk.runtime import Runtime
+
+    calls: list[Any] = []
+
+    async def endpoint(request: Request) -> JSONResponse:
+        calls.append((request.state.authsec_principal, principal_from_context()))
+        return JSONResponse({"jsonrpc": "2.0", "id": 1, "result": {}})
+
+    backend.reset()
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    cfg = Config(issuer=backend.base, jwks_url=f"{backend.base}/jwks", resource_uri=resource, tool_scopes={})
+    app = Starlette()
+    mount_mcp(app, "/mcp", endpoint, cfg)
+    with Served(app, port):
+        init = rpc("initialize", protocolVersion="2025-06-18", capabilities={}, clientInfo={"name": "t", "version": "1"})
+        status, _, _ = http("POST", resource, init, {"Authorization": "Bearer not-a-valid-token"})
+        assert status == 200
+    assert calls == [(None, None)]
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        calls.append("handler")
+
+    sent: list[Any] = []
+    msgs = [{"type": "http.request", "body": b'{"jsonrpc":', "more_body": True}, {"type": "http.disconnect"}]
+
+    async def go() -> None:
+        async def receive() -> Any:
+            return msgs.pop(0)
+
+        async def send(m: Any) -> None:
+            sent.append(m)
+
+        scope = {"type": "http", "method": "POST", "path": "/mcp", "headers": [(b"content-type", b"application/json")]}
+        await _Guard(inner, Runtime(cfg))(scope, receive, send)
+
+    asyncio.run(go())
+    assert sent == [] and calls == [(None, None)]

@@ -110,6 +110,9 @@ class _Guard:
         headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
         try:
             body = await _read_body(receive, headers, self.rt.max_body_bytes)
+        except _Disconnected:
+            return  # the client left before its body arrived: nobody to answer, nothing to call
+        try:
             if body is None:
                 decision = self.rt.check_oversized(method, path, headers)
             else:
@@ -129,13 +132,18 @@ class _Guard:
             await _send_response(send, *d.response)
             return
         replay = _replay(body, receive)
-        if d.kind == "pass_through":
-            await self.app(scope, replay, send)
-            return
-        principal = d.principal
+        # pass-through (the MCP handshake without a usable token) runs with no principal: the
+        # state key and the context variable are set to None, never left to what came before.
+        principal = d.principal if d.kind == "allow" else None
         inner = dict(scope)
         inner["state"] = {**scope.get("state", {}), "authsec_principal": principal}
         token = _principal_ctx.set(principal)
+        if d.kind == "pass_through":
+            try:
+                await self.app(inner, replay, send)
+            finally:
+                _principal_ctx.reset(token)
+            return
         try:
             if not d.filter_tools_list:
                 await self.app(inner, replay, send)
@@ -166,8 +174,13 @@ class _Guard:
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
+class _Disconnected(Exception):
+    """The client disconnected before the whole body arrived."""
+
+
 async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit: int) -> Optional[bytes]:
-    """The whole body, or ``None`` when it is over ``limit`` (declared or received)."""
+    """The whole body, or ``None`` when it is over ``limit`` (declared or received). A body cut
+    short by a disconnect raises :class:`_Disconnected`: a partial body is never decided on."""
     for k, v in headers:
         if k.lower() == b"content-length":
             try:
@@ -180,7 +193,7 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit
     while True:
         msg = await receive()
         if msg["type"] == "http.disconnect":
-            break
+            raise _Disconnected()
         chunk = msg.get("body", b"")
         size += len(chunk)
         if size > limit:
