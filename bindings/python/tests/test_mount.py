@@ -399,3 +399,45 @@ def test_pass_through_has_no_principal_and_a_cut_body_is_never_decided(backend: 
 
     asyncio.run(go())
     assert sent == [] and calls == [(None, None)]
+
+
+@pytest.mark.parametrize("encoding,expect", [("gzip", 200), ("deflate", 200), ("br", 502), ("gzip-bomb", 502)])
+def test_compressed_tools_list_is_decoded_and_filtered_or_refused(encoding: str, expect: int, backend: Backend) -> None:
+    """A compressed tools/list answer never passes unfiltered: gzip/deflate are decoded
+    (bounded) and filtered, any other encoding or an oversized one is refused with 502."""
+    import gzip
+    import zlib
+
+    answer = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {"tools": [{"name": "echo"}, {"name": "admin_reset"}]}}).encode()
+    if encoding == "gzip":
+        payload, header = gzip.compress(answer), b"gzip"
+    elif encoding == "deflate":
+        payload, header = zlib.compress(answer), b"deflate"
+    elif encoding == "br":
+        payload, header = answer, b"br"
+    else:
+        payload, header = gzip.compress(b" " * (17 * 1024 * 1024) + answer), b"gzip"
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-encoding", header)]})
+        await send({"type": "http.response.body", "body": payload})
+
+    backend.reset()
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    cfg = Config(issuer=backend.base, jwks_url=f"{backend.base}/jwks", resource_uri=resource,
+                 tool_scopes={"echo": ["mcp:read"], "admin_reset": ["mcp:admin"]})
+    app = Starlette()
+    mount_mcp(app, "/mcp", handler, cfg)
+    tok = backend.mint({"iss": backend.base, "sub": "u", "aud": resource, "scope": "mcp:read", "exp": {"$now": 600}})
+    with Served(app, port):
+        status, headers, body = http("POST", resource, rpc("tools/list"), {"Authorization": f"Bearer {tok}", "Accept-Encoding": "identity"})
+    assert status == expect
+    assert "content-encoding" not in headers
+    if expect == 200:
+        assert [t["name"] for t in json.loads(body)["result"]["tools"]] == ["echo"]
+    else:
+        assert json.loads(body) == {"error": "bad_gateway", "error_description": "the tools/list answer could not be filtered"}
+        assert b"admin_reset" not in body

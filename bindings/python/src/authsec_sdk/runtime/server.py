@@ -157,6 +157,18 @@ class _Guard:
         self, d: Decision, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
     ) -> None:
         ctype = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), None)
+        encoding = next((v.decode("latin-1").strip().lower() for k, v in headers if k.lower() == b"content-encoding"), "")
+        if encoding not in ("", "identity"):
+            # The core filters the decoded answer; compressed bytes would pass as "unchanged" and
+            # show every tool. gzip/deflate are decoded (bounded), anything else is refused.
+            decoded = _decode(encoding, body, max(self.rt.max_body_bytes, 16 * 1024 * 1024))
+            if decoded is None:
+                _LOG.error("tools/list answer with Content-Encoding %r cannot be filtered: refused", encoding)
+                msg = {"error": "bad_gateway", "error_description": "the tools/list answer could not be filtered"}
+                await _send_response(send, 502, [("content-type", "application/json")], json.dumps(msg).encode())
+                return
+            body = decoded
+            headers = [(k, v) for k, v in headers if k.lower() != b"content-encoding"]
         try:
             result = self.rt.filter_response(d, ctype, body)
         except AuthsecError as e:
@@ -202,6 +214,24 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit
         if not msg.get("more_body", False):
             break
     return b"".join(chunks)
+
+
+def _decode(encoding: str, body: bytes, limit: int) -> Optional[bytes]:
+    """``body`` decoded from gzip or deflate, at most ``limit`` bytes; ``None`` when the encoding
+    is another one, the bytes do not decode, or the result is larger (a decompression bomb)."""
+    import zlib
+
+    wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
+    if wbits is None:
+        return None
+    try:
+        z = zlib.decompressobj(wbits)
+        out = z.decompress(body, limit + 1)
+        if len(out) > limit or z.unconsumed_tail or not z.eof:
+            return None
+        return out
+    except zlib.error:
+        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
