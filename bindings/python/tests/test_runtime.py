@@ -279,3 +279,38 @@ def test_authorize_result_shape_of_the_seed(backend: Backend) -> None:
     assert missing.www_authenticate == ('Bearer realm="AuthSec Protected MCP Resource", resource_metadata='
                                         '"https://mcp.example.com/.well-known/oauth-protected-resource/mcp", '
                                         'error="invalid_token", error_description="missing bearer token"')
+
+
+def test_a_blocking_check_releases_the_gil(backend: Backend) -> None:
+    """While one thread is inside a check that waits for introspection, another Python thread
+    runs: it sees the introspection arrive at the backend before the check has returned. With
+    the GIL held for the call it could only look after the call returned."""
+    import threading
+    import time
+
+    backend.reset(introspection_default={"active": True, "sub": "u", "aud": RES})
+    backend.control("latency", {"endpoint": "introspection", "ms": 3000})
+    cfg = Config(issuer=backend.base, introspection_url=f"{backend.base}/introspect", introspection_client_id="rs-1",
+                 introspection_client_secret="secret-1", resource_uri=RES, policy_mode=PolicyMode.OPEN)
+    rt = Runtime(cfg)
+    done = threading.Event()
+    seen_while_blocked: list[bool] = []
+
+    def blocked() -> None:
+        rt.check("GET", "/mcp", [("authorization", "Bearer opaque-gil")], b"")
+        done.set()
+
+    def watcher() -> None:
+        while not done.is_set():
+            if backend.control("counters", method="GET")["introspection"] == 1:
+                seen_while_blocked.append(not done.is_set())
+                return
+            time.sleep(0.01)
+
+    a = threading.Thread(target=blocked)
+    b = threading.Thread(target=watcher)
+    a.start()
+    b.start()
+    a.join(30)
+    b.join(30)
+    assert seen_while_blocked == [True]
