@@ -1,11 +1,5 @@
-"""The conformance driver of the Python binding: translates each command of the driver protocol
-(tests/conformance/README.md, "Driver protocol") into the public API of authsec_sdk.runtime. It
-holds no vector logic: the Rust runner reads the vectors, runs the fixture and compares every
-answer. One JSON command per stdin line, one JSON answer per stdout line, in order; end of input
-ends the process (exit status 0).
-
-    cargo run -p authsec-conformance -- python bindings/python/tests/conformance_driver.py
-"""
+"""The Python conformance driver: each command of the driver protocol (tests/conformance/README.md) through the
+public API of authsec_sdk.runtime, no vector logic. cargo run -p authsec-conformance -- python <this file>"""
 
 from __future__ import annotations
 
@@ -17,9 +11,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
 from authsec_sdk.runtime import AuthsecError, Decision, Runtime
-
-PROTOCOL = 1
-
 
 class ProtocolError(Exception):
     code = "protocol_error"
@@ -36,8 +27,6 @@ class Driver:
             raise ProtocolError("no runtime: send create first")
         return self.rt
 
-    # ---- translation
-
     @staticmethod
     def response(r: tuple[int, list[tuple[str, str]], bytes]) -> dict[str, Any]:
         status, headers, body = r
@@ -47,11 +36,9 @@ class Driver:
         if d.kind == "allow":
             p = d.principal
             assert p is not None
-            handle = self.next_handle
-            self.next_handle += 1
+            handle, self.next_handle = self.next_handle, self.next_handle + 1
             self.allowed[handle] = d
-            principal = {"subject": p.subject, "issuer": p.issuer, "audience": p.audience, "scopes": p.scopes,
-                         "claims": p.claims, "active": p.active}
+            principal = {"subject": p.subject, "issuer": p.issuer, "audience": p.audience, "scopes": p.scopes, "claims": p.claims, "active": p.active}
             return {"kind": "allow", "principal": principal, "filter_tools_list": d.filter_tools_list, "handle": handle}
         if d.kind == "respond":
             assert d.response is not None
@@ -78,12 +65,10 @@ class Driver:
         self.rt = build()
         return {}
 
-    # ---- commands
-
     def op_hello(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        if cmd.get("protocol") != PROTOCOL:
-            raise ProtocolError(f"protocol {cmd.get('protocol')!r} is not supported (this driver speaks {PROTOCOL})")
-        return {"protocol": PROTOCOL, "binding": "python"}
+        if cmd.get("protocol") != 1:
+            raise ProtocolError(f"protocol {cmd.get('protocol')!r} is not supported (this driver speaks 1)")
+        return {"protocol": 1, "binding": "python"}
 
     def op_create(self, cmd: dict[str, Any]) -> dict[str, Any]:
         text = cmd.get("config")
@@ -99,7 +84,7 @@ class Driver:
         os.environ.update({str(k): str(v) for k, v in env.items()})
         try:
             return self.create(lambda: Runtime.from_env(str(cmd.get("prefix", "AUTHSEC_")), manual_clock=True))
-        finally:
+        finally:  # restore the environment as it was
             for k, v in saved.items():
                 if v is None:
                     os.environ.pop(k, None)
@@ -110,23 +95,18 @@ class Driver:
         return {"warnings": self.runtime().startup_blocking()}
 
     def op_check(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        answer = self.check(cmd.get("request"))
-        if not answer["ok"]:
-            return answer
-        return {"decision": answer["decision"]}
+        return self.check(cmd.get("request"))  # {"ok": ..., "decision" or "error"}
 
     def op_check_many(self, cmd: dict[str, Any]) -> dict[str, Any]:
         count = int(cmd.get("count", 1))
         self.runtime()
-        # One thread per check, all submitted before any result is read: truly concurrent calls
-        # into the core (ctypes releases the GIL for each).
+        # One thread per check, all submitted before any result is read (ctypes releases the GIL).
         with ThreadPoolExecutor(max_workers=max(1, count)) as pool:
             futures = [pool.submit(self.check, cmd.get("request")) for _ in range(count)]
             return {"answers": [f.result() for f in futures]}
 
     def op_filter(self, cmd: dict[str, Any]) -> dict[str, Any]:
-        rt = self.runtime()
-        d = self.allowed.get(cmd.get("handle"))  # type: ignore[arg-type]
+        rt, d = self.runtime(), self.allowed.get(cmd.get("handle"))  # type: ignore[arg-type]
         if d is None:
             raise ProtocolError(f"unknown handle {cmd.get('handle')!r}")
         r = rt.filter_response(d, cmd.get("content_type"), base64.b64decode(cmd.get("body_base64", "")))
@@ -136,6 +116,28 @@ class Driver:
             assert r.response is not None
             return {"result": {"kind": "respond", **self.response(r.response)}}
         return {"result": {"kind": "unchanged"}}
+
+    def op_filter_stream(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        d = self.allowed.get(cmd.get("handle"))  # type: ignore[arg-type]
+        if d is None or not isinstance(cmd.get("chunks_base64"), list):
+            raise ProtocolError(f"unknown handle {cmd.get('handle')!r} or chunks_base64 not a list")
+        f = self.runtime().response_filter(d, cmd.get("content_type"), cmd.get("content_encoding"))
+        forwarded, respond = [], None
+        steps = [lambda c=c: f.feed(base64.b64decode(c)) for c in cmd["chunks_base64"]] + [f.finish]
+        for step in steps:
+            kind, out = step()
+            if kind == "respond":
+                respond = self.response(out)
+                break
+            forwarded.append(out)
+        f.close()
+        return {"forwarded_base64": base64.b64encode(b"".join(forwarded)).decode(), "drops_content_encoding": f.drops_content_encoding, "respond": respond}
+
+    def op_canned(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        answers = {"startup_failed": Runtime.startup_failed_response, "internal_error": Runtime.internal_error_response}
+        if cmd.get("which") not in answers:
+            raise ProtocolError(f"unknown canned answer {cmd.get('which')!r}")
+        return {"response": self.response(answers[cmd["which"]]())}
 
     def op_metadata(self, cmd: dict[str, Any]) -> dict[str, Any]:
         return {"response": self.response(self.runtime().metadata())}

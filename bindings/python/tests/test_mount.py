@@ -246,7 +246,10 @@ def test_tools_list_filtering_sse_and_json_and_refusals(ctype: str, backend: Bac
     with Served(app, port):
         status, headers, body = http("POST", resource, rpc("tools/list", 5), {"Authorization": f"Bearer {tok}"})
         assert status == 200 and headers["content-type"] == ctype
-        assert int(headers["content-length"]) == len(body)
+        if ctype == "application/json":  # a held JSON answer gets the length of the filtered body
+            assert int(headers["content-length"]) == len(body)
+        else:  # SSE is streamed event by event: no Content-Length
+            assert "content-length" not in headers
         doc = sse_or_json(headers, body)
         assert doc["id"] == 5 and [t["name"] for t in doc["result"]["tools"]] == ["echo"]
         if ctype == "text/event-stream":
@@ -255,7 +258,7 @@ def test_tools_list_filtering_sse_and_json_and_refusals(ctype: str, backend: Bac
         # 413 for a body over max_body_bytes: the handler is not called
         status, _, body = http("POST", resource, b"{" + b" " * 2000 + b"}", {"Authorization": f"Bearer {tok}"})
         assert status == 413 and json.loads(body)["error_description"] == "request body exceeds max_body_bytes (1024)"
-        # header bytes that are not UTF-8: refused (400), the handler is not called
+        # header bytes that are not UTF-8: refused, the handler is not called
         import http.client as httpclient
 
         conn = httpclient.HTTPConnection("127.0.0.1", port, timeout=10)
@@ -264,7 +267,8 @@ def test_tools_list_filtering_sse_and_json_and_refusals(ctype: str, backend: Bac
         conn.putheader("Content-Length", "2")
         conn.endheaders(b"{}")
         r = conn.getresponse()
-        assert r.status == 400 and json.loads(r.read()) == {"error": "invalid_request", "error_description": "request refused (invalid_utf8)"}
+        # header bytes that are not UTF-8: the core cannot decide, the core's fixed 500
+        assert r.status == 500 and json.loads(r.read()) == {"error": "server_error", "error_description": "internal error"}
         conn.close()
         assert len(handler.calls) == n
 
@@ -401,10 +405,16 @@ def test_pass_through_has_no_principal_and_a_cut_body_is_never_decided(backend: 
     assert sent == [] and calls == [(None, None)]
 
 
-@pytest.mark.parametrize("encoding,expect", [("gzip", 200), ("deflate", 200), ("br", 502), ("gzip-bomb", 502)])
-def test_compressed_tools_list_is_decoded_and_filtered_or_refused(encoding: str, expect: int, backend: Backend) -> None:
-    """A compressed tools/list answer never passes unfiltered: gzip/deflate are decoded
-    (bounded) and filtered, any other encoding or an oversized one is refused with 502."""
+UNDECODABLE = "the MCP server's answer could not be decoded (Content-Encoding)"
+TOO_LARGE = "the MCP server's answer exceeds max_body_bytes and cannot be filtered"
+
+
+@pytest.mark.parametrize("encoding,expect", [("gzip", 200), ("deflate", 200), ("br", UNDECODABLE), ("gzip-bomb", TOO_LARGE)])
+def test_compressed_tools_list_is_decoded_and_filtered_or_refused(encoding: str, expect: Any, backend: Backend) -> None:
+    """A compressed tools/list answer never passes unfiltered: the core's streaming filter
+    decodes it (bounded by max_body_bytes) and the client gets it filtered and uncompressed; an
+    answer that does not decode ("br" that is not brotli) or decodes past the limit is the
+    core's 502."""
     import gzip
     import zlib
 
@@ -434,10 +444,42 @@ def test_compressed_tools_list_is_decoded_and_filtered_or_refused(encoding: str,
     tok = backend.mint({"iss": backend.base, "sub": "u", "aud": resource, "scope": "mcp:read", "exp": {"$now": 600}})
     with Served(app, port):
         status, headers, body = http("POST", resource, rpc("tools/list"), {"Authorization": f"Bearer {tok}", "Accept-Encoding": "identity"})
-    assert status == expect
     assert "content-encoding" not in headers
     if expect == 200:
+        assert status == 200
         assert [t["name"] for t in json.loads(body)["result"]["tools"]] == ["echo"]
     else:
-        assert json.loads(body) == {"error": "bad_gateway", "error_description": "the tools/list answer could not be filtered"}
+        assert status == 502
+        assert json.loads(body) == {"error": "bad_gateway", "error_description": expect}
         assert b"admin_reset" not in body
+
+
+def test_sse_refused_mid_stream_ends_the_stream(backend: Backend) -> None:
+    """An SSE answer whose first event was forwarded and whose next one the core cannot read:
+    the head and the first event went out, the refusal ends the stream (nothing after it)."""
+    events = [
+        b'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n',
+        b"event: message\ndata: {not json admin_reset\n\n",
+        b'event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"admin_reset"}]}}\n\n',
+    ]
+
+    async def handler(scope: Any, receive: Any, send: Any) -> None:
+        await receive()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/event-stream")]})
+        for e in events:
+            await send({"type": "http.response.body", "body": e, "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    backend.reset()
+    port = free_port()
+    resource = f"http://127.0.0.1:{port}/mcp"
+    cfg = Config(issuer=backend.base, jwks_url=f"{backend.base}/jwks", resource_uri=resource,
+                 tool_scopes={"echo": ["mcp:read"], "admin_reset": ["mcp:admin"]})
+    app = Starlette()
+    mount_mcp(app, "/mcp", handler, cfg)
+    tok = backend.mint({"iss": backend.base, "sub": "u", "aud": resource, "scope": "mcp:read", "exp": {"$now": 600}})
+    with Served(app, port):
+        status, headers, body = http("POST", resource, rpc("tools/list"), {"Authorization": f"Bearer {tok}"})
+    assert status == 200 and headers["content-type"] == "text/event-stream"
+    assert body == events[0]
+    assert b"admin_reset" not in body

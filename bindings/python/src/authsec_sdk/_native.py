@@ -143,6 +143,17 @@ def _load() -> ctypes.CDLL:
         "authsec_filter_result_body": (_Str, [_P]),
         "authsec_filter_result_response": (_P, [_P]),
         "authsec_filter_result_free": (None, [_P]),
+        "authsec_runtime_response_filter": (
+            c_uint32, [_P, _P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP],
+        ),
+        "authsec_response_filter_feed": (c_uint32, [_P, c_char_p, c_size_t, POINTER(_Str), _PP, _PP]),
+        "authsec_response_filter_finish": (c_uint32, [_P, POINTER(_Str), _PP, _PP]),
+        "authsec_response_filter_passthrough": (c_bool, [_P]),
+        "authsec_response_filter_drops_content_encoding": (c_bool, [_P]),
+        "authsec_response_filter_holds_body": (c_bool, [_P]),
+        "authsec_response_filter_free": (None, [_P]),
+        "authsec_response_startup_failed": (c_uint32, [_PP, _PP]),
+        "authsec_response_internal_error": (c_uint32, [_PP, _PP]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -215,6 +226,16 @@ def response_parts(resp: int | None) -> tuple[int, list[tuple[str, str]], bytes]
             raise AuthsecError(st, "response header out of range")
         headers.append((view(name).decode("latin-1"), view(value).decode("latin-1")))
     return status, headers, view(lib.authsec_response_body(resp))
+
+
+def owned_response(fn: Callable[..., int]) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of an owned response built by ``fn(response_out, err_out)``."""
+    out = c_void_p()
+    call(fn, ctypes.byref(out))
+    try:
+        return response_parts(out.value)
+    finally:
+        lib.authsec_response_free(out)
 
 
 def version() -> str:

@@ -38,7 +38,7 @@ from .errors import (
 from .manifest import tool_to_json
 from .principal import Principal
 
-__all__ = ["AuthorizeDenial", "AuthorizeResult", "Runtime", "Decision", "FilterResult", "RpcAnswer", "RpcHandler"]
+__all__ = ["AuthorizeDenial", "AuthorizeResult", "Runtime", "Decision", "FilterResult", "ResponseFilter", "RpcAnswer", "RpcHandler"]
 
 _LOG = logging.getLogger("authsec.runtime")
 
@@ -128,6 +128,49 @@ class FilterResult:
         self.kind = kind
         self.body = body
         self.response = response
+
+
+class ResponseFilter:
+    """The core's streaming filter of one handler answer (``Runtime.response_filter``). Feed
+    every body chunk, then call :meth:`finish` once; each step gives ``("forward", bytes)`` or
+    ``("respond", response)`` (a 502 for an unreadable answer, a 503 when the policy became
+    unavailable: forward nothing more). One thread at a time."""
+
+    __slots__ = ("_handle", "passthrough", "drops_content_encoding", "holds_body", "_decision")
+
+    def __init__(self, handle: ctypes.c_void_p, decision: Decision) -> None:
+        self._handle: Optional[int] = handle.value
+        self._decision = decision  # the filter borrows nothing from it, but keep the order of frees
+        self.passthrough = bool(_native.lib.authsec_response_filter_passthrough(self._handle))
+        self.drops_content_encoding = bool(_native.lib.authsec_response_filter_drops_content_encoding(self._handle))
+        self.holds_body = bool(_native.lib.authsec_response_filter_holds_body(self._handle))
+
+    def _step(self, fn: Callable[..., int], *args: Any) -> tuple[str, Any]:
+        if self._handle is None:
+            raise AuthsecError(3, "the response filter is closed")
+        forward = _native._Str()
+        resp = ctypes.c_void_p()
+        _native.call(fn, self._handle, *args, ctypes.byref(forward), ctypes.byref(resp))
+        if resp.value:
+            return "respond", _native.response_parts(resp.value)
+        return "forward", _native.view(forward)
+
+    def feed(self, chunk: bytes) -> tuple[str, Any]:
+        return self._step(_native.lib.authsec_response_filter_feed, chunk, len(chunk))
+
+    def finish(self) -> tuple[str, Any]:
+        return self._step(_native.lib.authsec_response_filter_finish)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            _native.lib.authsec_response_filter_free(self._handle)
+            self._handle = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
 
 
 class Runtime:
@@ -283,6 +326,31 @@ class Runtime:
             )
         finally:
             _native.lib.authsec_filter_result_free(out)
+
+    def response_filter(
+        self, decision: Decision, content_type: Optional[str], content_encoding: Optional[str]
+    ) -> ResponseFilter:
+        """Start the core's streaming filter of the handler's answer to an allow decision (SSE
+        events forwarded as they complete, a JSON answer held to the end, gzip/deflate/br
+        decoded)."""
+        ct = content_type.encode("latin-1") if content_type is not None else None
+        ce = content_encoding.encode("latin-1") if content_encoding is not None else None
+        out = ctypes.c_void_p()
+        _native.call(
+            _native.lib.authsec_runtime_response_filter,
+            self._ptr(), decision.handle(), ct, len(ct or b""), ce, len(ce or b""), ctypes.byref(out),
+        )
+        return ResponseFilter(out, decision)
+
+    @staticmethod
+    def internal_error_response() -> AuthsecResponse:
+        """The core's answer when a call into the library failed (500 ``server_error``)."""
+        return _native.owned_response(_native.lib.authsec_response_internal_error)
+
+    @staticmethod
+    def startup_failed_response() -> AuthsecResponse:
+        """The core's answer while startup has failed (503 ``temporarily_unavailable``)."""
+        return _native.owned_response(_native.lib.authsec_response_startup_failed)
 
     def metadata(self) -> AuthsecResponse:
         """The RFC 9728 protected-resource metadata answer (status, headers, body)."""

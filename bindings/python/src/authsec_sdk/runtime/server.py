@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 
 from .._native import AuthsecError
 from .config import Config
-from .engine import Decision, RpcAnswer, Runtime
+from .engine import Decision, ResponseFilter, RpcAnswer, Runtime
+from .errors import AuthsecResponse
 from .principal import _principal_ctx
 
 __all__ = ["mount_mcp", "AuthSecMiddleware", "asgi_from_handler"]
@@ -148,42 +149,121 @@ class _Guard:
             if not d.filter_tools_list:
                 await self.app(inner, replay, send)
                 return
-            status, headers, chunks = await _capture(self.app, inner, replay)
+            filtered = _FilteredSend(self.rt, d, send)
+            await self.app(inner, replay, filtered)
+            await filtered.end()
         finally:
             _principal_ctx.reset(token)
-        await self._send_filtered(d, send, status, headers, b"".join(chunks))
 
-    async def _send_filtered(
-        self, d: Decision, send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
-    ) -> None:
-        ctype = next((v.decode("latin-1") for k, v in headers if k.lower() == b"content-type"), None)
-        encoding = next((v.decode("latin-1").strip().lower() for k, v in headers if k.lower() == b"content-encoding"), "")
-        if encoding not in ("", "identity"):
-            # The core filters the decoded answer; compressed bytes would pass as "unchanged" and
-            # show every tool. gzip/deflate are decoded (bounded), anything else is refused.
-            decoded = _decode(encoding, body, max(self.rt.max_body_bytes, 16 * 1024 * 1024))
-            if decoded is None:
-                _LOG.error("tools/list answer with Content-Encoding %r cannot be filtered: refused", encoding)
-                msg = {"error": "bad_gateway", "error_description": "the tools/list answer could not be filtered"}
-                await _send_response(send, 502, [("content-type", "application/json")], json.dumps(msg).encode())
+
+class _FilteredSend:
+    """The ``send`` of a handler whose answer goes through the core's streaming filter: the head
+    is held until the filter's first bytes (Content-Length dropped, or set from a held JSON
+    body; Content-Encoding dropped when the filter decodes), every chunk is fed, and a refusal
+    (502 unreadable, 503 policy unavailable) replaces the answer, or ends the stream when bytes
+    were already sent. A library failure is the core's 500 (or ends the stream)."""
+
+    def __init__(self, rt: Runtime, decision: Decision, send: Send) -> None:
+        self.rt = rt
+        self.decision = decision
+        self.send = send
+        self.filter: Optional[ResponseFilter] = None
+        self.passthrough = False
+        self.status = 500
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.head_sent = False
+        self.closed = False  # refused, failed or finished: forward nothing more
+
+    async def __call__(self, msg: Message) -> None:
+        if self.passthrough:
+            await self.send(msg)
+            return
+        if msg["type"] == "http.response.start":
+            await self._start(msg)
+        elif msg["type"] == "http.response.body":
+            if self.closed or self.filter is None:
                 return
-            body = decoded
-            headers = [(k, v) for k, v in headers if k.lower() != b"content-encoding"]
+            chunk = bytes(msg.get("body", b""))
+            if chunk and not await self._step(self.filter.feed, chunk):
+                return
+            if not msg.get("more_body", False):
+                await self.end()
+
+    async def _start(self, msg: Message) -> None:
+        headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
+
+        def get(name: bytes) -> Optional[str]:
+            return next((v.decode("latin-1") for k, v in headers if k.lower() == name), None)
+
         try:
-            result = self.rt.filter_response(d, ctype, body)
+            f = self.rt.response_filter(self.decision, get(b"content-type"), get(b"content-encoding"))
         except AuthsecError as e:
-            await _refuse(send, e)
+            self.closed = True
+            await _refuse(self.send, e)
             return
-        if result.kind == "respond":
-            assert result.response is not None
-            await _send_response(send, *result.response)
+        if f.passthrough:
+            f.close()
+            self.passthrough = True
+            await self.send(msg)
             return
-        if result.kind == "rewritten":
-            body = result.body
-        kept = [(k, v) for k, v in headers if k.lower() != b"content-length"]
-        kept.append((b"content-length", str(len(body)).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": kept})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        self.filter = f
+        self.status = int(msg["status"])
+        drop = {b"content-length"} | ({b"content-encoding"} if f.drops_content_encoding else set())
+        self.headers = [(k, v) for k, v in headers if k.lower() not in drop]
+
+    async def _step(self, fn: Callable[..., tuple[str, Any]], *args: Any) -> bool:
+        """One filter step; False when it refused or failed (nothing more is forwarded)."""
+        try:
+            kind, out = fn(*args)
+        except AuthsecError as e:
+            await self._stop(None, e)
+            return False
+        if kind == "respond":
+            await self._stop(out, None)
+            return False
+        if out:
+            await self._head()
+            await self.send({"type": "http.response.body", "body": out, "more_body": True})
+        return True
+
+    async def _stop(self, response: Optional[AuthsecResponse], error: Optional[AuthsecError]) -> None:
+        """Forward nothing more: write the refusal (or the core's 500), or end a started stream."""
+        self.closed = True
+        if self.head_sent:
+            what = error.code if error is not None else f"HTTP {response[0] if response else 0}"
+            _LOG.error("response filter refused the answer after the stream started (%s): stream ended", what)
+            await self.send({"type": "http.response.body", "body": b"", "more_body": False})
+        elif error is not None:
+            await _refuse(self.send, error)
+        elif response is not None:
+            await _send_response(self.send, *response)
+
+    async def _head(self, length: Optional[int] = None) -> None:
+        if not self.head_sent:
+            self.head_sent = True
+            headers = list(self.headers)
+            if length is not None:
+                headers.append((b"content-length", str(length).encode()))
+            await self.send({"type": "http.response.start", "status": self.status, "headers": headers})
+
+    async def end(self) -> None:
+        """The end of the handler's body (also when it returned without saying so)."""
+        if self.passthrough or self.closed or self.filter is None:
+            return
+        f = self.filter
+        try:
+            kind, out = f.finish()
+        except AuthsecError as e:
+            await self._stop(None, e)
+        else:
+            if kind == "respond":
+                await self._stop(out, None)
+            else:
+                self.closed = True
+                await self._head(len(out) if f.holds_body else None)
+                await self.send({"type": "http.response.body", "body": out, "more_body": False})
+        finally:
+            f.close()
 
 
 class _Disconnected(Exception):
@@ -214,24 +294,6 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit
         if not msg.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _decode(encoding: str, body: bytes, limit: int) -> Optional[bytes]:
-    """``body`` decoded from gzip or deflate, at most ``limit`` bytes; ``None`` when the encoding
-    is another one, the bytes do not decode, or the result is larger (a decompression bomb)."""
-    import zlib
-
-    wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(encoding)
-    if wbits is None:
-        return None
-    try:
-        z = zlib.decompressobj(wbits)
-        out = z.decompress(body, limit + 1)
-        if len(out) > limit or z.unconsumed_tail or not z.eof:
-            return None
-        return out
-    except zlib.error:
-        return None
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:
@@ -303,13 +365,14 @@ async def _send_response(send: Send, status: int, headers: list[tuple[str, str]]
 
 
 async def _refuse(send: Send, e: AuthsecError) -> None:
-    """The answer when the core could not decide: 400 for request bytes it cannot read (headers
-    that are not UTF-8), 500 otherwise. Never the handler."""
-    status = 400 if e.code == "invalid_utf8" else 500
-    error = "invalid_request" if status == 400 else "server_error"
+    """The core's fixed 500 answer when a call into the library failed (``internal_error``):
+    the same bytes in every binding. Never the handler."""
     _LOG.error("authsec could not decide a request (%s): %s", e.code, e.message)
-    body = json.dumps({"error": error, "error_description": f"request refused ({e.code})"}).encode()
-    await _send_response(send, status, [("content-type", "application/json")], body)
+    try:
+        await _send_response(send, *Runtime.internal_error_response())
+    except AuthsecError:
+        body = b'{"error":"server_error"}'
+        await _send_response(send, 500, [("content-type", "application/json")], body)
 
 
 # ---------------------------------------------------------------------------------- manifest
