@@ -21,31 +21,6 @@
 
 
 /*
- The kind of a decision.
- */
-enum authsec_decision_kind
-#ifdef __cplusplus
-  : uint32_t
-#endif // __cplusplus
- {
-  /*
-   Call the MCP handler with the original body; the principal is available.
-   */
-  AUTHSEC_DECISION_KIND_ALLOW = 1,
-  /*
-   Write the decision's response; do not call the handler.
-   */
-  AUTHSEC_DECISION_KIND_RESPOND = 2,
-  /*
-   Call the handler with the original body and no principal (handshake pass-through).
-   */
-  AUTHSEC_DECISION_KIND_PASS_THROUGH = 3,
-};
-#ifndef __cplusplus
-typedef uint32_t authsec_decision_kind;
-#endif // __cplusplus
-
-/*
  The result of a fallible call. `AUTHSEC_STATUS_OK` (0) means the call ran; any other value
  means it did not, and on the request path the host must refuse the request (fail closed).
  Numbers are grouped by hundreds and never renumbered. See docs/ffi-conventions.md.
@@ -110,6 +85,31 @@ enum authsec_status
 };
 #ifndef __cplusplus
 typedef uint32_t authsec_status;
+#endif // __cplusplus
+
+/*
+ The kind of a decision.
+ */
+enum authsec_decision_kind
+#ifdef __cplusplus
+  : uint32_t
+#endif // __cplusplus
+ {
+  /*
+   Call the MCP handler with the original body; the principal is available.
+   */
+  AUTHSEC_DECISION_KIND_ALLOW = 1,
+  /*
+   Write the decision's response; do not call the handler.
+   */
+  AUTHSEC_DECISION_KIND_RESPOND = 2,
+  /*
+   Call the handler with the original body and no principal (handshake pass-through).
+   */
+  AUTHSEC_DECISION_KIND_PASS_THROUGH = 3,
+};
+#ifndef __cplusplus
+typedef uint32_t authsec_decision_kind;
 #endif // __cplusplus
 
 /*
@@ -263,6 +263,57 @@ typedef struct authsec_header {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Read the configuration from environment variables named `<prefix>ISSUER`,
+ `<prefix>JWKS_URL`, ... (the reference SDK's variables and legacy aliases; an empty prefix
+ means `AUTHSEC_`), without validating it, as the reference's `from_env` does. Fails with
+ `AUTHSEC_STATUS_CONFIG_INVALID` only when a `*_JSON` variable cannot be read.
+
+ On `AUTHSEC_STATUS_OK`, `*config_out` receives the configuration as the snake_case JSON
+ `authsec_runtime_new` takes (every field, the secret included: it is the caller's own
+ input), freed with `authsec_text_free`.
+
+ # Safety
+ `prefix` points to `prefix_len` readable bytes (or is NULL with 0); `config_out` is
+ writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_config_from_env(const char *prefix,
+                                       size_t prefix_len,
+                                       struct authsec_text **config_out,
+                                       struct authsec_error **err_out);
+
+/*
+ Resolve a JSON configuration without validating it: the modes after inference (reference
+ §1.3) and the normalized values (authorization server, resource name, bearer methods).
+
+ On `AUTHSEC_STATUS_OK`, `*resolved_out` receives
+ `{"effective_policy_mode": "...", "effective_validation_mode": "...", "normalized": {...}}`,
+ freed with `authsec_text_free`. A configuration that does not parse (unknown field, wrong
+ type) gives `AUTHSEC_STATUS_CONFIG_INVALID`.
+
+ # Safety
+ `config_json` points to `config_len` readable bytes; `resolved_out` is writable; `err_out` is
+ NULL or writable.
+ */
+authsec_status authsec_config_resolve(const char *config_json,
+                                      size_t config_len,
+                                      struct authsec_text **resolved_out,
+                                      struct authsec_error **err_out);
+
+/*
+ Validate a JSON configuration with the rules `authsec_runtime_new` applies (reference §1.4 in
+ its order, then this project's own rules), without building a runtime.
+
+ `AUTHSEC_STATUS_OK` when it is valid; otherwise `AUTHSEC_STATUS_CONFIG_INVALID` with the
+ reference SDK's message for the first rule that fails.
+
+ # Safety
+ `config_json` points to `config_len` readable bytes; `err_out` is NULL or writable.
+ */
+authsec_status authsec_config_validate(const char *config_json,
+                                       size_t config_len,
+                                       struct authsec_error **err_out);
 
 /*
  The kind of `decision`. A NULL decision reads as `AUTHSEC_DECISION_KIND_RESPOND` with no

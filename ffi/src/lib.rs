@@ -4,15 +4,17 @@
 //!
 //! Module map: `status` (codes), `error` (`authsec_error`), `boundary` (panic and NULL
 //! guards), `text` (strings in and out), `hidden` (the lazily created tokio runtime),
-//! `runtime` (`authsec_runtime_*`), `decision` (`authsec_decision`, `authsec_response`,
-//! `authsec_filter_result`), `filter` (`authsec_response_filter`, the streaming filter, and
-//! the fixed startup-failed / internal-error answers), `manifest` (manifest publishing and its host callback).
+//! `config` (`authsec_config_*`), `runtime` (`authsec_runtime_*`), `decision`
+//! (`authsec_decision`, `authsec_response`, `authsec_filter_result`), `filter`
+//! (`authsec_response_filter`, the streaming filter, and the fixed startup-failed /
+//! internal-error answers), `manifest` (manifest publishing and its host callback).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
 mod boundary;
+pub mod config;
 pub mod decision;
 pub mod error;
 pub mod filter;
@@ -23,6 +25,7 @@ pub mod runtime;
 pub mod status;
 pub mod text;
 
+pub use config::*;
 pub use decision::*;
 pub use error::*;
 pub use filter::*;

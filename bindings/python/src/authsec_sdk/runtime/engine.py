@@ -1,0 +1,569 @@
+"""``Runtime``: one libauthsec runtime, the lower-level API under ``mount_mcp``.
+
+The core decides every request (``check``): allow (call the handler), respond (write the core's
+status, headers and body byte for byte) or pass through (the MCP handshake). ``filter_response``
+rewrites a ``tools/list`` answer. ``validate_token`` and ``authorize`` are the AuthSec SDK's
+exception-raising helpers for hosts that write their own middleware; they ask the core the same
+question ``mount_mcp`` asks and translate its answer into the SDK's exception types.
+
+Blocking calls (a check that must fetch a JWKS or introspect, startup, manifest publishing) run in
+a worker thread from the ``async`` methods; ctypes releases the GIL during every foreign call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import json
+import logging
+import threading
+from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any, Optional
+from urllib.parse import urlsplit
+
+from .. import _native
+from .._native import AuthsecError
+from .config import Config, PolicyMode
+from .errors import (
+    AuthorizationError,
+    AuthsecResponse,
+    InsufficientScopeError,
+    PolicyIncompleteError,
+    PolicyUnavailableError,
+    StartupError,
+    TokenInactiveError,
+    TokenInvalidError,
+)
+from .manifest import tool_to_json
+from .principal import Principal
+
+__all__ = ["AuthorizeDenial", "AuthorizeResult", "Runtime", "Decision", "FilterResult", "ResponseFilter", "RpcAnswer", "RpcHandler"]
+
+_LOG = logging.getLogger("authsec.runtime")
+
+#: Headers as (name, value) pairs of str (latin-1 / UTF-8) or bytes.
+HeaderPairs = Iterable[tuple[Any, Any]]
+
+#: The answer of the MCP endpoint to one handshake request: (status, content type, body, the
+#: ``Mcp-Session-Id`` it issued or ``None``).
+RpcAnswer = tuple[int, str, bytes, Optional[str]]
+#: Answers one JSON-RPC request (the decoded object) for the given session id ("" before one).
+RpcHandler = Callable[[dict[str, Any], str], Awaitable[RpcAnswer]]
+
+
+def _b(value: Any) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    raise TypeError(f"header names and values must be str or bytes (got {type(value).__name__})")
+
+
+class Decision:
+    """The core's decision for one request. ``kind`` is ``"allow"``, ``"respond"`` or
+    ``"pass_through"``. Holds a native handle (freed by :meth:`close` or when collected)."""
+
+    __slots__ = ("_handle", "kind", "filter_tools_list", "_principal", "_response")
+
+    def __init__(self, handle: ctypes.c_void_p) -> None:
+        self._handle: Optional[int] = handle.value
+        kind = _native.lib.authsec_decision_get_kind(self._handle)
+        self.kind = {
+            _native.DECISION_ALLOW: "allow",
+            _native.DECISION_PASS_THROUGH: "pass_through",
+        }.get(kind, "respond")
+        self.filter_tools_list = bool(
+            self.kind == "allow" and _native.lib.authsec_decision_filter_tools_list(self._handle)
+        )
+        self._principal: Optional[Principal] = None
+        self._response: Optional[AuthsecResponse] = None
+        if self.kind == "respond":
+            # A respond decision without a response is a library bug; response_parts raises
+            # (the host then refuses the request): never an allow.
+            self._response = _native.response_parts(_native.lib.authsec_decision_response(self._handle))
+
+    @property
+    def principal(self) -> Optional[Principal]:
+        """The principal of an allow decision (``None`` otherwise)."""
+        if self.kind != "allow":
+            return None
+        if self._principal is None:
+            if self._handle is None:
+                raise AuthsecError(3, "the decision is closed")
+            raw = _native.view(_native.lib.authsec_decision_principal_json(self._handle))
+            self._principal = Principal.from_core(json.loads(raw))
+        return self._principal
+
+    @property
+    def response(self) -> Optional[AuthsecResponse]:
+        """(status, headers, body) to write for a respond decision, else ``None``."""
+        return self._response
+
+    def handle(self) -> int:
+        if self._handle is None:
+            raise AuthsecError(3, "the decision is closed")
+        return self._handle
+
+    def close(self) -> None:
+        if self._handle is not None:
+            _native.lib.authsec_decision_free(self._handle)
+            self._handle = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # interpreter shutdown
+            pass
+
+
+class FilterResult:
+    """The outcome of filtering a ``tools/list`` answer: ``kind`` is ``"unchanged"`` (forward
+    the handler's body), ``"rewritten"`` (forward ``body``) or ``"respond"`` (write
+    ``response``, e.g. 503 when the policy became unavailable)."""
+
+    __slots__ = ("kind", "body", "response")
+
+    def __init__(self, kind: str, body: bytes = b"", response: Optional[AuthsecResponse] = None) -> None:
+        self.kind = kind
+        self.body = body
+        self.response = response
+
+
+class ResponseFilter:
+    """The core's streaming filter of one handler answer (``Runtime.response_filter``). Feed
+    every body chunk, then call :meth:`finish` once; each step gives ``("forward", bytes)`` or
+    ``("respond", response)`` (a 502 for an unreadable answer, a 503 when the policy became
+    unavailable: forward nothing more). One thread at a time."""
+
+    __slots__ = ("_handle", "passthrough", "drops_content_encoding", "holds_body", "_decision")
+
+    def __init__(self, handle: ctypes.c_void_p, decision: Decision) -> None:
+        self._handle: Optional[int] = handle.value
+        self._decision = decision  # the filter borrows nothing from it, but keep the order of frees
+        self.passthrough = bool(_native.lib.authsec_response_filter_passthrough(self._handle))
+        self.drops_content_encoding = bool(_native.lib.authsec_response_filter_drops_content_encoding(self._handle))
+        self.holds_body = bool(_native.lib.authsec_response_filter_holds_body(self._handle))
+
+    def _step(self, fn: Callable[..., int], *args: Any) -> tuple[str, Any]:
+        if self._handle is None:
+            raise AuthsecError(3, "the response filter is closed")
+        forward = _native._Str()
+        resp = ctypes.c_void_p()
+        _native.call(fn, self._handle, *args, ctypes.byref(forward), ctypes.byref(resp))
+        if resp.value:
+            return "respond", _native.response_parts(resp.value)
+        return "forward", _native.view(forward)
+
+    def feed(self, chunk: bytes) -> tuple[str, Any]:
+        return self._step(_native.lib.authsec_response_filter_feed, chunk, len(chunk))
+
+    def finish(self) -> tuple[str, Any]:
+        return self._step(_native.lib.authsec_response_filter_finish)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            _native.lib.authsec_response_filter_free(self._handle)
+            self._handle = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+class Runtime:
+    """One configured authsec runtime (thread-safe; share one per process).
+
+    ``Runtime(cfg)`` validates ``cfg`` with the core and raises ``ValueError`` (a
+    :class:`~authsec_sdk.runtime.ConfigError`, code ``config_invalid``) with the reference's
+    message. ``manual_clock=True`` builds a test runtime whose clock moves only with
+    :meth:`advance_clock`.
+    """
+
+    def __init__(self, cfg: Config, *, manual_clock: bool = False) -> None:
+        self._init(cfg.to_core_json(), cfg, manual_clock)
+
+    def _init(self, text: str, cfg: Config, manual_clock: bool) -> None:
+        raw = text.encode()
+        fn = (
+            _native.lib.authsec_runtime_new_with_manual_clock
+            if manual_clock
+            else _native.lib.authsec_runtime_new
+        )
+        out = ctypes.c_void_p()
+        _native.call(fn, raw, len(raw), ctypes.byref(out))
+        self.cfg = cfg
+        self._rt: Optional[int] = out.value
+        self._lock = threading.Lock()
+        self.metadata_path = _native.view(_native.lib.authsec_runtime_metadata_path(self._rt)).decode()
+        self.max_body_bytes = int(_native.lib.authsec_runtime_max_body_bytes(self._rt))
+        self.resource_path = urlsplit(cfg.resource_uri).path or "/"
+
+    @classmethod
+    def from_json(cls, text: str, *, manual_clock: bool = False) -> "Runtime":
+        """A runtime from the core's snake_case JSON configuration text (a config file), given to
+        the core as it is: unknown fields and wrong types are refused with the core's message
+        (:class:`~authsec_sdk.runtime.ConfigError`)."""
+        rt = cls.__new__(cls)
+        rt._rt = None
+        # The core parses and validates first; only a configuration it accepted is mirrored
+        # into a Config (the same JSON, so every key is known).
+        probe = Config()
+        rt._init(text, probe, manual_clock)
+        rt.cfg = Config.from_core_dict(json.loads(text))
+        rt.resource_path = urlsplit(rt.cfg.resource_uri).path or "/"
+        return rt
+
+    @classmethod
+    def from_env(cls, prefix: str = "AUTHSEC_", *, manual_clock: bool = False) -> "Runtime":
+        """A runtime from the ``AUTHSEC_*`` environment (the core's reader, see :func:`from_env`)."""
+        from .config import from_env
+
+        return cls(from_env(prefix), manual_clock=manual_clock)
+
+    @classmethod
+    async def create(cls, cfg: Config) -> "Runtime":
+        """Build and run :meth:`startup` (the AuthSec SDK's factory)."""
+        rt = cls(cfg)
+        await rt.startup()
+        return rt
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def _ptr(self) -> int:
+        if self._rt is None:
+            raise AuthsecError(3, "the runtime is closed")
+        return self._rt
+
+    def close(self) -> None:
+        """Drop the native runtime. Decisions already made stay readable."""
+        with self._lock:
+            if self._rt is not None:
+                _native.lib.authsec_runtime_free(self._rt)
+                self._rt = None
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def startup_blocking(self) -> list[str]:
+        """The first remote policy fetch and its mode rules (blocks). Returns warnings; raises
+        :class:`PolicyIncompleteError` or :class:`StartupError` when the mode makes it fatal."""
+        out = ctypes.c_void_p()
+        try:
+            _native.call(_native.lib.authsec_runtime_startup, self._ptr(), ctypes.byref(out))
+        except AuthsecError as e:
+            if e.code == "startup_failed":
+                if "policy incomplete" in e.message:
+                    incomplete = PolicyIncompleteError(e.message, error="policy_unavailable")
+                    incomplete.code = e.code
+                    raise incomplete from None
+                raise StartupError(e.message) from None
+            raise
+        warnings = _native.take_json(out) if out.value else []
+        return [str(w) for w in warnings]
+
+    async def startup(self) -> list[str]:
+        """:meth:`startup_blocking` in a worker thread; each warning is logged at WARNING on
+        ``authsec.runtime`` and returned."""
+        warnings = await asyncio.to_thread(self.startup_blocking)
+        for w in warnings:
+            _LOG.warning("%s", w)
+        return warnings
+
+    # ------------------------------------------------------------------ requests
+
+    def check(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
+        """Decide one request (may block for a JWKS fetch or an introspection)."""
+        pairs = [(_b(k), _b(v)) for k, v in headers]
+        arr = _native.headers_array(pairs)
+        m, p = method.encode(), path.encode()
+        out = ctypes.c_void_p()
+        _native.call(
+            _native.lib.authsec_runtime_check_request,
+            self._ptr(), m, len(m), p, len(p), arr, len(pairs), body, len(body), ctypes.byref(out),
+        )
+        return Decision(out)
+
+    async def check_async(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
+        """:meth:`check` in a worker thread, so a blocking check never stalls the event loop."""
+        pairs = [(_b(k), _b(v)) for k, v in headers]
+        return await asyncio.to_thread(self.check, method, path, pairs, body)
+
+    def check_oversized(self, method: str, path: str, headers: HeaderPairs) -> Decision:
+        """The decision for a body over :attr:`max_body_bytes` that was not read (413, or the
+        metadata document on its route)."""
+        pairs = [(_b(k), _b(v)) for k, v in headers]
+        arr = _native.headers_array(pairs)
+        m, p = method.encode(), path.encode()
+        out = ctypes.c_void_p()
+        _native.call(
+            _native.lib.authsec_runtime_check_oversized,
+            self._ptr(), m, len(m), p, len(p), arr, len(pairs), ctypes.byref(out),
+        )
+        return Decision(out)
+
+    def filter_response(self, decision: Decision, content_type: Optional[str], body: bytes) -> FilterResult:
+        """Filter the handler's ``tools/list`` answer (JSON or SSE) for an allow decision."""
+        ct = content_type.encode("latin-1") if content_type is not None else None
+        out = ctypes.c_void_p()
+        _native.call(
+            _native.lib.authsec_runtime_filter_response,
+            self._ptr(), decision.handle(), ct, len(ct or b""), body, len(body), ctypes.byref(out),
+        )
+        try:
+            kind = _native.lib.authsec_filter_result_get_kind(out)
+            if kind == _native.FILTER_UNCHANGED:
+                return FilterResult("unchanged")
+            if kind == _native.FILTER_REWRITTEN:
+                return FilterResult("rewritten", body=_native.view(_native.lib.authsec_filter_result_body(out)))
+            return FilterResult(
+                "respond", response=_native.response_parts(_native.lib.authsec_filter_result_response(out))
+            )
+        finally:
+            _native.lib.authsec_filter_result_free(out)
+
+    def response_filter(
+        self, decision: Decision, content_type: Optional[str], content_encoding: Optional[str]
+    ) -> ResponseFilter:
+        """Start the core's streaming filter of the handler's answer to an allow decision (SSE
+        events forwarded as they complete, a JSON answer held to the end, gzip/deflate/br
+        decoded)."""
+        ct = content_type.encode("latin-1") if content_type is not None else None
+        ce = content_encoding.encode("latin-1") if content_encoding is not None else None
+        out = ctypes.c_void_p()
+        _native.call(
+            _native.lib.authsec_runtime_response_filter,
+            self._ptr(), decision.handle(), ct, len(ct or b""), ce, len(ce or b""), ctypes.byref(out),
+        )
+        return ResponseFilter(out, decision)
+
+    @staticmethod
+    def internal_error_response() -> AuthsecResponse:
+        """The core's answer when a call into the library failed (500 ``server_error``)."""
+        return _native.owned_response(_native.lib.authsec_response_internal_error)
+
+    @staticmethod
+    def startup_failed_response() -> AuthsecResponse:
+        """The core's answer while startup has failed (503 ``temporarily_unavailable``)."""
+        return _native.owned_response(_native.lib.authsec_response_startup_failed)
+
+    def metadata(self) -> AuthsecResponse:
+        """The RFC 9728 protected-resource metadata answer (status, headers, body)."""
+        out = ctypes.c_void_p()
+        _native.call(_native.lib.authsec_runtime_metadata, self._ptr(), ctypes.byref(out))
+        try:
+            return _native.response_parts(out.value)
+        finally:
+            _native.lib.authsec_response_free(out)
+
+    def wait_policy_refresh(self) -> None:
+        """Block until a background policy refresh, if one runs, has finished (tests)."""
+        _native.call(_native.lib.authsec_runtime_wait_policy_refresh, self._ptr())
+
+    def advance_clock(self, millis: int) -> None:
+        """Move a ``manual_clock`` runtime's clock forward (tests)."""
+        _native.call(_native.lib.authsec_runtime_advance_clock, self._ptr(), int(millis))
+
+    # ------------------------------------------------------------------ the SDK's helpers
+
+    def _bearer(self, token: str) -> list[tuple[str, str]]:
+        headers = [("content-type", "application/json"), ("accept", "application/json, text/event-stream")]
+        if token:
+            headers.append(("authorization", f"Bearer {token}"))
+        return headers
+
+    async def validate_token(self, token: str) -> Principal:
+        """Validate a bearer token (and its audience). Raises :class:`TokenInvalidError` or
+        :class:`TokenInactiveError` with the core's description."""
+        # tools/list: not a handshake method, so a refused token is never passed through.
+        body = b'{"jsonrpc":"2.0","id":0,"method":"tools/list"}'
+        d = await self.check_async("POST", self.resource_path, self._bearer(token), body)
+        try:
+            if d.kind == "allow" and d.principal is not None:
+                return d.principal
+            raise _denial(d, tool="")
+        finally:
+            d.close()
+
+    async def authorize(self, token: str, tool: str) -> "AuthorizeResult":
+        """The AuthSec SDK's ``authorize``: validate ``token`` and authorize a ``tools/call`` of
+        ``tool``; never raises for a denial. ``result.allowed`` with ``result.principal``, or
+        ``result.denial`` (code, description, status, www_authenticate, scopes, tool, reason) as
+        the core answered."""
+        try:
+            return AuthorizeResult(allowed=True, principal=await self.authorize_or_raise(token, tool))
+        except AuthorizationError as e:
+            return AuthorizeResult(allowed=False, denial=AuthorizeDenial.from_error(e))
+
+    async def authorize_or_raise(self, token: str, tool: str) -> Principal:
+        """Validate ``token`` and authorize a ``tools/call`` of ``tool``. Returns the principal or
+        raises the SDK's exception for the core's denial: :class:`TokenInvalidError`,
+        :class:`TokenInactiveError` (401), :class:`InsufficientScopeError` (403),
+        :class:`PolicyUnavailableError`, :class:`PolicyIncompleteError` (503)."""
+        body = json.dumps(
+            {"jsonrpc": "2.0", "id": 0, "method": "tools/call", "params": {"name": tool, "arguments": {}}}
+        ).encode()
+        d = await self.check_async("POST", self.resource_path, self._bearer(token), body)
+        try:
+            if d.kind == "allow" and d.principal is not None:
+                return d.principal
+            raise _denial(d, tool=tool)
+        finally:
+            d.close()
+
+    # ------------------------------------------------------------------ manifest
+
+    def publish_manifest_blocking(self, tools: list[Any]) -> dict[str, Any]:
+        """PUT the manifest built from ``tools`` (``ManifestTool``, MCP tool dicts or models).
+        Returns the core's report ``{"tools_sent", "tools_seen", "generation"}``."""
+        text = json.dumps([tool_to_json(t) for t in tools]).encode()
+        out = ctypes.c_void_p()
+        _native.call(_native.lib.authsec_runtime_publish_manifest, self._ptr(), text, len(text), ctypes.byref(out))
+        report: dict[str, Any] = _native.take_json(out)
+        return report
+
+    async def publish_manifest(self, tools: list[Any]) -> dict[str, Any]:
+        return await asyncio.to_thread(self.publish_manifest_blocking, tools)
+
+    async def publish_manifest_handshake(self, rpc: RpcHandler) -> dict[str, Any]:
+        """Publish the manifest by enumerating the tools through ``rpc`` (initialize,
+        notifications/initialized, tools/list pages), which runs on the calling event loop."""
+        loop = asyncio.get_running_loop()
+        failure: list[BaseException] = []
+
+        def callback(_ud: Any, req: Any, req_len: int, session: Any, answer: Any) -> int:
+            # Never let an exception cross into C (ctypes would report 0, i.e. success).
+            try:
+                request = json.loads(ctypes.string_at(req, req_len))
+                sid = _native.view(session).decode()
+                fut = asyncio.run_coroutine_threadsafe(_call_rpc(rpc, request, sid), loop)
+                status, ctype, body, new_sid = fut.result()
+                ct = ctype.encode("latin-1")
+                s = new_sid.encode("latin-1") if new_sid else None
+                st = _native.lib.authsec_rpc_answer_set(
+                    answer, status, ct, len(ct), body, len(body), s, len(s or b"")
+                )
+                return int(st)
+            except BaseException as e:  # noqa: BLE001 - reported after the call
+                failure.append(e)
+                return 1
+
+        cb = _native.RPC_CALLBACK(callback)
+
+        def run() -> dict[str, Any]:
+            out = ctypes.c_void_p()
+            _native.call(
+                _native.lib.authsec_runtime_publish_manifest_handshake, self._ptr(), cb, None, ctypes.byref(out)
+            )
+            report: dict[str, Any] = _native.take_json(out)
+            return report
+
+        try:
+            return await asyncio.to_thread(run)
+        except AuthsecError as e:
+            if failure:
+                raise AuthsecError(e.status, f"{e.message} ({type(failure[0]).__name__}: {failure[0]})") from None
+            raise
+
+    @property
+    def policy_mode(self) -> PolicyMode:
+        """The effective policy mode (the core's inference)."""
+        return self.cfg.effective_policy_mode()
+
+
+@dataclass
+class AuthorizeDenial:
+    """A denial as :meth:`Runtime.authorize` reports it (the AuthSec SDK's shape). ``code`` is
+    the SDK's ``DenialCode``: ``invalid_token``, ``invalid_audience``, ``scope_insufficient`` or
+    ``policy_unavailable``; ``www_authenticate`` is the core's challenge."""
+
+    code: str
+    description: str
+    status: int
+    www_authenticate: str
+    required_scopes: Optional[list[str]] = None
+    granted_scopes: Optional[list[str]] = None
+    tool: Optional[str] = None
+    reason: Optional[str] = None
+
+    @classmethod
+    def from_error(cls, e: AuthorizationError) -> "AuthorizeDenial":
+        challenge = ""
+        if e.response is not None:
+            challenge = next((v for k, v in e.response[1] if k == "www-authenticate"), "")
+        code = "scope_insufficient" if e.error == "insufficient_scope" else (e.error or "invalid_token")
+        scoped = isinstance(e, InsufficientScopeError)
+        return cls(
+            code=code,
+            description=e.description,
+            status=e.status,
+            www_authenticate=challenge,
+            required_scopes=list(e.required) if scoped else None,  # type: ignore[attr-defined]
+            granted_scopes=list(e.granted) if scoped else None,  # type: ignore[attr-defined]
+            tool=e.tool if scoped else None,  # type: ignore[attr-defined]
+            reason=e.reason or None,
+        )
+
+
+@dataclass
+class AuthorizeResult:
+    """The result of :meth:`Runtime.authorize`: check ``allowed`` first."""
+
+    allowed: bool
+    principal: Optional[Principal] = None
+    denial: Optional[AuthorizeDenial] = None
+
+
+async def _call_rpc(rpc: RpcHandler, request: dict[str, Any], sid: str) -> RpcAnswer:
+    return await rpc(request, sid)
+
+
+def _authsec_meta(status: int, body: bytes) -> dict[str, Any]:
+    """The denial object of a core answer: the HTTP error body, or the in-band ``_meta.authsec``
+    / ``error.data.authsec`` of a JSON-RPC answer."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return {}
+    if isinstance(doc, list) and doc:
+        doc = doc[0]
+    if not isinstance(doc, dict):
+        return {}
+    if status == 200:
+        inner = (doc.get("result") or {}).get("_meta", {}).get("authsec") if isinstance(doc.get("result"), dict) else None
+        if inner is None and isinstance(doc.get("error"), dict):
+            inner = (doc["error"].get("data") or {}).get("authsec")
+        return inner if isinstance(inner, dict) else {}
+    return doc
+
+
+def _denial(d: Decision, *, tool: str) -> AuthorizationError:
+    """The SDK exception for a non-allow decision."""
+    resp = d.response
+    if resp is None:
+        # pass-through (a handshake without a usable token) is not an authorization
+        return TokenInvalidError("token not accepted", error="invalid_token", response=None)
+    status, _, body = resp
+    meta = _authsec_meta(status, body)
+    error = str(meta.get("error", ""))
+    desc = str(meta.get("error_description", "")) or f"request refused (HTTP {status})"
+    reason = str(meta.get("reason", ""))
+    if error == "insufficient_scope":
+        return InsufficientScopeError(
+            str(meta.get("tool", tool)),
+            [str(s) for s in meta.get("required_scopes", [])],
+            [str(s) for s in meta.get("granted_scopes", [])],
+            description=desc,
+            response=resp,
+        )
+    if error == "policy_unavailable":
+        cls = PolicyIncompleteError if "policy incomplete" in desc else PolicyUnavailableError
+        return cls(desc, error=error, response=resp)
+    if error == "invalid_token" and (reason == "token_revoked" or "active=false" in desc):
+        return TokenInactiveError(desc, error=error, reason=reason, response=resp)
+    return TokenInvalidError(desc, error=error or "invalid_token", reason=reason, response=resp)

@@ -1,0 +1,57 @@
+"""``Principal``: who a validated token speaks for, and the context variable that carries it."""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+__all__ = ["Principal", "principal_from_context"]
+
+
+@dataclass
+class Principal:
+    """The identity behind a validated token, as the core built it (JWT claims overlaid with the
+    introspection answer when both ran). Available as ``request.state.authsec_principal`` and
+    through :func:`principal_from_context` while the handler runs."""
+
+    subject: str = ""
+    """``sub`` (introspection: ``sub``, else ``subject``)."""
+    issuer: str = ""
+    """``iss``."""
+    audience: list[str] = field(default_factory=list)
+    """``aud`` as a list."""
+    scopes: list[str] = field(default_factory=list)
+    """The granted scopes."""
+    claims: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Every claim. Kept out of ``repr()``: claims may be personal data."""
+    active: bool = True
+    """Always true for an allowed request."""
+
+    def has_any_scope(self, required: list[str]) -> bool:
+        """True when ``required`` is empty or any of it is granted."""
+        if not required:
+            return True
+        granted = set(self.scopes)
+        return any(s in granted for s in required)
+
+    @classmethod
+    def from_core(cls, data: dict[str, Any]) -> "Principal":
+        """From the core's principal JSON (``authsec_decision_principal_json``)."""
+        return cls(
+            subject=str(data.get("subject", "")),
+            issuer=str(data.get("issuer", "")),
+            audience=list(data.get("audience", [])),
+            scopes=list(data.get("scopes", [])),
+            claims=dict(data.get("claims", {})),
+            active=bool(data.get("active", False)),
+        )
+
+
+_principal_ctx: ContextVar[Optional[Principal]] = ContextVar("authsec_principal", default=None)
+
+
+def principal_from_context() -> Optional[Principal]:
+    """The :class:`Principal` of the request being handled (``None`` outside one). A context
+    variable: visible in nested async calls and tasks created while the handler runs."""
+    return _principal_ctx.get()
