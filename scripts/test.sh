@@ -48,6 +48,9 @@ cargo test --locked --workspace
 echo "== Node binding: conformance, API, MCP SDK end-to-end (bindings/node/test.sh)"
 bash bindings/node/test.sh
 
+echo "== Python binding: pinned venv, package build, mypy, pytest, conformance driver (bindings/python/test.sh)"
+bash bindings/python/test.sh
+
 echo "== demo (smoke)"
 cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
 tail -n 1 target/demo.log

@@ -5,16 +5,10 @@
 
 use authsec_core::Config;
 
-use crate::boundary::{call, check_out, write_out};
-use crate::error::{authsec_error, Fail};
-use crate::status::authsec_status;
-use crate::text::{authsec_text, str_in};
-
-fn parse(config_json: *const libc::c_char, config_len: usize) -> Result<Config, Fail> {
-    // SAFETY: the caller passes config_len readable bytes (or NULL with 0).
-    let text = unsafe { str_in(config_json, config_len, "config") }?;
-    Ok(Config::from_json(text)?)
-}
+use crate::boundary::{arg_str, call, check_out, write_out};
+use crate::error::authsec_error;
+use crate::status::{authsec_status, Fail};
+use crate::text::authsec_text;
 
 /// The configuration as the JSON `authsec_runtime_new` takes. `Serialize` redacts the secret
 /// (so a logged configuration never carries it); here the caller gets back its own input, which
@@ -56,8 +50,7 @@ pub unsafe extern "C" fn authsec_config_from_env(
 ) -> authsec_status {
     call(err_out, || {
         check_out(config_out, "config_out")?;
-        // SAFETY: forwarded from the caller.
-        let prefix = unsafe { str_in(prefix, prefix_len, "prefix") }?;
+        let prefix = arg_str!(prefix, prefix_len, "prefix");
         let prefix = if prefix.is_empty() {
             "AUTHSEC_"
         } else {
@@ -88,7 +81,7 @@ pub unsafe extern "C" fn authsec_config_resolve(
 ) -> authsec_status {
     call(err_out, || {
         check_out(resolved_out, "resolved_out")?;
-        let config = parse(config_json, config_len)?;
+        let config = Config::from_json(arg_str!(config_json, config_len, "config"))?;
         let resolved = serde_json::json!({
             "effective_policy_mode": config.effective_policy_mode().as_str(),
             "effective_validation_mode": config.effective_validation_mode().as_str(),
@@ -114,7 +107,7 @@ pub unsafe extern "C" fn authsec_config_validate(
     err_out: *mut *mut authsec_error,
 ) -> authsec_status {
     call(err_out, || {
-        let config = parse(config_json, config_len)?;
+        let config = Config::from_json(arg_str!(config_json, config_len, "config"))?;
         Ok(config.validate()?)
     })
 }
