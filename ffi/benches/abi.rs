@@ -2,7 +2,7 @@
 //! (with UTF-8 checks of every input, the decision handle and its free) against
 //! `Runtime::check` on an identically configured runtime, both on a repeated RS256 token (the
 //! path every request of a session takes), measured in the same run. DESIGN §7 target: the
-//! difference is at most 0.5 µs. `cargo bench -p authsec-ffi --bench abi` prints it at the end.
+//! difference is at most 0.3 µs. `cargo bench -p authsec-ffi --bench abi` prints it at the end.
 
 use std::ptr;
 use std::sync::{Arc, Mutex};
