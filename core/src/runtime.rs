@@ -668,7 +668,8 @@ fn extract_bearer(header: &str) -> Bearer<'_> {
     // non-ASCII byte could start a Unicode space.
     let suspicious = token
         .bytes()
-        .fold(false, |any, b| any | (b <= b' ') | !b.is_ascii());
+        .fold(0u8, |any, b| any | u8::from(b <= b' ') | (b >> 7))
+        != 0;
     if suspicious && token.contains(|c: char| c.is_whitespace()) {
         return Bearer::Malformed;
     }
