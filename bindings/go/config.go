@@ -1,0 +1,65 @@
+package authsec
+
+import (
+	"encoding/json"
+	"fmt"
+)
+
+// Config is the AuthSec SDK configuration, the same snake_case fields the core and every other
+// binding take (see the seed SDK's documentation for each field). Zero-valued fields are left
+// out of the JSON, so the core applies its defaults; pointer fields exist where the zero value
+// is a meaningful setting (false, 0). ToolScopes distinguishes nil (absent) from an empty map.
+type Config struct {
+	Issuer                    string              `json:"issuer,omitempty"`
+	AuthorizationServer       string              `json:"authorization_server,omitempty"`
+	JWKSURL                   string              `json:"jwks_url,omitempty"`
+	IntrospectionURL          string              `json:"introspection_url,omitempty"`
+	IntrospectionClientID     string              `json:"introspection_client_id,omitempty"`
+	IntrospectionClientSecret string              `json:"introspection_client_secret,omitempty"`
+	ResourceURI               string              `json:"resource_uri,omitempty"`
+	ResourceName              string              `json:"resource_name,omitempty"`
+	ResourceServerID          string              `json:"resource_server_id,omitempty"`
+	SupportedScopes           []string            `json:"supported_scopes,omitzero"`
+	ToolScopes                map[string][]string `json:"tool_scopes,omitzero"`
+	ScopeMatrixTTLSeconds     *float64            `json:"scope_matrix_ttl_seconds,omitzero"`
+	ScopeMatrixStaleSeconds   *float64            `json:"scope_matrix_stale_seconds,omitzero"`
+	ScopeMatrixBackoffSeconds *float64            `json:"scope_matrix_backoff_seconds,omitzero"`
+	PolicyMode                string              `json:"policy_mode,omitempty"`
+	ValidationMode            string              `json:"validation_mode,omitempty"`
+	PublishManifest           *bool               `json:"publish_manifest,omitzero"`
+	ToolScopeSuggestions      map[string][]string `json:"tool_scope_suggestions,omitzero"`
+	BearerMethodsSupported    []string            `json:"bearer_methods_supported,omitzero"`
+	RequestTimeoutSeconds     *float64            `json:"request_timeout_seconds,omitzero"`
+	AllowMissingAudience      *bool               `json:"allow_missing_audience,omitzero"`
+	RequireExp                *bool               `json:"require_exp,omitzero"`
+	ClockSkewSeconds          *uint64             `json:"clock_skew_seconds,omitzero"`
+	MaxBodyBytes              *uint64             `json:"max_body_bytes,omitzero"`
+	IntrospectionCacheTTLSecs *uint64             `json:"introspection_cache_ttl_seconds,omitzero"`
+	TokenCacheCapacity        *uint64             `json:"token_cache_capacity,omitzero"`
+	RequireTyp                string              `json:"require_typ,omitempty"`
+	RequireTokenType          string              `json:"require_token_type,omitempty"`
+}
+
+// Ptr returns a pointer to v, for the optional fields of Config.
+func Ptr[T any](v T) *T { return &v }
+
+// MarshalJSON-free by design: json.Marshal(cfg) is the text the C ABI takes.
+func (c Config) json() ([]byte, error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, newError(CodeConfigInvalid, "the configuration cannot be encoded as JSON")
+	}
+	return b, nil
+}
+
+// String hides the client secret, so a logged Config never leaks it.
+func (c Config) String() string {
+	if c.IntrospectionClientSecret != "" {
+		c.IntrospectionClientSecret = "[REDACTED]"
+	}
+	type plain Config // no methods: no recursion
+	return fmt.Sprintf("%+v", plain(c))
+}
+
+// GoString hides the client secret for %#v too.
+func (c Config) GoString() string { return "authsec.Config" + c.String() }
