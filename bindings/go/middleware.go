@@ -443,4 +443,3 @@ func (f *filterWriter) finish() {
 		_, _ = f.w.Write(body)
 	}
 }
-
