@@ -7,7 +7,7 @@ package authsec
 //	cargo build --locked -p authsec-ffi --release  # target/release/libauthsec.a (-tags authsec_release)
 //
 // Memory rules (docs/ffi-conventions.md): every pointer handed to C points to Go memory that
-// holds no Go pointer (strings, byte slices) or to pinned memory (the header array), and the
+// holds no Go pointer (strings, byte slices, the header bytes and lengths), and the
 // library copies what it keeps, so C never holds a Go pointer after a call returns. Borrowed
 // output (authsec_str, authsec_bytes) is copied into Go memory before its handle is freed.
 
@@ -21,7 +21,6 @@ package authsec
 import "C"
 
 import (
-	"runtime"
 	"unsafe"
 )
 
@@ -101,54 +100,6 @@ func copyResponse(r *C.authsec_response) *Response {
 	out.Body = goBytes(C.authsec_response_body(r))
 	return out
 }
-
-// headerBlock lays the request headers out for C: one Go byte buffer with every name and value
-// and an array of authsec_header pointing into it. The buffer is pinned for the call, so the
-// array (Go memory holding pointers to pinned Go memory) may be passed to C.
-type headerBlock struct {
-	buf    []byte
-	hdrs   []C.authsec_header
-	pinner runtime.Pinner
-}
-
-func newHeaderBlock(headers [][2]string) *headerBlock {
-	hb := &headerBlock{}
-	if len(headers) == 0 {
-		return hb
-	}
-	total := 0
-	for _, h := range headers {
-		total += len(h[0]) + len(h[1])
-	}
-	hb.buf = make([]byte, 0, total+1) // +1: never a zero-length buffer to pin
-	hb.hdrs = make([]C.authsec_header, len(headers))
-	hb.buf = hb.buf[:1]
-	hb.pinner.Pin(&hb.buf[0])
-	hb.buf = hb.buf[:0]
-	base := unsafe.Pointer(unsafe.SliceData(hb.buf))
-	off := 0
-	for i, h := range headers {
-		hb.buf = append(hb.buf, h[0]...)
-		hb.buf = append(hb.buf, h[1]...)
-		hb.hdrs[i] = C.authsec_header{
-			name:      (*C.char)(unsafe.Add(base, off)),
-			name_len:  C.size_t(len(h[0])),
-			value:     (*C.char)(unsafe.Add(base, off+len(h[0]))),
-			value_len: C.size_t(len(h[1])),
-		}
-		off += len(h[0]) + len(h[1])
-	}
-	return hb
-}
-
-func (hb *headerBlock) ptr() (*C.authsec_header, C.size_t) {
-	if len(hb.hdrs) == 0 {
-		return nil, 0
-	}
-	return &hb.hdrs[0], C.size_t(len(hb.hdrs))
-}
-
-func (hb *headerBlock) release() { hb.pinner.Unpin() }
 
 // statusName is authsec_status_name (static C string).
 func statusName(n uint32) string { return C.GoString(C.authsec_status_name(C.uint32_t(n))) }

@@ -61,11 +61,11 @@ type Decision struct {
 	perr      error
 }
 
-func wrapDecision(h *C.authsec_decision) (*Decision, error) {
-	kind := C.authsec_decision_get_kind(h)
+// wrapDecision takes ownership of h, whose kind and filter flag the caller already read.
+func wrapDecision(h *C.authsec_decision, kind C.uint32_t, filter bool) (*Decision, error) {
 	switch kind {
 	case C.AUTHSEC_DECISION_KIND_ALLOW:
-		d := &Decision{Kind: Allow, FilterToolsList: bool(C.authsec_decision_filter_tools_list(h)), h: h}
+		d := &Decision{Kind: Allow, FilterToolsList: filter, h: h}
 		runtime.SetFinalizer(d, (*Decision).Close)
 		return d, nil
 	case C.AUTHSEC_DECISION_KIND_PASS_THROUGH:

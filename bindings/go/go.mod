@@ -2,7 +2,10 @@ module github.com/authsec/authsec/bindings/go
 
 go 1.26
 
-require github.com/modelcontextprotocol/go-sdk v1.8.0
+require (
+	github.com/golang-jwt/jwt/v5 v5.3.1
+	github.com/modelcontextprotocol/go-sdk v1.8.0
+)
 
 require (
 	github.com/segmentio/asm v1.1.3 // indirect

@@ -1,8 +1,48 @@
 package authsec
 
 /*
+#cgo noescape authsec_go_check
+#cgo nocallback authsec_go_check
 #include <stdlib.h>
 #include "authsec.h"
+
+// One cgo transition per request: lay the headers out (names and values back to back in hbuf,
+// their lengths in hlens, two per header) as authsec_header entries on the C stack, decide, and
+// read the decision's kind and filter flag. Neither hbuf nor hlens holds a pointer, and C keeps
+// neither after the call (the library copies what it keeps), hence noescape.
+static authsec_status authsec_go_check(const authsec_runtime *rt, int oversized,
+		const char *method, size_t method_len, const char *path, size_t path_len,
+		const char *hbuf, const size_t *hlens, size_t hcount,
+		const uint8_t *body, size_t body_len,
+		authsec_decision **decision_out, uint32_t *kind_out, bool *filter_out,
+		authsec_error **err_out) {
+	authsec_header stack[32];
+	authsec_header *h = stack;
+	if (hcount > sizeof stack / sizeof stack[0]) {
+		h = malloc(hcount * sizeof *h);
+		if (h == NULL) return AUTHSEC_STATUS_INTERNAL;
+	}
+	size_t off = 0;
+	for (size_t i = 0; i < hcount; i++) {
+		h[i].name = hbuf + off;
+		h[i].name_len = hlens[2 * i];
+		off += hlens[2 * i];
+		h[i].value = hbuf + off;
+		h[i].value_len = hlens[2 * i + 1];
+		off += hlens[2 * i + 1];
+	}
+	authsec_status st = oversized
+		? authsec_runtime_check_oversized(rt, method, method_len, path, path_len,
+			hcount ? h : NULL, hcount, decision_out, err_out)
+		: authsec_runtime_check_request(rt, method, method_len, path, path_len,
+			hcount ? h : NULL, hcount, body, body_len, decision_out, err_out);
+	if (h != stack) free(h);
+	if (st == AUTHSEC_STATUS_OK) {
+		*kind_out = authsec_decision_get_kind(*decision_out);
+		*filter_out = authsec_decision_filter_tools_list(*decision_out);
+	}
+	return st;
+}
 */
 import "C"
 
@@ -222,29 +262,46 @@ func (rt *Runtime) check(req Request, oversized bool) (*Decision, error) {
 		return nil, err
 	}
 	defer rt.mu.RUnlock()
+	// The headers as one pointer-free byte buffer and their lengths; small requests stay on the
+	// Go stack (the C side is declared noescape).
+	var lensStack [64]C.size_t
+	var bufStack [2048]byte
+	lens := lensStack[:0]
+	buf := bufStack[:0]
+	for _, kv := range req.Headers {
+		lens = append(lens, C.size_t(len(kv[0])), C.size_t(len(kv[1])))
+		buf = append(buf, kv[0]...)
+		buf = append(buf, kv[1]...)
+	}
+	buf = append(buf, 0) // never empty: hbuf is a valid pointer even when every length is 0
 	mp, mn := cstr(req.Method)
 	pp, pn := cstr(req.Path)
-	hb := newHeaderBlock(req.Headers)
-	hp, hn := hb.ptr()
+	bp, bn := cbytes(req.Body)
+	var lp *C.size_t
+	if len(lens) > 0 {
+		lp = &lens[0]
+	}
+	over := C.int(0)
+	if oversized {
+		over = 1
+		bp, bn = nil, 0
+	}
 	var d *C.authsec_decision
 	var e *C.authsec_error
-	var st C.authsec_status
-	if oversized {
-		st = C.authsec_runtime_check_oversized(h, mp, mn, pp, pn, hp, hn, &d, &e)
-	} else {
-		bp, bn := cbytes(req.Body)
-		st = C.authsec_runtime_check_request(h, mp, mn, pp, pn, hp, hn, bp, bn, &d, &e)
-	}
-	hb.release()
+	var kind C.uint32_t
+	var filter C.bool
+	st := C.authsec_go_check(h, over, mp, mn, pp, pn, (*C.char)(unsafe.Pointer(&buf[0])), lp,
+		C.size_t(len(req.Headers)), bp, bn, &d, &kind, &filter, &e)
 	runtime.KeepAlive(req.Method)
 	runtime.KeepAlive(req.Path)
 	runtime.KeepAlive(req.Body)
-	runtime.KeepAlive(hb)
+	runtime.KeepAlive(buf)
+	runtime.KeepAlive(lens)
 	runtime.KeepAlive(rt)
 	if st != C.AUTHSEC_STATUS_OK {
 		return nil, takeError(st, e)
 	}
-	return wrapDecision(d)
+	return wrapDecision(d, kind, bool(filter))
 }
 
 // Metadata is the RFC 9728 protected-resource metadata response (the answer a GET on
