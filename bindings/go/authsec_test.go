@@ -124,7 +124,7 @@ func TestCloseIsIdempotentAndUseAfterCloseFails(t *testing.T) {
 	h := rt.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler ran") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/mcp", strings.NewReader(`{}`)))
-	if rec.Code != 500 || rec.Body.String() != internalErrorBody {
+	if rec.Code != 500 || rec.Body.String() != string(InternalErrorResponse().Body) {
 		t.Fatalf("%d %s", rec.Code, rec.Body)
 	}
 	var d *Decision
@@ -374,17 +374,31 @@ func TestToolsListUnderUnavailablePolicyIsReplacedByCore503(t *testing.T) {
 	defer rt.Close()
 	// The backend has no policy (404): remote_required startup fails, requests get 503.
 	_, err = rt.Startup(t.Context())
-	if err != nil && !errors.Is(err, ErrStartupFailed) {
-		t.Fatalf("startup: %v", err)
-	}
 	reader := mint(t, base, "user-1", "issues:read")
+	ran := false
 	h := rt.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ran = true
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("X-Handler", "1")
 		io.WriteString(w, toolsAnswer)
 	}))
 	body := rpc("tools/list", "")
+	// Startup failed: every request gets the core's fixed 503, the handler never runs.
+	if !errors.Is(err, ErrStartupFailed) {
+		t.Fatalf("startup: %v", err)
+	}
 	rec := serve(h, reader, body)
+	assertCoreResponse(t, rec, StartupFailedResponse())
+	if rec.Code != 503 || ran || !strings.Contains(rec.Body.String(), "temporarily_unavailable") {
+		t.Fatalf("%d %s ran=%v", rec.Code, rec.Body, ran)
+	}
+	// A host serving anyway (white-box: the gate lifted) still gets no tool list: the core's
+	// filter replaces the handler's answer with its own 503.
+	rt.startupFailed.Store(false)
+	rec = serve(h, reader, body)
+	if !ran {
+		t.Fatal("the handler did not run")
+	}
 	d, err := rt.Check(Request{Method: "POST", Path: "/mcp", Headers: [][2]string{{"authorization", "Bearer " + reader}}, Body: []byte(body)})
 	if err != nil || d.Kind != Allow || !d.FilterToolsList {
 		t.Fatalf("%v %v", d, err)

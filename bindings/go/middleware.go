@@ -25,19 +25,9 @@ func PrincipalFromContext(ctx context.Context) (*Principal, bool) {
 	return p, ok && p != nil
 }
 
-// internalErrorBody is the fail-closed answer when the library could not decide (never a
-// denial of the core: those are written byte for byte from the decision).
-const internalErrorBody = `{"error":"server_error","error_description":"internal error"}`
-
-func writeInternalError(w http.ResponseWriter) {
-	h := w.Header()
-	for k := range h {
-		delete(h, k)
-	}
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusInternalServerError)
-	_, _ = io.WriteString(w, internalErrorBody)
-}
+// writeInternalError writes the core's fixed 500 (a call into the library failed: never a
+// denial of the core, those are written byte for byte from the decision).
+func writeInternalError(w http.ResponseWriter) { WriteResponse(w, InternalErrorResponse()) }
 
 // WriteResponse writes a core response exactly as given: the handler's headers are dropped,
 // then the status, the core's headers (in order) and its body.
@@ -156,6 +146,10 @@ func (rt *Runtime) Middleware(next http.Handler) http.Handler {
 	withSDK := sdkAuth(next)
 	log := slog.Default()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.startupFailed.Load() {
+			WriteResponse(w, StartupFailedResponse())
+			return
+		}
 		body, over, err := readBody(r, rt.MaxBodyBytes())
 		if err != nil {
 			log.Warn("authsec: request body not read", "error", err.Error())
@@ -217,112 +211,113 @@ func MountMCP(mux *http.ServeMux, pattern string, handler http.Handler, rt *Runt
 }
 
 // errStreamClosed is what the handler's Write gets once the filter replaced or ended the answer.
-var errStreamClosed = errors.New("authsec: the tools/list answer was replaced by the core's; stream closed")
+var errStreamClosed = errors.New("authsec: the answer was replaced by the core's or refused; stream closed")
 
-type filterMode int
-
-const (
-	modeUndecided filterMode = iota
-	modeJSON
-	modeSSE
-	modeForward
-	modeDone
-)
-
-// filterWriter routes the handler's tools/list answer through the core's filter. A non-2xx
-// answer is forwarded. A text/event-stream answer is filtered one event at a time (the head
-// waits for the first filtered bytes; Flush flushes what was filtered); any other answer is
-// held to the end and rewritten, with Content-Length recomputed. When the core answers instead
-// (policy unavailable: 503) its response replaces the handler's; mid-stream the stream ends.
+// filterWriter routes the handler's answer through the core's streaming filter
+// (ResponseFilter): created when the head is written (from its Content-Type and
+// Content-Encoding), fed every Write, finished when the handler returns. A passthrough filter
+// forwards everything untouched. Otherwise the head waits for the first filtered bytes, so a
+// refusal before them (502, or 503 while the policy is unavailable) replaces the handler's
+// answer; after them, a refusal ends the stream. Flush flushes what has been forwarded.
 type filterWriter struct {
 	w        http.ResponseWriter
 	rt       *Runtime
 	d        *Decision
 	log      *slog.Logger
+	f        *ResponseFilter
 	status   int
-	mode     filterMode
+	started  bool // WriteHeader (or a first Write) happened
+	pass     bool // passthrough: forward as is
+	done     bool // replaced or refused: nothing more is written
 	headSent bool
-	held     []byte
 }
 
-func (f *filterWriter) Header() http.Header { return f.w.Header() }
+func (fw *filterWriter) Header() http.Header { return fw.w.Header() }
 
-func (f *filterWriter) WriteHeader(code int) {
-	if f.mode != modeUndecided {
+func (fw *filterWriter) WriteHeader(code int) {
+	if fw.started || fw.done {
 		return
 	}
 	if code >= 100 && code < 200 {
-		f.w.WriteHeader(code) // informational: not the answer
+		fw.w.WriteHeader(code) // informational: not the answer
 		return
 	}
-	f.status = code
-	ct := f.w.Header().Get("Content-Type")
-	switch {
-	case code < 200 || code >= 300:
-		f.mode = modeForward
-		f.w.WriteHeader(code)
-	case isSSE(ct):
-		f.mode = modeSSE
-		f.w.Header().Del("Content-Length")
-	default:
-		f.mode = modeJSON
+	fw.started = true
+	fw.status = code
+	h := fw.w.Header()
+	f, err := fw.rt.NewResponseFilter(fw.d, h.Get("Content-Type"), h.Get("Content-Encoding"))
+	if err != nil {
+		fw.refuse(nil, err)
+		return
 	}
+	fw.f = f
+	if f.Passthrough() {
+		fw.pass = true
+		fw.sendHead()
+		return
+	}
+	if f.DropsContentEncoding() {
+		h.Del("Content-Encoding")
+	}
+	h.Del("Content-Length") // the filtered length is not the handler's (held bodies get theirs at finish)
 }
 
-func isSSE(ct string) bool {
-	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(ct)), "text/event-stream")
-}
-
-func (f *filterWriter) Write(b []byte) (int, error) {
-	if f.mode == modeUndecided {
-		f.WriteHeader(http.StatusOK)
+func (fw *filterWriter) Write(b []byte) (int, error) {
+	if !fw.started {
+		fw.WriteHeader(http.StatusOK)
 	}
-	switch f.mode {
-	case modeForward:
-		return f.w.Write(b)
-	case modeDone:
+	if fw.done {
 		return 0, errStreamClosed
-	case modeJSON:
-		f.held = append(f.held, b...)
-		return len(b), nil
 	}
-	f.held = append(f.held, b...)
-	if !f.filterEvents(false) {
+	if fw.pass {
+		return fw.w.Write(b)
+	}
+	out, resp, err := fw.f.Feed(b)
+	if err != nil || resp != nil {
+		fw.refuse(resp, err)
 		return 0, errStreamClosed
+	}
+	if len(out) > 0 {
+		fw.sendHead()
+		if _, err := fw.w.Write(out); err != nil {
+			fw.done = true
+			return 0, err
+		}
 	}
 	return len(b), nil
 }
 
-// Flush flushes what has been filtered so far (a forwarded answer: everything).
-func (f *filterWriter) Flush() {
-	if f.mode == modeForward || (f.mode == modeSSE && f.headSent) {
-		if fl, ok := f.w.(http.Flusher); ok {
+// Flush flushes what has been forwarded (nothing before the head is sent).
+func (fw *filterWriter) Flush() {
+	if fw.headSent && !fw.done {
+		if fl, ok := fw.w.(http.Flusher); ok {
 			fl.Flush()
 		}
 	}
 }
 
-func (f *filterWriter) sendHead() {
-	if !f.headSent {
-		f.headSent = true
-		f.w.WriteHeader(f.status)
+func (fw *filterWriter) sendHead() {
+	if !fw.headSent {
+		fw.headSent = true
+		fw.w.WriteHeader(fw.status)
 	}
 }
 
-// replace writes the core's answer instead of the handler's (or ends the stream mid-way).
-func (f *filterWriter) replace(r *Response, err error) {
-	f.mode = modeDone
-	f.held = nil
-	if f.headSent {
-		f.log.Error("authsec: tools/list filter refused after the stream started; stream closed", "status", statusOf(r), "error", errString(err))
+// refuse writes the core's answer instead of the handler's (resp, or the fixed 500 when the
+// library failed), or, once bytes were sent, ends the stream.
+func (fw *filterWriter) refuse(resp *Response, err error) {
+	fw.done = true
+	if fw.headSent {
+		fw.log.Error("authsec: answer refused after the stream started; stream closed", "status", statusOf(resp), "error", errString(err))
 		return
 	}
-	if r == nil {
-		f.log.Error("authsec: tools/list not filtered; refused", "error", errString(err))
-		writeInternalError(f.w)
+	fw.headSent = true
+	if resp == nil {
+		fw.log.Error("authsec: answer not filtered; refused", "error", errString(err))
+		writeInternalError(fw.w)
 		return
 	}
-	WriteResponse(f.w, r)
+	WriteResponse(fw.w, resp)
 }
 
 func statusOf(r *Response) int {
@@ -339,107 +334,25 @@ func errString(err error) string {
 	return err.Error()
 }
 
-// eventEnd is the index just past the first complete SSE event (a blank line: \n\n, \r\r or
-// \r\n\r\n), or -1.
-func eventEnd(b []byte) int {
-	for i := 0; i+1 < len(b); i++ {
-		switch b[i] {
-		case '\n':
-			if b[i+1] == '\n' {
-				return i + 2
-			}
-		case '\r':
-			if b[i+1] == '\r' {
-				return i + 2
-			}
-			if b[i+1] == '\n' && i+3 < len(b) && b[i+2] == '\r' && b[i+3] == '\n' {
-				return i + 4
-			}
-			if b[i+1] == '\n' && i+2 < len(b) && b[i+2] == '\n' {
-				return i + 3
-			}
-		}
-	}
-	return -1
-}
-
-// filterOne filters one chunk and writes what the core says; false when the answer ended.
-func (f *filterWriter) filterOne(chunk []byte, contentType string) bool {
-	out, err := f.rt.FilterResponse(f.d, contentType, chunk)
-	if err != nil {
-		f.replace(nil, err)
-		return false
-	}
-	switch out.Kind {
-	case FilterRespond:
-		f.replace(out.Response, nil)
-		return false
-	case FilterRewritten:
-		chunk = out.Body
-	}
-	f.sendHead()
-	if _, err := f.w.Write(chunk); err != nil {
-		f.mode = modeDone
-		return false
-	}
-	return true
-}
-
-// filterEvents filters every complete event held (and, when final, the rest).
-func (f *filterWriter) filterEvents(final bool) bool {
-	for {
-		end := eventEnd(f.held)
-		if end < 0 {
-			break
-		}
-		event := f.held[:end]
-		if !f.filterOne(event, "text/event-stream") {
-			return false
-		}
-		f.held = f.held[end:]
-	}
-	if final && len(f.held) > 0 {
-		if !f.filterOne(f.held, "text/event-stream") {
-			return false
-		}
-		f.held = nil
-	}
-	if len(f.held) == 0 {
-		f.held = nil
-	}
-	return true
-}
-
-// finish completes the answer after the handler returned.
-func (f *filterWriter) finish() {
-	switch f.mode {
-	case modeUndecided:
-		// The handler wrote nothing: net/http answers 200 with no body; nothing to filter.
+// finish completes the answer after the handler returned, and releases the filter.
+func (fw *filterWriter) finish() {
+	defer fw.f.Close()
+	if !fw.started || fw.done || fw.pass {
+		// Nothing written (net/http answers 200 with no body), refused, or forwarded as is.
 		return
-	case modeSSE:
-		if f.filterEvents(true) {
-			f.sendHead()
-		}
-		f.mode = modeDone
-	case modeJSON:
-		body := f.held
-		f.held = nil
-		f.mode = modeDone
-		out, err := f.rt.FilterResponse(f.d, f.w.Header().Get("Content-Type"), body)
-		if err != nil {
-			f.replace(nil, err)
-			return
-		}
-		switch out.Kind {
-		case FilterRespond:
-			f.mode = modeJSON
-			f.replace(out.Response, nil)
-			return
-		case FilterRewritten:
-			body = out.Body
-		}
-		f.w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-		f.sendHead()
-		_, _ = f.w.Write(body)
 	}
+	held := fw.f.HoldsBody()
+	out, resp, err := fw.f.Finish()
+	if err != nil || resp != nil {
+		fw.refuse(resp, err)
+		return
+	}
+	if held && !fw.headSent {
+		fw.w.Header().Set("Content-Length", strconv.Itoa(len(out)))
+	}
+	fw.sendHead()
+	if len(out) > 0 {
+		_, _ = fw.w.Write(out)
+	}
+	fw.done = true
 }

@@ -51,6 +51,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -64,6 +65,8 @@ type Runtime struct {
 	h            *C.authsec_runtime
 	maxBody      uint64
 	metadataPath string
+	// startupFailed is set when Startup failed: Middleware then answers StartupFailedResponse.
+	startupFailed atomic.Bool
 }
 
 // Option changes how a Runtime is built.
@@ -184,7 +187,8 @@ func (rt *Runtime) MaxBodyBytes() uint64 { return rt.maxBody }
 func (rt *Runtime) MetadataPath() string { return rt.metadataPath }
 
 // Startup runs the initial remote policy fetch and its mode rules, and returns the warnings
-// the host should log. It may block on the network; when ctx ends first, Startup returns
+// the host should log. After a failed Startup, Middleware answers every request with the
+// core's StartupFailedResponse (503) until a later Startup succeeds. It may block on the network; when ctx ends first, Startup returns
 // ctx.Err() and the fetch finishes in the background (it cannot be interrupted).
 func (rt *Runtime) Startup(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
@@ -218,8 +222,10 @@ func (rt *Runtime) startup() ([]string, error) {
 	st := C.authsec_runtime_startup(h, &t, &e)
 	runtime.KeepAlive(rt)
 	if st != C.AUTHSEC_STATUS_OK {
+		rt.startupFailed.Store(true)
 		return nil, takeError(st, e)
 	}
+	rt.startupFailed.Store(false)
 	warnings := []string{}
 	if text := takeText(t); text != "" {
 		if err := json.Unmarshal([]byte(text), &warnings); err != nil {

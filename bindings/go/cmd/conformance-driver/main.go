@@ -50,6 +50,9 @@ type command struct {
 	BodyBase64  string            `json:"body_base64"`
 	Tools       json.RawMessage   `json:"tools"`
 	Seconds     *float64          `json:"seconds"`
+	Encoding    *string           `json:"content_encoding"`
+	Chunks      []string          `json:"chunks_base64"`
+	Which       string            `json:"which"`
 }
 
 type request struct {
@@ -189,6 +192,14 @@ func (d *driver) run(c *command) (obj, error) {
 				return authsec.FromEnv(authsec.WithEnvPrefix(prefix))
 			})
 		})
+	case "canned":
+		switch c.Which {
+		case "startup_failed":
+			return obj{"response": response(authsec.StartupFailedResponse())}, nil
+		case "internal_error":
+			return obj{"response": response(authsec.InternalErrorResponse())}, nil
+		}
+		return nil, perr("unknown canned answer %q", c.Which)
 	}
 	rt, err := d.runtime()
 	if err != nil && c.Op != "close" {
@@ -265,6 +276,8 @@ func (d *driver) run(c *command) (obj, error) {
 			return obj{"result": r}, nil
 		}
 		return nil, fmt.Errorf("unknown filter result %d", out.Kind)
+	case "filter_stream":
+		return d.filterStream(rt, c)
 	case "metadata":
 		r, err := rt.Metadata()
 		if err != nil {
@@ -315,9 +328,68 @@ func (d *driver) run(c *command) (obj, error) {
 	return nil, perr("unknown op %q", c.Op)
 }
 
+// filterStream feeds the chunks through the binding's streaming filter, then finishes; it
+// stops at the first refusal.
+func (d *driver) filterStream(rt *authsec.Runtime, c *command) (obj, error) {
+	if c.Handle == nil {
+		return nil, perr("handle must be a number")
+	}
+	d.mu.Lock()
+	dec, ok := d.allowed[*c.Handle]
+	d.mu.Unlock()
+	if !ok {
+		return nil, perr("unknown handle %d", *c.Handle)
+	}
+	chunks := make([][]byte, len(c.Chunks))
+	for i, s := range c.Chunks {
+		b, err := base64.StdEncoding.DecodeString(s)
+		if err != nil {
+			return nil, perr("chunks_base64 holds something that is not base64")
+		}
+		chunks[i] = b
+	}
+	ct, ce := "", ""
+	if c.ContentType != nil {
+		ct = *c.ContentType
+	}
+	if c.Encoding != nil {
+		ce = *c.Encoding
+	}
+	f, err := rt.NewResponseFilter(dec, ct, ce)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	drops := f.DropsContentEncoding()
+	var forwarded []byte
+	answer := func(resp *authsec.Response) obj {
+		var r any
+		if resp != nil {
+			r = response(resp)
+		}
+		return obj{"forwarded_base64": b64(forwarded), "drops_content_encoding": drops, "respond": r}
+	}
+	for _, chunk := range chunks {
+		out, resp, err := f.Feed(chunk)
+		if err != nil {
+			return nil, err
+		}
+		if resp != nil {
+			return answer(resp), nil
+		}
+		forwarded = append(forwarded, out...)
+	}
+	out, resp, err := f.Finish()
+	if err != nil {
+		return nil, err
+	}
+	forwarded = append(forwarded, out...)
+	return answer(resp), nil
+}
+
 func known(op string) bool {
 	switch op {
-	case "startup", "check", "check_many", "filter", "metadata", "publish_manifest",
+	case "startup", "check", "check_many", "filter", "filter_stream", "metadata", "publish_manifest",
 		"advance_clock", "wait_policy_refresh", "close":
 		return true
 	}
