@@ -470,3 +470,77 @@ func TestSixtyFourGoroutinesShareOneRuntime(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A refusal after bytes were sent ends the stream: the first SSE event is forwarded
+// (filtered), the next cannot be read (502 by the core): the handler's next Write fails and
+// nothing unfiltered reaches the client.
+func TestSSERefusedMidStreamEndsTheStream(t *testing.T) {
+	base := fixture(t)
+	rt := startedRuntime(t, testConfig(base))
+	reader := mint(t, base, "user-1", "issues:read")
+	var writeErr error
+	h := rt.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.WriteHeader(200)
+		io.WriteString(w, "event: message\ndata: "+toolsAnswer+"\n\n")
+		w.(http.Flusher).Flush()
+		_, writeErr = io.WriteString(w, "data: {unreadable create_issue\n\n")
+	}))
+	req := httptest.NewRequest("POST", "/mcp", strings.NewReader(rpc("tools/list", "")))
+	req.Header.Set("Authorization", "Bearer "+reader)
+	rec := &flushRecorder{ResponseRecorder: httptest.NewRecorder()}
+	h.ServeHTTP(rec, req)
+	out := rec.Body.String()
+	if rec.Code != 200 || !strings.Contains(out, "list_issues") || strings.Contains(out, "create_issue") || strings.Contains(out, "unreadable") {
+		t.Fatalf("%d %q", rec.Code, out)
+	}
+	if !errors.Is(writeErr, errStreamClosed) {
+		t.Fatalf("the handler's write after the refusal: %v", writeErr)
+	}
+}
+
+// A refusal before any byte was sent replaces the handler's answer with the core's: a gzip SSE
+// answer that does not decode gets the core's 502, byte for byte.
+func TestUndecodableAnswerReplacedByCore502(t *testing.T) {
+	base := fixture(t)
+	rt := startedRuntime(t, testConfig(base))
+	reader := mint(t, base, "user-1", "issues:read")
+	garbage := []byte("\xff\xff\xff\xff not gzip at all")
+	h := rt.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		w.Header().Set("Content-Encoding", "gzip")
+		w.Header().Set("X-Handler", "1")
+		w.Write(garbage)
+	}))
+	body := rpc("tools/list", "")
+	rec := serve(h, reader, body)
+	d, err := rt.Check(Request{Method: "POST", Path: "/mcp", Headers: [][2]string{{"authorization", "Bearer " + reader}}, Body: []byte(body)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := rt.NewResponseFilter(d, "text/event-stream", "gzip")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	_, want, err := f.Feed(garbage)
+	if err == nil && want == nil {
+		_, want, err = f.Finish()
+	}
+	if err != nil || want == nil || want.Status != 502 {
+		t.Fatalf("%+v %v", want, err)
+	}
+	assertCoreResponse(t, rec, want)
+	// Closed filters and decisions refuse, never forward.
+	f.Close()
+	if _, _, err := f.Feed([]byte("x")); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("feed after close: %v", err)
+	}
+	if !f.DropsContentEncoding() || !f.HoldsBody() || f.Passthrough() {
+		t.Fatal("a closed filter must read as the safe values")
+	}
+	d.Close()
+	if _, err := rt.NewResponseFilter(d, "", ""); !errors.Is(err, ErrInvalidArgument) {
+		t.Fatalf("filter on a closed decision: %v", err)
+	}
+}
