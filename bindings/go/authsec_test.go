@@ -2,6 +2,7 @@ package authsec
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -542,5 +543,79 @@ func TestUndecodableAnswerReplacedByCore502(t *testing.T) {
 	d.Close()
 	if _, err := rt.NewResponseFilter(d, "", ""); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("filter on a closed decision: %v", err)
+	}
+}
+
+type failingBody struct{}
+
+func (failingBody) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
+func (failingBody) Close() error             { return nil }
+
+// The middleware's other failure paths: each answers the core's fixed 500 and never forwards.
+func TestMiddlewareFailuresAnswerTheCore500(t *testing.T) {
+	base := fixture(t)
+	rt := startedRuntime(t, testConfig(base))
+	reader := mint(t, base, "user-1", "issues:read")
+	want := InternalErrorResponse()
+	if want.Status != 500 || !strings.Contains(string(want.Body), "server_error") {
+		t.Fatalf("canned %+v", want)
+	}
+
+	t.Run("the request body cannot be read", func(t *testing.T) {
+		h := rt.Middleware(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Fatal("handler ran") }))
+		req := httptest.NewRequest("POST", "/mcp", nil)
+		req.Body = failingBody{}
+		req.ContentLength = -1
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		assertCoreResponse(t, rec, want)
+	})
+
+	t.Run("the runtime is closed under a running handler: its answer is not forwarded", func(t *testing.T) {
+		rt2 := startedRuntime(t, testConfig(base))
+		h := rt2.Middleware(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rt2.Close()
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, toolsAnswer)
+		}))
+		rec := serve(h, reader, rpc("tools/list", ""))
+		assertCoreResponse(t, rec, want)
+		if strings.Contains(rec.Body.String(), "create_issue") {
+			t.Fatal("unfiltered answer forwarded")
+		}
+	})
+}
+
+func TestStartupHonoursACancelledContext(t *testing.T) {
+	rt, err := New(testConfig(fixture(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rt.Close()
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := rt.Startup(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestPublishManifest(t *testing.T) {
+	base := fixture(t)
+	cfg := testConfig(base)
+	cfg.ResourceServerID = "rs-1"
+	cfg.IntrospectionClientID = "rs-1"
+	cfg.IntrospectionClientSecret = "secret-1"
+	cfg.PolicyMode = "local_only"
+	rt := startedRuntime(t, cfg)
+	rep, err := rt.PublishManifest([]map[string]any{{"name": "list_issues", "description": "List issues"}})
+	if err != nil || rep.ToolsSent != 1 || rep.ToolsSeen == nil || *rep.ToolsSeen != 1 || rep.Generation == nil {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	_, err = rt.PublishManifest([]any{})
+	if !errors.Is(err, ErrInvalidInput) || !strings.HasPrefix(err.(*Error).Message, "manifest not sent: the tool list is empty") {
+		t.Fatalf("got %v", err)
+	}
+	if _, err := rt.PublishManifest(func() {}); !errors.Is(err, ErrInvalidInput) {
+		t.Fatalf("got %v", err)
 	}
 }
