@@ -162,8 +162,10 @@ func (rt *Runtime) acquire() (*C.authsec_runtime, error) {
 	return rt.h, nil
 }
 
-// Close releases the runtime. Idempotent; decisions already returned stay readable (they own
-// their data), but FilterResponse needs a live runtime. Optional at process exit (see Shutdown).
+// Close releases the runtime. Idempotent; it waits for calls in progress (a blocking Startup
+// or check included) to return, and later calls fail with ErrInvalidArgument. Decisions
+// already returned stay readable (they own their data), but filtering needs a live runtime.
+// Optional at process exit (see Shutdown).
 func (rt *Runtime) Close() error {
 	if rt == nil {
 		return nil
