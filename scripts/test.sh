@@ -51,6 +51,9 @@ bash bindings/node/test.sh
 echo "== Python binding: pinned venv, package build, mypy, pytest, conformance driver (bindings/python/test.sh)"
 bash bindings/python/test.sh
 
+echo "== Go binding: go vet, go test -race, conformance driver, go-sdk end-to-end (bindings/go/test.sh)"
+bash bindings/go/test.sh
+
 echo "== demo (smoke)"
 cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
 tail -n 1 target/demo.log
