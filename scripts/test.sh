@@ -3,7 +3,9 @@
 # vectors through the core API and through the C ABI, remote policy and manifest against the
 # fixture backend, interop with a real oidc-provider authorization server installed here with npm,
 # the C programs under AddressSanitizer and valgrind), the Node binding (every vector, the API, an
-# MCP SDK client against an Express server behind mountMcp), then the demo as a smoke test.
+# MCP SDK client against an Express server behind mountMcp), the Python binding (pinned venv,
+# mypy, pytest with the official mcp client, every vector), the Go binding (vet, -race, every
+# vector, the go-sdk end to end), then the demo as a smoke test. Every install is pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
