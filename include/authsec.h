@@ -345,6 +345,68 @@ bool authsec_decision_filter_tools_list(const struct authsec_decision *decision)
 struct authsec_str authsec_decision_subject(const struct authsec_decision *decision);
 
 /*
+ For an allow decision: the principal's issuer (`iss`), borrowed until the decision is freed.
+ Empty otherwise.
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+struct authsec_str authsec_decision_issuer(const struct authsec_decision *decision);
+
+/*
+ For an allow decision: the OAuth client the token was issued to (`client_id`, else `azp`,
+ else the subject: the core's `Principal::client_id`, what the MCP SDKs' `AuthInfo.clientId`
+ needs), borrowed until the decision is freed. Empty otherwise.
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+struct authsec_str authsec_decision_client_id(const struct authsec_decision *decision);
+
+/*
+ For an allow decision whose token has a numeric `exp`: writes it (Unix seconds) to
+ `*expires_at_out` and returns true. Returns false, writing nothing, otherwise.
+
+ # Safety
+ `decision` is NULL or a live decision; `expires_at_out` is NULL or writable.
+ */
+bool authsec_decision_expires_at(const struct authsec_decision *decision, uint64_t *expires_at_out);
+
+/*
+ For an allow decision: how many scopes the principal holds (0 otherwise).
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+size_t authsec_decision_scope_count(const struct authsec_decision *decision);
+
+/*
+ For an allow decision: scope `index` (in token order), borrowed until the decision is freed.
+ Empty when `index` is out of range or for other decisions.
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+struct authsec_str authsec_decision_scope(const struct authsec_decision *decision, size_t index);
+
+/*
+ For an allow decision: how many audiences the token names (0 otherwise).
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+size_t authsec_decision_audience_count(const struct authsec_decision *decision);
+
+/*
+ For an allow decision: audience `index`, borrowed until the decision is freed. Empty when
+ `index` is out of range or for other decisions.
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+struct authsec_str authsec_decision_audience(const struct authsec_decision *decision, size_t index);
+
+/*
  For an allow decision: the principal as a JSON object (`subject`, `issuer`, `audience`,
  `scopes`, `claims`, `active`), borrowed until the decision is freed. Built on first use.
  Empty otherwise.

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"runtime"
 	"sync"
+	"time"
 )
 
 // DecisionKind is the kind of a Decision.
@@ -132,8 +133,18 @@ func (d *Decision) Principal() (*Principal, error) {
 		return nil, newError(CodeInvalidArgument, "the decision is closed")
 	}
 	raw := goString(C.authsec_decision_principal_json(d.h))
+	// The derived fields come from the core's accessors (one rule for every binding).
+	clientID := goString(C.authsec_decision_client_id(d.h))
+	var exp C.uint64_t
+	hasExp := bool(C.authsec_decision_expires_at(d.h, &exp))
 	runtime.KeepAlive(d)
 	d.principal, d.perr = parsePrincipal(raw)
+	if d.principal != nil {
+		d.principal.clientID = clientID
+		if hasExp && uint64(exp) < 1<<40 {
+			d.principal.expiresAt = time.Unix(int64(exp), 0)
+		}
+	}
 	return d.principal, d.perr
 }
 
@@ -147,6 +158,9 @@ type Principal struct {
 	// answer). Numbers are json.Number, so no integer loses precision.
 	Claims map[string]any `json:"claims"`
 	Active bool           `json:"active"`
+
+	clientID  string    // the core's Principal::client_id
+	expiresAt time.Time // the core's Principal::expires_at (zero when the token has none)
 }
 
 // HasScope reports whether scope was granted.
@@ -162,17 +176,22 @@ func (p *Principal) HasScope(scope string) bool {
 	return false
 }
 
-// ClientID is the OAuth client the token was issued to: client_id, else azp, else the subject.
+// ClientID is the OAuth client the token was issued to: client_id, else azp, else the subject
+// (decided by the core, authsec_decision_client_id).
 func (p *Principal) ClientID() string {
 	if p == nil {
 		return ""
 	}
-	for _, k := range []string{"client_id", "azp"} {
-		if s, ok := p.Claims[k].(string); ok && s != "" {
-			return s
-		}
+	return p.clientID
+}
+
+// ExpiresAt is the token's exp (the zero time when it has none), as the core read it
+// (authsec_decision_expires_at).
+func (p *Principal) ExpiresAt() time.Time {
+	if p == nil {
+		return time.Time{}
 	}
-	return p.Subject
+	return p.expiresAt
 }
 
 func parsePrincipal(raw string) (*Principal, error) {

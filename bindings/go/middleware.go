@@ -3,7 +3,6 @@ package authsec
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -103,11 +102,7 @@ func tokenInfo(p *Principal) *auth.TokenInfo {
 	for k, v := range p.Claims {
 		ti.Extra[k] = v
 	}
-	if n, ok := p.Claims["exp"].(json.Number); ok {
-		if exp, err := n.Int64(); err == nil && exp > 0 && exp < 1<<40 {
-			ti.Expiration = time.Unix(exp, 0)
-		}
-	}
+	ti.Expiration = p.ExpiresAt()
 	return ti
 }
 

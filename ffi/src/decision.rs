@@ -164,6 +164,127 @@ pub unsafe extern "C" fn authsec_decision_subject(
     })
 }
 
+/// For an allow decision: a text field of the principal read with the core's accessor.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+unsafe fn principal_str(
+    decision: *const authsec_decision,
+    field: impl FnOnce(&Principal) -> &str,
+) -> authsec_str {
+    accessor(authsec_str::EMPTY, || {
+        opt_ref!(decision)
+            .and_then(|d| d.principal())
+            .map_or(authsec_str::EMPTY, |p| authsec_str::from(field(p)))
+    })
+}
+
+/// For an allow decision: the principal's issuer (`iss`), borrowed until the decision is freed.
+/// Empty otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_issuer(decision: *const authsec_decision) -> authsec_str {
+    // SAFETY: `decision` is NULL or live, per this function's contract.
+    unsafe { principal_str(decision, |p| &p.issuer) }
+}
+
+/// For an allow decision: the OAuth client the token was issued to (`client_id`, else `azp`,
+/// else the subject: the core's `Principal::client_id`, what the MCP SDKs' `AuthInfo.clientId`
+/// needs), borrowed until the decision is freed. Empty otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_client_id(
+    decision: *const authsec_decision,
+) -> authsec_str {
+    // SAFETY: `decision` is NULL or live, per this function's contract.
+    unsafe { principal_str(decision, |p| p.client_id()) }
+}
+
+/// For an allow decision whose token has a numeric `exp`: writes it (Unix seconds) to
+/// `*expires_at_out` and returns true. Returns false, writing nothing, otherwise.
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `expires_at_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_expires_at(
+    decision: *const authsec_decision,
+    expires_at_out: *mut u64,
+) -> bool {
+    accessor(false, || {
+        let exp = opt_ref!(decision)
+            .and_then(|d| d.principal())
+            .and_then(|p| p.expires_at());
+        match exp {
+            Some(e) => write_out(expires_at_out, e).is_ok(),
+            None => false,
+        }
+    })
+}
+
+/// For an allow decision: how many scopes the principal holds (0 otherwise).
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_scope_count(decision: *const authsec_decision) -> usize {
+    accessor(0, || {
+        opt_ref!(decision)
+            .and_then(|d| d.principal())
+            .map_or(0, |p| p.scopes.len())
+    })
+}
+
+/// For an allow decision: scope `index` (in token order), borrowed until the decision is freed.
+/// Empty when `index` is out of range or for other decisions.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_scope(
+    decision: *const authsec_decision,
+    index: usize,
+) -> authsec_str {
+    // SAFETY: `decision` is NULL or live, per this function's contract.
+    unsafe { principal_str(decision, |p| p.scopes.get(index).map_or("", String::as_str)) }
+}
+
+/// For an allow decision: how many audiences the token names (0 otherwise).
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_audience_count(
+    decision: *const authsec_decision,
+) -> usize {
+    accessor(0, || {
+        opt_ref!(decision)
+            .and_then(|d| d.principal())
+            .map_or(0, |p| p.audience.len())
+    })
+}
+
+/// For an allow decision: audience `index`, borrowed until the decision is freed. Empty when
+/// `index` is out of range or for other decisions.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_audience(
+    decision: *const authsec_decision,
+    index: usize,
+) -> authsec_str {
+    // SAFETY: `decision` is NULL or live, per this function's contract.
+    unsafe {
+        principal_str(decision, |p| {
+            p.audience.get(index).map_or("", String::as_str)
+        })
+    }
+}
+
 /// For an allow decision: the principal as a JSON object (`subject`, `issuer`, `audience`,
 /// `scopes`, `claims`, `active`), borrowed until the decision is freed. Built on first use.
 /// Empty otherwise.

@@ -132,6 +132,8 @@ def _load() -> ctypes.CDLL:
         "authsec_decision_filter_tools_list": (c_bool, [_P]),
         "authsec_decision_subject": (_Str, [_P]),
         "authsec_decision_principal_json": (_Str, [_P]),
+        "authsec_decision_client_id": (_Str, [_P]),
+        "authsec_decision_expires_at": (c_bool, [_P, POINTER(c_uint64)]),
         "authsec_decision_response": (_P, [_P]),
         "authsec_decision_free": (None, [_P]),
         "authsec_response_status": (c_uint16, [_P]),

@@ -26,17 +26,14 @@ class AuthSecTokenVerifier:
             p = await self.runtime.validate_token(token)
         except AuthorizationError:
             return None
-        claims = p.claims
-        client_id = claims.get("client_id") or claims.get("azp") or p.subject
-        exp = claims.get("exp")
         resource_uri = self.runtime.cfg.resource_uri
         resource = resource_uri if resource_uri in p.audience else (p.audience[0] if p.audience else None)
         return AccessToken(
             token=token,
-            client_id=str(client_id),
+            client_id=p.client_id,
             scopes=list(p.scopes),
-            expires_at=int(exp) if isinstance(exp, (int, float)) and not isinstance(exp, bool) else None,
+            expires_at=p.expires_at,
             resource=resource,
             subject=p.subject or None,
-            claims=dict(claims),
+            claims=dict(p.claims),
         )

@@ -27,6 +27,11 @@ class Principal:
     """Every claim. Kept out of ``repr()``: claims may be personal data."""
     active: bool = True
     """Always true for an allowed request."""
+    client_id: str = ""
+    """The OAuth client the token was issued to: ``client_id``, else ``azp``, else the subject
+    (decided by the core: ``authsec_decision_client_id``)."""
+    expires_at: Optional[int] = None
+    """``exp`` in Unix seconds when the token has a numeric one (``authsec_decision_expires_at``)."""
 
     def has_any_scope(self, required: list[str]) -> bool:
         """True when ``required`` is empty or any of it is granted."""
