@@ -1,0 +1,210 @@
+//! The Rust row of the whole-server load benchmark (`scripts/load.sh`): one trivial MCP handler
+//! on axum, served unprotected (`--unprotected`) or behind `authsec_core::Runtime::check`
+//! (`--protected`), so the two differ only by the protection.
+//!
+//! The handler answers a JSON-RPC `tools/call` with a fixed small result (`{"content":[{"type":
+//! "text","text":"ok"}]}`, echoing the request id), the same bytes as the Node, C and Python load
+//! servers. Configuration comes from the environment (`AUTHSEC_ISSUER`, `AUTHSEC_JWKS_URL`,
+//! `AUTHSEC_RESOURCE_URI`, `AUTHSEC_TOOL_SCOPES_JSON`, ...), as for the C example. Listens on
+//! 127.0.0.1 (a free port, or `--port N`) and prints `READY http://127.0.0.1:<port>`; stops on
+//! SIGTERM or Ctrl-C.
+//!
+//! `cargo run --release --locked -p authsec-demo --example load_server -- --protected`
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use authsec_core::{Config, Decision, FilterOutcome, Request, Runtime};
+use axum::body::{to_bytes, Body, Bytes};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::response::Response;
+use serde_json::Value;
+
+/// The MCP handler both variants run: parse the JSON-RPC request, answer `tools/call` with the
+/// fixed result, anything else with "method not found". `None` for a notification (HTTP 202).
+fn mcp_handler(body: &[u8]) -> Option<Vec<u8>> {
+    let Ok(req) = serde_json::from_slice::<Value>(body) else {
+        return Some(
+            br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"parse error"}}"#
+                .to_vec(),
+        );
+    };
+    let id = req.get("id").map(Value::to_string);
+    let method = req.get("method").and_then(Value::as_str).unwrap_or("");
+    let id = match id {
+        Some(id) => id,
+        None if method.starts_with("notifications/") => return None,
+        None => "null".to_string(),
+    };
+    Some(match method {
+        "tools/call" => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"result":{{"content":[{{"type":"text","text":"ok"}}]}}}}"#
+        )
+        .into_bytes(),
+        _ => format!(
+            r#"{{"jsonrpc":"2.0","id":{id},"error":{{"code":-32601,"message":"method not found"}}}}"#
+        )
+        .into_bytes(),
+    })
+}
+
+/// Answer `/mcp` with the handler; every other path is 404.
+fn serve_mcp(method: &Method, uri: &Uri, body: &[u8]) -> Response {
+    if uri.path() != "/mcp" || method != Method::POST {
+        return respond(404, vec![], b"not found".to_vec());
+    }
+    match mcp_handler(body) {
+        Some(out) => json_ok(out),
+        None => respond(202, vec![], Vec::new()),
+    }
+}
+
+fn json_ok(body: Vec<u8>) -> Response {
+    respond(
+        200,
+        vec![("content-type".into(), "application/json".into())],
+        body,
+    )
+}
+
+async fn unprotected(method: Method, uri: Uri, body: Bytes) -> Response {
+    serve_mcp(&method, &uri, &body)
+}
+
+/// Every request goes through `Runtime::check` first (the runtime also serves the RFC 9728
+/// document); the handler runs only on an allow. A pass-through (an invalid token on a
+/// handshake) is answered without running the handler: this server has no handshake methods.
+async fn protected(
+    rt: Arc<Runtime>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let limit = usize::try_from(rt.config().max_body_bytes).unwrap_or(usize::MAX);
+    let body = to_bytes(body, limit).await;
+    let pairs: Vec<(&str, &str)> = headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
+        .collect();
+    let mut req = Request {
+        method: method.as_str(),
+        path: uri.path(),
+        headers: &pairs,
+        body: &[],
+    };
+    // Past the limit (or unreadable) the body is not kept: the runtime refuses without it.
+    let Ok(body) = body else {
+        return match rt.check_oversized(&req) {
+            Decision::Respond(r) => respond(r.status, r.headers, r.body),
+            _ => {
+                let r = authsec_core::Response::internal_error();
+                respond(r.status, r.headers, r.body)
+            }
+        };
+    };
+    req.body = &body;
+    let allow = match rt.check(&req).resolve().await {
+        Decision::Respond(r) => return respond(r.status, r.headers, r.body),
+        Decision::Allow(a) => a,
+        // A pass-through carries no caller, and a decision this build does not know: refuse.
+        _ => {
+            let r = authsec_core::Response::internal_error();
+            return respond(r.status, r.headers, r.body);
+        }
+    };
+    let answer = serve_mcp(&method, &uri, &body);
+    if !allow.filter_tools_list {
+        return answer;
+    }
+    // A tools/list answer goes through the filter; never forward it unfiltered.
+    let Ok(out) = to_bytes(answer.into_body(), usize::MAX).await else {
+        let r = authsec_core::Response::internal_error();
+        return respond(r.status, r.headers, r.body);
+    };
+    match rt.filter_allowed_response(&allow, Some("application/json"), &out) {
+        FilterOutcome::Unchanged => json_ok(out.to_vec()),
+        FilterOutcome::Rewritten(b) => json_ok(b),
+        FilterOutcome::Respond(r) => respond(r.status, r.headers, r.body),
+        _ => {
+            let r = authsec_core::Response::internal_error();
+            respond(r.status, r.headers, r.body)
+        }
+    }
+}
+
+fn respond(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Response {
+    let mut resp = Response::new(Body::from(body));
+    *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    for (k, v) in headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(k.as_bytes()),
+            HeaderValue::from_str(&v),
+        ) {
+            resp.headers_mut().append(name, value);
+        }
+    }
+    resp
+}
+
+async fn stop_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let protect = match (
+        args.iter().any(|a| a == "--protected"),
+        args.iter().any(|a| a == "--unprotected"),
+    ) {
+        (true, false) => true,
+        (false, true) => false,
+        _ => {
+            eprintln!("usage: load_server --protected|--unprotected [--port N]");
+            std::process::exit(2);
+        }
+    };
+    let port: u16 = args
+        .iter()
+        .position(|a| a == "--port")
+        .and_then(|i| args.get(i + 1))
+        .map(|p| p.parse().expect("--port takes a number"))
+        .unwrap_or(0);
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .expect("bind 127.0.0.1");
+    let addr: SocketAddr = listener.local_addr().expect("address");
+    let app = if protect {
+        let config = match Config::from_env("AUTHSEC_") {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("config: {e}");
+                std::process::exit(2);
+            }
+        };
+        let rt = Arc::new(Runtime::new(config).unwrap_or_else(|e| {
+            eprintln!("runtime: {e}");
+            std::process::exit(2);
+        }));
+        if let Err(e) = rt.startup().await {
+            eprintln!("startup: {e}");
+            std::process::exit(3);
+        }
+        axum::Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Body| {
+            protected(rt.clone(), m, u, h, b)
+        })
+    } else {
+        axum::Router::new().fallback(unprotected)
+    };
+    println!("READY http://{addr}");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(stop_signal())
+        .await
+        .expect("serve");
+}

@@ -1,0 +1,217 @@
+#!/usr/bin/env bash
+# Whole-server load benchmark (issue 13, "Whole servers"): the same trivial MCP handler served
+# protected and unprotected, one pair after the other in one run, loaded with wrk on 127.0.0.1
+# with an allowed tools/call, and a markdown table of the ratios against the targets, beside the
+# peers users pick today (the MCP TypeScript SDK's requireBearerAuth with jose; the reference
+# Python SDK 4.7.3 on uvicorn).
+#
+#   bash scripts/load.sh
+#
+# Environment:
+#   LOAD_SECONDS    seconds of measured load per server (default 10)
+#   LOAD_WARMUP     seconds of unmeasured load before each measurement (default 2)
+#   LOAD_THREADS    wrk threads (default 2)    LOAD_CONNECTIONS  wrk connections (default 16)
+#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,node-sdk,python
+#                   (default: all)
+#   LOAD_SKIP_BUILD 1: use what is built (release builds, the venv, node_modules)
+#
+# Every answer must be HTTP 200 with the expected body (counted by the wrk script's response
+# callback); a row with any other answer, a socket error or a server that did not start is marked
+# FAIL and the script exits 1. Servers listen on 127.0.0.1 only and are stopped by PID.
+# Needs wrk (apt-get install wrk), curl, a C compiler with libmicrohttpd-dev and libcjson-dev,
+# node >= 20 and python3.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+LOAD="$ROOT/scripts/load"
+OUT="$TARGET/load"
+VENV="$TARGET/load-venv"
+SECONDS_PER_RUN="${LOAD_SECONDS:-10}"
+WARMUP="${LOAD_WARMUP:-2}"
+THREADS="${LOAD_THREADS:-2}"
+CONNECTIONS="${LOAD_CONNECTIONS:-16}"
+SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,node-sdk,python}"
+RESOURCE="http://127.0.0.1/mcp"
+SUBJECT="load-user"
+mkdir -p "$OUT"
+
+step() { printf '==> %s\n' "$*" >&2; }
+want() { [[ ",$SCENARIOS," == *",$1,"* ]]; }
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install -y wrk)" >&2; exit 2; }
+command -v curl >/dev/null || { echo "curl is required" >&2; exit 2; }
+
+# ---- build ------------------------------------------------------------------------------------
+if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
+  step "release builds: libauthsec, the fixture, the Rust load server"
+  (cd "$ROOT" && cargo build --locked --release -p authsec-ffi -p authsec-fixture)
+  (cd "$ROOT" && cargo build --locked --release -p authsec-demo --example load_server)
+  if want node || want node-check; then
+    step "release build of the Node addon (bindings/node/authsec.node)"
+    bash "$ROOT/bindings/node/scripts/build.sh" --release
+  fi
+  if want c; then
+    step "the C example (examples/c/server.c) and its unprotected twin"
+    CFLAGS=(-std=c11 -D_DEFAULT_SOURCE -Wall -Wextra -Werror -pedantic -O2)
+    cc "${CFLAGS[@]}" -I"$ROOT/include" "$ROOT/examples/c/server.c" "$TARGET/release/libauthsec.a" \
+      -lmicrohttpd -lcjson -lpthread -ldl -lm -o "$OUT/c-protected"
+    cc "${CFLAGS[@]}" "$LOAD/c/unprotected.c" -lmicrohttpd -lcjson -lpthread -o "$OUT/c-unprotected"
+  fi
+  if want node-sdk; then
+    step "scripts/load/node dependencies (npm ci)"
+    bash "$ROOT/scripts/npm-ci.sh" "$LOAD/node"
+  fi
+  if want python; then
+    step "the reference Python SDK venv ($VENV, pinned, --no-deps)"
+    [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$LOAD/python/requirements.txt"
+    "$VENV/bin/python" -m pip check >/dev/null || { echo "scripts/load/python/requirements.txt is incomplete: $("$VENV/bin/python" -m pip check | head -1)" >&2; exit 1; }
+  fi
+fi
+
+# ---- processes --------------------------------------------------------------------------------
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup EXIT
+
+# start NAME CMD...: run CMD in the background (stdout+stderr to $OUT/NAME.log), wait for its
+# READY line, set URL and PID. Fails when it exits or is not ready within 60 s.
+start() {
+  local name="$1"; shift
+  local log="$OUT/$name.log"
+  : >"$log"
+  "$@" >"$log" 2>&1 </dev/null &
+  PID=$!
+  PIDS+=("$PID")
+  for _ in $(seq 1 600); do
+    URL="$(sed -n 's/^READY \(http:\/\/127\.0\.0\.1:[0-9]*\).*/\1/p' "$log" | head -1)"
+    if [ -n "$URL" ]; then return 0; fi
+    if ! kill -0 "$PID" 2>/dev/null; then break; fi
+    sleep 0.1
+  done
+  echo "$name did not start; its log ($log):" >&2
+  sed 's/^/  /' "$log" | tail -20 >&2
+  return 1
+}
+
+stop() {
+  kill "$1" 2>/dev/null || true
+  wait "$1" 2>/dev/null || true
+}
+
+# ---- the fixture (JWKS and the token) ---------------------------------------------------------
+step "fixture backend"
+start fixture "$TARGET/release/authsec-fixture" --port 0 --ignore-stdin
+BASE="$URL"
+MINT='{"kid":"rsa-1","header":{"typ":"at+jwt"},"claims":{"iss":"'"$BASE"'","sub":"'"$SUBJECT"'","client_id":"load-client","aud":"'"$RESOURCE"'","scope":"issues:read","iat":{"$now":0},"exp":{"$now":3600}}}'
+TOKEN="$(curl -sf -X POST "$BASE/_control/mint" -H 'content-type: application/json' -d "$MINT" | sed -n 's/.*"token" *: *"\([^"]*\)".*/\1/p')"
+[ -n "$TOKEN" ] || { echo "could not mint a token at $BASE" >&2; exit 1; }
+
+export AUTHSEC_ISSUER="$BASE" AUTHSEC_JWKS_URL="$BASE/jwks" AUTHSEC_RESOURCE_URI="$RESOURCE"
+export AUTHSEC_TOOL_SCOPES_JSON='{"list_issues":["issues:read"]}'
+export AUTHSEC_POLICY_MODE=local_only AUTHSEC_VALIDATION_MODE=jwt_only
+export LOAD_SUBJECT="$SUBJECT" LOAD_TOKEN="$TOKEN"
+
+REQUEST='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues","arguments":{}}}'
+OK_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
+C_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"list_issues ran for '"$SUBJECT"'"}]}}'
+
+# measure NAME EXPECT CMD...: start the server, check one answer by hand, warm up, load it, stop
+# it. Sets RPS, P99 (µs) and BAD (empty when every answer was right, else why not).
+measure() {
+  local name="$1" expect="$2"; shift 2
+  RPS=0 P99=0 BAD=""
+  if ! start "$name" "$@"; then BAD="did not start"; return 0; fi
+  local pid="$PID" got
+  got="$(curl -s -o "$OUT/$name.probe" -w '%{http_code}' -X POST "$URL/mcp" -H 'content-type: application/json' \
+    -H 'accept: application/json, text/event-stream' -H "authorization: Bearer $TOKEN" -d "$REQUEST" || true)"
+  if [ "$got" != 200 ] || [ "$(cat "$OUT/$name.probe")" != "$expect" ]; then
+    BAD="probe answered $got $(head -c 200 "$OUT/$name.probe")"
+    stop "$pid"
+    return 0
+  fi
+  local wrk=(wrk -t"$THREADS" -c"$CONNECTIONS" --latency -s "$LOAD/tools_call.lua")
+  if [ "$WARMUP" != 0 ]; then
+    LOAD_EXPECT="$expect" "${wrk[@]}" -d"${WARMUP}s" "$URL/mcp" >"$OUT/$name.warmup" 2>&1 || true
+  fi
+  LOAD_EXPECT="$expect" "${wrk[@]}" -d"${SECONDS_PER_RUN}s" "$URL/mcp" >"$OUT/$name.wrk" 2>&1 || true
+  stop "$pid"
+  local line
+  line="$(grep '^LOAD requests=' "$OUT/$name.wrk" || true)"
+  if [ -z "$line" ]; then BAD="wrk printed no summary (see $OUT/$name.wrk)"; return 0; fi
+  field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
+  RPS="$(field rps)"; P99="$(field p99_us)"
+  local non200 badbody sockerr
+  non200="$(field non200)"; badbody="$(field badbody)"; sockerr="$(field socket_errors)"
+  if [ "$non200" != 0 ] || [ "$badbody" != 0 ] || [ "$sockerr" != 0 ]; then
+    BAD="non-200: $non200, wrong body: $badbody, socket errors: $sockerr; first: $(sed -n 's/^LOAD first_bad=//p' "$OUT/$name.wrk" | head -c 120)"
+  fi
+}
+
+ROWS=()
+FAILED=0
+# row TITLE TARGET PROT_NAME PROT_EXPECT PROT_CMD -- UNPROT_NAME UNPROT_EXPECT UNPROT_CMD
+row() {
+  local title="$1" target="$2"; shift 2
+  local pcmd=() ucmd=()
+  while [ "$1" != -- ]; do pcmd+=("$1"); shift; done
+  shift
+  ucmd=("$@")
+  step "$title: unprotected"
+  measure "${ucmd[@]}"
+  local urps="$RPS" up99="$P99" ubad="$BAD"
+  step "$title: protected"
+  measure "${pcmd[@]}"
+  local prps="$RPS" pp99="$P99" pbad="$BAD"
+  local verdict ratio added
+  if [ -n "$pbad$ubad" ]; then
+    FAILED=1
+    verdict="FAIL (${pbad:+protected: $pbad}${pbad:+${ubad:+; }}${ubad:+unprotected: $ubad})"
+    ratio="-"; added="-"
+  else
+    ratio="$(awk -v p="$prps" -v u="$urps" 'BEGIN { printf "%.2f", (u > 0 ? p / u : 0) }')"
+    added="$(awk -v p="$pp99" -v u="$up99" 'BEGIN { printf "%+.2f ms", (p - u) / 1000 }')"
+    if [ "$target" = "-" ]; then verdict="peer"
+    elif awk -v r="$ratio" -v t="${target#>= }" 'BEGIN { exit !(r + 0 >= t + 0) }'; then verdict="met"
+    else verdict="below target"; fi
+  fi
+  ROWS+=("| $title | $(printf '%.0f' "$prps") | $(printf '%.0f' "$urps") | $ratio | $target | $(awk -v p="$up99" 'BEGIN{printf "%.2f", p/1000}') / $(awk -v p="$pp99" 'BEGIN{printf "%.2f", p/1000}') ms | $added | $verdict |")
+}
+
+NODE="$LOAD/node/server.mjs"
+RUST="$TARGET/release/examples/load_server"
+if want node; then
+  row "Node \`protect()\` around a node:http handler" ">= 0.90" \
+    node-protect "$OK_BODY" node "$NODE" protect -- node-unprotected "$OK_BODY" node "$NODE" unprotected
+fi
+if want node-check; then
+  row "Node \`runtime.check\` by hand in the handler" "-" \
+    node-check "$OK_BODY" node "$NODE" runtime-check -- node-unprotected "$OK_BODY" node "$NODE" unprotected
+fi
+if want rust; then
+  row "Rust axum, \`Runtime::check\`" ">= 0.95" \
+    rust-protected "$OK_BODY" "$RUST" --protected -- rust-unprotected "$OK_BODY" "$RUST" --unprotected
+fi
+if want c; then
+  row "C example (libmicrohttpd, libauthsec)" ">= 0.95" \
+    c-protected "$C_BODY" "$OUT/c-protected" 0 -- c-unprotected "$C_BODY" "$OUT/c-unprotected" 0
+fi
+if want node-sdk; then
+  row "peer: Express + MCP SDK \`requireBearerAuth\` + jose (vs Express unprotected)" "-" \
+    node-sdk "$OK_BODY" node "$NODE" sdk -- node-express "$OK_BODY" node "$NODE" express
+fi
+if want python; then
+  row "peer: reference Python SDK 4.7.3 \`mount_mcp\`, uvicorn 1 worker" "-" \
+    python-protected "$OK_BODY" "$VENV/bin/python" "$LOAD/python/server.py" --protected -- \
+    python-unprotected "$OK_BODY" "$VENV/bin/python" "$LOAD/python/server.py" --unprotected
+fi
+
+printf '\nwrk -t%s -c%s -d%ss (warm-up %ss) on 127.0.0.1, allowed tools/call, %s, %s, %s cores\n\n' \
+  "$THREADS" "$CONNECTIONS" "$SECONDS_PER_RUN" "$WARMUP" "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
+echo "| scenario | protected req/s | unprotected req/s | ratio | target | p99 unprotected / protected | added p99 | result |"
+echo "|---|---|---|---|---|---|---|---|"
+for r in "${ROWS[@]}"; do echo "$r"; done
+exit "$FAILED"
