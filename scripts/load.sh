@@ -94,6 +94,7 @@ start() {
   done
   echo "$name did not start; its log ($log):" >&2
   sed 's/^/  /' "$log" | tail -20 >&2
+  stop "$PID"
   return 1
 }
 

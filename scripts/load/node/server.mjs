@@ -75,7 +75,8 @@ async function nodeHandler(req, res, parsed) {
 
 function guarded(handler) {
   return (req, res) => {
-    Promise.resolve(handler(req, res)).catch(() => {
+    Promise.resolve(handler(req, res)).catch((e) => {
+      console.error(`request failed: ${e && e.code ? e.code : 'error'}: ${e && e.message}`);
       if (!res.headersSent) res.writeHead(500, CT).end('{"error":"server_error"}');
       else res.end();
     });
@@ -108,9 +109,10 @@ async function build() {
     return http.createServer(protect(nodeHandler, { runtime }));
   }
   if (mode === 'runtime-check') {
-    // The decision by hand: read the body, check, run the handler on an allow (no filtering:
-    // this handler never answers tools/list with tools, but refuse if the core asks for it).
-    const { writeDecision } = require('../../../bindings/node/index.js');
+    // The decision by hand: read the body, check, run the handler on an allow, and pass its
+    // answer through the core's response filter when the decision asks for it (every allow
+    // under a policy: a JSON answer to anything but tools/list comes back unchanged).
+    const { Runtime, writeDecision } = require('../../../bindings/node/index.js');
     const runtime = await authsecRuntime();
     return http.createServer(guarded(async (req, res) => {
       const chunks = [];
@@ -119,14 +121,24 @@ async function build() {
       let d = runtime.check({ method: req.method, path: req.url, headers: req.rawHeaders, body });
       if (d instanceof Promise) d = await d;
       if (d.kind === 'respond') return writeDecision(res, d);
-      if (d.kind !== 'allow' || d.filterToolsList) return writeDecision(res, { status: 500, headers: [['content-type', 'application/json']], body: '{"error":"server_error"}' });
+      // A pass-through carries no caller (this server has no handshake), or a kind not known.
+      if (d.kind !== 'allow') return writeDecision(res, Runtime.internalErrorResponse());
+      if ((req.url || '/').split('?')[0] !== '/mcp' || req.method !== 'POST') {
+        res.writeHead(404, CT).end('{"error":"not_found"}');
+        return undefined;
+      }
       let msg;
       try {
         msg = JSON.parse(body.toString('utf8'));
       } catch {
         msg = undefined;
       }
-      return nodeHandler(req, res, msg === undefined ? null : msg);
+      const answer = msg === undefined ? PARSE_ERROR : mcpAnswer(msg);
+      if (answer === null || !d.filterToolsList) return send(res, answer);
+      const out = runtime.filterResponse(d, 'application/json', answer);
+      if (out.kind === 'unchanged') return send(res, answer);
+      if (out.kind === 'rewritten') return res.writeHead(200, CT).end(out.body);
+      return writeDecision(res, out.kind === 'respond' ? out : Runtime.internalErrorResponse());
     }));
   }
   const { default: express } = await import('express');
