@@ -175,7 +175,7 @@ row() {
   else
     ratio="$(awk -v p="$prps" -v u="$urps" 'BEGIN { printf "%.2f", (u > 0 ? p / u : 0) }')"
     added="$(awk -v p="$pp99" -v u="$up99" 'BEGIN { printf "%+.2f ms", (p - u) / 1000 }')"
-    if [ "$target" = "-" ]; then verdict="peer"
+    if [ "$target" = "-" ]; then verdict="$( [[ "$title" == peer:* ]] && echo peer || echo "no target" )"
     elif awk -v r="$ratio" -v t="${target#>= }" 'BEGIN { exit !(r + 0 >= t + 0) }'; then verdict="met"
     else verdict="below target"; fi
   fi

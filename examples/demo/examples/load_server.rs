@@ -48,14 +48,29 @@ fn mcp_handler(body: &[u8]) -> Option<Vec<u8>> {
     })
 }
 
-/// Answer `/mcp` with the handler; every other path is 404.
-fn serve_mcp(method: &Method, uri: &Uri, body: &[u8]) -> Response {
+/// What the server answers: `/mcp` runs the handler (200 with its JSON, or 202 for a
+/// notification); every other path is 404.
+enum Answer {
+    Json(Vec<u8>),
+    Accepted,
+    NotFound,
+}
+
+fn serve_mcp(method: &Method, uri: &Uri, body: &[u8]) -> Answer {
     if uri.path() != "/mcp" || method != Method::POST {
-        return respond(404, vec![], b"not found".to_vec());
+        return Answer::NotFound;
     }
     match mcp_handler(body) {
-        Some(out) => json_ok(out),
-        None => respond(202, vec![], Vec::new()),
+        Some(out) => Answer::Json(out),
+        None => Answer::Accepted,
+    }
+}
+
+fn to_response(answer: Answer) -> Response {
+    match answer {
+        Answer::Json(out) => json_ok(out),
+        Answer::Accepted => respond(202, vec![], Vec::new()),
+        Answer::NotFound => respond(404, vec![], b"not found".to_vec()),
     }
 }
 
@@ -68,7 +83,7 @@ fn json_ok(body: Vec<u8>) -> Response {
 }
 
 async fn unprotected(method: Method, uri: Uri, body: Bytes) -> Response {
-    serve_mcp(&method, &uri, &body)
+    to_response(serve_mcp(&method, &uri, &body))
 }
 
 /// Every request goes through `Runtime::check` first (the runtime also serves the RFC 9728
@@ -113,17 +128,14 @@ async fn protected(
             return respond(r.status, r.headers, r.body);
         }
     };
-    let answer = serve_mcp(&method, &uri, &body);
-    if !allow.filter_tools_list {
-        return answer;
-    }
-    // A tools/list answer goes through the filter; never forward it unfiltered.
-    let Ok(out) = to_bytes(answer.into_body(), usize::MAX).await else {
-        let r = authsec_core::Response::internal_error();
-        return respond(r.status, r.headers, r.body);
+    let out = match serve_mcp(&method, &uri, &body) {
+        Answer::Json(out) if allow.filter_tools_list => out,
+        other => return to_response(other),
     };
+    // The answer goes through the core's filter when the decision asks (every allow under a
+    // policy; a JSON answer to anything but tools/list comes back unchanged): never unfiltered.
     match rt.filter_allowed_response(&allow, Some("application/json"), &out) {
-        FilterOutcome::Unchanged => json_ok(out.to_vec()),
+        FilterOutcome::Unchanged => json_ok(out),
         FilterOutcome::Rewritten(b) => json_ok(b),
         FilterOutcome::Respond(r) => respond(r.status, r.headers, r.body),
         _ => {
