@@ -47,8 +47,14 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
   (cd "$ROOT" && cargo build --locked --release -p authsec-ffi -p authsec-fixture)
   (cd "$ROOT" && cargo build --locked --release -p authsec-demo --example load_server)
   if want node || want node-check; then
-    step "release build of the Node addon (bindings/node/authsec.node)"
-    bash "$ROOT/bindings/node/scripts/build.sh" --release
+    # Into target/load/node-runtime (index.js, codes.js and the release addon), so the debug
+    # addon the tests use in bindings/node stays as it is.
+    step "release build of the Node addon ($OUT/node-runtime)"
+    export NAPI_TYPE_DEF_TMP_FOLDER="$TARGET/napi-type-def"   # as bindings/node/scripts/build.sh
+    (cd "$ROOT" && cargo build --locked --release -p authsec-node)
+    mkdir -p "$OUT/node-runtime"
+    cp "$ROOT/bindings/node/index.js" "$ROOT/bindings/node/codes.js" "$OUT/node-runtime/"
+    cp "$TARGET/release/libauthsec_node.so" "$OUT/node-runtime/authsec.node"
   fi
   if want c; then
     step "the C example (examples/c/server.c) and its unprotected twin"
@@ -114,7 +120,7 @@ TOKEN="$(curl -sf -X POST "$BASE/_control/mint" -H 'content-type: application/js
 export AUTHSEC_ISSUER="$BASE" AUTHSEC_JWKS_URL="$BASE/jwks" AUTHSEC_RESOURCE_URI="$RESOURCE"
 export AUTHSEC_TOOL_SCOPES_JSON='{"list_issues":["issues:read"]}'
 export AUTHSEC_POLICY_MODE=local_only AUTHSEC_VALIDATION_MODE=jwt_only
-export LOAD_SUBJECT="$SUBJECT" LOAD_TOKEN="$TOKEN"
+export LOAD_SUBJECT="$SUBJECT" LOAD_TOKEN="$TOKEN" AUTHSEC_LOAD_NODE_RUNTIME="$OUT/node-runtime"
 
 REQUEST='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues","arguments":{}}}'
 OK_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'

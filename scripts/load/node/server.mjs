@@ -10,12 +10,17 @@
 //                                 jose JWT verifier, the same per-tool scope check, the handler
 //
 // Configuration comes from the environment (AUTHSEC_ISSUER, AUTHSEC_JWKS_URL, AUTHSEC_RESOURCE_URI,
-// AUTHSEC_TOOL_SCOPES_JSON; the peer reads the same variables). Listens on 127.0.0.1 (PORT, default
+// AUTHSEC_TOOL_SCOPES_JSON; the peer reads the same variables; AUTHSEC_LOAD_NODE_RUNTIME: the
+// directory of the @authsec/runtime index.js to load, default bindings/node). Listens on 127.0.0.1 (PORT, default
 // 0 = a free port) and prints `READY http://127.0.0.1:<port>`; SIGTERM stops it.
 import http from 'node:http';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
+// @authsec/runtime: bindings/node, or the copy with the release addon that scripts/load.sh makes.
+const RUNTIME = process.env.AUTHSEC_LOAD_NODE_RUNTIME
+  ? `${process.env.AUTHSEC_LOAD_NODE_RUNTIME}/index.js`
+  : '../../../bindings/node/index.js';
 const mode = process.argv[2];
 const MODES = ['unprotected', 'protect', 'runtime-check', 'express', 'sdk'];
 if (!MODES.includes(mode)) {
@@ -95,7 +100,7 @@ function env(name) {
 }
 
 async function authsecRuntime() {
-  const { Runtime } = require('../../../bindings/node/index.js');
+  const { Runtime } = require(RUNTIME);
   const runtime = Runtime.fromEnv('AUTHSEC_');
   for (const w of await runtime.startup()) console.warn(w);
   return runtime;
@@ -104,7 +109,7 @@ async function authsecRuntime() {
 async function build() {
   if (mode === 'unprotected') return http.createServer(guarded(nodeHandler));
   if (mode === 'protect') {
-    const { protect } = require('../../../bindings/node/index.js');
+    const { protect } = require(RUNTIME);
     const runtime = await authsecRuntime();
     return http.createServer(protect(nodeHandler, { runtime }));
   }
@@ -112,7 +117,7 @@ async function build() {
     // The decision by hand: read the body, check, run the handler on an allow, and pass its
     // answer through the core's response filter when the decision asks for it (every allow
     // under a policy: a JSON answer to anything but tools/list comes back unchanged).
-    const { Runtime, writeDecision } = require('../../../bindings/node/index.js');
+    const { Runtime, writeDecision } = require(RUNTIME);
     const runtime = await authsecRuntime();
     return http.createServer(guarded(async (req, res) => {
       const chunks = [];
