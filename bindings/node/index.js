@@ -381,6 +381,22 @@ function clearHeaders(res) {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
 
+/** `req.auth` built on first read (a handler that never reads it pays nothing); assignable. */
+function lazyAuth(req, principal, flat, resourceUri) {
+  let value;
+  Object.defineProperty(req, 'auth', {
+    configurable: true,
+    enumerable: true,
+    get() {
+      if (value === undefined) value = authInfo(principal, flat, resourceUri);
+      return value;
+    },
+    set(v) {
+      value = v;
+    },
+  });
+}
+
 /** The MCP SDK's AuthInfo for a principal, from the core's typed accessors and its bearer
  * extraction; `extra.claims` converts the claims only when a handler reads it. */
 function authInfo(principal, flat, resourceUri) {
@@ -455,6 +471,8 @@ function readBody(req, limit) {
  * dropped when the filter decodes), every chunk is fed, and a refusal (502 unreadable, 503 policy
  * unavailable) replaces the answer, or closes the stream when bytes were already sent.
  */
+const PASSTHROUGH = Object.freeze({ passthrough: true });
+
 function interceptToolsList(res, runtime, decision, onError) {
   const orig = { writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
   let filter = null;
@@ -465,7 +483,14 @@ function interceptToolsList(res, runtime, decision, onError) {
   const start = () => {
     if (filter !== null) return filter.passthrough;
     const h = (name) => (res.getHeader(name) === undefined ? null : String(res.getHeader(name)));
-    filter = runtime.responseFilter(decision, { contentType: h('content-type'), contentEncoding: h('content-encoding') });
+    const contentType = h('content-type');
+    if (!native.filterReads(decision.toolsListRequest, contentType)) {
+      // The core would pass this answer through untouched: no filter to create or feed.
+      filter = PASSTHROUGH;
+      restore();
+      return true;
+    }
+    filter = runtime.responseFilter(decision, { contentType, contentEncoding: h('content-encoding') });
     if (filter.passthrough) {
       restore();
       return true;
@@ -593,6 +618,10 @@ function protect(handler, options) {
     },
   );
 
+  // Configuration read once, not per request (each is a native call).
+  const limit = runtime.maxBodyBytes;
+  const resourceUri = runtime.resourceUri;
+
   async function authsecProtected(req, res, next) {
     try {
       if (!started) {
@@ -602,7 +631,6 @@ function protect(handler, options) {
           return;
         }
       }
-      const limit = runtime.maxBodyBytes;
       const { body, over } = await readBody(req, limit);
       const flat = req.rawHeaders ? req.rawHeaders : flatHeaders(req.headers);
       const method = req.method || 'GET';
@@ -629,7 +657,7 @@ function protect(handler, options) {
       }
       if (parsed !== undefined && req.body === undefined) req.body = parsed;
       if (decision.kind === 'allow') {
-        req.auth = authInfo(decision.principal, flat, runtime.resourceUri);
+        lazyAuth(req, decision.principal, flat, resourceUri);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
         if (decision.filterToolsList) interceptToolsList(res, runtime, decision, (e) => logger.error(e.message));
       }

@@ -99,6 +99,13 @@ export declare function bearerToken(headers: Array<string>): string
 /** The core's configuration field names, camelCase (the TypeScript API's keys). */
 export declare function configKeys(): Array<string>
 
+/**
+ * Whether the core's response filter reads an answer with this Content-Type to an allowed
+ * request with (or without) tools/list (`ResponseFilter::reads`); when false the host forwards
+ * the answer untouched without creating a filter.
+ */
+export declare function filterReads(toolsListRequest: boolean, contentType?: string | undefined | null): boolean
+
 /** The answer to write when a call failed (500 `server_error`, a fixed description). */
 export declare function internalErrorResponse(): NativeDecision
 

@@ -758,6 +758,14 @@ pub fn bearer_token(headers: Vec<String>) -> String {
     req.bearer_token().unwrap_or_default().to_string()
 }
 
+/// Whether the core's response filter reads an answer with this Content-Type to an allowed
+/// request with (or without) tools/list (`ResponseFilter::reads`); when false the host forwards
+/// the answer untouched without creating a filter.
+#[napi]
+pub fn filter_reads(tools_list_request: bool, content_type: Option<String>) -> bool {
+    ResponseFilter::reads(tools_list_request, content_type.as_deref())
+}
+
 /// The core's configuration field names, camelCase (the TypeScript API's keys).
 #[napi]
 pub fn config_keys() -> Vec<String> {

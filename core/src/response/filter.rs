@@ -732,14 +732,12 @@ impl ResponseFilter {
         content_encoding: Option<&str>,
     ) -> ResponseFilter {
         let open = matches!(policy.current(), PolicyView::Open);
-        let mode = if open {
+        let mode = if open || !ResponseFilter::reads(tools_list_request, content_type) {
             Mode::Pass
         } else if is_sse(content_type) {
             Mode::Sse(Framer::new())
-        } else if tools_list_request {
-            Mode::Json(Vec::new())
         } else {
-            Mode::Pass
+            Mode::Json(Vec::new())
         };
         let mut f = ResponseFilter {
             policy,
@@ -758,6 +756,14 @@ impl ResponseFilter {
             }
         }
         f
+    }
+
+    /// Whether an answer with this Content-Type to a request with (or without) `tools/list` is
+    /// read by the filter under a policy: an SSE answer always (any event may carry a list), a
+    /// JSON one only when the request listed tools. A host may skip creating a filter (and
+    /// intercepting the answer) when this is false: the answer would pass through untouched.
+    pub fn reads(tools_list_request: bool, content_type: Option<&str>) -> bool {
+        is_sse(content_type) || tools_list_request
     }
 
     /// True when the answer is not filtered at all (open policy, or a non-SSE answer to a request

@@ -94,7 +94,7 @@ class Decision:
             raw = _native.view(_native.lib.authsec_decision_principal_json(self._handle))
             self._principal = Principal.from_core(json.loads(raw))
             # The derived fields come from the core's accessors (one rule for every binding).
-            self._principal.client_id = _native.view(_native.lib.authsec_decision_client_id(self._handle))
+            self._principal.client_id = _native.view(_native.lib.authsec_decision_client_id(self._handle)).decode()
             exp = ctypes.c_uint64(0)
             if _native.lib.authsec_decision_expires_at(self._handle, ctypes.byref(exp)):
                 self._principal.expires_at = int(exp.value)
