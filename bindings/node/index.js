@@ -381,41 +381,48 @@ function clearHeaders(res) {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
 
-/** `req.auth` built on first read (a handler that never reads it pays nothing); assignable. */
-function lazyAuth(req, principal, flat, resourceUri) {
-  let value;
-  Object.defineProperty(req, 'auth', {
-    configurable: true,
-    enumerable: true,
-    get() {
-      if (value === undefined) value = authInfo(principal, flat, resourceUri);
-      return value;
-    },
-    set(v) {
-      value = v;
-    },
-  });
-}
-
 /** The MCP SDK's AuthInfo for a principal, from the core's typed accessors and its bearer
- * extraction; `extra.claims` converts the claims only when a handler reads it. */
+ * extraction. Every field is a memoized getter on a plain object (own properties, so spreading
+ * and JSON work): a handler that never reads `req.auth`, or reads only part of it, pays only
+ * for what it reads, and assigning `req.auth` costs no property redefinition on `req`. */
 function authInfo(principal, flat, resourceUri) {
-  const info = { token: native.bearerToken(flat), clientId: principal.clientId, scopes: principal.scopes };
-  const exp = principal.expiresAt;
-  if (exp !== undefined && exp !== null) info.expiresAt = exp;
-  try {
-    info.resource = new URL(resourceUri);
-  } catch {
-    // resource_uri is validated by the core; nothing to add when URL cannot parse it.
-  }
-  info.extra = {
-    subject: principal.subject,
-    issuer: principal.issuer,
-    audience: principal.audience,
-    get claims() { return principal.claims; },
-    principal,
+  let token;
+  let resource;
+  let extra;
+  return {
+    get token() {
+      if (token === undefined) token = native.bearerToken(flat);
+      return token;
+    },
+    get clientId() { return principal.clientId; },
+    get scopes() { return principal.scopes; },
+    get expiresAt() {
+      const exp = principal.expiresAt;
+      return exp === null ? undefined : exp;
+    },
+    get resource() {
+      if (resource === undefined) {
+        try {
+          resource = new URL(resourceUri);
+        } catch {
+          resource = null; // resource_uri is validated by the core; nothing to add otherwise
+        }
+      }
+      return resource === null ? undefined : resource;
+    },
+    get extra() {
+      if (extra === undefined) {
+        extra = {
+          subject: principal.subject,
+          issuer: principal.issuer,
+          audience: principal.audience,
+          get claims() { return principal.claims; },
+          principal,
+        };
+      }
+      return extra;
+    },
   };
-  return info;
 }
 
 // Read the request body. Over the limit (declared by Content-Length or counted while reading)
@@ -657,7 +664,7 @@ function protect(handler, options) {
       }
       if (parsed !== undefined && req.body === undefined) req.body = parsed;
       if (decision.kind === 'allow') {
-        lazyAuth(req, decision.principal, flat, resourceUri);
+        req.auth = authInfo(decision.principal, flat, resourceUri);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
         if (decision.filterToolsList) interceptToolsList(res, runtime, decision, (e) => logger.error(e.message));
       }
