@@ -56,6 +56,8 @@ bash bindings/python/test.sh
 echo "== Go binding: go vet, go test -race, conformance driver, go-sdk end-to-end (bindings/go/test.sh)"
 bash bindings/go/test.sh
 
-echo "== demo (smoke)"
+echo "== demo (smoke: the Rust walk-through, then the seed's story in Python)"
 cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
 tail -n 1 target/demo.log
+bash bindings/python/demo.sh > target/demo-python.log 2>&1 || { cat target/demo-python.log; exit 1; }
+tail -n 1 target/demo-python.log

@@ -3,8 +3,7 @@
 # the pinned test requirements (pip --no-deps: nothing resolves on the day), the package built
 # and installed by its own backend (cargo builds libauthsec), the codes drift check, mypy --strict
 # and pytest (fixture backend, oidc-provider and the official mcp client on loopback), then the
-# shared conformance vectors through tests/conformance_driver.py when the runner speaks the
-# driver protocol.
+# shared conformance vectors through tests/conformance_driver.py.
 # AUTHSEC_CARGO_PROFILE=release builds the library as a user's install does (default here: dev,
 # which reuses the debug build of the rest of the test suite).
 set -euo pipefail
@@ -43,10 +42,6 @@ step "pytest"
 (cd "$PY_DIR/tests" && AUTHSEC_ROOT="$ROOT" "$PY" -m pytest -q -p no:cacheprovider .)
 
 step "conformance vectors through the Python driver (runner + mutation check)"
-if [ -f "$ROOT/tests/conformance/runner/src/main.rs" ]; then
-  (cd "$ROOT" && cargo run --locked -q -p authsec-conformance -- "$PY" bindings/python/tests/conformance_driver.py)
-else
-  echo "skipped: this tree's conformance runner has no driver support yet (tests/conformance/runner/src/main.rs)"
-fi
+(cd "$ROOT" && cargo run --locked -q -p authsec-conformance -- "$PY" bindings/python/tests/conformance_driver.py)
 
 printf '\npython binding: all green\n'
