@@ -11,7 +11,7 @@
 #   LOAD_SECONDS    seconds of measured load per server (default 10)
 #   LOAD_WARMUP     seconds of unmeasured load before each measurement (default 2)
 #   LOAD_THREADS    wrk threads (default 2)    LOAD_CONNECTIONS  wrk connections (default 16)
-#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,node-sdk,python
+#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,node-sdk,python,python-ours
 #                   (default: all)
 #   LOAD_SKIP_BUILD 1: use what is built (release builds, the venv, node_modules)
 #
@@ -27,11 +27,12 @@ TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 LOAD="$ROOT/scripts/load"
 OUT="$TARGET/load"
 VENV="$TARGET/load-venv"
+OURS_VENV="$TARGET/load-venv-ours"
 SECONDS_PER_RUN="${LOAD_SECONDS:-10}"
 WARMUP="${LOAD_WARMUP:-2}"
 THREADS="${LOAD_THREADS:-2}"
 CONNECTIONS="${LOAD_CONNECTIONS:-16}"
-SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,node-sdk,python}"
+SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,python-ours,node-sdk,python}"
 RESOURCE="http://127.0.0.1/mcp"
 SUBJECT="load-user"
 mkdir -p "$OUT"
@@ -66,6 +67,16 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
   if want node-sdk; then
     step "scripts/load/node dependencies (npm ci)"
     bash "$ROOT/scripts/npm-ci.sh" "$LOAD/node"
+  fi
+  if want python-ours; then
+    # The same server and pins as the reference SDK's row (uvicorn, uvloop, httptools), with
+    # this project's authsec_sdk (bindings/python, release library) instead of authsec-sdk 4.7.3.
+    step "this project's Python binding venv ($OURS_VENV, pinned, --no-deps, release build)"
+    [ -x "$OURS_VENV/bin/python" ] || python3 -m venv "$OURS_VENV"
+    grep -v '^authsec-sdk==' "$LOAD/python/requirements.txt" > "$OUT/python-ours-requirements.txt"
+    "$OURS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$OUT/python-ours-requirements.txt"
+    AUTHSEC_CARGO_PROFILE=release "$OURS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+      --no-deps --no-build-isolation --force-reinstall "$ROOT/bindings/python"
   fi
   if want python; then
     step "the reference Python SDK venv ($VENV, pinned, --no-deps)"
@@ -209,6 +220,11 @@ fi
 if want node-sdk; then
   row "peer: Express + MCP SDK \`requireBearerAuth\` + jose (vs Express unprotected)" "-" \
     node-sdk "$OK_BODY" node "$NODE" sdk -- node-express "$OK_BODY" node "$NODE" express
+fi
+if want python-ours; then
+  row "Python \`mount_mcp\` (this project's binding), uvicorn 1 worker" ">= 0.95" \
+    python-ours-protected "$OK_BODY" "$OURS_VENV/bin/python" "$LOAD/python/server.py" --protected -- \
+    python-ours-unprotected "$OK_BODY" "$OURS_VENV/bin/python" "$LOAD/python/server.py" --unprotected
 fi
 if want python; then
   row "peer: reference Python SDK 4.7.3 \`mount_mcp\`, uvicorn 1 worker" "-" \
