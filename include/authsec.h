@@ -59,6 +59,11 @@ enum authsec_status
    */
   AUTHSEC_STATUS_RUNTIME_UNAVAILABLE = 6,
   /*
+   `authsec_runtime_try_check_request` could not decide from memory: the decision needs
+   I/O; make the blocking `authsec_runtime_check_request` call where blocking is fine.
+   */
+  AUTHSEC_STATUS_WOULD_BLOCK = 7,
+  /*
    The core refused host input (e.g. a tools list that is not a JSON array).
    */
   AUTHSEC_STATUS_INVALID_INPUT = 100,
@@ -833,6 +838,29 @@ authsec_status authsec_runtime_check_request(const struct authsec_runtime *rt,
                                              size_t body_len,
                                              struct authsec_decision **decision_out,
                                              struct authsec_error **err_out);
+
+/*
+ `authsec_runtime_check_request` without blocking, for hosts on an event loop: the decision
+ when the core can make it from memory (warm keys, a cached token, local or cached policy:
+ every request of a session after its first), else `AUTHSEC_STATUS_WOULD_BLOCK` and no
+ decision, and the host makes the blocking call off its event loop. Never blocks and may be
+ called from any thread, a tokio worker included. Arguments as for
+ `authsec_runtime_check_request`.
+
+ # Safety
+ As for `authsec_runtime_check_request`.
+ */
+authsec_status authsec_runtime_try_check_request(const struct authsec_runtime *rt,
+                                                 const char *method,
+                                                 size_t method_len,
+                                                 const char *path,
+                                                 size_t path_len,
+                                                 const struct authsec_header *headers,
+                                                 size_t header_count,
+                                                 const uint8_t *body,
+                                                 size_t body_len,
+                                                 struct authsec_decision **decision_out,
+                                                 struct authsec_error **err_out);
 
 /*
  Decide a request whose body the host stopped reading because it is over `max_body_bytes` (a

@@ -18,6 +18,8 @@ const (
 	CodeWrongThreadContext Code = 5
 	// CodeRuntimeUnavailable (binding): The library's hidden runtime could not be started or was shut down.
 	CodeRuntimeUnavailable Code = 6
+	// CodeWouldBlock (binding): The decision needs I/O (a key fetch or an introspection): ask again where the call may block.
+	CodeWouldBlock Code = 7
 	// CodeInvalidInput (core): The host passed input the API cannot use.
 	CodeInvalidInput Code = 100
 	// CodeConfigInvalid (core): The configuration is invalid.
@@ -46,6 +48,8 @@ var (
 	ErrWrongThreadContext error = CodeWrongThreadContext
 	// ErrRuntimeUnavailable is the sentinel of CodeRuntimeUnavailable.
 	ErrRuntimeUnavailable error = CodeRuntimeUnavailable
+	// ErrWouldBlock is the sentinel of CodeWouldBlock.
+	ErrWouldBlock error = CodeWouldBlock
 	// ErrInvalidInput is the sentinel of CodeInvalidInput.
 	ErrInvalidInput error = CodeInvalidInput
 	// ErrConfigInvalid is the sentinel of CodeConfigInvalid.
@@ -69,6 +73,7 @@ var codeTable = []codeInfo{
 	{CodeForkedProcess, "forked_process", "binding", "Called in a forked child; create runtimes after fork."},
 	{CodeWrongThreadContext, "wrong_thread_context", "binding", "A blocking call was made from a thread that runs a tokio runtime."},
 	{CodeRuntimeUnavailable, "runtime_unavailable", "binding", "The library's hidden runtime could not be started or was shut down."},
+	{CodeWouldBlock, "would_block", "binding", "The decision needs I/O (a key fetch or an introspection): ask again where the call may block."},
 	{CodeInvalidInput, "invalid_input", "core", "The host passed input the API cannot use."},
 	{CodeConfigInvalid, "config_invalid", "core", "The configuration is invalid."},
 	{CodeStartupFailed, "startup_failed", "core", "Startup failed in a way the policy mode declares fatal."},

@@ -15,6 +15,8 @@ export declare const ErrorCode: {
   readonly WRONG_THREAD_CONTEXT: 'wrong_thread_context'
   /** The library's hidden runtime could not be started or was shut down. (6) */
   readonly RUNTIME_UNAVAILABLE: 'runtime_unavailable'
+  /** The decision needs I/O (a key fetch or an introspection): ask again where the call may block. (7) */
+  readonly WOULD_BLOCK: 'would_block'
   /** The host passed input the API cannot use. (100) */
   readonly INVALID_INPUT: 'invalid_input'
   /** The configuration is invalid. (200) */

@@ -16,6 +16,8 @@ const ErrorCode = Object.freeze({
   WRONG_THREAD_CONTEXT: 'wrong_thread_context',
   /** The library's hidden runtime could not be started or was shut down. (6) */
   RUNTIME_UNAVAILABLE: 'runtime_unavailable',
+  /** The decision needs I/O (a key fetch or an introspection): ask again where the call may block. (7) */
+  WOULD_BLOCK: 'would_block',
   /** The host passed input the API cannot use. (100) */
   INVALID_INPUT: 'invalid_input',
   /** The configuration is invalid. (200) */

@@ -98,6 +98,12 @@ pub const CODES: &[CodeInfo] = &[
         "The library's hidden runtime could not be started or was shut down.",
     ),
     code(
+        7,
+        c"would_block",
+        CodeScope::Binding,
+        "The decision needs I/O (a key fetch or an introspection): ask again where the call may block.",
+    ),
+    code(
         100,
         c"invalid_input",
         CodeScope::Core,

@@ -224,6 +224,56 @@ pub unsafe extern "C" fn authsec_runtime_check_request(
     })
 }
 
+/// `authsec_runtime_check_request` without blocking, for hosts on an event loop: the decision
+/// when the core can make it from memory (warm keys, a cached token, local or cached policy:
+/// every request of a session after its first), else `AUTHSEC_STATUS_WOULD_BLOCK` and no
+/// decision, and the host makes the blocking call off its event loop. Never blocks and may be
+/// called from any thread, a tokio worker included. Arguments as for
+/// `authsec_runtime_check_request`.
+///
+/// # Safety
+/// As for `authsec_runtime_check_request`.
+#[no_mangle]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn authsec_runtime_try_check_request(
+    rt: *const authsec_runtime,
+    method: *const libc::c_char,
+    method_len: usize,
+    path: *const libc::c_char,
+    path_len: usize,
+    headers: *const authsec_header,
+    header_count: usize,
+    body: *const u8,
+    body_len: usize,
+    decision_out: *mut *mut authsec_decision,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(decision_out, "decision_out")?;
+        let rt = arg_ref!(rt, "runtime");
+        let method = arg_str!(method, method_len, "method");
+        let path = arg_str!(path, path_len, "path");
+        let body = arg_bytes!(body, body_len, "body");
+        // SAFETY: headers points to header_count readable entries, per the contract.
+        let pairs = unsafe { header_pairs(headers, header_count) }?;
+        let req = Request {
+            method,
+            path,
+            headers: &pairs,
+            body,
+        };
+        match rt.core.check(&req) {
+            Check::Ready(d) => write_out(decision_out, authsec_decision::boxed(d)),
+            // Dropping the pending check is safe: key fetches and introspections are shared and
+            // survive a dropped waiter; the blocking call joins them.
+            Check::Pending(_) => Err(Fail::new(
+                authsec_status::WouldBlock,
+                "the decision needs I/O; call authsec_runtime_check_request where blocking is fine",
+            )),
+        }
+    })
+}
+
 /// Decide a request whose body the host stopped reading because it is over `max_body_bytes` (a
 /// declared `Content-Length` over the limit, or more bytes than that arrived): the decision
 /// `authsec_runtime_check_request` would give the whole body (the metadata document on its

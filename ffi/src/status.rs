@@ -24,6 +24,9 @@ pub enum authsec_status {
     WrongThreadContext = 5,
     /// The hidden runtime could not be started (e.g. no threads available).
     RuntimeUnavailable = 6,
+    /// `authsec_runtime_try_check_request` could not decide from memory: the decision needs
+    /// I/O; make the blocking `authsec_runtime_check_request` call where blocking is fine.
+    WouldBlock = 7,
     /// The core refused host input (e.g. a tools list that is not a JSON array).
     InvalidInput = 100,
     /// The configuration is invalid.
@@ -41,7 +44,7 @@ pub enum authsec_status {
 impl authsec_status {
     /// Every status (cbindgen needs the enum; a test checks it against the core's registry).
     /// cbindgen:ignore
-    pub const ALL: [authsec_status; 13] = [
+    pub const ALL: [authsec_status; 14] = [
         authsec_status::Ok,
         authsec_status::NullParameter,
         authsec_status::InvalidUtf8,
@@ -49,6 +52,7 @@ impl authsec_status {
         authsec_status::ForkedProcess,
         authsec_status::WrongThreadContext,
         authsec_status::RuntimeUnavailable,
+        authsec_status::WouldBlock,
         authsec_status::InvalidInput,
         authsec_status::ConfigInvalid,
         authsec_status::StartupFailed,

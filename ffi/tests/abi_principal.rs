@@ -82,6 +82,46 @@ async fn typed_principal_accessors() {
     let bare = fx.mint(claims(json!({}))).await;
     let rt = runtime(&base);
 
+    // Cold keys: the non-blocking check declines (WOULD_BLOCK, no decision written) instead of
+    // fetching; once a blocking check has warmed the keys it decides from memory, even from a
+    // thread that runs a tokio runtime (this test's).
+    let auth = format!("Bearer {with_client}");
+    let headers = [header("authorization", &auth)];
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}"#;
+    let try_check = |out: &mut *mut authsec_decision| {
+        // SAFETY: live runtime, headers and body; writable out-param.
+        unsafe {
+            authsec_runtime_try_check_request(
+                rt,
+                "POST".as_ptr().cast(),
+                4,
+                "/mcp".as_ptr().cast(),
+                4,
+                headers.as_ptr(),
+                1,
+                body.as_ptr(),
+                body.len(),
+                out,
+                ptr::null_mut(),
+            )
+        }
+    };
+    let sentinel = 0x5a5a as *mut authsec_decision;
+    let mut d = sentinel;
+    assert_eq!(try_check(&mut d), authsec_status::WouldBlock);
+    assert_eq!(d, sentinel, "nothing written when it would block");
+
+    let d = check(rt as usize, with_client.clone()) as *mut authsec_decision;
+    // SAFETY: live decision, freed once.
+    unsafe { authsec_decision_free(d) };
+    let mut d = ptr::null_mut();
+    assert_eq!(try_check(&mut d), authsec_status::Ok);
+    // SAFETY: a decision was written; freed once.
+    unsafe {
+        assert_eq!(authsec_decision_get_kind(d), authsec_decision_kind::Allow);
+        authsec_decision_free(d);
+    }
+
     let d = check(rt as usize, with_client) as *mut authsec_decision;
     // SAFETY: d is a live decision until freed below; the out-param is writable.
     unsafe {

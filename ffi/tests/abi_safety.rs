@@ -139,6 +139,23 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
             assert_eq!(st, authsec_status::NullParameter);
         }
         assert_eq!(d, sentinel_d);
+        for (runtime, out) in [(ptr::null(), &mut d as *mut _), (rt, ptr::null_mut())] {
+            let st = authsec_runtime_try_check_request(
+                runtime,
+                "POST".as_ptr().cast(),
+                4,
+                "/mcp".as_ptr().cast(),
+                4,
+                ptr::null(),
+                0,
+                ptr::null(),
+                0,
+                out,
+                ptr::null_mut(),
+            );
+            assert_eq!(st, authsec_status::NullParameter);
+        }
+        assert_eq!(d, sentinel_d);
         assert_eq!(authsec_runtime_max_body_bytes(ptr::null()), 0);
         assert_eq!(authsec_runtime_max_body_bytes(rt), 4 * 1024 * 1024);
         let st = post_mcp(rt, ptr::null(), 0, ptr::null(), 10, &mut d, ptr::null_mut());

@@ -24,6 +24,8 @@ class ErrorCode:
     """A blocking call was made from a thread that runs a tokio runtime."""
     RUNTIME_UNAVAILABLE: Final = 6
     """The library's hidden runtime could not be started or was shut down."""
+    WOULD_BLOCK: Final = 7
+    """The decision needs I/O (a key fetch or an introspection): ask again where the call may block."""
     INVALID_INPUT: Final = 100
     """The host passed input the API cannot use."""
     CONFIG_INVALID: Final = 200
@@ -47,6 +49,7 @@ NAMES: Final[dict[int, str]] = {
     4: "forked_process",
     5: "wrong_thread_context",
     6: "runtime_unavailable",
+    7: "would_block",
     100: "invalid_input",
     200: "config_invalid",
     300: "startup_failed",

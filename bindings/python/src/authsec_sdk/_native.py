@@ -118,6 +118,11 @@ def _load() -> ctypes.CDLL:
         "authsec_runtime_metadata": (c_uint32, [_P, _PP, _PP]),
         "authsec_runtime_max_body_bytes": (c_uint64, [_P]),
         "authsec_runtime_metadata_path": (_Str, [_P]),
+        "authsec_runtime_try_check_request": (
+            c_uint32,
+            [_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_Header), c_size_t, c_char_p,
+             c_size_t, _PP, _PP],
+        ),
         "authsec_runtime_wait_policy_refresh": (c_uint32, [_P, _PP]),
         "authsec_runtime_advance_clock": (c_uint32, [_P, c_uint64, _PP]),
         "authsec_runtime_filter_response": (

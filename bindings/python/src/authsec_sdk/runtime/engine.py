@@ -23,6 +23,7 @@ from typing import Any, Optional
 from urllib.parse import urlsplit
 
 from .. import _native
+from .._codes import ErrorCode
 from .._native import AuthsecError
 from .config import Config, PolicyMode
 from .errors import (
@@ -295,8 +296,21 @@ class Runtime:
         return Decision(out)
 
     async def check_async(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
-        """:meth:`check` in a worker thread, so a blocking check never stalls the event loop."""
+        """The decision without stalling the event loop: on the loop when the core decides from
+        memory (``authsec_runtime_try_check_request``: every request of a session after its
+        first), else :meth:`check` in a worker thread (a key fetch or an introspection)."""
         pairs = [(_b(k), _b(v)) for k, v in headers]
+        arr = _native.headers_array(pairs)
+        m, p = method.encode(), path.encode()
+        out = ctypes.c_void_p()
+        status = _native.lib.authsec_runtime_try_check_request(
+            self._ptr(), m, len(m), p, len(p), arr, len(pairs), body, len(body), ctypes.byref(out), None,
+        )
+        if status == 0:
+            return Decision(out)
+        if status != ErrorCode.WOULD_BLOCK:
+            # Any other refusal: the blocking call reports it the usual way (typed error).
+            return self.check(method, path, pairs, body)
         return await asyncio.to_thread(self.check, method, path, pairs, body)
 
     def check_oversized(self, method: str, path: str, headers: HeaderPairs) -> Decision:
