@@ -203,20 +203,22 @@ pub unsafe extern "C" fn authsec_runtime_check_request(
 ) -> authsec_status {
     call(err_out, || {
         check_out(decision_out, "decision_out")?;
-        let rt = arg_ref!(rt, "runtime");
-        let method = arg_str!(method, method_len, "method");
-        let path = arg_str!(path, path_len, "path");
-        let body = arg_bytes!(body, body_len, "body");
-        // SAFETY: headers points to header_count readable entries, per the contract.
-        let pairs = unsafe { header_pairs(headers, header_count) }?;
+        // SAFETY: the arguments are as this function's contract requires.
+        let a = unsafe {
+            request_args(
+                rt,
+                method,
+                method_len,
+                path,
+                path_len,
+                headers,
+                header_count,
+                body,
+                body_len,
+            )
+        }?;
         hidden::check_may_block()?;
-        let req = Request {
-            method,
-            path,
-            headers: &pairs,
-            body,
-        };
-        let decision = match rt.core.check(&req) {
+        let decision = match a.rt.core.check(&a.request()) {
             Check::Ready(d) => d,
             Check::Pending(p) => hidden::block_on(p)?,
         };
@@ -250,19 +252,21 @@ pub unsafe extern "C" fn authsec_runtime_try_check_request(
 ) -> authsec_status {
     call(err_out, || {
         check_out(decision_out, "decision_out")?;
-        let rt = arg_ref!(rt, "runtime");
-        let method = arg_str!(method, method_len, "method");
-        let path = arg_str!(path, path_len, "path");
-        let body = arg_bytes!(body, body_len, "body");
-        // SAFETY: headers points to header_count readable entries, per the contract.
-        let pairs = unsafe { header_pairs(headers, header_count) }?;
-        let req = Request {
-            method,
-            path,
-            headers: &pairs,
-            body,
-        };
-        match rt.core.check(&req) {
+        // SAFETY: the arguments are as this function's contract requires.
+        let a = unsafe {
+            request_args(
+                rt,
+                method,
+                method_len,
+                path,
+                path_len,
+                headers,
+                header_count,
+                body,
+                body_len,
+            )
+        }?;
+        match a.rt.core.check(&a.request()) {
             Check::Ready(d) => write_out(decision_out, authsec_decision::boxed(d)),
             // Dropping the pending check is safe: key fetches and introspections are shared and
             // survive a dropped waiter; the blocking call joins them.
@@ -296,21 +300,22 @@ pub unsafe extern "C" fn authsec_runtime_check_oversized(
 ) -> authsec_status {
     call(err_out, || {
         check_out(decision_out, "decision_out")?;
-        let rt = arg_ref!(rt, "runtime");
-        let method = arg_str!(method, method_len, "method");
-        let path = arg_str!(path, path_len, "path");
-        // SAFETY: headers points to header_count readable entries, per the contract.
-        let pairs = unsafe { header_pairs(headers, header_count) }?;
-        let req = Request {
-            method,
-            path,
-            headers: &pairs,
-            body: &[],
-        };
-        write_out(
-            decision_out,
-            authsec_decision::boxed(rt.core.check_oversized(&req)),
-        )
+        // SAFETY: the arguments are as this function's contract requires (no body).
+        let a = unsafe {
+            request_args(
+                rt,
+                method,
+                method_len,
+                path,
+                path_len,
+                headers,
+                header_count,
+                std::ptr::null(),
+                0,
+            )
+        }?;
+        let decision = a.rt.core.check_oversized(&a.request());
+        write_out(decision_out, authsec_decision::boxed(decision))
     })
 }
 
@@ -397,6 +402,53 @@ pub unsafe extern "C" fn authsec_runtime_advance_clock(
         })?;
         clock.advance(Duration::from_millis(millis));
         Ok(())
+    })
+}
+
+/// The borrowed arguments of the exports that decide a request.
+struct RequestArgs<'a> {
+    rt: &'a authsec_runtime,
+    method: &'a str,
+    path: &'a str,
+    headers: Vec<(&'a str, &'a str)>,
+    body: &'a [u8],
+}
+
+impl RequestArgs<'_> {
+    fn request(&self) -> Request<'_> {
+        Request {
+            method: self.method,
+            path: self.path,
+            headers: &self.headers,
+            body: self.body,
+        }
+    }
+}
+
+/// Borrow and check (NULL, UTF-8) the arguments of a request-deciding export.
+///
+/// # Safety
+/// As for `authsec_runtime_check_request`: `rt` is NULL or live, every pointer/length pair is
+/// NULL with 0 or readable, `headers` points to `header_count` readable entries.
+#[allow(clippy::too_many_arguments)]
+unsafe fn request_args<'a>(
+    rt: *const authsec_runtime,
+    method: *const libc::c_char,
+    method_len: usize,
+    path: *const libc::c_char,
+    path_len: usize,
+    headers: *const authsec_header,
+    header_count: usize,
+    body: *const u8,
+    body_len: usize,
+) -> Result<RequestArgs<'a>, Fail> {
+    Ok(RequestArgs {
+        rt: arg_ref!(rt, "runtime"),
+        method: arg_str!(method, method_len, "method"),
+        path: arg_str!(path, path_len, "path"),
+        body: arg_bytes!(body, body_len, "body"),
+        // SAFETY: headers points to header_count readable entries, per the contract.
+        headers: unsafe { header_pairs(headers, header_count) }?,
     })
 }
 
