@@ -314,3 +314,41 @@ def test_a_blocking_check_releases_the_gil(backend: Backend) -> None:
     a.join(30)
     b.join(30)
     assert seen_while_blocked == [True]
+
+
+def test_lazy_principal_reads_the_core_once_and_behaves_as_a_principal(backend: Backend) -> None:
+    """mount_mcp hands the handler a principal read from the core on first use: the same fields
+    as the eager one, a Principal for isinstance/==/repr/asdict, assignable, and readable after
+    the request (it keeps the decision alive); a closed decision refuses to build one."""
+    import dataclasses
+
+    from authsec_sdk.runtime import Principal
+
+    backend.reset()
+    rt = Runtime(local(backend))
+    headers = [(b"authorization", f"Bearer {token(backend)}".encode()), (b"content-type", b"application/json")]
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}'
+    eager = rt.check("POST", "/mcp", headers, body).principal
+    d = rt.check("POST", "/mcp", headers, body)
+    lazy = d.lazy_principal()
+    assert lazy is d.lazy_principal() and isinstance(lazy, Principal)
+    del d  # the principal alone keeps the decision (and its handle) alive
+    assert eager is not None and lazy == eager and eager == lazy
+    assert dataclasses.asdict(lazy) == dataclasses.asdict(eager)
+    assert repr(lazy) == repr(eager) and repr(lazy).startswith("Principal(subject='user-1'")
+    assert "claims" not in repr(lazy)
+    assert (lazy.client_id, lazy.expires_at) == (eager.client_id, eager.expires_at)
+    lazy.subject = "changed"
+    assert lazy.subject == "changed" and lazy.scopes == ["issues:read"]
+
+    closed = rt.check("POST", "/mcp", headers, body)
+    p = closed.lazy_principal()
+    closed.close()
+    with pytest.raises(AuthsecError) as e:
+        p.subject  # noqa: B018
+    assert e.value.code == "invalid_argument"
+    with pytest.raises(AuthsecError):
+        p.scopes  # noqa: B018 (still refused on a second read, never a half-built principal)
+    assert closed.lazy_principal() is p
+    denied = rt.check("POST", "/mcp", [], body)
+    assert denied.kind == "respond" and denied.lazy_principal() is None and denied.principal is None

@@ -37,7 +37,7 @@ from .errors import (
     TokenInvalidError,
 )
 from .manifest import tool_to_json
-from .principal import Principal
+from .principal import Principal, _LazyPrincipal
 
 __all__ = ["AuthorizeDenial", "AuthorizeResult", "Runtime", "Decision", "FilterResult", "ResponseFilter", "RpcAnswer", "RpcHandler"]
 
@@ -59,6 +59,17 @@ def _b(value: Any) -> bytes:
     if isinstance(value, str):
         return value.encode("utf-8")
     raise TypeError(f"header names and values must be str or bytes (got {type(value).__name__})")
+
+
+def _header_args(headers: HeaderPairs) -> tuple[list[tuple[bytes, bytes]], Any]:
+    """The pairs as bytes and the ``authsec_header[]`` over them. ASGI headers are already a
+    list of byte pairs: they are used as they are (no copy)."""
+    pairs = headers if isinstance(headers, list) else list(headers)
+    try:
+        return pairs, _native.headers_array(pairs)
+    except TypeError:  # some name or value is a str (or not text at all: _b says which)
+        pairs = [(_b(k), _b(v)) for k, v in pairs]
+        return pairs, _native.headers_array(pairs)
 
 
 class Decision:
@@ -86,20 +97,37 @@ class Decision:
 
     @property
     def principal(self) -> Optional[Principal]:
-        """The principal of an allow decision (``None`` otherwise)."""
+        """The principal of an allow decision (``None`` otherwise), read from the core now."""
+        if self.kind != "allow":
+            return None
+        if self._principal is None:
+            self._principal = self._build_principal()
+        return self._principal
+
+    def lazy_principal(self) -> Optional[Principal]:
+        """The principal of an allow decision (``None`` otherwise) whose fields are read from the
+        core on first use (what ``mount_mcp`` hands the handler: most handlers never look).
+        Until then it keeps this decision, and its native handle, alive: do not :meth:`close`
+        the decision before the principal was read."""
         if self.kind != "allow":
             return None
         if self._principal is None:
             if self._handle is None:
                 raise AuthsecError(3, "the decision is closed")
-            raw = _native.view(_native.lib.authsec_decision_principal_json(self._handle))
-            self._principal = Principal.from_core(json.loads(raw))
-            # The derived fields come from the core's accessors (one rule for every binding).
-            self._principal.client_id = _native.view(_native.lib.authsec_decision_client_id(self._handle)).decode()
-            exp = ctypes.c_uint64(0)
-            if _native.lib.authsec_decision_expires_at(self._handle, ctypes.byref(exp)):
-                self._principal.expires_at = int(exp.value)
+            self._principal = _LazyPrincipal(self._build_principal)
         return self._principal
+
+    def _build_principal(self) -> Principal:
+        if self._handle is None:
+            raise AuthsecError(3, "the decision is closed")
+        raw = _native.view(_native.lib.authsec_decision_principal_json(self._handle))
+        p = Principal.from_core(json.loads(raw))
+        # The derived fields come from the core's accessors (one rule for every binding).
+        p.client_id = _native.view(_native.lib.authsec_decision_client_id(self._handle)).decode()
+        exp = ctypes.c_uint64(0)
+        if _native.lib.authsec_decision_expires_at(self._handle, ctypes.byref(exp)):
+            p.expires_at = int(exp.value)
+        return p
 
     @property
     def response(self) -> Optional[AuthsecResponse]:
@@ -148,8 +176,12 @@ class ResponseFilter:
         self._handle: Optional[int] = handle.value
         self._decision = decision  # the filter borrows nothing from it, but keep the order of frees
         self.passthrough = bool(_native.lib.authsec_response_filter_passthrough(self._handle))
-        self.drops_content_encoding = bool(_native.lib.authsec_response_filter_drops_content_encoding(self._handle))
-        self.holds_body = bool(_native.lib.authsec_response_filter_holds_body(self._handle))
+        # A pass-through filter changes nothing (the usual case: a tools/call's JSON answer), so
+        # the two head rules are asked only of a filter that reads the answer.
+        self.drops_content_encoding = not self.passthrough and bool(
+            _native.lib.authsec_response_filter_drops_content_encoding(self._handle)
+        )
+        self.holds_body = not self.passthrough and bool(_native.lib.authsec_response_filter_holds_body(self._handle))
 
     def _step(self, fn: Callable[..., int], *args: Any) -> tuple[str, Any]:
         if self._handle is None:
@@ -285,8 +317,7 @@ class Runtime:
 
     def check(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
         """Decide one request (may block for a JWKS fetch or an introspection)."""
-        pairs = [(_b(k), _b(v)) for k, v in headers]
-        arr = _native.headers_array(pairs)
+        pairs, arr = _header_args(headers)
         m, p = method.encode(), path.encode()
         out = ctypes.c_void_p()
         _native.call(
@@ -299,8 +330,7 @@ class Runtime:
         """The decision without stalling the event loop: on the loop when the core decides from
         memory (``authsec_runtime_try_check_request``: every request of a session after its
         first), else :meth:`check` in a worker thread (a key fetch or an introspection)."""
-        pairs = [(_b(k), _b(v)) for k, v in headers]
-        arr = _native.headers_array(pairs)
+        pairs, arr = _header_args(headers)
         m, p = method.encode(), path.encode()
         out = ctypes.c_void_p()
         status = _native.lib.authsec_runtime_try_check_request(
@@ -316,8 +346,7 @@ class Runtime:
     def check_oversized(self, method: str, path: str, headers: HeaderPairs) -> Decision:
         """The decision for a body over :attr:`max_body_bytes` that was not read (413, or the
         metadata document on its route)."""
-        pairs = [(_b(k), _b(v)) for k, v in headers]
-        arr = _native.headers_array(pairs)
+        pairs, arr = _header_args(headers)
         m, p = method.encode(), path.encode()
         out = ctypes.c_void_p()
         _native.call(

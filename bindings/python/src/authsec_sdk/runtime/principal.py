@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass, field
-from typing import Any, Optional
+from dataclasses import dataclass, field, fields
+from typing import Any, Callable, Optional
 
 __all__ = ["Principal", "principal_from_context"]
 
@@ -51,6 +51,52 @@ class Principal:
             claims=dict(data.get("claims", {})),
             active=bool(data.get("active", False)),
         )
+
+
+class _LazyField:
+    """A field of :class:`_LazyPrincipal`: the first read of any field builds them all. A
+    non-data descriptor, so once built (or assigned) the instance's own value wins."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, obj: Any, owner: Any = None) -> Any:
+        if obj is None:
+            return self
+        obj._build()
+        return obj.__dict__[self.name]
+
+
+class _LazyPrincipal(Principal):
+    """A :class:`Principal` whose fields are read from the core only when the handler first
+    looks at one (most requests never do: building it costs a JSON decode and three foreign
+    calls). ``build`` returns the full principal; it runs at most once."""
+
+    def __init__(self, build: Callable[[], Principal]) -> None:  # noqa: D107 (no dataclass init)
+        self.__dict__["_authsec_build"] = build
+
+    def _build(self) -> None:
+        build = self.__dict__.get("_authsec_build")
+        if build is not None:
+            built = build()  # raises (the decision was closed): tried again on the next read
+            for f in fields(Principal):
+                self.__dict__.setdefault(f.name, getattr(built, f.name))
+            del self.__dict__["_authsec_build"]
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Principal):
+            return NotImplemented
+        self._build()
+        return all(getattr(self, f.name) == getattr(other, f.name) for f in fields(Principal))
+
+    __hash__ = None  # type: ignore[assignment]  # as the dataclass: mutable, unhashable
+
+
+for _f in fields(Principal):
+    setattr(_LazyPrincipal, _f.name, _LazyField(_f.name))
+_LazyPrincipal.__qualname__ = "Principal"  # repr() reads "Principal(...)"
 
 
 _principal_ctx: ContextVar[Optional[Principal]] = ContextVar("authsec_principal", default=None)

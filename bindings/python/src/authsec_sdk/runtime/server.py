@@ -108,7 +108,7 @@ class _Guard:
             return
         method = str(scope["method"])
         path = str(scope["path"])
-        headers: list[tuple[bytes, bytes]] = list(scope.get("headers", []))
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         try:
             body = await _read_body(receive, headers, self.rt.max_body_bytes)
         except _Disconnected:
@@ -125,7 +125,11 @@ class _Guard:
         try:
             await self._dispatch(decision, scope, receive, send, body or b"")
         finally:
-            decision.close()
+            # An allow's principal reads the decision lazily (request.state, the context
+            # variable, possibly kept by the handler): its handle is freed with the last
+            # reference. Every other decision is freed now.
+            if decision.kind != "allow":
+                decision.close()
 
     async def _dispatch(self, d: Decision, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
         if d.kind == "respond":
@@ -135,7 +139,7 @@ class _Guard:
         replay = _replay(body, receive)
         # pass-through (the MCP handshake without a usable token) runs with no principal: the
         # state key and the context variable are set to None, never left to what came before.
-        principal = d.principal if d.kind == "allow" else None
+        principal = d.lazy_principal()
         inner = dict(scope)
         inner["state"] = {**scope.get("state", {}), "authsec_principal": principal}
         token = _principal_ctx.set(principal)
@@ -191,12 +195,16 @@ class _FilteredSend:
 
     async def _start(self, msg: Message) -> None:
         headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
-
-        def get(name: bytes) -> Optional[str]:
-            return next((v.decode("latin-1") for k, v in headers if k.lower() == name), None)
-
+        content_type: Optional[str] = None
+        content_encoding: Optional[str] = None
+        for k, v in headers:
+            name = k.lower()
+            if name == b"content-type" and content_type is None:
+                content_type = v.decode("latin-1")
+            elif name == b"content-encoding" and content_encoding is None:
+                content_encoding = v.decode("latin-1")
         try:
-            f = self.rt.response_filter(self.decision, get(b"content-type"), get(b"content-encoding"))
+            f = self.rt.response_filter(self.decision, content_type, content_encoding)
         except AuthsecError as e:
             self.closed = True
             await _refuse(self.send, e)
