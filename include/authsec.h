@@ -341,6 +341,21 @@ authsec_decision_kind authsec_decision_get_kind(const struct authsec_decision *d
 bool authsec_decision_filter_tools_list(const struct authsec_decision *decision);
 
 /*
+ For an allow decision: whether the handler's answer with this Content-Type (NULL with 0 when
+ absent) must go through `authsec_runtime_response_filter`. False means the filter would pass
+ the answer unchanged (the usual case: the JSON answer to a `tools/call`), so the host may
+ forward it without creating one. True on any doubt: a NULL or non-allow decision, or a
+ Content-Type that is not readable UTF-8 (creating the filter then says what is wrong).
+
+ # Safety
+ `decision` is NULL or a live decision; `content_type` is NULL or readable for
+ `content_type_len` bytes.
+ */
+bool authsec_decision_filter_reads(const struct authsec_decision *decision,
+                                   const char *content_type,
+                                   size_t content_type_len);
+
+/*
  For an allow decision: the principal's subject (`sub`), borrowed until the decision is freed.
  Empty otherwise.
 

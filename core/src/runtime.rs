@@ -122,6 +122,16 @@ pub struct Allow {
     pub tools_list_request: bool,
 }
 
+impl Allow {
+    /// Whether the handler's answer with this Content-Type must go through the response filter
+    /// ([`Runtime::response_filter`]): under a policy, an SSE answer always and a JSON one when
+    /// the request listed tools. When false the answer passes unchanged, so a host may forward
+    /// it without creating a filter (the usual case: a `tools/call`'s JSON answer).
+    pub fn reads_response(&self, content_type: Option<&str>) -> bool {
+        self.filter_tools_list && ResponseFilter::reads(self.tools_list_request, content_type)
+    }
+}
+
 /// What the host must do with a request.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

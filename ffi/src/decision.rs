@@ -3,6 +3,8 @@
 
 use std::sync::{Arc, OnceLock};
 
+use libc::c_char;
+
 use authsec_core::{Allow, Decision, Principal, Response};
 
 use crate::boundary::{accessor, call, check_out, opt_ref, write_out};
@@ -145,6 +147,33 @@ pub unsafe extern "C" fn authsec_decision_filter_tools_list(
         opt_ref!(decision)
             .and_then(|d| d.allow.as_ref())
             .is_some_and(|a| a.filter_tools_list)
+    })
+}
+
+/// For an allow decision: whether the handler's answer with this Content-Type (NULL with 0 when
+/// absent) must go through `authsec_runtime_response_filter`. False means the filter would pass
+/// the answer unchanged (the usual case: the JSON answer to a `tools/call`), so the host may
+/// forward it without creating one. True on any doubt: a NULL or non-allow decision, or a
+/// Content-Type that is not readable UTF-8 (creating the filter then says what is wrong).
+///
+/// # Safety
+/// `decision` is NULL or a live decision; `content_type` is NULL or readable for
+/// `content_type_len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_filter_reads(
+    decision: *const authsec_decision,
+    content_type: *const c_char,
+    content_type_len: usize,
+) -> bool {
+    accessor(true, || {
+        let Some(allow) = opt_ref!(decision).and_then(|d| d.allow.as_ref()) else {
+            return true;
+        };
+        // SAFETY: the caller guarantees `content_type` is NULL or readable for its length.
+        match unsafe { crate::text::str_in(content_type, content_type_len, "content type") } {
+            Ok(ct) => allow.reads_response((!content_type.is_null()).then_some(ct)),
+            Err(_) => true,
+        }
     })
 }
 

@@ -243,6 +243,22 @@ impl Binding for Abi {
                 ..Streamed::default()
             };
         }
+        // The cheap question hosts ask first must agree with the filter on every vector: "no
+        // need to read" exactly when the filter passes the answer through.
+        // SAFETY: f and d are live; ct is NULL or readable for ct_len.
+        unsafe {
+            assert_eq!(
+                authsec_decision_filter_reads(d.0, ct, ct_len),
+                !authsec_response_filter_passthrough(f),
+                "authsec_decision_filter_reads disagrees with the filter ({content_type:?})"
+            );
+            // An unreadable Content-Type is a doubt: read the answer.
+            assert!(authsec_decision_filter_reads(
+                d.0,
+                b"\xff".as_ptr().cast(),
+                1
+            ));
+        }
         let mut out = Streamed {
             // SAFETY: f is a live filter.
             drops_content_encoding: unsafe { authsec_response_filter_drops_content_encoding(f) },

@@ -235,6 +235,13 @@ fn null_arguments_give_a_status_and_leave_outputs_untouched() {
             authsec_decision_kind::Respond
         );
         assert!(!authsec_decision_filter_tools_list(ptr::null()));
+        // "Must the answer be filtered?" answers yes on any doubt.
+        assert!(authsec_decision_filter_reads(ptr::null(), ptr::null(), 0));
+        assert!(authsec_decision_filter_reads(
+            ptr::null(),
+            b"x".as_ptr().cast(),
+            1
+        ));
         assert_eq!(authsec_decision_subject(ptr::null()).len, 0);
         assert_eq!(authsec_decision_principal_json(ptr::null()).len, 0);
         assert!(authsec_decision_response(ptr::null()).is_null());
@@ -393,6 +400,8 @@ fn filter_refuses_a_decision_that_is_not_an_allow() {
         assert_eq!(st, authsec_status::InvalidArgument);
         assert!(f.is_null());
         assert!(take(err).1.contains("allow decision"));
+        // Not an allow: "must the answer be filtered" is yes (never a reason to skip the filter).
+        assert!(authsec_decision_filter_reads(d, ptr::null(), 0));
         authsec_decision_free(d);
         authsec_runtime_free(rt);
     }

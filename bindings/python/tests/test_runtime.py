@@ -352,3 +352,33 @@ def test_lazy_principal_reads_the_core_once_and_behaves_as_a_principal(backend: 
     assert closed.lazy_principal() is p
     denied = rt.check("POST", "/mcp", [], body)
     assert denied.kind == "respond" and denied.lazy_principal() is None and denied.principal is None
+
+
+def test_header_pairs_of_any_text_type_decide_alike(backend: Backend) -> None:
+    """ASGI byte pairs go to the core as they are; str, bytearray and bytes subclasses (even
+    one whose len() lies) are converted first, so every form gets the same decision; a value
+    that is not text is a TypeError, never a guess."""
+
+    class Lying(bytes):
+        def __len__(self) -> int:
+            return 4096
+
+    backend.reset()
+    rt = Runtime(local(backend))
+    tok = token(backend)
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}'
+    forms: list[list[tuple[Any, Any]]] = [
+        [(b"authorization", f"Bearer {tok}".encode())],
+        [("authorization", f"Bearer {tok}")],
+        [(bytearray(b"authorization"), bytearray(f"Bearer {tok}".encode()))],
+        [(Lying(b"authorization"), Lying(f"Bearer {tok}".encode()))],
+        [(b"authorization", f"Bearer {tok}")],
+    ]
+    for headers in forms:
+        d = rt.check("POST", "/mcp", headers, body)
+        assert d.kind == "allow" and d.principal is not None and d.principal.subject == "user-1", headers
+    d = rt.check("POST", "/mcp", [(Lying(b"authorization"), Lying(b"Bearer nope"))], body)
+    # tools/call with a bad token: the core's in-band denial (never an allow)
+    assert d.kind == "respond" and d.response is not None and b'"error":"invalid_token"' in d.response[2]
+    with pytest.raises(TypeError):
+        rt.check("POST", "/mcp", [(b"authorization", 12345)], body)

@@ -135,6 +135,7 @@ def _load() -> ctypes.CDLL:
         ),
         "authsec_decision_get_kind": (c_uint32, [_P]),
         "authsec_decision_filter_tools_list": (c_bool, [_P]),
+        "authsec_decision_filter_reads": (c_bool, [_P, c_char_p, c_size_t]),
         "authsec_decision_subject": (_Str, [_P]),
         "authsec_decision_principal_json": (_Str, [_P]),
         "authsec_decision_client_id": (_Str, [_P]),
@@ -212,11 +213,13 @@ def take_json(handle: c_void_p) -> Any:
 def headers_array(headers: list[tuple[bytes, bytes]]) -> Any:
     """An ``authsec_header[]`` over the given byte pairs (the caller keeps them alive)."""
     # One tuple per element, converted by ctypes in C: several times cheaper than setting the
-    # four fields one by one. A str name or value raises TypeError (c_char_p takes bytes).
-    for name, value in headers:
-        if type(name) is not bytes or type(value) is not bytes:
-            raise TypeError("header names and values must be bytes")
-    elements: list[Any] = [(n, len(n), v, len(v)) for n, v in headers]
+    # four fields one by one. Exactly bytes (not a subclass, whose len() could lie about the
+    # buffer): anything else is a TypeError (the caller converts str pairs and retries).
+    elements: list[Any] = [
+        (n, len(n), v, len(v)) for n, v in headers if type(n) is bytes and type(v) is bytes
+    ]
+    if len(elements) != len(headers):
+        raise TypeError("header names and values must be bytes")
     return (_Header * len(headers))(*elements)
 
 

@@ -54,8 +54,10 @@ RpcHandler = Callable[[dict[str, Any], str], Awaitable[RpcAnswer]]
 
 
 def _b(value: Any) -> bytes:
-    if isinstance(value, bytes):
+    if type(value) is bytes:
         return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value)  # a copy of the buffer itself (a subclass's len() is not trusted)
     if isinstance(value, str):
         return value.encode("utf-8")
     raise TypeError(f"header names and values must be str or bytes (got {type(value).__name__})")
@@ -133,6 +135,16 @@ class Decision:
     def response(self) -> Optional[AuthsecResponse]:
         """(status, headers, body) to write for a respond decision, else ``None``."""
         return self._response
+
+    def reads_response(self, content_type: Optional[str]) -> bool:
+        """Whether the handler's answer with this Content-Type must go through
+        :meth:`Runtime.response_filter` (``authsec_decision_filter_reads``). False means the
+        filter would pass it unchanged (a ``tools/call``'s JSON answer): forward it as it is.
+        True on any doubt (a closed or non-allow decision)."""
+        if self._handle is None:
+            return True
+        ct = content_type.encode("latin-1") if content_type is not None else None
+        return bool(_native.lib.authsec_decision_filter_reads(self._handle, ct, len(ct or b"")))
 
     def handle(self) -> int:
         if self._handle is None:

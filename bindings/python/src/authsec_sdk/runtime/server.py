@@ -203,6 +203,11 @@ class _FilteredSend:
                 content_type = v.decode("latin-1")
             elif name == b"content-encoding" and content_encoding is None:
                 content_encoding = v.decode("latin-1")
+        if not self.decision.reads_response(content_type):
+            # The core says the filter would pass this answer unchanged: forward it as it is.
+            self.passthrough = True
+            await self.send(msg)
+            return
         try:
             f = self.rt.response_filter(self.decision, content_type, content_encoding)
         except AuthsecError as e:
