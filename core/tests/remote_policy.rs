@@ -277,8 +277,9 @@ async fn wait_fetches(rt: &Runtime, n: u64) {
     for _ in 0..100 {
         let st = rt.policy_status().unwrap();
         if st.fetches >= n && st.fetches > 0 {
-            // The fetch counter moves before the answer is applied: give it a moment.
-            tokio::time::sleep(Duration::from_millis(50)).await;
+            // The fetch counter moves before the answer is applied: wait for the refresh to
+            // finish (a fixed sleep lost this race on a loaded machine).
+            rt.wait_policy_refresh().await;
             return;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
