@@ -18,7 +18,7 @@ ROOT="$(cd "$HERE/../.." && pwd)"
 OUT="${CARGO_TARGET_DIR:-$ROOT/target}/mcp-suite"
 VENV="${CARGO_TARGET_DIR:-$ROOT/target}/py-venv"
 
-step() { printf '\n==> %s\n' "$*"; }
+step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
 step "npm ci (the suite with its Node 22, the everything-server, the clients, oidc-provider, examples/node)"
 bash "$ROOT/scripts/npm-ci.sh" "$HERE/suite" "$HERE/server" "$HERE/clients" "$ROOT/tests/interop/oidc" "$ROOT/examples/node"
@@ -49,4 +49,4 @@ cat "$OUT/suite.md"
 step "official MCP clients (TypeScript SDK 1.x, 2.x; Python mcp 2.x) against SDK 1.x and 2.x servers behind authsec"
 (cd "$HERE/clients" && node --test clients.test.mjs)
 
-printf '\nmcp-suite: all green\n'
+printf '\nmcp-suite: all green (%ss)\n' "$SECONDS"
