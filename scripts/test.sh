@@ -5,7 +5,9 @@
 # the C programs under AddressSanitizer and valgrind), the Node binding (every vector, the API, an
 # MCP SDK client against an Express server behind mountMcp), the Python binding (pinned venv,
 # mypy, pytest with the official mcp client, every vector), the Go binding (vet, -race, every
-# vector, the go-sdk end to end), then the demo as a smoke test. Every install is pinned.
+# vector, the go-sdk end to end), the official MCP conformance suite against an MCP SDK server bare
+# and behind authsec plus the official MCP clients of every SDK line (tests/mcp-suite), then the
+# demo as a smoke test. Every install is pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -55,6 +57,9 @@ bash bindings/python/test.sh
 
 echo "== Go binding: go vet, go test -race, conformance driver, go-sdk end-to-end (bindings/go/test.sh)"
 bash bindings/go/test.sh
+
+echo "== MCP conformance suite bare vs behind authsec, official MCP clients of every SDK line (tests/mcp-suite/run.sh)"
+MCP_SUITE_SHARED_NPM_DONE=1 bash tests/mcp-suite/run.sh   # examples/node, oidc: installed by bindings/node/test.sh above
 
 echo "== demo (smoke: the Rust walk-through, then the seed's story in Python)"
 cargo run --locked -q -p authsec-demo > target/demo.log 2>&1 || { cat target/demo.log; exit 1; }
