@@ -116,6 +116,12 @@ pub const CODES: &[CodeInfo] = &[
         "The configuration is invalid.",
     ),
     code(
+        240,
+        c"workload_not_configured",
+        CodeScope::Core,
+        "No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled).",
+    ),
+    code(
         300,
         c"startup_failed",
         CodeScope::Core,
@@ -126,6 +132,18 @@ pub const CODES: &[CodeInfo] = &[
         c"backend_error",
         CodeScope::Core,
         "A call to the authorization server or the AuthSec backend failed.",
+    ),
+    code(
+        340,
+        c"workload_api_unavailable",
+        CodeScope::Core,
+        "The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time.",
+    ),
+    code(
+        341,
+        c"svid_expired",
+        CodeScope::Core,
+        "The last X.509-SVID has expired and the Workload API has not sent a new one.",
     ),
     code(
         900,
@@ -156,21 +174,31 @@ pub enum ErrorCode {
     InvalidInput = 100,
     /// The configuration is invalid (parse error, unknown field, or a validation rule).
     ConfigInvalid = 200,
+    /// Workload identity is disabled: no Workload API socket given or in the environment.
+    WorkloadNotConfigured = 240,
     /// `startup` failed in a way the policy mode declares fatal.
     StartupFailed = 300,
     /// A call to the authorization server or the AuthSec backend failed.
     Backend = 301,
+    /// The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in
+    /// time.
+    WorkloadApiUnavailable = 340,
+    /// The last X.509-SVID has expired and no new one arrived.
+    SvidExpired = 341,
     /// A bug: an invariant did not hold. Treat as a denial.
     Internal = 900,
 }
 
 impl ErrorCode {
     /// Every core code.
-    pub const ALL: [ErrorCode; 5] = [
+    pub const ALL: [ErrorCode; 8] = [
         ErrorCode::InvalidInput,
         ErrorCode::ConfigInvalid,
+        ErrorCode::WorkloadNotConfigured,
         ErrorCode::StartupFailed,
         ErrorCode::Backend,
+        ErrorCode::WorkloadApiUnavailable,
+        ErrorCode::SvidExpired,
         ErrorCode::Internal,
     ];
 

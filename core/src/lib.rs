@@ -41,9 +41,10 @@ mod manifest; // publishing the tool manifest to the AuthSec backend
 mod policy; // what a principal may do: open, local and remote (AuthSec) policies
 mod request; // the JSON-RPC envelope and SSE framing
 mod response; // every byte the client sees: denials, challenges, metadata, filtered answers
-mod runtime;
+mod runtime; // the decision for one request, tying the layers together
 mod text; // the header-safe text sanitizer
-mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal // the decision for one request, tying the layers together
+mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal
+mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and on disk, JWT bundles
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
@@ -60,3 +61,9 @@ pub use runtime::{
 pub use token::error::Reason;
 pub use token::principal::Principal;
 pub use token::validator::INACTIVE_MESSAGE;
+pub use workload::endpoint::{resolve_endpoint, ENDPOINT_ENV};
+pub use workload::files::{SvidFiles, BUNDLE_FILE, CERT_FILE, KEY_FILE};
+#[cfg(feature = "spiffe")]
+pub use workload::x509::{
+    fetch_jwt_svid, Svid, WorkloadIdentity, WorkloadOptions, DEFAULT_INITIAL_TIMEOUT,
+};

@@ -241,6 +241,9 @@ impl RuntimeBuilder {
             }
         };
         let validator = Validator::new(&cfg, http.clone(), self.clock.clone());
+        let workloads = (!cfg.spiffe_trust_domain.trim().is_empty()
+            && cfg.effective_policy_mode() != PolicyMode::Open)
+            .then(|| WorkloadPolicies::new(&cfg.tool_workloads));
         let metadata_path = metadata::metadata_path(&cfg.resource_uri);
         let responder = Responder {
             challenge: ChallengeBuilder::new(
@@ -256,8 +259,10 @@ impl RuntimeBuilder {
                 cfg,
                 validator,
                 policy,
+                workloads,
                 responder,
                 metadata_path,
+                jwt_bundle_watch: std::sync::Mutex::new(None),
             }),
         })
     }
@@ -269,9 +274,57 @@ struct Inner {
     remote: Option<Arc<ScopeMatrix>>,
     validator: Validator,
     policy: Arc<dyn PolicySource>,
+    /// The policy of workload callers (JWT-SVIDs), when they are accepted and the mode is not
+    /// `open`.
+    workloads: Option<WorkloadPolicies>,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
+    /// Stops the Workload API JWT bundle watcher (set by `startup`, dropped with the runtime).
+    #[allow(dead_code)]
+    jwt_bundle_watch: std::sync::Mutex<Option<tokio::sync::watch::Sender<bool>>>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Some(stop) = self
+            .jwt_bundle_watch
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            let _ = stop.send(true);
+        }
+    }
+}
+
+/// `tool_workloads` turned around: for each SPIFFE ID, the map of the tools it may call (each
+/// public for it), so the one `decide` and the one response filter serve workloads unchanged;
+/// a workload listed nowhere gets the empty map (every tool denied, like an unmapped tool).
+struct WorkloadPolicies {
+    by_id: std::collections::HashMap<String, Arc<dyn PolicySource>>,
+    none: Arc<dyn PolicySource>,
+}
+
+impl WorkloadPolicies {
+    fn new(tool_workloads: &crate::config::ToolScopes) -> Self {
+        let mut maps: std::collections::HashMap<String, crate::config::ToolScopes> =
+            Default::default();
+        for (tool, ids) in tool_workloads {
+            for id in ids {
+                maps.entry(id.clone())
+                    .or_default()
+                    .insert(tool.clone(), Vec::new());
+            }
+        }
+        WorkloadPolicies {
+            by_id: maps
+                .into_iter()
+                .map(|(id, m)| (id, Arc::new(LocalPolicy::new(&m)) as Arc<dyn PolicySource>))
+                .collect(),
+            none: Arc::new(LocalPolicy::new(&Default::default())),
+        }
+    }
 }
 
 /// A configured AuthSec runtime. Cheap to clone; `Send + Sync`.
@@ -314,6 +367,9 @@ impl Runtime {
     /// policy would travel in clear).
     pub async fn startup(&self) -> Result<Vec<String>> {
         let mut warnings = insecure_url_warnings(&self.inner.cfg);
+        if let Some(w) = self.start_jwt_bundle_watch().await {
+            warnings.push(w);
+        }
         let Some(matrix) = &self.inner.remote else {
             return Ok(warnings);
         };
@@ -335,6 +391,65 @@ impl Runtime {
             });
         }
         Ok(warnings)
+    }
+
+    /// With `spiffe_endpoint_socket`, start following the trust domain's JWT bundle from the
+    /// Workload API (once per runtime) and wait, bounded by `request_timeout_seconds`, for the
+    /// first one; a failure is a warning (JWT-SVIDs are refused until a bundle arrives).
+    #[cfg(feature = "spiffe")]
+    async fn start_jwt_bundle_watch(&self) -> Option<String> {
+        let keys = self.inner.validator.pushed_jwt_bundle()?;
+        let cfg = &self.inner.cfg;
+        let endpoint =
+            match crate::workload::endpoint::resolve_endpoint(&cfg.spiffe_endpoint_socket) {
+                Ok(e) => e,
+                Err(e) => {
+                    keys.push_failed(e.message().to_string());
+                    return Some(format!("JWT-SVIDs are refused: {}", e.message()));
+                }
+            };
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        {
+            let mut w = self
+                .inner
+                .jwt_bundle_watch
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if w.is_some() {
+                return None;
+            }
+            *w = Some(crate::workload::jwt_bundle::spawn(
+                endpoint,
+                cfg.spiffe_trust_domain.trim().to_string(),
+                keys,
+                tx,
+            ));
+        }
+        let wait = crate::clock::secs_f64(cfg.request_timeout_seconds);
+        match tokio::time::timeout(wait, rx).await {
+            Ok(Ok(Ok(_))) => None,
+            Ok(Ok(Err(e))) => Some(format!(
+                "JWT bundle not received yet (JWT-SVIDs are refused until it is): {e}"
+            )),
+            _ => Some(
+                "JWT bundle not received yet (JWT-SVIDs are refused until it is): no answer"
+                    .to_string(),
+            ),
+        }
+    }
+
+    #[cfg(not(feature = "spiffe"))]
+    async fn start_jwt_bundle_watch(&self) -> Option<String> {
+        None
+    }
+
+    /// The policy source deciding for `principal`: the workload map of a JWT-SVID caller,
+    /// otherwise the configured policy.
+    fn policy_for(&self, principal: &Principal) -> &Arc<dyn PolicySource> {
+        match (&principal.spiffe_id, &self.inner.workloads) {
+            (Some(id), Some(w)) => w.by_id.get(id).unwrap_or(&w.none),
+            _ => &self.inner.policy,
+        }
     }
 
     /// Publish the tool manifest to the AuthSec backend (reference §6) and report what was sent.
@@ -499,7 +614,7 @@ impl Runtime {
             Err(e) => return Decision::Respond(r.bad_request(&e.0)),
         };
         let lists = body.any_method("tools/list");
-        let view = self.inner.policy.current();
+        let view = self.policy_for(&principal).current();
         for action in body.envelopes().filter_map(action_of) {
             if let Err(refusal) = decide(&view, &principal, action) {
                 let d = Denial::from_refusal(refusal, &principal);
@@ -526,7 +641,7 @@ impl Runtime {
         content_type: Option<&str>,
         body: &[u8],
     ) -> FilterOutcome {
-        let view = self.inner.policy.current();
+        let view = self.policy_for(principal).current();
         if matches!(view, PolicyView::Open) {
             return FilterOutcome::Unchanged;
         }
@@ -595,7 +710,7 @@ impl Runtime {
         content_encoding: Option<&str>,
     ) -> ResponseFilter {
         ResponseFilter::new(
-            self.inner.policy.clone(),
+            self.policy_for(&principal).clone(),
             self.inner.responder.clone(),
             principal,
             self.inner.max_body,

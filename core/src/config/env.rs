@@ -40,6 +40,7 @@ impl Config {
         };
         let tool_scopes = json_map("TOOL_SCOPES_JSON")?;
         let tool_scope_suggestions = json_map("TOOL_SCOPE_SUGGESTIONS_JSON")?.unwrap_or_default();
+        let tool_workloads = json_map("TOOL_WORKLOADS_JSON")?.unwrap_or_default();
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -61,6 +62,10 @@ impl Config {
             publish_manifest: parse_bool(&get("PUBLISH_MANIFEST")),
             require_typ: get("REQUIRE_TYP").trim().to_string(),
             require_token_type: get("REQUIRE_TOKEN_TYPE").trim().to_string(),
+            spiffe_trust_domain: get("SPIFFE_TRUST_DOMAIN").trim().to_string(),
+            spiffe_bundle_url: get("SPIFFE_BUNDLE_URL").trim().to_string(),
+            spiffe_endpoint_socket: get("SPIFFE_ENDPOINT_SOCKET").trim().to_string(),
+            tool_workloads,
             ..Config::default()
         })
     }

@@ -234,6 +234,22 @@ pub struct Config {
     /// Required `token_type` of introspection answers (RFC 7662 §2.2), e.g. `access_token`.
     /// Compared case-insensitively; an answer without it is refused. Empty (default): not checked.
     pub require_token_type: String,
+    /// SPIFFE trust domain whose JWT-SVIDs are accepted as bearer tokens (e.g. `example.org`).
+    /// A token whose `sub` is a SPIFFE ID and whose `iss` is not `issuer` is then validated as a
+    /// JWT-SVID against this trust domain's JWT bundle (see `docs/workload-identity.md`). Empty
+    /// (default): JWT-SVIDs are not accepted.
+    pub spiffe_trust_domain: String,
+    /// The trust domain's SPIFFE bundle endpoint (a JWKS document whose JWT authorities carry
+    /// `"use": "jwt-svid"`), cached like the JWKS. One of this or `spiffe_endpoint_socket`.
+    pub spiffe_bundle_url: String,
+    /// The SPIFFE Workload API socket (`unix:///path`, a path, `tcp://ip:port`) the JWT bundle
+    /// is streamed from (builds with the `spiffe` feature). `"env"` reads
+    /// `SPIFFE_ENDPOINT_SOCKET`. One of this or `spiffe_bundle_url`.
+    pub spiffe_endpoint_socket: String,
+    /// Tool name -> SPIFFE IDs of the workloads that may call it. A caller authenticated by a
+    /// JWT-SVID may call exactly the tools listing its ID (in every policy mode but `open`);
+    /// scopes never apply to workloads.
+    pub tool_workloads: ToolScopes,
 }
 
 impl Default for Config {
@@ -267,6 +283,10 @@ impl Default for Config {
             token_cache_capacity: 10_000,
             require_typ: String::new(),
             require_token_type: String::new(),
+            spiffe_trust_domain: String::new(),
+            spiffe_bundle_url: String::new(),
+            spiffe_endpoint_socket: String::new(),
+            tool_workloads: ToolScopes::new(),
         }
     }
 }
@@ -456,8 +476,111 @@ impl Config {
                 ));
             }
         }
+        self.validate_spiffe()
+    }
+
+    /// The workload-identity fields: a valid trust domain with exactly one JWT bundle source,
+    /// and `tool_workloads` naming SPIFFE IDs of that trust domain.
+    fn validate_spiffe(&self) -> Result<()> {
+        let fail = |m: String| Err(Error::config(m));
+        let td = self.spiffe_trust_domain.trim();
+        let url = self.spiffe_bundle_url.trim();
+        let socket = self.spiffe_endpoint_socket.trim();
+        if td.is_empty() {
+            if !url.is_empty() || !socket.is_empty() {
+                return fail(
+                    "spiffe_bundle_url and spiffe_endpoint_socket require spiffe_trust_domain"
+                        .into(),
+                );
+            }
+            if !self.tool_workloads.is_empty() {
+                return fail("tool_workloads requires spiffe_trust_domain".into());
+            }
+            return Ok(());
+        }
+        if !is_trust_domain(td) {
+            return fail(format!(
+                "spiffe_trust_domain must be a SPIFFE trust domain name (lower-case letters, digits, '.', '-', '_'; got {})",
+                python_repr(td)
+            ));
+        }
+        match (url.is_empty(), socket.is_empty()) {
+            (true, true) => {
+                return fail(
+                    "spiffe_trust_domain requires spiffe_bundle_url or spiffe_endpoint_socket"
+                        .into(),
+                )
+            }
+            (false, false) => {
+                return fail(
+                    "set one of spiffe_bundle_url or spiffe_endpoint_socket, not both".into(),
+                )
+            }
+            _ => {}
+        }
+        if !url.is_empty() && !is_http_url(url) {
+            return fail(format!(
+                "spiffe_bundle_url must be an http(s) URL (got {})",
+                python_repr(url)
+            ));
+        }
+        if !socket.is_empty() && !cfg!(feature = "spiffe") {
+            return fail(
+                "spiffe_endpoint_socket needs a build with the spiffe feature (use spiffe_bundle_url)"
+                    .into(),
+            );
+        }
+        for (tool, ids) in &self.tool_workloads {
+            for id in ids {
+                if spiffe_id_in(id, td).is_none() {
+                    return fail(format!(
+                        "tool_workloads[{}] contains {}, not a SPIFFE ID of trust domain {td}",
+                        python_repr(tool),
+                        python_repr(id)
+                    ));
+                }
+            }
+        }
         Ok(())
     }
+}
+
+/// A SPIFFE trust domain name (SPIFFE-ID spec §2.1): lower-case letters, digits, `.`, `-`, `_`.
+pub(crate) fn is_trust_domain(td: &str) -> bool {
+    !td.is_empty()
+        && td.len() <= 255
+        && td.bytes().all(|b| {
+            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'-' | b'_')
+        })
+}
+
+/// The path of `id` when it is a valid SPIFFE ID (SPIFFE-ID spec §2) of trust domain `td`:
+/// `spiffe://td` followed by segments of letters, digits, `.`, `-`, `_`, none empty, `.` or
+/// `..`, no query, fragment, port or user info, no trailing slash.
+pub(crate) fn spiffe_id_in<'a>(id: &'a str, td: &str) -> Option<&'a str> {
+    let rest = id.strip_prefix("spiffe://")?;
+    let (domain, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, ""),
+    };
+    if domain != td || !is_trust_domain(domain) {
+        return None;
+    }
+    if path.is_empty() {
+        return Some(path);
+    }
+    for seg in path[1..].split('/') {
+        let ok = !seg.is_empty()
+            && seg != "."
+            && seg != ".."
+            && seg
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'));
+        if !ok {
+            return None;
+        }
+    }
+    Some(path)
 }
 
 /// True when the URI has a scheme and a non-empty authority, as Python's `urlparse` sees it.

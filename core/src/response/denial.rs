@@ -29,6 +29,8 @@ pub(crate) struct Denial {
     pub granted: Vec<String>,
     pub tool: String,
     pub reason: Option<&'static str>,
+    /// The SPIFFE ID of a workload caller refused by `tool_workloads`.
+    pub workload: Option<String>,
 }
 
 impl Denial {
@@ -44,12 +46,27 @@ impl Denial {
             granted: Vec::new(),
             tool: String::new(),
             reason,
+            workload: None,
         }
     }
 
     /// The denial a policy refusal becomes (reference §3.5-§3.6 bodies and challenges).
     pub(crate) fn from_refusal(r: Refusal, principal: &Principal) -> Denial {
         match r {
+            Refusal::Unmapped { tool } if principal.spiffe_id.is_some() => {
+                let id = principal.spiffe_id.clone().unwrap_or_default();
+                Denial {
+                    kind: DenialKind::InsufficientScope,
+                    description: format!(
+                        "Tool '{tool}' may not be called by workload {id}: tool_workloads does not list it for this tool."
+                    ),
+                    required: Vec::new(),
+                    granted: Vec::new(),
+                    tool,
+                    reason: None,
+                    workload: Some(id),
+                }
+            }
             Refusal::Unmapped { tool } => {
                 let required = vec![format!("<no scope mapping for tool '{tool}'>")];
                 Denial::insufficient_scope(&tool, required, principal.scopes.clone())
@@ -75,6 +92,7 @@ impl Denial {
             granted,
             tool: tool.to_string(),
             reason: None,
+            workload: None,
         }
     }
 
@@ -86,6 +104,7 @@ impl Denial {
             granted: Vec::new(),
             tool: String::new(),
             reason: None,
+            workload: None,
         }
     }
 
@@ -132,6 +151,12 @@ fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String 
 
 /// The human-readable text of an in-band answer (reference §3.6).
 fn friendly_message(d: &Denial) -> String {
+    if let Some(id) = &d.workload {
+        return format!(
+            "Tool '{}' cannot be called by workload {id}. Ask an admin to allow this workload for the tool (tool_workloads), or use a different tool.",
+            d.tool
+        );
+    }
     if d.status() == 403 {
         let mut parts = Vec::with_capacity(4);
         parts.push(if d.tool.is_empty() {

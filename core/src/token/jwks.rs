@@ -74,11 +74,34 @@ struct RawJwk {
     y: Option<String>,
 }
 
-/// Parse one JWK; keys we cannot or must not use (symmetric, encryption-only, malformed) are
-/// skipped rather than failing the whole set.
-fn parse_key(v: &Value) -> Option<Jwk> {
+/// Which `use` values a key set accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyUse {
+    /// An OAuth JWKS: `use` absent or `sig`.
+    Sig,
+    /// A SPIFFE bundle document (SPIFFE Trust Domain and Bundle §4.2.2): `use` must be
+    /// `jwt-svid`; `x509-svid` authorities and everything else are skipped.
+    JwtSvid,
+    /// A JWT bundle from the Workload API (every key is a JWT authority): `use` absent or
+    /// `jwt-svid`.
+    WorkloadJwtBundle,
+}
+
+impl KeyUse {
+    fn accepts(self, u: Option<&str>) -> bool {
+        match self {
+            KeyUse::Sig => u.is_none_or(|u| u == "sig"),
+            KeyUse::JwtSvid => u == Some("jwt-svid"),
+            KeyUse::WorkloadJwtBundle => u.is_none_or(|u| u == "jwt-svid"),
+        }
+    }
+}
+
+/// Parse one JWK; keys we cannot or must not use (symmetric, encryption-only, malformed, or of
+/// another `use` than the set accepts) are skipped rather than failing the whole set.
+pub(crate) fn parse_key(v: &Value, uses: KeyUse) -> Option<Jwk> {
     let raw: RawJwk = serde_json::from_value(v.clone()).ok()?;
-    if raw.use_.as_deref().is_some_and(|u| u != "sig") {
+    if !uses.accepts(raw.use_.as_deref()) {
         return None;
     }
     if raw
@@ -175,9 +198,13 @@ impl Drop for InFlight<'_> {
     }
 }
 
-/// The JWKS cache of one runtime.
+/// The JWKS cache of one runtime (and, for JWT-SVIDs, of the trust domain's JWT bundle).
 pub(crate) struct JwksCache {
+    /// Empty for a pushed set (the Workload API's JWT bundle): never fetched.
     url: String,
+    uses: KeyUse,
+    /// What the key set is called in error descriptions.
+    what: &'static str,
     http: HttpClient,
     clock: Arc<dyn Clock>,
     set: RwLock<Option<Arc<KeySet>>>,
@@ -187,8 +214,22 @@ pub(crate) struct JwksCache {
 
 impl JwksCache {
     pub(crate) fn new(url: String, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+        Self::with_use(url, KeyUse::Sig, "JWKS", http, clock)
+    }
+
+    /// A cache of another kind of key set: a SPIFFE bundle endpoint (`KeyUse::JwtSvid`) or, with
+    /// an empty `url`, a set that [`JwksCache::push`] fills.
+    pub(crate) fn with_use(
+        url: String,
+        uses: KeyUse,
+        what: &'static str,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         JwksCache {
             url,
+            uses,
+            what,
             http,
             clock,
             set: RwLock::new(None),
@@ -197,7 +238,44 @@ impl JwksCache {
         }
     }
 
+    #[cfg_attr(not(feature = "spiffe"), allow(dead_code))]
+    /// True when the set is fetched from a URL (false: filled by [`JwksCache::push`]).
+    pub(crate) fn fetches(&self) -> bool {
+        !self.url.is_empty()
+    }
+
+    #[cfg_attr(not(feature = "spiffe"), allow(dead_code))]
+    /// Replace the key set with `keys` (JWK objects), as received from a push source.
+    /// Returns the number of usable keys.
+    pub(crate) fn push(&self, keys: &[Value]) -> usize {
+        let keys: Vec<Arc<Jwk>> = keys
+            .iter()
+            .filter_map(|k| parse_key(k, self.uses))
+            .map(Arc::new)
+            .collect();
+        let n = keys.len();
+        let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        a.last_error = None;
+        *self.set.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(KeySet {
+            keys,
+            fetched_at: self.clock.now(),
+        }));
+        n
+    }
+
+    #[cfg_attr(not(feature = "spiffe"), allow(dead_code))]
+    /// Record why the push source has no set (shown while no set was ever received).
+    pub(crate) fn push_failed(&self, why: String) {
+        self.attempts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .last_error = Some(why);
+    }
+
     fn may_fetch(&self, has_set: bool, now: Duration) -> bool {
+        if self.url.is_empty() {
+            return false;
+        }
         let a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
         if a.in_flight {
             return true;
@@ -226,10 +304,12 @@ impl JwksCache {
                 .clone()
                 .unwrap_or_else(|| "no keys".into());
             return Lookup::Missing(AuthError::invalid_token(format!(
-                "could not resolve signing key: JWKS unavailable ({why})"
+                "could not resolve signing key: {} unavailable ({why})",
+                self.what
             )));
         };
-        let old = now.saturating_sub(set.fetched_at) > MAX_AGE;
+        // A pushed set is as current as its source makes it: it does not age.
+        let old = !self.url.is_empty() && now.saturating_sub(set.fetched_at) > MAX_AGE;
         let found = match kid {
             Some(kid) => set
                 .keys
@@ -239,7 +319,8 @@ impl JwksCache {
             None if set.keys.len() == 1 => set.keys.first().cloned(),
             None => {
                 return Lookup::Missing(AuthError::invalid_token(format!(
-                    "could not resolve signing key: token has no kid and the JWKS has {} keys",
+                    "could not resolve signing key: token has no kid and the {} has {} keys",
+                    self.what,
                     set.keys.len()
                 )))
             }
@@ -267,9 +348,10 @@ impl JwksCache {
         match self.lookup_sync(kid, false) {
             Lookup::Found(k) => Ok(k),
             Lookup::Missing(e) => Err(e),
-            Lookup::NeedsFetch => Err(AuthError::invalid_token(
-                "could not resolve signing key: JWKS unavailable",
-            )),
+            Lookup::NeedsFetch => Err(AuthError::invalid_token(format!(
+                "could not resolve signing key: {} unavailable",
+                self.what
+            ))),
         }
     }
 
@@ -314,17 +396,21 @@ impl JwksCache {
             .http
             .get_json(&self.url, None)
             .await
-            .map_err(|e| format!("JWKS fetch failed: {e}"))?;
+            .map_err(|e| format!("{} fetch failed: {e}", self.what))?;
         if status != 200 {
-            return Err(format!("JWKS fetch returned HTTP {status}"));
+            return Err(format!("{} fetch returned HTTP {status}", self.what));
         }
-        let doc: Value =
-            serde_json::from_slice(&body).map_err(|_| "JWKS response is not JSON".to_string())?;
+        let doc: Value = serde_json::from_slice(&body)
+            .map_err(|_| format!("{} response is not JSON", self.what))?;
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
-            .ok_or_else(|| "JWKS response has no keys array".to_string())?;
-        Ok(keys.iter().filter_map(parse_key).map(Arc::new).collect())
+            .ok_or_else(|| format!("{} response has no keys array", self.what))?;
+        Ok(keys
+            .iter()
+            .filter_map(|k| parse_key(k, self.uses))
+            .map(Arc::new)
+            .collect())
     }
 }
 
@@ -333,21 +419,52 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn parse_key_sig(v: &Value) -> Option<Jwk> {
+        parse_key(v, KeyUse::Sig)
+    }
+
+    #[test]
+    fn key_use_per_set() {
+        let mut n = vec![0xc5u8; 256];
+        n[255] = 0x01;
+        let n = URL_SAFE_NO_PAD.encode(n);
+        let key = |u: Option<&str>| {
+            let mut k = json!({"kty":"RSA","kid":"r","n":n,"e":"AQAB"});
+            if let Some(u) = u {
+                k["use"] = json!(u);
+            }
+            k
+        };
+        for (uses, accepted) in [
+            (KeyUse::Sig, [true, true, false, false]),
+            (KeyUse::JwtSvid, [false, false, true, false]),
+            (KeyUse::WorkloadJwtBundle, [true, false, true, false]),
+        ] {
+            for (u, want) in [None, Some("sig"), Some("jwt-svid"), Some("x509-svid")]
+                .into_iter()
+                .zip(accepted)
+            {
+                assert_eq!(parse_key(&key(u), uses).is_some(), want, "{uses:?} {u:?}");
+            }
+        }
+    }
+
     #[test]
     fn skips_unusable_keys() {
-        assert!(parse_key(&json!({"kty":"oct","k":"c2VjcmV0","kid":"h"})).is_none());
-        assert!(parse_key(&json!({"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"})).is_none());
-        assert!(parse_key(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).is_none());
-        assert!(parse_key(&json!({"kty":"OKP","crv":"X25519","x":"AA"})).is_none());
-        assert!(parse_key(&json!({"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"})).is_none());
+        assert!(parse_key_sig(&json!({"kty":"oct","k":"c2VjcmV0","kid":"h"})).is_none());
+        assert!(parse_key_sig(&json!({"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"})).is_none());
+        assert!(parse_key_sig(&json!({"kty":"EC","crv":"P-256","x":"AA","y":"AA"})).is_none());
+        assert!(parse_key_sig(&json!({"kty":"OKP","crv":"X25519","x":"AA"})).is_none());
+        assert!(parse_key_sig(&json!({"kty":"RSA","kid":5,"n":"AQAB","e":"AQAB"})).is_none());
         assert!(
-            parse_key(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"})).is_none(),
+            parse_key_sig(&json!({"kty":"RSA","kid":"r","n":"AQAB","e":"AQAB"})).is_none(),
             "a modulus under 2048 bits is unusable"
         );
         let mut n = vec![0xc5u8; 256];
         n[255] = 0x01;
         let n = URL_SAFE_NO_PAD.encode(n);
-        let k = parse_key(&json!({"kty":"RSA","kid":"r","n":n,"e":"AQAB","alg":"RS256"})).unwrap();
+        let k =
+            parse_key_sig(&json!({"kty":"RSA","kid":"r","n":n,"e":"AQAB","alg":"RS256"})).unwrap();
         assert_eq!(k.kty, KeyType::Rsa);
         assert_eq!(k.alg.as_deref(), Some("RS256"));
     }

@@ -188,6 +188,17 @@ pub(crate) fn check_claims(
             ))
         }
     }
+    check_times(claims, require_exp, skew, now)
+}
+
+/// The time checks of [`check_claims`] alone: `exp` (required unless configured otherwise),
+/// `nbf`, and `iat` numeric. Returns `exp`.
+pub(crate) fn check_times(
+    claims: &Map<String, Value>,
+    require_exp: bool,
+    skew: u64,
+    now: Duration,
+) -> Result<Option<u64>, AuthError> {
     let now_s = now.as_secs_f64();
     let exp = match claims.get("exp") {
         None if require_exp => return Err(AuthError::invalid_token("token has no exp claim")),

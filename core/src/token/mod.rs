@@ -9,4 +9,5 @@ pub(crate) mod jwks;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod principal;
+pub(crate) mod svid;
 pub(crate) mod validator;

@@ -18,6 +18,10 @@ pub struct Principal {
     pub claims: Map<String, Value>,
     /// Whether the token is active (always true for an allowed request).
     pub active: bool,
+    /// The caller's SPIFFE ID when it authenticated with a JWT-SVID (a workload, not a user);
+    /// `None` for OAuth tokens. Workloads are authorized by `tool_workloads`, never by scopes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub spiffe_id: Option<String>,
 }
 
 impl Principal {
@@ -50,6 +54,11 @@ impl Principal {
                 .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
             _ => None,
         }
+    }
+
+    /// The SPIFFE ID of a workload caller (authenticated with a JWT-SVID), else `None`.
+    pub fn spiffe_id(&self) -> Option<&str> {
+        self.spiffe_id.as_deref()
     }
 
     /// One claim by name (the raw JSON value), without copying the others.
@@ -88,6 +97,7 @@ impl Principal {
             scopes,
             claims,
             active: true,
+            spiffe_id: None,
         }
     }
 }

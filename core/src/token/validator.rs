@@ -14,9 +14,10 @@ use crate::config::{Config, ValidationMode};
 use crate::token::cache::{token_key, TokenCache, TokenKey};
 use crate::token::error::{AuthError, Reason};
 use crate::token::introspection::Introspector;
-use crate::token::jwks::{JwksCache, Lookup};
+use crate::token::jwks::{JwksCache, KeyUse, Lookup};
 use crate::token::jwt;
 use crate::token::principal::Principal;
+use crate::token::svid;
 
 /// The inactive-token message of the reference (its reason classifies as `token_revoked`).
 pub const INACTIVE_MESSAGE: &str = "introspection returned active=false \u{2014} token revoked, suspended, expired, or principal membership inactive";
@@ -45,6 +46,15 @@ pub(crate) struct Validator {
     jwks: Option<JwksCache>,
     introspector: Option<Introspector>,
     verified: TokenCache<(Arc<Principal>, Option<u64>)>,
+    /// JWT-SVID acceptance: the trust domain and its JWT bundle.
+    spiffe: Option<Spiffe>,
+}
+
+/// The trust domain whose JWT-SVIDs are accepted, and its JWT authorities (fetched from the
+/// bundle endpoint, or pushed from the Workload API when `spiffe_endpoint_socket` is set).
+struct Spiffe {
+    trust_domain: String,
+    bundle: Arc<JwksCache>,
 }
 
 impl Validator {
@@ -64,7 +74,27 @@ impl Validator {
                 capacity,
             )
         });
+        let td = cfg.spiffe_trust_domain.trim();
+        let spiffe = (!td.is_empty()).then(|| {
+            let url = cfg.spiffe_bundle_url.trim().to_string();
+            let (uses, what) = if url.is_empty() {
+                (KeyUse::WorkloadJwtBundle, "JWT bundle")
+            } else {
+                (KeyUse::JwtSvid, "SPIFFE bundle")
+            };
+            Spiffe {
+                trust_domain: td.to_string(),
+                bundle: Arc::new(JwksCache::with_use(
+                    url,
+                    uses,
+                    what,
+                    http.clone(),
+                    clock.clone(),
+                )),
+            }
+        });
         Validator {
+            spiffe,
             mode,
             issuer: cfg.issuer.clone(),
             resource_uri: cfg.resource_uri.clone(),
@@ -80,8 +110,26 @@ impl Validator {
         }
     }
 
+    #[cfg_attr(not(feature = "spiffe"), allow(dead_code))]
+    /// The JWT bundle a Workload API watcher pushes into, when JWT-SVIDs are accepted and no
+    /// bundle endpoint is configured.
+    pub(crate) fn pushed_jwt_bundle(&self) -> Option<Arc<JwksCache>> {
+        self.spiffe
+            .as_ref()
+            .filter(|s| !s.bundle.fetches())
+            .map(|s| s.bundle.clone())
+    }
+
     /// Validate without I/O; `None` means a fetch is needed (call [`Validator::validate`]).
     pub(crate) fn validate_sync(&self, token: &str) -> Option<Validated> {
+        if self.spiffe.is_some() {
+            let key = token_key(token);
+            match self.svid_step(token, &key, true) {
+                None => {}
+                Some(JwtStep::Done(r)) => return Some(self.svid_result(r)),
+                Some(JwtStep::NeedsKeys) => return None,
+            }
+        }
         let result = match self.mode {
             ValidationMode::JwtOnly => match self.jwt_step(token, &token_key(token), true) {
                 JwtStep::Done(r) => r,
@@ -122,6 +170,21 @@ impl Validator {
     /// Validate, fetching keys or introspecting as the mode requires.
     pub(crate) async fn validate(&self, token: &str) -> Validated {
         let key = token_key(token);
+        if let Some(s) = &self.spiffe {
+            match self.svid_step(token, &key, true) {
+                None => {}
+                Some(JwtStep::Done(r)) => return self.svid_result(r),
+                Some(JwtStep::NeedsKeys) => {
+                    let r = async {
+                        let parsed = jwt::parse(token)?;
+                        let k = s.bundle.lookup(parsed.kid.as_deref()).await?;
+                        self.finish_svid(parsed, &k, &key)
+                    }
+                    .await;
+                    return self.svid_result(r);
+                }
+            }
+        }
         let result = match self.mode {
             ValidationMode::JwtOnly => self.jwt(token, &key).await,
             ValidationMode::IntrospectionOnly => require_active(self.introspect(token).await?),
@@ -243,6 +306,71 @@ impl Validator {
         Ok(principal)
     }
 
+    /// The JWT-SVID path (in every validation mode: the authorization server does not know
+    /// JWT-SVIDs, so they are never introspected). `None` when the token is not routed here (see
+    /// [`svid::routes_here`]); a token that does not parse takes the ordinary path, which
+    /// reports the parse error.
+    fn svid_step(&self, token: &str, key: &TokenKey, allow_fetch: bool) -> Option<JwtStep> {
+        let s = self.spiffe.as_ref()?;
+        if !jwt::is_jwt_shaped(token) {
+            return None;
+        }
+        let now = self.clock.now();
+        if let Some((p, _)) = self.verified.get(key, now) {
+            return p.spiffe_id.is_some().then_some(JwtStep::Done(Ok(p)));
+        }
+        let parsed = jwt::parse(token).ok()?;
+        if !svid::routes_here(&parsed.claims, &self.issuer) {
+            return None;
+        }
+        if let Err(e) = svid::check_header(&parsed) {
+            return Some(JwtStep::Done(Err(e)));
+        }
+        Some(
+            match s.bundle.lookup_sync(parsed.kid.as_deref(), allow_fetch) {
+                Lookup::Found(k) => JwtStep::Done(self.finish_svid(parsed, &k, key)),
+                Lookup::Missing(e) => JwtStep::Done(Err(e)),
+                Lookup::NeedsFetch => JwtStep::NeedsKeys,
+            },
+        )
+    }
+
+    fn finish_svid(
+        &self,
+        parsed: jwt::ParsedJwt<'_>,
+        k: &crate::token::jwks::Jwk,
+        key: &TokenKey,
+    ) -> Validated {
+        let Some(s) = &self.spiffe else {
+            return Err(AuthError::invalid_token("JWT-SVIDs are not accepted"));
+        };
+        svid::check_header(&parsed)?;
+        jwt::verify_signature(&parsed, k)?;
+        let now = self.clock.now();
+        let (spiffe_id, exp) = svid::check_claims(&parsed.claims, &s.trust_domain, self.skew, now)?;
+        let mut principal = Principal::from_claims(parsed.claims, false);
+        principal.scopes.clear();
+        principal.spiffe_id = Some(spiffe_id);
+        let principal = Arc::new(principal);
+        let until = Duration::from_secs(exp.saturating_add(self.skew));
+        self.verified
+            .insert(*key, (principal.clone(), Some(exp)), until, now);
+        Ok(principal)
+    }
+
+    /// A JWT-SVID's audience must be present and contain `resource_uri` (the specification
+    /// requires `aud`, so `allow_missing_audience` does not apply), then the `cnf` rule.
+    fn svid_result(&self, r: Validated) -> Validated {
+        let p = r?;
+        if p.audience.is_empty() {
+            return Err(AuthError::invalid_audience(format!(
+                "audience mismatch: JWT-SVID has no aud claim; resource_uri={}",
+                self.resource_uri
+            )));
+        }
+        self.check_audience(p).and_then(check_binding)
+    }
+
     /// The audience must contain `resource_uri` exactly; an empty audience is refused unless
     /// configured otherwise.
     fn check_audience(&self, p: Arc<Principal>) -> Validated {
@@ -327,6 +455,7 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         },
         claims,
         active: true,
+        spiffe_id: None,
     }))
 }
 
