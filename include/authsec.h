@@ -72,6 +72,11 @@ enum authsec_status
    */
   AUTHSEC_STATUS_CONFIG_INVALID = 200,
   /*
+   Workload identity is disabled: no Workload API socket given and `SPIFFE_ENDPOINT_SOCKET`
+   is not set.
+   */
+  AUTHSEC_STATUS_WORKLOAD_NOT_CONFIGURED = 240,
+  /*
    Startup failed in a way the policy mode declares fatal.
    */
   AUTHSEC_STATUS_STARTUP_FAILED = 300,
@@ -79,6 +84,15 @@ enum authsec_status
    A call to the authorization server or the AuthSec backend failed.
    */
   AUTHSEC_STATUS_BACKEND_ERROR = 301,
+  /*
+   The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in
+   time.
+   */
+  AUTHSEC_STATUS_WORKLOAD_API_UNAVAILABLE = 340,
+  /*
+   The last X.509-SVID has expired and the Workload API has not sent a new one.
+   */
+  AUTHSEC_STATUS_SVID_EXPIRED = 341,
   /*
    An internal invariant did not hold; treat as a denial.
    */
@@ -194,11 +208,25 @@ typedef struct authsec_rpc_answer authsec_rpc_answer;
 typedef struct authsec_runtime authsec_runtime;
 
 /*
+ One X.509-SVID snapshot: SPIFFE ID, PEMs, expiry and version. **Ownership:** owned by the
+ caller, freed with `authsec_svid_free`; its strings are borrowed until then. Immutable.
+ */
+typedef struct authsec_svid authsec_svid;
+
+/*
  Owned text returned by the library (JSON documents such as startup warnings or a manifest
  report). **Ownership:** owned by the caller, freed with `authsec_text_free`. **Thread
  safety:** read-only.
  */
 typedef struct authsec_text authsec_text;
+
+/*
+ A workload identity. **Ownership:** shared (reference counted); `authsec_workload_start`
+ gives the caller one reference, `authsec_workload_free` drops it (and stops following updates
+ when it was the last). **Thread safety:** every function taking a `const authsec_workload *`
+ may be called from any thread at once.
+ */
+typedef struct authsec_workload authsec_workload;
 
 /*
  A borrowed UTF-8 string: not NUL-terminated, valid until the handle it came from is freed.
@@ -372,6 +400,15 @@ struct authsec_str authsec_decision_subject(const struct authsec_decision *decis
  `decision` is NULL or a live decision.
  */
 struct authsec_str authsec_decision_issuer(const struct authsec_decision *decision);
+
+/*
+ For an allow decision of a workload caller (authenticated with a JWT-SVID): its SPIFFE ID,
+ borrowed until the decision is freed. Empty for OAuth callers and other decisions.
+
+ # Safety
+ `decision` is NULL or a live decision.
+ */
+struct authsec_str authsec_decision_spiffe_id(const struct authsec_decision *decision);
 
 /*
  For an allow decision: the OAuth client the token was issued to (`client_id`, else `azp`,
@@ -975,6 +1012,203 @@ void authsec_text_free(struct authsec_text *text);
  The library version, `"authsec/<major>.<minor>.<patch>"`, static.
  */
 struct authsec_str authsec_version(void);
+
+/*
+ Connect to the SPIFFE Workload API, wait for the first X.509-SVID, write it to files and keep
+ it current in the background. Blocks up to `timeout_ms` (0: 10 s).
+
+ `endpoint` is `unix:///path`, an absolute path or `tcp://ip:port`; empty (NULL with 0) or
+ `env` reads `SPIFFE_ENDPOINT_SOCKET`. `cert_dir` is the directory for `svid.crt`, `svid.key`
+ (mode 0600) and `ca.crt`, created with mode 0700 when missing; empty: a new private directory
+ under the system temporary directory (removed at shutdown).
+
+ On `AUTHSEC_STATUS_OK`, `*workload_out` receives a new workload identity (free it with
+ `authsec_workload_free`). Failures: `AUTHSEC_STATUS_WORKLOAD_NOT_CONFIGURED` (no socket given
+ nor in the environment: workload identity disabled), `AUTHSEC_STATUS_CONFIG_INVALID` (an
+ unusable socket string), `AUTHSEC_STATUS_WORKLOAD_API_UNAVAILABLE` (the agent did not answer,
+ refused this workload, or sent no SVID in time), `AUTHSEC_STATUS_INVALID_INPUT` (the
+ directory cannot be written), `AUTHSEC_STATUS_WRONG_THREAD_CONTEXT` (called from a thread
+ running a tokio runtime).
+
+ # Safety
+ `endpoint` and `cert_dir` point to their lengths of readable bytes (or are NULL with 0);
+ `workload_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_workload_start(const char *endpoint,
+                                      size_t endpoint_len,
+                                      const char *cert_dir,
+                                      size_t cert_dir_len,
+                                      uint32_t timeout_ms,
+                                      const struct authsec_workload **workload_out,
+                                      struct authsec_error **err_out);
+
+/*
+ The update counter: 1 after the first SVID, +1 for each new SVID or bundle the Workload API
+ sends. Reload TLS material when it changes. 0 for NULL.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+uint64_t authsec_workload_version(const struct authsec_workload *workload);
+
+/*
+ Wait until the update counter exceeds `after`, at most `timeout_ms`; returns the counter
+ (equal to `after` or less on timeout). Blocks; 0 for NULL or when called from a thread that
+ runs a tokio runtime.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+uint64_t authsec_workload_wait_update(const struct authsec_workload *workload,
+                                      uint64_t after,
+                                      uint32_t timeout_ms);
+
+/*
+ Whether the update stream is connected to the agent now (1) or not (0, also for NULL). While
+ it is not, the last SVID keeps serving until it expires.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+bool authsec_workload_connected(const struct authsec_workload *workload);
+
+/*
+ The current X.509-SVID. On `AUTHSEC_STATUS_OK`, `*svid_out` receives a snapshot (free it with
+ `authsec_svid_free`). `AUTHSEC_STATUS_SVID_EXPIRED` once the last SVID has expired without a
+ replacement.
+
+ # Safety
+ `workload` is a live workload identity; `svid_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_workload_current(const struct authsec_workload *workload,
+                                        struct authsec_svid **svid_out,
+                                        struct authsec_error **err_out);
+
+/*
+ The directory of the SVID files, borrowed until the workload identity is freed (empty for
+ NULL).
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+struct authsec_str authsec_workload_dir(const struct authsec_workload *workload);
+
+/*
+ The certificate chain file (`svid.crt`, PEM, leaf first), borrowed like
+ `authsec_workload_dir`.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+struct authsec_str authsec_workload_cert_file(const struct authsec_workload *workload);
+
+/*
+ The private key file (`svid.key`, PKCS#8 PEM, mode 0600), borrowed like
+ `authsec_workload_dir`.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+struct authsec_str authsec_workload_key_file(const struct authsec_workload *workload);
+
+/*
+ The trust bundle file (`ca.crt`, PEM), borrowed like `authsec_workload_dir`.
+
+ # Safety
+ `workload` is NULL or a live workload identity.
+ */
+struct authsec_str authsec_workload_bundle_file(const struct authsec_workload *workload);
+
+/*
+ Fetch a JWT-SVID of this workload for `audience` (e.g. an MCP server's resource URI) from the
+ Workload API. On `AUTHSEC_STATUS_OK`, `*token_out` receives the compact JWT (free it with
+ `authsec_text_free`). Blocks (bounded, 10 s).
+
+ # Safety
+ `workload` is a live workload identity; `audience` points to `audience_len` readable bytes;
+ `token_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_workload_fetch_jwt_svid(const struct authsec_workload *workload,
+                                               const char *audience,
+                                               size_t audience_len,
+                                               struct authsec_text **token_out,
+                                               struct authsec_error **err_out);
+
+/*
+ Stop following updates and remove the SVID files (and the directory when the library created
+ it). The last snapshot stays readable with `authsec_workload_current` until it expires.
+ Idempotent. Blocks briefly.
+
+ # Safety
+ `workload` is a live workload identity; `err_out` is NULL or writable.
+ */
+authsec_status authsec_workload_shutdown(const struct authsec_workload *workload,
+                                         struct authsec_error **err_out);
+
+/*
+ Drop the caller's reference. The background updater stops when the last reference of a
+ workload that was not shut down goes (its files stay). NULL is fine; freeing twice is not.
+
+ # Safety
+ `workload` is NULL or a workload identity from this library the caller has not freed.
+ */
+void authsec_workload_free(const struct authsec_workload *workload);
+
+/*
+ The SVID's SPIFFE ID, borrowed until the snapshot is freed (empty for NULL).
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+struct authsec_str authsec_svid_spiffe_id(const struct authsec_svid *svid);
+
+/*
+ The certificate chain (PEM, leaf first), borrowed like `authsec_svid_spiffe_id`.
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+struct authsec_str authsec_svid_certificate_pem(const struct authsec_svid *svid);
+
+/*
+ The private key (PKCS#8 PEM), borrowed like `authsec_svid_spiffe_id`. Secret: never log it.
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+struct authsec_str authsec_svid_private_key_pem(const struct authsec_svid *svid);
+
+/*
+ The trust bundle (PEM), borrowed like `authsec_svid_spiffe_id`.
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+struct authsec_str authsec_svid_bundle_pem(const struct authsec_svid *svid);
+
+/*
+ The leaf certificate's `notAfter`, Unix seconds (0 for NULL).
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+uint64_t authsec_svid_expires_at(const struct authsec_svid *svid);
+
+/*
+ The update counter value this SVID was published with (0 for NULL).
+
+ # Safety
+ `svid` is NULL or a live snapshot.
+ */
+uint64_t authsec_svid_version(const struct authsec_svid *svid);
+
+/*
+ Free a snapshot. NULL is fine.
+
+ # Safety
+ `svid` is NULL or a snapshot from this library the caller has not freed.
+ */
+void authsec_svid_free(struct authsec_svid *svid);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -24,10 +24,16 @@ const (
 	CodeInvalidInput Code = 100
 	// CodeConfigInvalid (core): The configuration is invalid.
 	CodeConfigInvalid Code = 200
+	// CodeWorkloadNotConfigured (core): No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled).
+	CodeWorkloadNotConfigured Code = 240
 	// CodeStartupFailed (core): Startup failed in a way the policy mode declares fatal.
 	CodeStartupFailed Code = 300
 	// CodeBackendError (core): A call to the authorization server or the AuthSec backend failed.
 	CodeBackendError Code = 301
+	// CodeWorkloadApiUnavailable (core): The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time.
+	CodeWorkloadApiUnavailable Code = 340
+	// CodeSvidExpired (core): The last X.509-SVID has expired and the Workload API has not sent a new one.
+	CodeSvidExpired Code = 341
 	// CodeInternal (core): An internal invariant did not hold; treat as a denial.
 	CodeInternal Code = 900
 	// CodePanic (binding): A panic was caught at a binding boundary; treat as a denial and report the bug.
@@ -54,10 +60,16 @@ var (
 	ErrInvalidInput error = CodeInvalidInput
 	// ErrConfigInvalid is the sentinel of CodeConfigInvalid.
 	ErrConfigInvalid error = CodeConfigInvalid
+	// ErrWorkloadNotConfigured is the sentinel of CodeWorkloadNotConfigured.
+	ErrWorkloadNotConfigured error = CodeWorkloadNotConfigured
 	// ErrStartupFailed is the sentinel of CodeStartupFailed.
 	ErrStartupFailed error = CodeStartupFailed
 	// ErrBackendError is the sentinel of CodeBackendError.
 	ErrBackendError error = CodeBackendError
+	// ErrWorkloadApiUnavailable is the sentinel of CodeWorkloadApiUnavailable.
+	ErrWorkloadApiUnavailable error = CodeWorkloadApiUnavailable
+	// ErrSvidExpired is the sentinel of CodeSvidExpired.
+	ErrSvidExpired error = CodeSvidExpired
 	// ErrInternal is the sentinel of CodeInternal.
 	ErrInternal error = CodeInternal
 	// ErrPanic is the sentinel of CodePanic.
@@ -76,8 +88,11 @@ var codeTable = []codeInfo{
 	{CodeWouldBlock, "would_block", "binding", "The decision needs I/O (a key fetch or an introspection): ask again where the call may block."},
 	{CodeInvalidInput, "invalid_input", "core", "The host passed input the API cannot use."},
 	{CodeConfigInvalid, "config_invalid", "core", "The configuration is invalid."},
+	{CodeWorkloadNotConfigured, "workload_not_configured", "core", "No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled)."},
 	{CodeStartupFailed, "startup_failed", "core", "Startup failed in a way the policy mode declares fatal."},
 	{CodeBackendError, "backend_error", "core", "A call to the authorization server or the AuthSec backend failed."},
+	{CodeWorkloadApiUnavailable, "workload_api_unavailable", "core", "The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time."},
+	{CodeSvidExpired, "svid_expired", "core", "The last X.509-SVID has expired and the Workload API has not sent a new one."},
 	{CodeInternal, "internal", "core", "An internal invariant did not hold; treat as a denial."},
 	{CodePanic, "panic", "binding", "A panic was caught at a binding boundary; treat as a denial and report the bug."},
 }

@@ -21,10 +21,16 @@ export declare const ErrorCode: {
   readonly INVALID_INPUT: 'invalid_input'
   /** The configuration is invalid. (200) */
   readonly CONFIG_INVALID: 'config_invalid'
+  /** No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled). (240) */
+  readonly WORKLOAD_NOT_CONFIGURED: 'workload_not_configured'
   /** Startup failed in a way the policy mode declares fatal. (300) */
   readonly STARTUP_FAILED: 'startup_failed'
   /** A call to the authorization server or the AuthSec backend failed. (301) */
   readonly BACKEND_ERROR: 'backend_error'
+  /** The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time. (340) */
+  readonly WORKLOAD_API_UNAVAILABLE: 'workload_api_unavailable'
+  /** The last X.509-SVID has expired and the Workload API has not sent a new one. (341) */
+  readonly SVID_EXPIRED: 'svid_expired'
   /** An internal invariant did not hold; treat as a denial. (900) */
   readonly INTERNAL: 'internal'
   /** A panic was caught at a binding boundary; treat as a denial and report the bug. (901) */

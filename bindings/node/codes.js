@@ -22,10 +22,16 @@ const ErrorCode = Object.freeze({
   INVALID_INPUT: 'invalid_input',
   /** The configuration is invalid. (200) */
   CONFIG_INVALID: 'config_invalid',
+  /** No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled). (240) */
+  WORKLOAD_NOT_CONFIGURED: 'workload_not_configured',
   /** Startup failed in a way the policy mode declares fatal. (300) */
   STARTUP_FAILED: 'startup_failed',
   /** A call to the authorization server or the AuthSec backend failed. (301) */
   BACKEND_ERROR: 'backend_error',
+  /** The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time. (340) */
+  WORKLOAD_API_UNAVAILABLE: 'workload_api_unavailable',
+  /** The last X.509-SVID has expired and the Workload API has not sent a new one. (341) */
+  SVID_EXPIRED: 'svid_expired',
   /** An internal invariant did not hold; treat as a denial. (900) */
   INTERNAL: 'internal',
   /** A panic was caught at a binding boundary; treat as a denial and report the bug. (901) */

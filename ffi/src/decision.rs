@@ -219,6 +219,19 @@ pub unsafe extern "C" fn authsec_decision_issuer(decision: *const authsec_decisi
     unsafe { principal_str(decision, |p| &p.issuer) }
 }
 
+/// For an allow decision of a workload caller (authenticated with a JWT-SVID): its SPIFFE ID,
+/// borrowed until the decision is freed. Empty for OAuth callers and other decisions.
+///
+/// # Safety
+/// `decision` is NULL or a live decision.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_decision_spiffe_id(
+    decision: *const authsec_decision,
+) -> authsec_str {
+    // SAFETY: `decision` is NULL or live, per this function's contract.
+    unsafe { principal_str(decision, |p| p.spiffe_id().unwrap_or("")) }
+}
+
 /// For an allow decision: the OAuth client the token was issued to (`client_id`, else `azp`,
 /// else the subject: the core's `Principal::client_id`, what the MCP SDKs' `AuthInfo.clientId`
 /// needs), borrowed until the decision is freed. Empty otherwise.

@@ -7,7 +7,8 @@
 //! `config` (`authsec_config_*`), `runtime` (`authsec_runtime_*`), `decision`
 //! (`authsec_decision`, `authsec_response`, `authsec_filter_result`), `filter`
 //! (`authsec_response_filter`, the streaming filter, and the fixed startup-failed /
-//! internal-error answers), `manifest` (manifest publishing and its host callback).
+//! internal-error answers), `manifest` (manifest publishing and its host callback), `workload` (`authsec_workload`,
+//! `authsec_svid`: the SPIFFE X.509-SVID kept current, JWT-SVID fetch).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
@@ -24,6 +25,7 @@ pub mod manifest;
 pub mod runtime;
 pub mod status;
 pub mod text;
+pub mod workload;
 
 pub use config::*;
 pub use decision::*;
@@ -34,3 +36,4 @@ pub use manifest::*;
 pub use runtime::*;
 pub use status::*;
 pub use text::*;
+pub use workload::*;

@@ -31,10 +31,18 @@ pub enum authsec_status {
     InvalidInput = 100,
     /// The configuration is invalid.
     ConfigInvalid = 200,
+    /// Workload identity is disabled: no Workload API socket given and `SPIFFE_ENDPOINT_SOCKET`
+    /// is not set.
+    WorkloadNotConfigured = 240,
     /// Startup failed in a way the policy mode declares fatal.
     StartupFailed = 300,
     /// A call to the authorization server or the AuthSec backend failed.
     BackendError = 301,
+    /// The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in
+    /// time.
+    WorkloadApiUnavailable = 340,
+    /// The last X.509-SVID has expired and the Workload API has not sent a new one.
+    SvidExpired = 341,
     /// An internal invariant did not hold; treat as a denial.
     Internal = 900,
     /// A panic was caught at the boundary; treat as a denial and report the bug.
@@ -44,7 +52,7 @@ pub enum authsec_status {
 impl authsec_status {
     /// Every status (cbindgen needs the enum; a test checks it against the core's registry).
     /// cbindgen:ignore
-    pub const ALL: [authsec_status; 14] = [
+    pub const ALL: [authsec_status; 17] = [
         authsec_status::Ok,
         authsec_status::NullParameter,
         authsec_status::InvalidUtf8,
@@ -55,8 +63,11 @@ impl authsec_status {
         authsec_status::WouldBlock,
         authsec_status::InvalidInput,
         authsec_status::ConfigInvalid,
+        authsec_status::WorkloadNotConfigured,
         authsec_status::StartupFailed,
         authsec_status::BackendError,
+        authsec_status::WorkloadApiUnavailable,
+        authsec_status::SvidExpired,
         authsec_status::Internal,
         authsec_status::Panic,
     ];

@@ -83,14 +83,28 @@ struct Inner {
     files: SvidFiles,
     state: Mutex<State>,
     version: watch::Sender<u64>,
+}
+
+/// Owned by the handles only (not by the background task): when the last handle goes, the
+/// task is told to stop.
+struct Control {
     stop: watch::Sender<bool>,
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// The workload's identity from the SPIFFE Workload API. Cheap to clone; `Send + Sync`.
+impl Drop for Control {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
+}
+
+/// The workload's identity from the SPIFFE Workload API. Cheap to clone; `Send + Sync`. The
+/// background updater runs until [`WorkloadIdentity::shutdown`] or until the last clone is
+/// dropped (then the files stay).
 #[derive(Clone)]
 pub struct WorkloadIdentity {
     inner: Arc<Inner>,
+    control: Arc<Control>,
 }
 
 impl std::fmt::Debug for WorkloadIdentity {
@@ -127,19 +141,21 @@ impl WorkloadIdentity {
             .map_err(|e| Error::config(format!("Workload API socket {endpoint}: {e}")))?;
         let files = SvidFiles::prepare(options.cert_dir.as_deref())?;
         let (version, _) = watch::channel(0u64);
-        let (stop, _) = watch::channel(false);
+        let (stop, stop_rx) = watch::channel(false);
         let id = WorkloadIdentity {
             inner: Arc::new(Inner {
                 endpoint,
                 files,
                 state: Mutex::new(State::default()),
                 version,
+            }),
+            control: Arc::new(Control {
                 stop,
                 task: Mutex::new(None),
             }),
         };
-        let task = tokio::spawn(follow(id.inner.clone()));
-        *id.inner.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
+        let task = tokio::spawn(follow(id.inner.clone(), stop_rx));
+        *id.control.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         let timeout = options.initial_timeout.unwrap_or(DEFAULT_INITIAL_TIMEOUT);
         let mut rx = id.inner.version.subscribe();
         let first = tokio::time::timeout(timeout, rx.wait_for(|v| *v > 0)).await;
@@ -230,9 +246,9 @@ impl WorkloadIdentity {
     /// Stop following updates and remove the files (and the directory, if the library created
     /// it). Idempotent; later calls to [`WorkloadIdentity::current`] still answer from memory.
     pub async fn shutdown(&self) {
-        let _ = self.inner.stop.send(true);
+        let _ = self.control.stop.send(true);
         let task = self
-            .inner
+            .control
             .task
             .lock()
             .unwrap_or_else(|e| e.into_inner())
@@ -280,8 +296,7 @@ pub async fn fetch_jwt_svid(endpoint: &str, audience: &[String]) -> Result<Strin
 }
 
 /// The background task: connect, follow the stream, reconnect with backoff until stopped.
-async fn follow(inner: Arc<Inner>) {
-    let mut stop = inner.stop.subscribe();
+async fn follow(inner: Arc<Inner>, mut stop: watch::Receiver<bool>) {
     let mut backoff = BACKOFF.0;
     loop {
         let run = async {

@@ -30,10 +30,16 @@ class ErrorCode:
     """The host passed input the API cannot use."""
     CONFIG_INVALID: Final = 200
     """The configuration is invalid."""
+    WORKLOAD_NOT_CONFIGURED: Final = 240
+    """No SPIFFE Workload API socket was given and SPIFFE_ENDPOINT_SOCKET is not set (workload identity disabled)."""
     STARTUP_FAILED: Final = 300
     """Startup failed in a way the policy mode declares fatal."""
     BACKEND_ERROR: Final = 301
     """A call to the authorization server or the AuthSec backend failed."""
+    WORKLOAD_API_UNAVAILABLE: Final = 340
+    """The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time."""
+    SVID_EXPIRED: Final = 341
+    """The last X.509-SVID has expired and the Workload API has not sent a new one."""
     INTERNAL: Final = 900
     """An internal invariant did not hold; treat as a denial."""
     PANIC: Final = 901
@@ -52,8 +58,11 @@ NAMES: Final[dict[int, str]] = {
     7: "would_block",
     100: "invalid_input",
     200: "config_invalid",
+    240: "workload_not_configured",
     300: "startup_failed",
     301: "backend_error",
+    340: "workload_api_unavailable",
+    341: "svid_expired",
     900: "internal",
     901: "panic",
 }

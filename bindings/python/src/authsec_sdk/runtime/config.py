@@ -103,6 +103,14 @@ class Config:
     """Required JOSE ``typ`` of JWT access tokens (e.g. ``at+jwt``); empty: not checked."""
     require_token_type: str = ""
     """Required ``token_type`` of introspection answers; empty: not checked."""
+    spiffe_trust_domain: str = ""
+    """Accept JWT-SVIDs of this SPIFFE trust domain as bearer tokens (e.g. ``example.org``)."""
+    spiffe_bundle_url: str = ""
+    """The trust domain's SPIFFE bundle endpoint (JWT authorities with ``use: jwt-svid``)."""
+    spiffe_endpoint_socket: str = ""
+    """Or: the Workload API socket the JWT bundle is streamed from (``env``: SPIFFE_ENDPOINT_SOCKET)."""
+    tool_workloads: dict[str, list[str]] = field(default_factory=dict)
+    """Tool -> SPIFFE IDs of the workloads that may call it (JWT-SVID callers; scopes never apply)."""
 
     # ------------------------------------------------------------------ JSON translation
 

@@ -129,6 +129,8 @@ class Decision:
         exp = ctypes.c_uint64(0)
         if _native.lib.authsec_decision_expires_at(self._handle, ctypes.byref(exp)):
             p.expires_at = int(exp.value)
+        spiffe_id = _native.view(_native.lib.authsec_decision_spiffe_id(self._handle)).decode()
+        p.spiffe_id = spiffe_id or None
         return p
 
     @property

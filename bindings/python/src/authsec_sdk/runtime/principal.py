@@ -32,6 +32,9 @@ class Principal:
     (decided by the core: ``authsec_decision_client_id``)."""
     expires_at: Optional[int] = None
     """``exp`` in Unix seconds when the token has a numeric one (``authsec_decision_expires_at``)."""
+    spiffe_id: Optional[str] = None
+    """The SPIFFE ID of a workload caller (authenticated with a JWT-SVID), ``None`` for users
+    (``authsec_decision_spiffe_id``)."""
 
     def has_any_scope(self, required: list[str]) -> bool:
         """True when ``required`` is empty or any of it is granted."""
