@@ -5,9 +5,10 @@
 # the C programs under AddressSanitizer and valgrind), the Node binding (every vector, the API, an
 # MCP SDK client against an Express server behind mountMcp), the Python binding (pinned venv,
 # mypy, pytest with the official mcp client, every vector), the Go binding (vet, -race, every
-# vector, the go-sdk end to end), the official MCP conformance suite against an MCP SDK server bare
-# and behind authsec plus the official MCP clients of every SDK line (tests/mcp-suite), then the
-# demo as a smoke test. Every install is pinned.
+# vector, the go-sdk end to end), each binding's workload-identity tests against a real SPIRE
+# server and agent (built once by tests/spire/build.sh), the official MCP conformance suite
+# against an MCP SDK server bare and behind authsec plus the official MCP clients of every SDK
+# line (tests/mcp-suite), then the demo as a smoke test. Every install is pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -49,7 +50,10 @@ echo "== cargo test"
 cargo build --locked -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --locked --workspace
 
-echo "== Node binding: conformance, API, MCP SDK end-to-end (bindings/node/test.sh)"
+echo "== SPIRE v1.13.3 for the workload-identity tests (tests/spire/build.sh: built once from the Go module proxy, cached in target/spire/bin)"
+bash tests/spire/build.sh >/dev/null
+
+echo "== Node binding: conformance, API, MCP SDK end-to-end, SPIRE (bindings/node/test.sh)"
 bash bindings/node/test.sh
 
 echo "== Python binding: pinned venv, package build, mypy, pytest, conformance driver (bindings/python/test.sh)"

@@ -38,6 +38,14 @@ type Config struct {
 	TokenCacheCapacity        *uint64             `json:"token_cache_capacity,omitzero"`
 	RequireTyp                string              `json:"require_typ,omitempty"`
 	RequireTokenType          string              `json:"require_token_type,omitempty"`
+	// SpiffeTrustDomain accepts JWT-SVIDs of this SPIFFE trust domain as bearer tokens.
+	SpiffeTrustDomain string `json:"spiffe_trust_domain,omitempty"`
+	// SpiffeBundleURL is the trust domain's SPIFFE bundle endpoint (JWT authorities).
+	SpiffeBundleURL string `json:"spiffe_bundle_url,omitempty"`
+	// SpiffeEndpointSocket is the Workload API socket the JWT bundle is streamed from instead.
+	SpiffeEndpointSocket string `json:"spiffe_endpoint_socket,omitempty"`
+	// ToolWorkloads maps a tool to the SPIFFE IDs of the workloads that may call it.
+	ToolWorkloads map[string][]string `json:"tool_workloads,omitzero"`
 }
 
 // Ptr returns a pointer to v, for the optional fields of Config.

@@ -135,12 +135,14 @@ func (d *Decision) Principal() (*Principal, error) {
 	raw := goString(C.authsec_decision_principal_json(d.h))
 	// The derived fields come from the core's accessors (one rule for every binding).
 	clientID := goString(C.authsec_decision_client_id(d.h))
+	spiffeID := goString(C.authsec_decision_spiffe_id(d.h))
 	var exp C.uint64_t
 	hasExp := bool(C.authsec_decision_expires_at(d.h, &exp))
 	runtime.KeepAlive(d)
 	d.principal, d.perr = parsePrincipal(raw)
 	if d.principal != nil {
 		d.principal.clientID = clientID
+		d.principal.spiffeID = spiffeID
 		if hasExp && uint64(exp) < 1<<40 {
 			d.principal.expiresAt = time.Unix(int64(exp), 0)
 		}
@@ -160,6 +162,7 @@ type Principal struct {
 	Active bool           `json:"active"`
 
 	clientID  string    // the core's Principal::client_id
+	spiffeID  string    // the core's Principal::spiffe_id ("" for OAuth callers)
 	expiresAt time.Time // the core's Principal::expires_at (zero when the token has none)
 }
 
@@ -183,6 +186,15 @@ func (p *Principal) ClientID() string {
 		return ""
 	}
 	return p.clientID
+}
+
+// SPIFFEID is the SPIFFE ID of a workload caller (authenticated with a JWT-SVID), "" for
+// OAuth callers (authsec_decision_spiffe_id).
+func (p *Principal) SPIFFEID() string {
+	if p == nil {
+		return ""
+	}
+	return p.spiffeID
 }
 
 // ExpiresAt is the token's exp (the zero time when it has none), as the core read it

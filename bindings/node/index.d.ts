@@ -71,6 +71,14 @@ export interface Config {
   requireTyp?: string;
   /** Required introspection `token_type`, e.g. `access_token`; case-insensitive. Default '' = not checked. */
   requireTokenType?: string;
+  /** Accept JWT-SVIDs of this SPIFFE trust domain as bearer tokens. */
+  spiffeTrustDomain?: string;
+  /** The trust domain's SPIFFE bundle endpoint (JWT authorities, `use: jwt-svid`). */
+  spiffeBundleUrl?: string;
+  /** Or: the Workload API socket the JWT bundle is streamed from (`env`: SPIFFE_ENDPOINT_SOCKET). */
+  spiffeEndpointSocket?: string;
+  /** Tool -> SPIFFE IDs of the workloads that may call it. */
+  toolWorkloads?: Record<string, string[]>;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */
@@ -106,6 +114,8 @@ export declare class Principal {
   readonly clientId: string;
   /** `exp` in Unix seconds, when the token has a numeric one. */
   readonly expiresAt: number | null | undefined;
+  /** The SPIFFE ID of a workload caller (authenticated with a JWT-SVID), else null. */
+  readonly spiffeId: string | null;
   hasAnyScope(required: string[]): boolean;
   toJSON(): { subject: string; issuer: string; audience: string[]; scopes: string[]; claims: Record<string, unknown>; active: boolean };
 }
@@ -283,3 +293,41 @@ export declare function mountMcp(
 
 /** Write a `respond` decision to a node:http response exactly as the core returned it. */
 export declare function writeDecision(res: ServerResponse, decision: RespondDecision): void;
+
+/** One X.509-SVID as PEM text. */
+export interface Svid {
+  spiffeId: string;
+  certificate: string;
+  privateKey: string;
+  trustBundle: string;
+  expiresAt: number;
+  version: number;
+}
+
+/** The SPIFFE ID (URI SAN) of a node:tls peer certificate, or null. */
+export declare function peerSpiffeId(cert: { subjectaltname?: string } | null | undefined): string | null;
+
+/** The workload's X.509-SVID from the SPIFFE Workload API, kept current (the seed's QuickStartSVID). */
+export declare class QuickStartSVID {
+  private constructor();
+  static initialize(options?: { socketPath?: string; certDir?: string; timeoutMs?: number; raiseOnDisabled?: boolean }): Promise<QuickStartSVID | null>;
+  static get(): QuickStartSVID;
+  static shutdown(): Promise<void>;
+  current(): Svid;
+  readonly spiffeId: string;
+  readonly certificate: string;
+  readonly privateKey: string;
+  readonly trustBundle: string;
+  readonly certFilePath: string;
+  readonly keyFilePath: string;
+  readonly caFilePath: string;
+  readonly version: number;
+  readonly connected: boolean;
+  waitForUpdate(after: number, timeoutMs: number): Promise<number>;
+  onUpdate(cb: (svid: QuickStartSVID) => void): void;
+  fetchJwtSvid(audience: string): Promise<string>;
+  createSecureContextOptionsForClient(options?: { expectedServerId?: string }): import('node:tls').ConnectionOptions;
+  createSecureContextOptionsForServer(): import('node:tls').TlsOptions;
+  createSecureContext(): import('node:tls').SecureContext;
+  leafCertificate(): import('node:crypto').X509Certificate;
+}

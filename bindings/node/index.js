@@ -56,6 +56,8 @@ class Principal {
   get clientId() { return this.#get().clientId; }
   /** `exp` in Unix seconds, when the token has a numeric one. */
   get expiresAt() { return this.#get().expiresAt; }
+  /** The SPIFFE ID of a workload caller (authenticated with a JWT-SVID), else null. */
+  get spiffeId() { return this.#get().spiffeId ?? null; }
   /** Always true for an allowed request. */
   get active() { return this.#get().active; }
 
@@ -713,4 +715,6 @@ function mountMcp(app, options) {
   return { runtime, ready, published };
 }
 
-module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, ErrorCode };
+const { QuickStartSVID, peerSpiffeId } = require('./spiffe.js');
+
+module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, ErrorCode, QuickStartSVID, peerSpiffeId };

@@ -129,7 +129,9 @@ pub unsafe extern "C" fn authsec_workload_wait_update(
 /// `workload` is NULL or a live workload identity.
 #[no_mangle]
 pub unsafe extern "C" fn authsec_workload_connected(workload: *const authsec_workload) -> bool {
-    accessor(false, || opt_ref!(workload).is_some_and(|w| w.core.connected()))
+    accessor(false, || {
+        opt_ref!(workload).is_some_and(|w| w.core.connected())
+    })
 }
 
 /// The current X.509-SVID. On `AUTHSEC_STATUS_OK`, `*svid_out` receives a snapshot (free it with
@@ -306,7 +308,9 @@ pub unsafe extern "C" fn authsec_svid_private_key_pem(svid: *const authsec_svid)
 #[no_mangle]
 pub unsafe extern "C" fn authsec_svid_bundle_pem(svid: *const authsec_svid) -> authsec_str {
     accessor(authsec_str::EMPTY, || {
-        opt_ref!(svid).map_or(authsec_str::EMPTY, |s| authsec_str::from(&s.core.bundle_pem))
+        opt_ref!(svid).map_or(authsec_str::EMPTY, |s| {
+            authsec_str::from(&s.core.bundle_pem)
+        })
     })
 }
 

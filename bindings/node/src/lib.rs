@@ -684,6 +684,8 @@ pub struct PrincipalFields {
     pub client_id: String,
     /// `exp` in Unix seconds, when the token has a numeric one.
     pub expires_at: Option<f64>,
+    /// The SPIFFE ID of a workload caller (authenticated with a JWT-SVID).
+    pub spiffe_id: Option<String>,
 }
 
 /// The typed fields of the principal behind a handle (no claims conversion).
@@ -700,6 +702,7 @@ pub fn principal_fields(
         active: p.active,
         client_id: p.client_id().to_string(),
         expires_at: p.expires_at().map(|e| e as f64),
+        spiffe_id: p.spiffe_id().map(str::to_string),
     }
 }
 
@@ -824,5 +827,157 @@ mod tests {
     fn header_block() {
         assert_eq!(split_headers(""), vec![]);
         assert_eq!(split_headers("a\0b\0c\0"), vec![("a", "b"), ("c", "")]);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Workload identity (SPIFFE)
+
+/// One X.509-SVID as PEM text.
+#[napi(object)]
+pub struct SvidFields {
+    pub spiffe_id: String,
+    /// The certificate chain, leaf first.
+    pub certificate: String,
+    /// The PKCS#8 private key (secret).
+    pub private_key: String,
+    /// The trust domain's X.509 authorities.
+    pub trust_bundle: String,
+    /// The leaf's `notAfter`, Unix seconds.
+    pub expires_at: f64,
+    /// The update counter value of this SVID.
+    pub version: f64,
+}
+
+/// The workload's X.509-SVID from the SPIFFE Workload API, kept current (the core
+/// `WorkloadIdentity`). Internal: use `QuickStartSVID` from `@authsec/runtime`.
+#[napi]
+pub struct NativeWorkload {
+    core: authsec_core::WorkloadIdentity,
+}
+
+/// Start following the Workload API at `endpoint` (blank: `SPIFFE_ENDPOINT_SOCKET`), writing to
+/// `cert_dir` (blank: a new private directory); resolves once the first SVID is on disk.
+#[napi(ts_return_type = "Promise<NativeWorkload>")]
+pub fn start_workload<'env>(
+    env: &'env Env,
+    endpoint: String,
+    cert_dir: String,
+    timeout_ms: u32,
+) -> napi::Result<PromiseRaw<'env, NativeWorkload>> {
+    let options = authsec_core::WorkloadOptions {
+        endpoint,
+        cert_dir: (!cert_dir.trim().is_empty()).then(|| cert_dir.into()),
+        initial_timeout: (timeout_ms > 0).then(|| Duration::from_millis(timeout_ms.into())),
+    };
+    env.spawn_future_with_callback(
+        async move { Ok(authsec_core::WorkloadIdentity::start(options).await) },
+        |env, r| match r {
+            Ok(core) => Ok(NativeWorkload { core }),
+            Err(e) => reject(env, e.code().as_str(), e.message()),
+        },
+    )
+}
+
+fn path_string(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+#[napi]
+impl NativeWorkload {
+    /// The current SVID; throws `svid_expired` once it expired without a replacement.
+    #[napi]
+    pub fn current(&self, env: &Env) -> napi::Result<SvidFields> {
+        match self.core.current() {
+            Ok(s) => Ok(SvidFields {
+                spiffe_id: s.spiffe_id.clone(),
+                certificate: s.certificate_pem.clone(),
+                private_key: s.private_key_pem.clone(),
+                trust_bundle: s.bundle_pem.clone(),
+                expires_at: s.expires_at as f64,
+                version: s.version as f64,
+            }),
+            Err(e) => throw(env, core_err(e)),
+        }
+    }
+
+    /// The update counter (1 after the first SVID, +1 per new SVID or bundle).
+    #[napi(getter)]
+    pub fn version(&self) -> f64 {
+        self.core.version() as f64
+    }
+
+    /// Whether the update stream is connected to the agent now.
+    #[napi(getter)]
+    pub fn connected(&self) -> bool {
+        self.core.connected()
+    }
+
+    #[napi(getter)]
+    pub fn dir(&self) -> String {
+        path_string(&self.core.files().dir)
+    }
+
+    #[napi(getter)]
+    pub fn cert_file(&self) -> String {
+        path_string(&self.core.files().cert)
+    }
+
+    #[napi(getter)]
+    pub fn key_file(&self) -> String {
+        path_string(&self.core.files().key)
+    }
+
+    #[napi(getter)]
+    pub fn bundle_file(&self) -> String {
+        path_string(&self.core.files().bundle)
+    }
+
+    /// Resolve with the counter once it exceeds `after` (or after `timeout_ms`).
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn wait_update<'env>(
+        &self,
+        env: &'env Env,
+        after: f64,
+        timeout_ms: u32,
+    ) -> napi::Result<PromiseRaw<'env, f64>> {
+        let core = self.core.clone();
+        let after = if after.is_finite() && after > 0.0 {
+            after as u64
+        } else {
+            0
+        };
+        env.spawn_future(async move {
+            Ok(core
+                .wait_update(after, Duration::from_millis(timeout_ms.into()))
+                .await as f64)
+        })
+    }
+
+    /// A JWT-SVID for `audience` from the Workload API.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn fetch_jwt_svid<'env>(
+        &self,
+        env: &'env Env,
+        audience: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let core = self.core.clone();
+        env.spawn_future_with_callback(
+            async move { Ok(core.fetch_jwt_svid(&[audience]).await) },
+            |env, r| match r {
+                Ok(t) => Ok(t),
+                Err(e) => reject(env, e.code().as_str(), e.message()),
+            },
+        )
+    }
+
+    /// Stop following updates and remove the files (idempotent).
+    #[napi(ts_return_type = "Promise<void>")]
+    pub fn shutdown<'env>(&self, env: &'env Env) -> napi::Result<PromiseRaw<'env, ()>> {
+        let core = self.core.clone();
+        env.spawn_future(async move {
+            core.shutdown().await;
+            Ok(())
+        })
     }
 }

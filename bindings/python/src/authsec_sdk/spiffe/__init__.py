@@ -29,7 +29,7 @@ import ssl
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 from .. import _native
 from .._codes import ErrorCode
@@ -181,7 +181,9 @@ def peer_spiffe_id(ssl_object: ssl.SSLObject | ssl.SSLSocket) -> Optional[str]:
     cert = ssl_object.getpeercert()
     if not cert:
         return None
-    for kind, value in cert.get("subjectAltName", ()):
+    sans: Any = cert.get("subjectAltName", ())
+    for entry in sans:
+        kind, value = entry[0], entry[1]
         if kind == "URI" and isinstance(value, str) and value.startswith("spiffe://"):
             return value
     return None
