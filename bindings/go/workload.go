@@ -80,14 +80,14 @@ func StartWorkload(opts WorkloadOptions) (*Workload, error) {
 	return w, nil
 }
 
-var errClosed = newError(CodeInvalidArgument, "the workload identity is closed")
+var errWorkloadClosed = newError(CodeInvalidArgument, "the workload identity is closed")
 
 // Current is the current SVID; ErrSvidExpired once it expired without a replacement.
 func (w *Workload) Current() (*SVID, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.h == nil {
-		return nil, errClosed
+		return nil, errWorkloadClosed
 	}
 	var s *C.authsec_svid
 	var e *C.authsec_error
@@ -138,7 +138,7 @@ func (w *Workload) FetchJWTSVID(audience string) (string, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
 	if w.h == nil {
-		return "", errClosed
+		return "", errWorkloadClosed
 	}
 	a, aLen := cstr(audience)
 	var t *C.authsec_text

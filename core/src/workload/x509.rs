@@ -158,8 +158,12 @@ impl WorkloadIdentity {
         *id.control.task.lock().unwrap_or_else(|e| e.into_inner()) = Some(task);
         let timeout = options.initial_timeout.unwrap_or(DEFAULT_INITIAL_TIMEOUT);
         let mut rx = id.inner.version.subscribe();
-        let first = tokio::time::timeout(timeout, rx.wait_for(|v| *v > 0)).await;
-        if !matches!(first, Ok(Ok(_))) {
+        // A bool at once: the `Ref` guard of `wait_for` must not live across an await.
+        let arrived = matches!(
+            tokio::time::timeout(timeout, rx.wait_for(|v| *v > 0)).await,
+            Ok(Ok(_))
+        );
+        if !arrived {
             let why = id
                 .state()
                 .last_error
@@ -401,4 +405,39 @@ fn apply(inner: &Inner, ctx: &X509Context) -> std::result::Result<(), String> {
     inner.version.send_replace(version);
     tracing::info!(endpoint = %inner.endpoint, version, "X.509-SVID updated");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assert_send<T: Send>(_: &T) {}
+
+    /// Hosts spawn these futures on multi-threaded runtimes (napi, the C ABI's hidden runtime).
+    #[test]
+    fn futures_are_send() {
+        assert_send(&WorkloadIdentity::start(WorkloadOptions::default()));
+        assert_send(&fetch_jwt_svid("", &[]));
+    }
+
+    #[tokio::test]
+    async fn agent_down_at_start_is_workload_api_unavailable_and_leaves_no_directory() {
+        let dir = std::env::temp_dir().join(format!("authsec-svid-down-{}", std::process::id()));
+        let e = WorkloadIdentity::start(WorkloadOptions {
+            endpoint: "unix:///nonexistent/authsec/agent.sock".into(),
+            cert_dir: Some(dir.clone()),
+            initial_timeout: Some(Duration::from_millis(300)),
+        })
+        .await
+        .unwrap_err();
+        assert_eq!(e.code(), ErrorCode::WorkloadApiUnavailable);
+        assert!(
+            e.message().starts_with(
+                "no X.509-SVID from the Workload API at unix:///nonexistent/authsec/agent.sock within 300 ms: connect failed"
+            ),
+            "{}",
+            e.message()
+        );
+        assert!(!dir.exists(), "the directory the library created is removed");
+    }
 }
