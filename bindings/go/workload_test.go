@@ -53,7 +53,8 @@ func TestWorkloadDisabledAndAgentDown(t *testing.T) {
 		t.Fatalf("agent down: %v", err)
 	}
 	want := "no X.509-SVID from the Workload API at unix://" + missing + " within 1000 ms: connect failed"
-	if !strings.HasPrefix(err.Error(), want) {
+	var ae *Error
+	if !errors.As(err, &ae) || !strings.HasPrefix(ae.Message, want) {
 		t.Fatalf("message %q, want prefix %q", err, want)
 	}
 }

@@ -3,7 +3,8 @@
 
 `Spire(workdir).start()` writes the configs, starts spire-server (trust domain example.org,
 in-memory keys, SQLite, join-token node attestation, bound to 127.0.0.1 on a free port), makes a
-join token, starts spire-agent (unix workload attestor, Workload API socket in `workdir`), and
+join token, starts spire-agent (keys on disk, so a restarted agent re-attests with its stored
+SVID as the single-use join token cannot be reused; unix workload attestor, Workload API socket in `workdir`), and
 registers the calling user's workloads with `spire-server entry create` (selector `unix:uid:<uid>`,
 X.509-SVID TTL `x509_ttl` seconds, so rotation is seen within a test). `stop_agent()` and
 `start_agent()` take the agent down and up again (agent down later); `stop()` ends both by PID.
@@ -102,8 +103,10 @@ plugins {{
   NodeAttestor "join_token" {{
     plugin_data {{}}
   }}
-  KeyManager "memory" {{
-    plugin_data {{}}
+  KeyManager "disk" {{
+    plugin_data {{
+      directory = "{self.dir}/agent-data"
+    }}
   }}
   WorkloadAttestor "unix" {{
     plugin_data {{}}

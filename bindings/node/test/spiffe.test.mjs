@@ -120,8 +120,10 @@ test('SVID of the entry, files with their modes, mTLS round trip, rotation, JWT-
   assert.equal(ok.principal.subject, WORKLOAD);
   const refused = await check(await svid.fetchJwtSvid('https://other.example.com/mcp'));
   assert.equal(refused.kind, 'respond');
-  assert.equal(refused.status, 200); // an MCP client: in-band JSON-RPC error
-  const authsec = JSON.parse(Buffer.from(refused.body).toString()).error.data.authsec;
+  assert.equal(refused.status, 200); // an MCP client calling a tool: the in-band tool error
+  const answer = JSON.parse(Buffer.from(refused.body).toString());
+  assert.equal(answer.result.isError, true);
+  const authsec = answer.result._meta.authsec;
   assert.equal(authsec.error, 'invalid_audience');
   assert.equal(authsec.status, 401);
 });
