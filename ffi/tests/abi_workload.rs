@@ -51,7 +51,8 @@ fn start_failures_are_typed_and_write_no_handle() {
     assert!(w.is_null());
     assert!(m.starts_with("Workload API socket must be"), "{m}");
 
-    let missing = std::env::temp_dir().join(format!("authsec-no-agent-{}.sock", std::process::id()));
+    let missing =
+        std::env::temp_dir().join(format!("authsec-no-agent-{}.sock", std::process::id()));
     let (st, w, m) = start(missing.to_str().unwrap(), 500);
     assert_eq!(st, authsec_status::WorkloadApiUnavailable);
     assert!(w.is_null());

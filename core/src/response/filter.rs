@@ -55,7 +55,7 @@ pub(crate) enum Refusal {
     /// 502 with this description.
     BadGateway(&'static str),
     /// The policy is unavailable (503).
-    Policy(Denial),
+    Policy(Box<Denial>),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ fn keep_tool(
     }
     match decide(view, p, Action::CallTool(&name)) {
         Ok(()) => Ok(true),
-        Err(r @ PolicyRefusal::Unavailable(_)) => Err(Refusal::Policy(Denial::from_refusal(r, p))),
+        Err(r @ PolicyRefusal::Unavailable(_)) => Err(Refusal::Policy(Box::new(Denial::from_refusal(r, p)))),
         Err(_) => Ok(false),
     }
 }

@@ -199,9 +199,12 @@ mod tests {
         let p = pem("CERTIFICATE", &[0u8; 100]);
         let lines: Vec<&str> = p.lines().collect();
         assert_eq!(lines[0], "-----BEGIN CERTIFICATE-----");
+        // 100 bytes are 136 base64 characters: two full lines and 8.
         assert_eq!(lines[1].len(), 64);
-        assert_eq!(lines[2].len(), 136 - 64);
-        assert_eq!(lines[3], "-----END CERTIFICATE-----");
+        assert_eq!(lines[2].len(), 64);
+        assert_eq!(lines[3].len(), 8);
+        assert_eq!(lines[4], "-----END CERTIFICATE-----");
+        assert_eq!(lines.len(), 5);
     }
 
     #[cfg(unix)]

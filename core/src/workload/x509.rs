@@ -438,6 +438,9 @@ mod tests {
             "{}",
             e.message()
         );
-        assert!(!dir.exists(), "the directory the library created is removed");
+        assert!(
+            !dir.exists(),
+            "the directory the library created is removed"
+        );
     }
 }
