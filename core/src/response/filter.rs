@@ -242,7 +242,9 @@ fn keep_tool(
     }
     match decide(view, p, Action::CallTool(&name)) {
         Ok(()) => Ok(true),
-        Err(r @ PolicyRefusal::Unavailable(_)) => Err(Refusal::Policy(Box::new(Denial::from_refusal(r, p)))),
+        Err(r @ PolicyRefusal::Unavailable(_)) => {
+            Err(Refusal::Policy(Box::new(Denial::from_refusal(r, p))))
+        }
         Err(_) => Ok(false),
     }
 }
