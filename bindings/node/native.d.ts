@@ -91,6 +91,29 @@ export declare class NativeRuntime {
 }
 
 /**
+ * The workload's X.509-SVID from the SPIFFE Workload API, kept current (the core
+ * `WorkloadIdentity`). Internal: use `QuickStartSVID` from `@authsec/runtime`.
+ */
+export declare class NativeWorkload {
+  /** The current SVID; throws `svid_expired` once it expired without a replacement. */
+  current(): SvidFields
+  /** The update counter (1 after the first SVID, +1 per new SVID or bundle). */
+  get version(): number
+  /** Whether the update stream is connected to the agent now. */
+  get connected(): boolean
+  get dir(): string
+  get certFile(): string
+  get keyFile(): string
+  get bundleFile(): string
+  /** Resolve with the counter once it exceeds `after` (or after `timeout_ms`). */
+  waitUpdate(after: number, timeoutMs: number): Promise<number>
+  /** A JWT-SVID for `audience` from the Workload API. */
+  fetchJwtSvid(audience: string): Promise<string>
+  /** Stop following updates and remove the files (idempotent). */
+  shutdown(): Promise<void>
+}
+
+/**
  * The bearer token of a request's headers (flat `[name, value, ...]` list) as the core reads
  * it: `Request::bearer_token` (one `Authorization` header, `Bearer <token>`), else "".
  */
@@ -166,6 +189,8 @@ export interface PrincipalFields {
   clientId: string
   /** `exp` in Unix seconds, when the token has a numeric one. */
   expiresAt?: number
+  /** The SPIFFE ID of a workload caller (authenticated with a JWT-SVID). */
+  spiffeId?: string
 }
 
 /** The typed fields of the principal behind a handle (no claims conversion). */
@@ -173,3 +198,24 @@ export declare function principalFields(principal: ExternalObject<unknown>): Pri
 
 /** The answer to write while startup has failed (503 `temporarily_unavailable`, no challenge). */
 export declare function startupFailedResponse(): NativeDecision
+
+/**
+ * Start following the Workload API at `endpoint` (blank: `SPIFFE_ENDPOINT_SOCKET`), writing to
+ * `cert_dir` (blank: a new private directory); resolves once the first SVID is on disk.
+ */
+export declare function startWorkload(endpoint: string, certDir: string, timeoutMs: number): Promise<NativeWorkload>
+
+/** One X.509-SVID as PEM text. */
+export interface SvidFields {
+  spiffeId: string
+  /** The certificate chain, leaf first. */
+  certificate: string
+  /** The PKCS#8 private key (secret). */
+  privateKey: string
+  /** The trust domain's X.509 authorities. */
+  trustBundle: string
+  /** The leaf's `notAfter`, Unix seconds. */
+  expiresAt: number
+  /** The update counter value of this SVID. */
+  version: number
+}
