@@ -120,7 +120,7 @@ SERVER = textwrap.dedent('''
     import asyncio, json, socket, ssl, sys
     from authsec_sdk.spiffe import QuickStartSVID, peer_spiffe_id
     async def main():
-        svid = await QuickStartSVID.initialize(socket_path=sys.argv[1])
+        svid = await QuickStartSVID.initialize(socket_path=sys.argv[1], cert_dir=sys.argv[2])
         srv = socket.socket()
         srv.bind(("127.0.0.1", 0))
         srv.listen(8)
@@ -140,8 +140,10 @@ SERVER = textwrap.dedent('''
 
 
 @pytest.fixture(scope="module")
-def mtls_server(spire: Any) -> Iterator[int]:
-    proc = subprocess.Popen([sys.executable, "-c", SERVER, spire.endpoint], stdout=subprocess.PIPE,
+def mtls_server(spire: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    # Its files go under pytest's temporary directory: the process is ended by SIGTERM.
+    cert_dir = tmp_path_factory.mktemp("server") / "certs"
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, spire.endpoint, str(cert_dir)], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
