@@ -57,6 +57,13 @@ impl Response {
     pub fn internal_error() -> Response {
         Response::json(500, "server_error", "internal error")
     }
+
+    /// What a gateway host (the `authsec proxy` command) answers when the MCP server behind it
+    /// could not be reached or failed before its answer began: 502 `bad_gateway` with a fixed
+    /// description (the cause is logged by the host, never sent to the client), no challenge.
+    pub fn upstream_unavailable() -> Response {
+        Response::json(502, "bad_gateway", "the MCP server did not answer")
+    }
 }
 
 #[cfg(test)]
@@ -77,6 +84,14 @@ mod tests {
         assert_eq!(
             r.body,
             br#"{"error":"server_error","error_description":"internal error"}"#
+        );
+        assert_eq!(r.header("www-authenticate"), None);
+        let r = Response::upstream_unavailable();
+        assert_eq!(r.status, 502);
+        assert_eq!(r.header("content-type"), Some("application/json"));
+        assert_eq!(
+            r.body,
+            br#"{"error":"bad_gateway","error_description":"the MCP server did not answer"}"#
         );
         assert_eq!(r.header("www-authenticate"), None);
     }

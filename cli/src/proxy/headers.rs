@@ -1,0 +1,229 @@
+//! Header rules of the proxy: hop-by-hop fields (RFC 9110 §7.6.1) removed in both directions,
+//! `Via` added (§7.6.3), the bearer token kept from the upstream unless asked for, and the
+//! caller's identity handed to the upstream in headers of its own prefix, which a client can
+//! never set itself.
+//!
+//! Why the token is not forwarded by default: the MCP authorization spec forbids token
+//! passthrough ("the MCP server MUST NOT pass through the token it received from the MCP
+//! client"): a token is issued for this resource (its audience), and an upstream that accepts it
+//! or sends it on widens where it is valid. The upstream gets who the caller is instead.
+
+use authsec_core::Principal;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+/// Header fields that describe one connection and never cross a proxy (RFC 9110 §7.6.1; the
+/// obsolete `Proxy-Connection` and `Keep-Alive` included), plus the proxy's own credentials.
+const HOP_BY_HOP: [&str; 9] = [
+    "connection",
+    "proxy-connection",
+    "keep-alive",
+    "te",
+    "transfer-encoding",
+    "upgrade",
+    "trailer",
+    "proxy-authorization",
+    "proxy-authenticate",
+];
+
+/// Remove hop-by-hop fields: the fixed list and every field named in `Connection`.
+pub fn strip_hop_by_hop(h: &mut HeaderMap) {
+    let named: Vec<String> = h
+        .get_all(http::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().to_ascii_lowercase())
+        .filter(|t| !t.is_empty())
+        .collect();
+    for n in named {
+        if let Ok(name) = HeaderName::from_bytes(n.as_bytes()) {
+            h.remove(name);
+        }
+    }
+    for n in HOP_BY_HOP {
+        h.remove(n);
+    }
+}
+
+/// Append this proxy to `Via` (`1.1 authsec`).
+pub fn add_via(h: &mut HeaderMap) {
+    h.append(http::header::VIA, HeaderValue::from_static("1.1 authsec"));
+}
+
+/// How the upstream learns who is calling.
+#[derive(Debug, Clone)]
+pub struct IdentityHeaders {
+    /// Prefix of every identity header, lower case (default `x-authsec-`). Incoming headers with
+    /// this prefix are always removed, so a client cannot claim an identity.
+    pub prefix: String,
+    /// Send the identity at all (off: the prefix is still stripped).
+    pub enabled: bool,
+    /// Also send every claim, as base64url JSON in `<prefix>claims`.
+    pub claims: bool,
+}
+
+impl Default for IdentityHeaders {
+    fn default() -> Self {
+        IdentityHeaders {
+            prefix: "x-authsec-".into(),
+            enabled: true,
+            claims: false,
+        }
+    }
+}
+
+/// Percent-encode what may not stand in a header value as it is: bytes outside `!`..`~`, and
+/// `%` itself. So a subject with spaces, quotes of other scripts or control characters cannot
+/// split or forge a header; plain ASCII identifiers pass unchanged.
+pub fn encode_value(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if (0x21..=0x7e).contains(&b) && b != b'%' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// Decode [`encode_value`] (for upstreams and tests written in Rust).
+pub fn decode_value(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let hex = |c: u8| (c as char).to_digit(16);
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+impl IdentityHeaders {
+    /// Remove every incoming header with the identity prefix.
+    pub fn strip(&self, h: &mut HeaderMap) {
+        let doomed: Vec<HeaderName> = h
+            .keys()
+            .filter(|k| k.as_str().starts_with(&self.prefix))
+            .cloned()
+            .collect();
+        for k in doomed {
+            h.remove(k);
+        }
+    }
+
+    /// Add the caller's identity: `subject`, `issuer`, `client-id`, `scopes` and `audience`
+    /// (space-separated, each item encoded), `expires-at` when the token has `exp`, and
+    /// `claims` when enabled.
+    pub fn add(&self, h: &mut HeaderMap, p: &Principal) {
+        if !self.enabled {
+            return;
+        }
+        let list = |items: &[String]| {
+            items
+                .iter()
+                .map(|s| encode_value(s))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let mut put = |name: &str, value: String| {
+            let full = format!("{}{name}", self.prefix);
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(full.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                h.insert(n, v);
+            }
+        };
+        put("subject", encode_value(&p.subject));
+        put("issuer", encode_value(&p.issuer));
+        put("client-id", encode_value(p.client_id()));
+        put("scopes", list(&p.scopes));
+        put("audience", list(&p.audience));
+        if let Some(exp) = p.expires_at() {
+            put("expires-at", exp.to_string());
+        }
+        if self.claims {
+            let json = serde_json::to_vec(&p.claims).unwrap_or_default();
+            put("claims", URL_SAFE_NO_PAD.encode(json));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hop_by_hop_and_connection_named_fields_go() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("connection", "keep-alive, X-Secret-Hop"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret-hop", "1"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("upgrade", "websocket"),
+            ("proxy-authorization", "Basic abc"),
+            ("content-type", "application/json"),
+            ("mcp-session-id", "s1"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["content-type", "mcp-session-id"]);
+    }
+
+    #[test]
+    fn values_are_encoded_so_they_cannot_forge_headers() {
+        assert_eq!(encode_value("user@example.com"), "user@example.com");
+        assert_eq!(encode_value("a b\r\nx-authsec-subject: admin"), "a%20b%0D%0Ax-authsec-subject:%20admin");
+        assert_eq!(encode_value("50%"), "50%25");
+        assert_eq!(encode_value("ü"), "%C3%BC");
+        for s in ["a b\r\nc", "50%", "ü", "%zz", "x%4"] {
+            assert_eq!(decode_value(&encode_value(s)), s);
+        }
+    }
+
+    #[test]
+    fn identity_is_stripped_then_added() {
+        let id = IdentityHeaders {
+            claims: true,
+            ..IdentityHeaders::default()
+        };
+        let mut h = HeaderMap::new();
+        h.insert("x-authsec-subject", HeaderValue::from_static("forged"));
+        h.insert("x-authsec-role", HeaderValue::from_static("admin"));
+        id.strip(&mut h);
+        assert!(h.is_empty());
+        let claims = serde_json::json!({"sub": "u 1", "client_id": "c1", "exp": 5, "iss": "https://as"});
+        let p = Principal {
+            subject: "u 1".into(),
+            issuer: "https://as".into(),
+            audience: vec!["https://mcp/mcp".into()],
+            scopes: vec!["a:read".into(), "b".into()],
+            claims: claims.as_object().unwrap().clone(),
+            active: true,
+        };
+        id.add(&mut h, &p);
+        let get = |k: &str| h.get(k).unwrap().to_str().unwrap().to_string();
+        assert_eq!(get("x-authsec-subject"), "u%201");
+        assert_eq!(get("x-authsec-client-id"), "c1");
+        assert_eq!(get("x-authsec-scopes"), "a:read b");
+        assert_eq!(get("x-authsec-audience"), "https://mcp/mcp");
+        assert_eq!(get("x-authsec-expires-at"), "5");
+        let c = URL_SAFE_NO_PAD.decode(get("x-authsec-claims")).unwrap();
+        assert_eq!(serde_json::from_slice::<serde_json::Value>(&c).unwrap(), claims);
+    }
+}
