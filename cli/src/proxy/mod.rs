@@ -197,6 +197,7 @@ impl Proxy {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok());
         let body_bytes = if declared.is_some_and(|n| n > limit) {
+            drain(body, limit).await;
             None
         } else {
             let cap = usize::try_from(limit).unwrap_or(usize::MAX);
@@ -406,6 +407,23 @@ impl Proxy {
             .boxed()
         })
     }
+}
+
+/// Read and discard an oversized request body (at most `4 * limit`, 16 MiB at least, within 10 s)
+/// before the 413 goes out: a client still sending when the connection closes would see a reset
+/// instead of the answer (the "lingering close" of HTTP servers).
+async fn drain(mut body: Incoming, limit: u64) {
+    let cap = limit.saturating_mul(4).max(16 * 1024 * 1024);
+    let _ = tokio::time::timeout(Duration::from_secs(10), async {
+        let mut seen = 0u64;
+        while let Some(Ok(f)) = body.frame().await {
+            seen += f.data_ref().map_or(0, |d| d.len() as u64);
+            if seen > cap {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn writeln_stderr(s: &str) -> std::io::Result<()> {
