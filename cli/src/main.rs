@@ -160,7 +160,7 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
         let metrics = proxy.metrics();
         b.on_session(Arc::new(move |d| metrics.session(d)));
     }
-    proxy.serve(listener, shutdown_signal()).await;
+    proxy.serve(listener, authsec_cli::shutdown_signal()).await;
     eprintln!("authsec proxy: stopped");
     Ok(())
 }
@@ -168,21 +168,6 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
 /// The path of the resource URI (`/` when it has none).
 fn resource_path(uri: &str) -> String {
     url::Url::parse(uri).map_or_else(|_| "/".into(), |u| u.path().to_string())
-}
-
-async fn shutdown_signal() {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        if let Ok(mut term) = signal(SignalKind::terminate()) {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
-            }
-            return;
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
 }
 
 #[tokio::main]

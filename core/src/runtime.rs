@@ -471,6 +471,13 @@ impl Runtime {
         self.inner.remote.as_ref().map(|m| m.status())
     }
 
+    /// The policy the runtime decides tool calls with right now (open, the tool map, or
+    /// unavailable), from memory: for hosts that explain decisions (`authsec doctor` lists each
+    /// tool with the scopes it needs). Deciding stays [`Runtime::check`]'s.
+    pub fn policy_view(&self) -> PolicyView {
+        self.inner.policy.current()
+    }
+
     /// The normalized configuration.
     pub fn config(&self) -> &Config {
         &self.inner.cfg
