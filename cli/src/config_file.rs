@@ -72,7 +72,15 @@ pub fn parse_text(text: &str, toml: bool) -> Result<Config, String> {
         format!("config_invalid: invalid config TOML{at}: {}", e.message())
     })?;
     let json = toml_to_json(value)?;
-    Config::from_json(&json.to_string()).map_err(|e| coded(&e))
+    // The core reads the TOML as the equivalent JSON document: its positions ("at line 1
+    // column 45") are of that document, so they are dropped.
+    Config::from_json(&json.to_string()).map_err(|e| {
+        let m = coded(&e);
+        match m.rfind(" at line ") {
+            Some(i) if m[i..].contains(" column ") => m[..i].to_string(),
+            _ => m,
+        }
+    })
 }
 
 /// TOML values as JSON; dates have no configuration field, so they are refused.

@@ -106,6 +106,9 @@ fn ms(d: Duration) -> String {
 /// "in 59 min" / "3 min ago".
 fn relative(secs: i64) -> String {
     let a = secs.unsigned_abs();
+    if a == 0 {
+        return "now".into();
+    }
     let s = if a < 120 {
         format!("{a} s")
     } else if a < 7200 {
