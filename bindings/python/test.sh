@@ -30,8 +30,8 @@ step "build and install authsec-sdk (its backend runs cargo, profile $AUTHSEC_CA
 step "codes drift check"
 "$PY" "$PY_DIR/scripts/gen_codes.py" --check
 
-step "the fixture backend and the oidc-provider dependencies"
-(cd "$ROOT" && cargo build --locked -p authsec-fixture)
+step "the fixture backend, the authsec command (its proxy e2e test) and the oidc-provider dependencies"
+(cd "$ROOT" && cargo build --locked -p authsec-fixture -p authsec-cli)
 bash "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/interop/oidc"
 
 step "mypy --strict (package and typed usage)"

@@ -96,7 +96,8 @@ def backend() -> Iterator[Backend]:
 def mcp_ports() -> dict[str, int]:
     """Ports of the MCP servers under test, known before oidc-provider starts (it must list
     their resource URIs)."""
-    return {"mcpserver": free_port(), "fastmcp": free_port(), "quickstart": free_port()}
+    return {"mcpserver": free_port(), "fastmcp": free_port(), "quickstart": free_port(),
+            "proxy_http": free_port(), "proxy_stdio": free_port()}
 
 
 class AuthServer:
