@@ -25,7 +25,8 @@ step "Rust unit tests of the binding; every vector through the Node driver; muta
 step "config and API tests (node --test)"
 (cd "$NODE_DIR" && node --test test/*.test.mjs)
 
-step "example: MCP SDK client against mountMcp + oidc-provider (node --test)"
+step "example: MCP SDK client against mountMcp, and against an unprotected server behind authsec proxy, with oidc-provider tokens (node --test)"
+(cd "$ROOT" && cargo build --locked -p authsec-cli)
 (cd "$ROOT/examples/node" && node --test test/*.test.mjs)
 
 step "types drift check"
