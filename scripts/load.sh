@@ -11,7 +11,7 @@
 #   LOAD_SECONDS    seconds of measured load per server (default 10)
 #   LOAD_WARMUP     seconds of unmeasured load before each measurement (default 2)
 #   LOAD_THREADS    wrk threads (default 2)    LOAD_CONNECTIONS  wrk connections (default 16)
-#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,node-sdk,python,python-ours
+#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,proxy,node-sdk,python,python-ours
 #                   (default: all)
 #   LOAD_SKIP_BUILD 1: use what is built (release builds, the venv, node_modules)
 #
@@ -32,7 +32,7 @@ SECONDS_PER_RUN="${LOAD_SECONDS:-10}"
 WARMUP="${LOAD_WARMUP:-2}"
 THREADS="${LOAD_THREADS:-2}"
 CONNECTIONS="${LOAD_CONNECTIONS:-16}"
-SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,python-ours,node-sdk,python}"
+SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,proxy,python-ours,node-sdk,python}"
 RESOURCE="http://127.0.0.1/mcp"
 SUBJECT="load-user"
 mkdir -p "$OUT"
@@ -47,6 +47,10 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
   step "release builds: libauthsec, the fixture, the Rust load server"
   (cd "$ROOT" && cargo build --locked --release -p authsec-ffi -p authsec-fixture)
   (cd "$ROOT" && cargo build --locked --release -p authsec-demo --example load_server)
+  if want proxy; then
+    step "release build of the authsec command (the proxy row)"
+    (cd "$ROOT" && cargo build --locked --release -p authsec-cli)
+  fi
   if want node || want node-check; then
     # Into target/load/node-runtime (index.js, codes.js and the release addon), so the debug
     # addon the tests use in bindings/node stays as it is.
@@ -216,6 +220,13 @@ fi
 if want c; then
   row "C example (libmicrohttpd, libauthsec)" ">= 0.95" \
     c-protected "$C_BODY" "$OUT/c-protected" 0 -- c-unprotected "$C_BODY" "$OUT/c-unprotected" 0
+fi
+if want proxy; then
+  # The same node:http handler as the Node rows, direct and behind `authsec proxy` (a second
+  # process and a second loopback hop: the cost of protecting a server without touching it).
+  row "\`authsec proxy\` in front of the Node server (vs the Node server direct)" ">= 0.85" \
+    proxy-protected "$OK_BODY" bash "$LOAD/proxy.sh" "$TARGET/release/authsec" "$NODE" "$OUT" -- \
+    proxy-unprotected "$OK_BODY" node "$NODE" unprotected
 fi
 if want node-sdk; then
   row "peer: Express + MCP SDK \`requireBearerAuth\` + jose (vs Express unprotected)" "-" \

@@ -98,6 +98,18 @@ impl Session {
     }
 }
 
+/// Stops a stateless request's child when its answer is complete or abandoned (the client
+/// went away mid-answer): without it the child would wait on its stdin for ever.
+struct KillOnDrop(Option<Arc<Session>>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(s) = self.0.take() {
+            s.kill();
+        }
+    }
+}
+
 /// The stdio bridge.
 pub struct StdioUpstream {
     command: Vec<String>,
@@ -285,7 +297,10 @@ impl StdioUpstream {
             }
             (None, false) if version >= "2026-07-28" => {
                 let s = self.spawn(None)?;
-                self.initialize_for_bridge(&s).await?;
+                if let Err(e) = self.initialize_for_bridge(&s).await {
+                    s.kill();
+                    return Err(e);
+                }
                 (s, None, true)
             }
             (None, false) => {
@@ -293,6 +308,7 @@ impl StdioUpstream {
             }
         };
 
+        let kill = KillOnDrop(ephemeral.then(|| session.clone()));
         // Register the answers expected before writing.
         let (tx, rx) = mpsc::unbounded_channel();
         let mut expected = 0usize;
@@ -318,9 +334,7 @@ impl StdioUpstream {
         if expected == 0 {
             let mut r = http::Response::new(full(Bytes::new()));
             *r.status_mut() = StatusCode::ACCEPTED;
-            if ephemeral {
-                session.kill();
-            }
+            drop(kill);
             return Ok(r);
         }
         let sse = req
@@ -329,7 +343,6 @@ impl StdioUpstream {
             .iter()
             .filter_map(|v| v.to_str().ok())
             .any(|v| v.contains("text/event-stream"));
-        let kill = ephemeral.then(|| session.clone());
         let mut resp = if sse {
             self.sse_answer(rx, expected, kill)
         } else {
@@ -346,7 +359,10 @@ impl StdioUpstream {
     fn owned_by(&self, s: &Session, who: &Option<(String, String)>) -> bool {
         let mut owner = s.owner.lock().unwrap_or_else(|p| p.into_inner());
         match (&*owner, who) {
-            (_, None) => true, // a handshake pass-through (the core allows only handshake methods)
+            // A handshake pass-through (invalid token; the core lets only handshake methods
+            // through) may use a session nobody has authenticated on yet, never an owned one.
+            (None, None) => true,
+            (Some(_), None) => false,
             (None, Some(w)) => {
                 *owner = Some(w.clone());
                 true
@@ -355,14 +371,11 @@ impl StdioUpstream {
         }
     }
 
-    fn sse_answer(&self, rx: mpsc::UnboundedReceiver<Value>, expected: usize, kill: Option<Arc<Session>>) -> http::Response<Body> {
+    fn sse_answer(&self, rx: mpsc::UnboundedReceiver<Value>, expected: usize, kill: KillOnDrop) -> http::Response<Body> {
         let timeout = self.timeout;
         let stream = futures::stream::unfold((rx, expected, kill), move |(mut rx, left, kill)| async move {
             if left == 0 {
-                if let Some(k) = &kill {
-                    k.kill();
-                }
-                return None;
+                return None; // `kill` dropped here: a stateless child stops
             }
             match tokio::time::timeout(timeout, rx.recv()).await {
                 Ok(Some(m)) => {
@@ -371,12 +384,7 @@ impl StdioUpstream {
                     let left = if answers { left - 1 } else { left };
                     Some((Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(event))), (rx, left, kill)))
                 }
-                _ => {
-                    if let Some(k) = &kill {
-                        k.kill();
-                    }
-                    None
-                }
+                _ => None,
             }
         });
         let mut r = http::Response::new(StreamBody::new(stream).boxed());
@@ -390,7 +398,7 @@ impl StdioUpstream {
         mut rx: mpsc::UnboundedReceiver<Value>,
         expected: usize,
         batch: bool,
-        kill: Option<Arc<Session>>,
+        kill: KillOnDrop,
     ) -> Result<http::Response<Body>, UpstreamError> {
         let mut answers = Vec::new();
         let deadline = tokio::time::Instant::now() + self.timeout;
@@ -402,9 +410,7 @@ impl StdioUpstream {
                 Err(_) => break,
             }
         }
-        if let Some(k) = kill {
-            k.kill();
-        }
+        drop(kill);
         if answers.len() < expected {
             return Err(UpstreamError("stdio server did not answer every request".into()));
         }
