@@ -33,7 +33,8 @@ pub fn load(path: Option<&Path>, prefix: Option<&str>) -> Result<(Config, Source
     match path {
         Some(p) => {
             let source = Source::File(p.display().to_string());
-            let text = std::fs::read_to_string(p).map_err(|e| format!("{source}: cannot read: {e}"))?;
+            let text =
+                std::fs::read_to_string(p).map_err(|e| format!("{source}: cannot read: {e}"))?;
             let cfg = parse_text(&text, is_toml(p)).map_err(|e| format!("{source}: {e}"))?;
             Ok((cfg, source))
         }
@@ -52,7 +53,8 @@ pub fn coded(e: &authsec_core::Error) -> String {
 }
 
 fn is_toml(p: &Path) -> bool {
-    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"))
+    p.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("toml"))
 }
 
 /// Parse a configuration document: JSON, or TOML when `toml` is true.
@@ -94,9 +96,13 @@ fn toml_to_json(v: toml::Value) -> Result<serde_json::Value, String> {
             .ok_or("config_invalid: invalid config TOML: a float that is not finite")?,
         toml::Value::Boolean(b) => J::Bool(b),
         toml::Value::Datetime(_) => {
-            return Err("config_invalid: invalid config TOML: dates are not configuration values".into())
+            return Err(
+                "config_invalid: invalid config TOML: dates are not configuration values".into(),
+            )
         }
-        toml::Value::Array(a) => J::Array(a.into_iter().map(toml_to_json).collect::<Result<_, _>>()?),
+        toml::Value::Array(a) => {
+            J::Array(a.into_iter().map(toml_to_json).collect::<Result<_, _>>()?)
+        }
         toml::Value::Table(t) => J::Object(
             t.into_iter()
                 .map(|(k, v)| Ok((k, toml_to_json(v)?)))
@@ -128,7 +134,10 @@ list_issues = ["issues:read"]
     #[test]
     fn unknown_toml_field_is_named_by_the_core() {
         let e = parse_text("issuer = \"x\"\njwks_uri = \"y\"\n", true).unwrap_err();
-        assert!(e.starts_with("config_invalid: invalid config JSON: unknown field `jwks_uri`"), "{e}");
+        assert!(
+            e.starts_with("config_invalid: invalid config JSON: unknown field `jwks_uri`"),
+            "{e}"
+        );
     }
 
     #[test]

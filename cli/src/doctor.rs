@@ -131,7 +131,10 @@ fn show(v: &Value) -> String {
         Value::String(s) => format!("\"{s}\""),
         other => other.to_string(),
     };
-    let clean: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let clean: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if clean.chars().count() > 120 {
         format!("{}...", clean.chars().take(117).collect::<String>())
     } else {
@@ -144,7 +147,12 @@ fn scopes_of(claims: &Value) -> Vec<String> {
     for k in ["scope", "scopes", "scp"] {
         match claims.get(k) {
             Some(Value::String(s)) => return s.split_whitespace().map(str::to_string).collect(),
-            Some(Value::Array(a)) => return a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect(),
+            Some(Value::Array(a)) => {
+                return a
+                    .iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            }
             _ => {}
         }
     }
@@ -154,7 +162,11 @@ fn scopes_of(claims: &Value) -> Vec<String> {
 fn audiences(claims: &Value) -> Option<Vec<String>> {
     match claims.get("aud") {
         Some(Value::String(s)) => Some(vec![s.clone()]),
-        Some(Value::Array(a)) => Some(a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()),
+        Some(Value::Array(a)) => Some(
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+        ),
         _ => None,
     }
 }
@@ -170,7 +182,11 @@ struct Backends {
 }
 
 impl Backends {
-    async fn get(&self, url: &str, basic: Option<(&str, &str)>) -> (Duration, Result<(u16, String), String>) {
+    async fn get(
+        &self,
+        url: &str,
+        basic: Option<(&str, &str)>,
+    ) -> (Duration, Result<(u16, String), String>) {
         let start = Instant::now();
         let mut r = self.client.get(url).timeout(self.timeout);
         if let Some((u, p)) = basic {
@@ -230,12 +246,19 @@ pub async fn run(o: &Options) -> Report {
         cfg.effective_validation_mode().as_str()
     ));
     out.info(format!("issuer            {}", cfg.issuer));
-    out.info(format!("resource_uri      {} (tokens must carry it in aud)", cfg.resource_uri));
+    out.info(format!(
+        "resource_uri      {} (tokens must carry it in aud)",
+        cfg.resource_uri
+    ));
     if !cfg.jwks_url.is_empty() {
         out.info(format!("jwks_url          {}", cfg.jwks_url));
     }
     if !cfg.introspection_url.is_empty() {
-        let secret = if cfg.introspection_client_secret.expose().trim().is_empty() { "no secret" } else { "secret set" };
+        let secret = if cfg.introspection_client_secret.expose().trim().is_empty() {
+            "no secret"
+        } else {
+            "secret set"
+        };
         out.info(format!(
             "introspection_url {} (client {}, {secret})",
             cfg.introspection_url, cfg.introspection_client_id
@@ -245,12 +268,16 @@ pub async fn run(o: &Options) -> Report {
         out.info(format!("resource_server_id {}", cfg.resource_server_id));
     }
 
-    let http = reqwest::Client::builder().no_proxy().redirect(reqwest::redirect::Policy::none()).build();
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build();
     let jwks = match (&http, o.offline) {
         (Ok(client), false) => {
             let b = Backends {
                 client: client.clone(),
-                timeout: Duration::try_from_secs_f64(cfg.request_timeout_seconds).unwrap_or(Duration::from_secs(10)),
+                timeout: Duration::try_from_secs_f64(cfg.request_timeout_seconds)
+                    .unwrap_or(Duration::from_secs(10)),
             };
             out.section("Backends");
             check_backends(&mut out, &b, &cfg).await
@@ -296,14 +323,31 @@ async fn check_backends(out: &mut Out, b: &Backends, cfg: &Config) -> Option<Val
                         .into_iter()
                         .flatten()
                         .map(|k| {
-                            let alg = k["alg"].as_str().map(|a| format!(" {a}")).unwrap_or_default();
-                            format!("{} ({}{alg})", k["kid"].as_str().unwrap_or("no kid"), k["kty"].as_str().unwrap_or("?"))
+                            let alg = k["alg"]
+                                .as_str()
+                                .map(|a| format!(" {a}"))
+                                .unwrap_or_default();
+                            format!(
+                                "{} ({}{alg})",
+                                k["kid"].as_str().unwrap_or("no kid"),
+                                k["kty"].as_str().unwrap_or("?")
+                            )
                         })
                         .collect();
-                    out.ok(format!("JWKS {}: HTTP 200 in {}, {} keys: {}", cfg.jwks_url, ms(t), keys.len(), keys.join(", ")));
+                    out.ok(format!(
+                        "JWKS {}: HTTP 200 in {}, {} keys: {}",
+                        cfg.jwks_url,
+                        ms(t),
+                        keys.len(),
+                        keys.join(", ")
+                    ));
                     jwks = Some(doc);
                 }
-                _ => out.fail(format!("JWKS {}: HTTP 200 in {} but not a JWK set (no \"keys\" array)", cfg.jwks_url, ms(t))),
+                _ => out.fail(format!(
+                    "JWKS {}: HTTP 200 in {} but not a JWK set (no \"keys\" array)",
+                    cfg.jwks_url,
+                    ms(t)
+                )),
             },
             Ok((s, _)) => out.fail(format!("JWKS {}: HTTP {s} in {}", cfg.jwks_url, ms(t))),
             Err(e) => {
@@ -318,8 +362,14 @@ async fn check_backends(out: &mut Out, b: &Backends, cfg: &Config) -> Option<Val
             .client
             .post(&cfg.introspection_url)
             .timeout(b.timeout)
-            .basic_auth(&cfg.introspection_client_id, Some(cfg.introspection_client_secret.expose()))
-            .form(&[("token", "authsec-doctor-probe"), ("token_type_hint", "access_token")])
+            .basic_auth(
+                &cfg.introspection_client_id,
+                Some(cfg.introspection_client_secret.expose()),
+            )
+            .form(&[
+                ("token", "authsec-doctor-probe"),
+                ("token_type_hint", "access_token"),
+            ])
             .send()
             .await;
         let t = start.elapsed();
@@ -342,7 +392,12 @@ async fn check_backends(out: &mut Out, b: &Backends, cfg: &Config) -> Option<Val
                     s => out.fail(format!("introspection {}: HTTP {s} in {}", cfg.introspection_url, ms(t))),
                 }
             }
-            Err(e) => out.fail(format!("introspection {}: {} after {}", cfg.introspection_url, describe(&e), ms(t))),
+            Err(e) => out.fail(format!(
+                "introspection {}: {} after {}",
+                cfg.introspection_url,
+                describe(&e),
+                ms(t)
+            )),
         }
     }
     if !cfg.resource_server_id.is_empty() {
@@ -352,7 +407,13 @@ async fn check_backends(out: &mut Out, b: &Backends, cfg: &Config) -> Option<Val
             cfg.resource_server_id
         );
         let (t, r) = b
-            .get(&url, Some((&cfg.introspection_client_id, cfg.introspection_client_secret.expose())))
+            .get(
+                &url,
+                Some((
+                    &cfg.introspection_client_id,
+                    cfg.introspection_client_secret.expose(),
+                )),
+            )
             .await;
         match r {
             Ok((200, body)) => {
@@ -377,14 +438,20 @@ async fn check_backends(out: &mut Out, b: &Backends, cfg: &Config) -> Option<Val
             let v: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
             let iss = v["issuer"].as_str().unwrap_or("");
             if iss == cfg.issuer {
-                out.ok(format!("authorization server metadata {url}: HTTP 200 in {}, issuer matches", ms(t)));
+                out.ok(format!(
+                    "authorization server metadata {url}: HTTP 200 in {}, issuer matches",
+                    ms(t)
+                ));
             } else {
                 out.fail(format!("authorization server metadata {url}: issuer {} is not the configured issuer {}", show(&v["issuer"]), show(&json!(cfg.issuer))));
                 out.fix(format!("set issuer to {iss:?} if that server is the one you trust (tokens carry its issuer in iss)"));
             }
             if let (Some(j), false) = (v["jwks_uri"].as_str(), cfg.jwks_url.is_empty()) {
                 if j != cfg.jwks_url {
-                    out.warn(format!("the server publishes jwks_uri {j}, the configuration uses {}", cfg.jwks_url));
+                    out.warn(format!(
+                        "the server publishes jwks_uri {j}, the configuration uses {}",
+                        cfg.jwks_url
+                    ));
                 }
             }
             found = true;
@@ -404,16 +471,25 @@ async fn explain_token(out: &mut Out, rt: &Runtime, token: &str, jwks: Option<&V
     let decoded = (parts.len() == 3)
         .then(|| Some((decode_segment(parts[0])?, decode_segment(parts[1])?)))
         .flatten();
-    let jwt_modes = !matches!(cfg.effective_validation_mode(), ValidationMode::IntrospectionOnly);
+    let jwt_modes = !matches!(
+        cfg.effective_validation_mode(),
+        ValidationMode::IntrospectionOnly
+    );
     let can_introspect = !cfg.introspection_url.is_empty();
     match &decoded {
         None => {
-            out.info(format!("form: opaque ({} characters, not a JWT)", token.len()));
+            out.info(format!(
+                "form: opaque ({} characters, not a JWT)",
+                token.len()
+            ));
             if !can_introspect {
                 out.fail("this token is opaque and the configuration has no introspection_url: only JWTs can be verified locally");
                 out.fix("set introspection_url with introspection_client_id and introspection_client_secret (validation_mode jwt_or_introspect or introspection_only), or ask the authorization server for JWT access tokens");
             } else {
-                out.ok(format!("opaque tokens are checked by introspection at {}", cfg.introspection_url));
+                out.ok(format!(
+                    "opaque tokens are checked by introspection at {}",
+                    cfg.introspection_url
+                ));
             }
         }
         Some((header, claims)) => {
@@ -425,7 +501,18 @@ async fn explain_token(out: &mut Out, rt: &Runtime, token: &str, jwks: Option<&V
             ));
             let t = now();
             let mut listed = Vec::new();
-            for k in ["iss", "sub", "aud", "client_id", "azp", "scope", "scp", "exp", "nbf", "iat"] {
+            for k in [
+                "iss",
+                "sub",
+                "aud",
+                "client_id",
+                "azp",
+                "scope",
+                "scp",
+                "exp",
+                "nbf",
+                "iat",
+            ] {
                 if let Some(v) = claims.get(k) {
                     let when = match (k, v.as_i64()) {
                         ("exp" | "nbf" | "iat", Some(x)) => format!(" ({})", relative(x - t)),
@@ -443,7 +530,14 @@ async fn explain_token(out: &mut Out, rt: &Runtime, token: &str, jwks: Option<&V
                 .filter(|k| !listed.contains(&k.as_str()))
                 .collect();
             if !others.is_empty() {
-                out.info(format!("other claims: {}", others.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")));
+                out.info(format!(
+                    "other claims: {}",
+                    others
+                        .iter()
+                        .map(|s| s.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
             }
             if !jwt_modes {
                 out.warn("validation_mode introspection_only: the JWT is not verified locally, the introspection answer decides");
@@ -455,13 +549,26 @@ async fn explain_token(out: &mut Out, rt: &Runtime, token: &str, jwks: Option<&V
     decide(out, rt, token, decoded.as_ref().map(|(_, c)| c)).await;
 }
 
-fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks: Option<&Value>, can_introspect: bool) {
+fn explain_jwt(
+    out: &mut Out,
+    cfg: &Config,
+    header: &Value,
+    claims: &Value,
+    jwks: Option<&Value>,
+    can_introspect: bool,
+) {
     out.section("Step by step");
     // Issuer.
     match claims["iss"].as_str() {
-        Some(iss) if iss == cfg.issuer => out.ok(format!("issuer: iss is the configured issuer {}", cfg.issuer)),
+        Some(iss) if iss == cfg.issuer => out.ok(format!(
+            "issuer: iss is the configured issuer {}",
+            cfg.issuer
+        )),
         Some(iss) => {
-            out.fail(format!("issuer: iss {iss:?} is not the configured issuer {:?}", cfg.issuer));
+            out.fail(format!(
+                "issuer: iss {iss:?} is not the configured issuer {:?}",
+                cfg.issuer
+            ));
             if iss.trim_end_matches('/') == cfg.issuer.trim_end_matches('/') {
                 out.fix("they differ only by a trailing slash: the comparison is exact; write issuer exactly as the token's iss");
             } else {
@@ -472,17 +579,27 @@ fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks
     }
     // Audience.
     match audiences(claims) {
-        Some(auds) if auds.iter().any(|a| *a == cfg.resource_uri) => {
-            out.ok(format!("audience: aud contains the resource URI {}", cfg.resource_uri))
-        }
+        Some(auds) if auds.contains(&cfg.resource_uri) => out.ok(format!(
+            "audience: aud contains the resource URI {}",
+            cfg.resource_uri
+        )),
         Some(auds) => {
-            out.fail(format!("audience: aud {} does not contain the resource URI {}", show(&json!(auds)), cfg.resource_uri));
-            if auds.iter().any(|a| a.trim_end_matches('/') == cfg.resource_uri.trim_end_matches('/')) {
+            out.fail(format!(
+                "audience: aud {} does not contain the resource URI {}",
+                show(&json!(auds)),
+                cfg.resource_uri
+            ));
+            if auds
+                .iter()
+                .any(|a| a.trim_end_matches('/') == cfg.resource_uri.trim_end_matches('/'))
+            {
                 out.fix("they differ only by a trailing slash: the comparison is exact; make resource_uri and the requested resource the same string");
             }
             out.fix(format!("request the token with resource={} (RFC 8707), so the authorization server puts it in aud", cfg.resource_uri));
         }
-        None if cfg.allow_missing_audience => out.warn("audience: the token has no aud; allowed because allow_missing_audience is on"),
+        None if cfg.allow_missing_audience => {
+            out.warn("audience: the token has no aud; allowed because allow_missing_audience is on")
+        }
         None => {
             out.fail("audience: the token has no aud claim");
             out.fix(format!("request the token with resource={} (RFC 8707); allow_missing_audience accepts tokens without aud but lets a token for any server in", cfg.resource_uri));
@@ -495,9 +612,16 @@ fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks
         Some(exp) => {
             let left = exp as i64 - t;
             if left + skew > 0 {
-                out.ok(format!("expiry: valid for {} more (clock skew allowed: {skew} s)", relative(left).trim_start_matches("in ")));
+                out.ok(format!(
+                    "expiry: valid for {} more (clock skew allowed: {skew} s)",
+                    relative(left).trim_start_matches("in ")
+                ));
             } else {
-                out.fail(format!("expiry: expired {} (exp {}, clock skew allowed: {skew} s)", relative(left), exp as i64));
+                out.fail(format!(
+                    "expiry: expired {} (exp {}, clock skew allowed: {skew} s)",
+                    relative(left),
+                    exp as i64
+                ));
                 out.fix("get a fresh token; if this machine's clock is wrong, fix it (clock_skew_seconds allows a small leeway)");
             }
         }
@@ -509,7 +633,10 @@ fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks
     }
     if let Some(nbf) = claims["nbf"].as_f64() {
         if nbf as i64 - skew > t {
-            out.fail(format!("not before: the token is valid only {}", relative(nbf as i64 - t)));
+            out.fail(format!(
+                "not before: the token is valid only {}",
+                relative(nbf as i64 - t)
+            ));
             out.fix("check this machine's clock, or set clock_skew_seconds");
         }
     }
@@ -520,13 +647,17 @@ fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks
     } else if let Some(doc) = jwks {
         let kid = header["kid"].as_str();
         let keys = doc["keys"].as_array().cloned().unwrap_or_default();
-        let found = keys.iter().find(|k| kid.is_none() || k["kid"].as_str() == kid);
+        let found = keys
+            .iter()
+            .find(|k| kid.is_none() || k["kid"].as_str() == kid);
         match (kid, found) {
             (Some(k), Some(jwk)) => out.ok(format!(
                 "signature key: the JWKS publishes kid {k} ({}), alg {alg}",
                 jwk["kty"].as_str().unwrap_or("?")
             )),
-            (None, Some(_)) => out.info(format!("signature key: the token names no kid; the JWKS keys are tried (alg {alg})")),
+            (None, Some(_)) => out.info(format!(
+                "signature key: the token names no kid; the JWKS keys are tried (alg {alg})"
+            )),
             (Some(k), None) => {
                 out.fail(format!("signature key: the JWKS has no key with kid {k}"));
                 out.fix("the token was signed by a key this JWKS does not publish: check jwks_url and issuer (another tenant or environment?)");
@@ -536,22 +667,32 @@ fn explain_jwt(out: &mut Out, cfg: &Config, header: &Value, claims: &Value, jwks
     } else if can_introspect {
         out.info("signature key: JWKS not checked (offline or not configured)");
     } else {
-        out.info("signature key: JWKS not fetched (--offline); the core's decision below fetches it");
+        out.info(
+            "signature key: JWKS not fetched (--offline); the core's decision below fetches it",
+        );
     }
 }
 
 /// The core's decisions for this token: a tools/list, then a tools/call of each known tool.
 async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>) {
     let cfg = rt.config();
-    let path = url::Url::parse(&cfg.resource_uri).map_or_else(|_| "/".to_string(), |u| u.path().to_string());
+    let path = url::Url::parse(&cfg.resource_uri)
+        .map_or_else(|_| "/".to_string(), |u| u.path().to_string());
     let auth = format!("Bearer {token}");
-    let headers = [("authorization", auth.as_str()), ("content-type", "application/json")];
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
     // A body without "jsonrpc": the core answers with plain HTTP statuses, not in-band errors.
     let ask = |body: Vec<u8>| {
-        let headers = headers;
         let path = path.clone();
         async move {
-            let req = Request { method: "POST", path: &path, headers: &headers, body: &body };
+            let req = Request {
+                method: "POST",
+                path: &path,
+                headers: &headers,
+                body: &body,
+            };
             rt.check(&req).resolve().await
         }
     };
@@ -569,7 +710,10 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
         }
         Decision::Respond(r) => {
             let body: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
-            let reason = body["reason"].as_str().map(|x| format!(" (reason {x})")).unwrap_or_default();
+            let reason = body["reason"]
+                .as_str()
+                .map(|x| format!(" (reason {x})"))
+                .unwrap_or_default();
             out.fail(format!(
                 "refused: HTTP {} {}: {}{reason}",
                 r.status,
@@ -586,7 +730,9 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
             return;
         }
     };
-    let granted = claims.map(scopes_of).unwrap_or_else(|| principal.scopes.clone());
+    let granted = claims
+        .map(scopes_of)
+        .unwrap_or_else(|| principal.scopes.clone());
     out.section("Tools");
     let map = match rt.policy_view() {
         PolicyView::Open => {
@@ -594,7 +740,9 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
             return;
         }
         PolicyView::Unavailable(d) => {
-            out.fail(format!("policy unavailable: {d} (every tool call gets 503)"));
+            out.fail(format!(
+                "policy unavailable: {d} (every tool call gets 503)"
+            ));
             return;
         }
         PolicyView::Map(m) => m,
@@ -611,19 +759,37 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
     names.sort();
     let mut lacking: Vec<String> = Vec::new();
     for name in names {
-        let body = serde_json::to_vec(&json!({"method": "tools/call", "params": {"name": name}})).unwrap_or_default();
+        let body = serde_json::to_vec(&json!({"method": "tools/call", "params": {"name": name}}))
+            .unwrap_or_default();
         let needs = &map[name];
-        let needs_text = if needs.is_empty() { "public".to_string() } else { format!("needs any of {}", needs.join(", ")) };
+        let needs_text = if needs.is_empty() {
+            "public".to_string()
+        } else {
+            format!("needs any of {}", needs.join(", "))
+        };
         match ask(body).await {
             Decision::Allow(_) => out.ok(format!("{name}: allowed ({needs_text})")),
             Decision::Respond(r) => {
                 let b: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
                 if r.status == 403 {
-                    let req: Vec<String> = b["required_scopes"].as_array().into_iter().flatten().filter_map(|x| x.as_str().map(str::to_string)).collect();
+                    let req: Vec<String> = b["required_scopes"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|x| x.as_str().map(str::to_string))
+                        .collect();
                     out.deny(format!(
                         "{name}: refused (403 insufficient_scope): lacks {} (the token has {})",
-                        if req.len() == 1 { req[0].clone() } else { format!("one of {}", req.join(", ")) },
-                        if granted.is_empty() { "no scopes".to_string() } else { granted.join(" ") }
+                        if req.len() == 1 {
+                            req[0].clone()
+                        } else {
+                            format!("one of {}", req.join(", "))
+                        },
+                        if granted.is_empty() {
+                            "no scopes".to_string()
+                        } else {
+                            granted.join(" ")
+                        }
                     ));
                     if let Some(first) = req.first() {
                         if !lacking.contains(first) {
@@ -631,7 +797,11 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
                         }
                     }
                 } else {
-                    out.fail(format!("{name}: refused (HTTP {}): {}", r.status, show(&b["error_description"])));
+                    out.fail(format!(
+                        "{name}: refused (HTTP {}): {}",
+                        r.status,
+                        show(&b["error_description"])
+                    ));
                 }
             }
             _ => out.fail(format!("{name}: a decision this build does not know")),
@@ -641,6 +811,9 @@ async fn decide(out: &mut Out, rt: &Runtime, token: &str, claims: Option<&Value>
     if !lacking.is_empty() {
         let mut all = granted.clone();
         all.extend(lacking.iter().cloned());
-        out.fix(format!("to call the refused tools, request the token with scope=\"{}\"", all.join(" ")));
+        out.fix(format!(
+            "to call the refused tools, request the token with scope=\"{}\"",
+            all.join(" ")
+        ));
     }
 }

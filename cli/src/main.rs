@@ -8,14 +8,20 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use authsec_cli::proxy::{stdio::StdioUpstream, HttpUpstream, IdentityHeaders, Proxy, ProxyOptions, Upstream};
+use authsec_cli::proxy::{
+    stdio::StdioUpstream, HttpUpstream, IdentityHeaders, Proxy, ProxyOptions, Upstream,
+};
 use authsec_cli::telemetry::LogSink;
 use authsec_cli::{config_file, doctor, token};
 use authsec_core::Runtime;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "authsec", version, about = "Protect any MCP server with authsec: OAuth bearer validation, per-tool scopes, tools/list filtering, RFC 9728 metadata.")]
+#[command(
+    name = "authsec",
+    version,
+    about = "Protect any MCP server with authsec: OAuth bearer validation, per-tool scopes, tools/list filtering, RFC 9728 metadata."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -47,7 +53,12 @@ struct ProxyArgs {
     #[command(flatten)]
     config: ConfigArgs,
     /// The MCP server's Streamable HTTP endpoint, e.g. http://127.0.0.1:3000/mcp.
-    #[arg(long, value_name = "URL", required_unless_present = "stdio", conflicts_with = "stdio")]
+    #[arg(
+        long,
+        value_name = "URL",
+        required_unless_present = "stdio",
+        conflicts_with = "stdio"
+    )]
     upstream: Option<String>,
     /// Run the command after `--` as a stdio MCP server (one process per session).
     #[arg(long)]
@@ -109,11 +120,13 @@ enum TokenCommand {
 }
 
 fn secs(s: f64, name: &str) -> Result<Duration, String> {
-    Duration::try_from_secs_f64(s).map_err(|_| format!("{name} must be a non-negative number of seconds"))
+    Duration::try_from_secs_f64(s)
+        .map_err(|_| format!("{name} must be a non-negative number of seconds"))
 }
 
 async fn proxy(args: ProxyArgs) -> Result<(), String> {
-    let (cfg, source) = config_file::load(args.config.config.as_deref(), Some(&args.config.env_prefix))?;
+    let (cfg, source) =
+        config_file::load(args.config.config.as_deref(), Some(&args.config.env_prefix))?;
     let rt = Runtime::new(cfg).map_err(|e| format!("{source}: {}", config_file::coded(&e)))?;
     for w in rt.startup().await.map_err(|e| config_file::coded(&e))? {
         eprintln!("authsec proxy: warning: {w}");
@@ -126,12 +139,16 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
             return Err("--stdio needs a command after --".into());
         }
         let what = format!("stdio server `{}`", args.command.join(" "));
-        let bridge = Arc::new(StdioUpstream::new(args.command, timeout).env_prefix(&args.config.env_prefix));
+        let bridge =
+            Arc::new(StdioUpstream::new(args.command, timeout).env_prefix(&args.config.env_prefix));
         stdio_bridge = Some(bridge.clone());
         (Arc::new(bridge), what)
     } else {
         let url = args.upstream.unwrap_or_default();
-        (Arc::new(HttpUpstream::new(&url, &resource_path, timeout)?), url)
+        (
+            Arc::new(HttpUpstream::new(&url, &resource_path, timeout)?),
+            url,
+        )
     };
     let opts = ProxyOptions {
         identity: IdentityHeaders {
@@ -140,7 +157,11 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
             claims: args.forward_claims,
         },
         forward_token: args.forward_token,
-        log: if args.no_access_log { LogSink::Off } else { LogSink::Stderr },
+        log: if args.no_access_log {
+            LogSink::Off
+        } else {
+            LogSink::Stderr
+        },
         on_record: None,
         shutdown_grace: secs(args.shutdown_grace, "--shutdown-grace")?,
     };
@@ -195,7 +216,11 @@ async fn main() -> ExitCode {
             };
             let report = doctor::run(&opts).await;
             print!("{}", report.text);
-            return if report.ok { ExitCode::SUCCESS } else { ExitCode::from(1) };
+            return if report.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
         }
         Command::Token(t) => match t.command {
             TokenCommand::Serve(a) => token::serve(a).await,

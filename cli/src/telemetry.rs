@@ -97,7 +97,11 @@ impl AccessRecord {
         let ms = |d: Duration| format!("{:.3}", d.as_secs_f64() * 1000.0);
         let mut s = format!(
             "authsec access method={} path=\"{}\" status={} decision={} reason=\"{}\"",
-            self.method, self.path, self.status, self.verdict.as_str(), self.reason
+            self.method,
+            self.path,
+            self.status,
+            self.verdict.as_str(),
+            self.reason
         );
         if let Some(c) = &self.client {
             s.push_str(&format!(" client=\"{c}\""));
@@ -109,7 +113,11 @@ impl AccessRecord {
         if let Some(u) = self.upstream {
             s.push_str(&format!(" upstream_ms={}", ms(u)));
         }
-        s.push_str(&format!(" total_ms={} bytes={}", ms(self.total), self.bytes_out));
+        s.push_str(&format!(
+            " total_ms={} bytes={}",
+            ms(self.total),
+            self.bytes_out
+        ));
         if let Some(c) = &self.cut {
             s.push_str(&format!(" stream_cut={}", c.status));
         }
@@ -140,7 +148,7 @@ pub fn reason_of(resp: &authsec_core::Response) -> String {
             }
         }
     }
-    if first["error"]["code"] == Value::from(-32020) {
+    if first["error"]["code"] == -32020 {
         return "header_mismatch".into();
     }
     format!("status_{}", resp.status)
@@ -177,8 +185,15 @@ impl Histogram {
                 self.counts[i]
             ));
         }
-        out.push_str(&format!("{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}\n", self.count));
-        let braces = if labels.is_empty() { String::new() } else { format!("{{{labels}}}") };
+        out.push_str(&format!(
+            "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {}\n",
+            self.count
+        ));
+        let braces = if labels.is_empty() {
+            String::new()
+        } else {
+            format!("{{{labels}}}")
+        };
         out.push_str(&format!("{name}_sum{braces} {}\n", self.sum));
         out.push_str(&format!("{name}_count{braces} {}\n", self.count));
     }
@@ -297,20 +312,32 @@ mod tests {
     #[test]
     fn reasons_come_from_the_core_answer() {
         assert_eq!(
-            reason_of(&resp(401, r#"{"error":"invalid_token","error_description":"x","reason":"token_expired"}"#)),
+            reason_of(&resp(
+                401,
+                r#"{"error":"invalid_token","error_description":"x","reason":"token_expired"}"#
+            )),
             "token_expired"
         );
         assert_eq!(
-            reason_of(&resp(200, r#"{"jsonrpc":"2.0","id":1,"result":{"isError":true,"_meta":{"authsec":{"error":"insufficient_scope"}}}}"#)),
+            reason_of(&resp(
+                200,
+                r#"{"jsonrpc":"2.0","id":1,"result":{"isError":true,"_meta":{"authsec":{"error":"insufficient_scope"}}}}"#
+            )),
             "insufficient_scope"
         );
         assert_eq!(
-            reason_of(&resp(200, r#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"data":{"authsec":{"error":"invalid_audience"}}}}]"#)),
+            reason_of(&resp(
+                200,
+                r#"[{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"data":{"authsec":{"error":"invalid_audience"}}}}]"#
+            )),
             "invalid_audience"
         );
         assert_eq!(reason_of(&resp(200, r#"{"resource":"x"}"#)), "status_200");
         assert_eq!(reason_of(&resp(413, "not json")), "status_413");
-        assert_eq!(reason_of(&resp(401, r#"{"error":"in\"valid\n tok"}"#)), "invalidtok");
+        assert_eq!(
+            reason_of(&resp(401, r#"{"error":"in\"valid\n tok"}"#)),
+            "invalidtok"
+        );
     }
 
     #[test]
@@ -336,9 +363,21 @@ mod tests {
         m.record(&r);
         m.record(&r);
         let t = m.render();
-        assert!(t.contains("authsec_proxy_requests_total{decision=\"deny\",reason=\"no_token\"} 2\n"), "{t}");
-        assert!(t.contains("authsec_proxy_decision_seconds_bucket{le=\"0.0001\"} 2\n"), "{t}");
-        assert!(t.contains("authsec_proxy_decision_seconds_count 2\n"), "{t}");
-        assert!(t.contains("authsec_proxy_upstream_seconds_count 0\n"), "{t}");
+        assert!(
+            t.contains("authsec_proxy_requests_total{decision=\"deny\",reason=\"no_token\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("authsec_proxy_decision_seconds_bucket{le=\"0.0001\"} 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("authsec_proxy_decision_seconds_count 2\n"),
+            "{t}"
+        );
+        assert!(
+            t.contains("authsec_proxy_upstream_seconds_count 0\n"),
+            "{t}"
+        );
     }
 }

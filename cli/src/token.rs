@@ -23,7 +23,12 @@ pub struct TokenSpec {
     #[arg(long, value_name = "URI", default_value = "http://127.0.0.1:8080/mcp")]
     pub audience: String,
     /// Lifetime in seconds (negative: already expired, to see the refusal).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600, allow_hyphen_values = true)]
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        default_value_t = 3600,
+        allow_hyphen_values = true
+    )]
     pub ttl: i64,
     /// `sub` claim.
     #[arg(long, default_value = "dev-user")]

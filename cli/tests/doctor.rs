@@ -34,7 +34,11 @@ async fn token(fx: &Fixture, claims: Value) -> String {
 }
 
 async fn doctor(cfg: &Value, token: Option<&str>, toml: bool) -> Report {
-    let dir = std::env::temp_dir().join(format!("authsec-doctor-{}-{}", std::process::id(), rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "authsec-doctor-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let path = if toml {
         let p = dir.join("authsec.toml");
@@ -55,9 +59,17 @@ async fn doctor(cfg: &Value, token: Option<&str>, toml: bool) -> Report {
     .await;
     let _ = std::fs::remove_dir_all(&dir);
     if let Some(t) = token {
-        assert!(!r.text.contains(t), "the token must never be printed:\n{}", r.text);
+        assert!(
+            !r.text.contains(t),
+            "the token must never be printed:\n{}",
+            r.text
+        );
         let sig = t.rsplit('.').next().unwrap();
-        assert!(sig.len() < 8 || !r.text.contains(sig), "no signature in the output:\n{}", r.text);
+        assert!(
+            sig.len() < 8 || !r.text.contains(sig),
+            "no signature in the output:\n{}",
+            r.text
+        );
     }
     r
 }
@@ -78,16 +90,34 @@ async fn a_good_token_is_explained_and_each_tool_listed() {
     let t = token(&fx, json!({})).await;
     let r = doctor(&config(&fx, json!({})), Some(&t), true).await;
     assert!(r.ok, "{}", r.text);
-    has(&r, "ok    valid: policy mode local_only, validation mode jwt_only");
-    has(&r, &format!("ok    JWKS {}/jwks: HTTP 200 in ", fx.base_url));
+    has(
+        &r,
+        "ok    valid: policy mode local_only, validation mode jwt_only",
+    );
+    has(
+        &r,
+        &format!("ok    JWKS {}/jwks: HTTP 200 in ", fx.base_url),
+    );
     has(&r, "header: alg \"RS256\" kid \"rsa-1\" typ \"JWT\"");
     has(&r, "claim sub       \"dev-user\"");
-    has(&r, &format!("ok    issuer: iss is the configured issuer {}", fx.base_url));
-    has(&r, &format!("ok    audience: aud contains the resource URI {RESOURCE}"));
+    has(
+        &r,
+        &format!("ok    issuer: iss is the configured issuer {}", fx.base_url),
+    );
+    has(
+        &r,
+        &format!("ok    audience: aud contains the resource URI {RESOURCE}"),
+    );
     has(&r, "ok    expiry: valid for ");
     has(&r, " min more (clock skew allowed: 0 s)");
-    has(&r, "ok    signature key: the JWKS publishes kid rsa-1 (RSA), alg RS256");
-    has(&r, "ok    accepted: subject \"dev-user\", client \"dev-client\", scopes [\"issues:read\"]");
+    has(
+        &r,
+        "ok    signature key: the JWKS publishes kid rsa-1 (RSA), alg RS256",
+    );
+    has(
+        &r,
+        "ok    accepted: subject \"dev-user\", client \"dev-client\", scopes [\"issues:read\"]",
+    );
     has(&r, "ok    list_issues: allowed (needs any of issues:read)");
     has(&r, "ok    server_info: allowed (public)");
 }
@@ -108,7 +138,10 @@ async fn wrong_audience_says_request_the_token_with_resource() {
     let r = doctor(&config(&fx, json!({})), Some(&t), false).await;
     assert!(!r.ok);
     has(&r, "FAIL  audience: aud [\"http://127.0.0.1:18080/mcp/\"] does not contain the resource URI http://127.0.0.1:18080/mcp");
-    has(&r, "fix   they differ only by a trailing slash: the comparison is exact");
+    has(
+        &r,
+        "fix   they differ only by a trailing slash: the comparison is exact",
+    );
     has(&r, "fix   request the token with resource=http://127.0.0.1:18080/mcp (RFC 8707), so the authorization server puts it in aud");
     has(&r, "FAIL  refused: HTTP 401 invalid_audience:");
 }
@@ -119,7 +152,13 @@ async fn wrong_issuer_names_both_issuers() {
     let t = token(&fx, json!({"iss": "https://login.example.com"})).await;
     let r = doctor(&config(&fx, json!({})), Some(&t), false).await;
     assert!(!r.ok);
-    has(&r, &format!("FAIL  issuer: iss \"https://login.example.com\" is not the configured issuer \"{}\"", fx.base_url));
+    has(
+        &r,
+        &format!(
+            "FAIL  issuer: iss \"https://login.example.com\" is not the configured issuer \"{}\"",
+            fx.base_url
+        ),
+    );
     has(&r, &format!("fix   get the token from {}, or set issuer (and jwks_url) to \"https://login.example.com\" if that issuer is the one you trust", fx.base_url));
     has(&r, "FAIL  refused: HTTP 401 invalid_token:");
 }
@@ -128,12 +167,20 @@ async fn wrong_issuer_names_both_issuers() {
 async fn expired_token_says_how_long_ago_and_the_skew() {
     let fx = Fixture::start().await.unwrap();
     let t = token(&fx, json!({"exp": {"$now": -600}})).await;
-    let r = doctor(&config(&fx, json!({"clock_skew_seconds": 30})), Some(&t), false).await;
+    let r = doctor(
+        &config(&fx, json!({"clock_skew_seconds": 30})),
+        Some(&t),
+        false,
+    )
+    .await;
     assert!(!r.ok);
     has(&r, "FAIL  expiry: expired 10 min ago");
     has(&r, "clock skew allowed: 30 s)");
     has(&r, "fix   get a fresh token");
-    has(&r, "FAIL  refused: HTTP 401 invalid_token: \"token expired\" (reason token_expired)");
+    has(
+        &r,
+        "FAIL  refused: HTTP 401 invalid_token: \"token expired\" (reason token_expired)",
+    );
 }
 
 #[tokio::test]
@@ -146,7 +193,10 @@ async fn unreachable_jwks_is_reported_with_its_timing() {
     let t = token(&fx, json!({})).await;
     let r = doctor(&config(&fx, json!({"jwks_url": jwks})), Some(&t), false).await;
     assert!(!r.ok);
-    has(&r, &format!("FAIL  JWKS {jwks}: unreachable (connection refused or no route) after "));
+    has(
+        &r,
+        &format!("FAIL  JWKS {jwks}: unreachable (connection refused or no route) after "),
+    );
     has(&r, "fix   check jwks_url");
     has(&r, "FAIL  refused: HTTP 401 invalid_token:");
 }
@@ -158,7 +208,10 @@ async fn opaque_token_without_introspection_says_what_to_configure() {
     assert!(!r.ok);
     has(&r, "form: opaque (17 characters, not a JWT)");
     has(&r, "FAIL  this token is opaque and the configuration has no introspection_url: only JWTs can be verified locally");
-    has(&r, "fix   set introspection_url with introspection_client_id and introspection_client_secret");
+    has(
+        &r,
+        "fix   set introspection_url with introspection_client_id and introspection_client_secret",
+    );
 }
 
 #[tokio::test]
@@ -187,6 +240,9 @@ async fn introspection_with_wrong_credentials_is_reported() {
     let r = doctor(&c, None, false).await;
     assert!(!r.ok);
     has(&r, "the client credentials were refused");
-    has(&r, "fix   check introspection_client_id and introspection_client_secret");
+    has(
+        &r,
+        "fix   check introspection_client_id and introspection_client_secret",
+    );
     assert!(!r.text.contains("wrong-secret"), "{}", r.text);
 }

@@ -94,7 +94,12 @@ impl std::ops::Deref for TestUpstream {
 
 /// The identity headers the upstream got, as JSON (absent headers absent).
 fn identity_of(f: &Forward) -> Value {
-    let get = |k: &str| f.headers.get(format!("x-authsec-{k}")).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let get = |k: &str| {
+        f.headers
+            .get(format!("x-authsec-{k}"))
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let list = |k: &str| {
         get(k).map(|v| {
             Value::from(
@@ -130,7 +135,10 @@ fn identity_of(f: &Forward) -> Value {
 }
 
 impl Upstream for TestUpstream {
-    fn call(&self, req: Forward) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
+    fn call(
+        &self,
+        req: Forward,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
         let id = req
             .headers
             .get("x-request-id")
@@ -138,11 +146,19 @@ impl Upstream for TestUpstream {
             .unwrap_or("")
             .to_string();
         let seen = Seen {
-            principal: req.principal.as_ref().map(|p| serde_json::to_value(&**p).unwrap_or_default()),
+            principal: req
+                .principal
+                .as_ref()
+                .map(|p| serde_json::to_value(&**p).unwrap_or_default()),
             identity: identity_of(&req),
         };
         self.seen.lock().unwrap().insert(id.clone(), seen);
-        let a = self.answers.lock().unwrap().remove(&id).unwrap_or_else(probe_answer);
+        let a = self
+            .answers
+            .lock()
+            .unwrap()
+            .remove(&id)
+            .unwrap_or_else(probe_answer);
         Box::pin(async move {
             let chunks: Vec<Result<http_body::Frame<Bytes>, BoxError>> = a
                 .chunks
@@ -155,7 +171,8 @@ impl Upstream for TestUpstream {
                 r.headers_mut().insert("content-type", ct.parse().unwrap());
             }
             if let Some(ce) = a.content_encoding {
-                r.headers_mut().insert("content-encoding", ce.parse().unwrap());
+                r.headers_mut()
+                    .insert("content-encoding", ce.parse().unwrap());
             }
             Ok(r)
         })
@@ -209,7 +226,10 @@ impl Exchange {
         }
     }
     fn header(&self, k: &str) -> Option<&str> {
-        self.headers.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -217,7 +237,8 @@ async fn send(rt: &ProxyRt, req: &Req, id: &str) -> Result<Exchange, String> {
     let method = reqwest::Method::from_bytes(req.method.as_bytes()).map_err(|e| e.to_string())?;
     let mut headers = reqwest::header::HeaderMap::new();
     for (k, v) in &req.headers {
-        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes()).map_err(|e| format!("header name {k:?}: {e}"))?;
+        let name = reqwest::header::HeaderName::from_bytes(k.as_bytes())
+            .map_err(|e| format!("header name {k:?}: {e}"))?;
         let value = reqwest::header::HeaderValue::from_bytes(v.as_bytes())
             .map_err(|_| format!("header {k} cannot be sent over HTTP/1.1"))?;
         headers.append(name, value);
@@ -248,7 +269,12 @@ async fn send(rt: &ProxyRt, req: &Req, id: &str) -> Result<Exchange, String> {
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut body = Vec::new();
     let mut cut = false;
@@ -263,7 +289,12 @@ async fn send(rt: &ProxyRt, req: &Req, id: &str) -> Result<Exchange, String> {
             }
         }
     }
-    Ok(Exchange { status, headers, body, cut })
+    Ok(Exchange {
+        status,
+        headers,
+        body,
+        cut,
+    })
 }
 
 /// The access record of request `id` (written when its answer ended; waits for it).
@@ -282,7 +313,12 @@ impl ProxyBinding {
         format!("c{}", self.next.fetch_add(1, Ordering::Relaxed))
     }
 
-    async fn exchange(&self, rt: &ProxyRt, req: &Req, answer: Option<Answer>) -> Result<(String, Exchange, Option<Seen>, AccessRecord), String> {
+    async fn exchange(
+        &self,
+        rt: &ProxyRt,
+        req: &Req,
+        answer: Option<Answer>,
+    ) -> Result<(String, Exchange, Option<Seen>, AccessRecord), String> {
         let id = self.id();
         if let Some(a) = answer {
             rt.upstream.answers.lock().unwrap().insert(id.clone(), a);
@@ -295,13 +331,20 @@ impl ProxyBinding {
     }
 
     /// Resend an allowed request with the upstream answering `answer`; the client's view.
-    fn resend(&self, rt: &ProxyRt, req: &Req, answer: Answer) -> Result<(Exchange, AccessRecord), String> {
+    fn resend(
+        &self,
+        rt: &ProxyRt,
+        req: &Req,
+        answer: Answer,
+    ) -> Result<(Exchange, AccessRecord), String> {
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {
                 let (_, ex, seen, rec) = self.exchange(rt, req, Some(answer)).await?;
                 match seen {
                     Some(s) if s.principal.is_some() => Ok((ex, rec)),
-                    _ => Err("the resent request did not reach the upstream as allowed".to_string()),
+                    _ => {
+                        Err("the resent request did not reach the upstream as allowed".to_string())
+                    }
                 }
             })
         })
@@ -316,7 +359,11 @@ impl Binding for ProxyBinding {
     fn build(&self, config_json: &str) -> Result<ProxyRt, Failure> {
         let clock = Arc::new(ManualClock::new());
         let rt = Config::from_json(config_json)
-            .and_then(|c| Runtime::builder(c).clock(clock.clone() as Arc<dyn authsec_core::Clock>).build())
+            .and_then(|c| {
+                Runtime::builder(c)
+                    .clock(clock.clone() as Arc<dyn authsec_core::Clock>)
+                    .build()
+            })
             .map_err(failure)?;
         let upstream = TestUpstream::default();
         let records: Arc<Mutex<HashMap<String, AccessRecord>>> = Arc::default();
@@ -383,13 +430,19 @@ impl Binding for ProxyBinding {
             let seen = rt.upstream.seen.lock().unwrap().remove(&id);
             let Some(seen) = seen else {
                 if !matches!(rec.verdict, Verdict::Deny | Verdict::Metadata) {
-                    return Outcome::Failed(format!("upstream not called, yet the record says {:?}", rec.verdict));
+                    return Outcome::Failed(format!(
+                        "upstream not called, yet the record says {:?}",
+                        rec.verdict
+                    ));
                 }
                 return Outcome::Respond(ex.resp());
             };
             let Some(principal) = seen.principal else {
                 if seen.identity != json!({}) {
-                    return Outcome::Failed(format!("pass-through with identity headers {}", seen.identity));
+                    return Outcome::Failed(format!(
+                        "pass-through with identity headers {}",
+                        seen.identity
+                    ));
                 }
                 return Outcome::PassThrough;
             };
@@ -416,7 +469,13 @@ impl Binding for ProxyBinding {
         .boxed()
     }
 
-    fn filter(&self, rt: &ProxyRt, allowed: &Req, content_type: Option<&str>, body: &[u8]) -> Filtered {
+    fn filter(
+        &self,
+        rt: &ProxyRt,
+        allowed: &Req,
+        content_type: Option<&str>,
+        body: &[u8],
+    ) -> Filtered {
         let answer = Answer {
             status: 200,
             content_type: content_type.map(str::to_string),
@@ -437,8 +496,13 @@ impl Binding for ProxyBinding {
                 }
                 match ex.header("content-length").map(|v| v.parse::<usize>()) {
                     Some(Ok(n)) if n == ex.body.len() => Filtered::Rewritten(ex.body),
-                    None if content_type.is_some_and(|c| c.starts_with("text/event-stream")) => Filtered::Rewritten(ex.body),
-                    other => Filtered::Failed(format!("content-length {other:?} for a rewritten body of {}", ex.body.len())),
+                    None if content_type.is_some_and(|c| c.starts_with("text/event-stream")) => {
+                        Filtered::Rewritten(ex.body)
+                    }
+                    other => Filtered::Failed(format!(
+                        "content-length {other:?} for a rewritten body of {}",
+                        ex.body.len()
+                    )),
                 }
             }
         }
@@ -491,7 +555,10 @@ impl Binding for ProxyBinding {
                         failed: None,
                     },
                     (cut, r) => Streamed {
-                        failed: Some(format!("client saw cut={cut}, record cut={:?}", r.map(|r| r.status))),
+                        failed: Some(format!(
+                            "client saw cut={cut}, record cut={:?}",
+                            r.map(|r| r.status)
+                        )),
                         ..Streamed::default()
                     },
                 }
@@ -500,7 +567,9 @@ impl Binding for ProxyBinding {
     }
 
     fn canned(&self, which: &str) -> Result<Resp, String> {
-        Err(format!("canned {which}: not a request the proxy can be sent"))
+        Err(format!(
+            "canned {which}: not a request the proxy can be sent"
+        ))
     }
 
     fn metadata(&self, rt: &ProxyRt) -> Result<Resp, String> {
@@ -536,7 +605,9 @@ impl Binding for ProxyBinding {
 }
 
 fn binding() -> ProxyBinding {
-    ProxyBinding { next: AtomicU64::new(0) }
+    ProxyBinding {
+        next: AtomicU64::new(0),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -544,9 +615,15 @@ async fn conformance_vectors_over_http() {
     let filter = std::env::var("AUTHSEC_VECTOR").unwrap_or_default();
     let dir = authsec_conformance::vectors_dir();
     let mut files = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     entries.sort();
-    for p in entries.into_iter().filter(|p| p.extension().is_some_and(|x| x == "json")) {
+    for p in entries
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+    {
         let stem = p.file_stem().unwrap().to_str().unwrap().to_string();
         if let Some((_, why)) = NOT_OVER_HTTP.iter().find(|(id, _)| *id == stem) {
             if stem.starts_with(&filter) {
@@ -567,7 +644,11 @@ async fn conformance_vectors_over_http() {
         NOT_OVER_HTTP.len()
     );
     assert!(report.passed > 0, "no vector ran");
-    assert!(report.failed.is_empty(), "{} vectors failed", report.failed.len());
+    assert!(
+        report.failed.is_empty(),
+        "{} vectors failed",
+        report.failed.len()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -46,7 +46,10 @@ async fn echo(headers: HeaderMap, body: Bytes) -> Response {
 
 async fn stream(State(up): State<Up>) -> Response {
     let Some(rx) = up.events.lock().unwrap().take() else {
-        return Response::builder().status(StatusCode::CONFLICT).body(Body::empty()).unwrap();
+        return Response::builder()
+            .status(StatusCode::CONFLICT)
+            .body(Body::empty())
+            .unwrap();
     };
     let s = futures::stream::unfold(rx, |mut rx| async move {
         let e = rx.recv().await?;
@@ -133,7 +136,8 @@ fn header<'a>(echoed: &'a Value, name: &str) -> Vec<&'a str> {
         .collect()
 }
 
-const CALL: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}"#;
+const CALL: &str =
+    r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}"#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_upstream_gets_the_identity_not_the_token_nor_hop_by_hop_fields() {
@@ -158,16 +162,29 @@ async fn the_upstream_gets_the_identity_not_the_token_nor_hop_by_hop_fields() {
         .unwrap();
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers().get("via").unwrap(), "1.1 authsec");
-    assert!(r.headers().get("x-upstream-hop").is_none(), "response hop-by-hop field forwarded");
+    assert!(
+        r.headers().get("x-upstream-hop").is_none(),
+        "response hop-by-hop field forwarded"
+    );
     assert!(r.headers().get("keep-alive").is_none());
     let echoed: Value = r.json().await.unwrap();
-    assert_eq!(header(&echoed, "authorization"), Vec::<&str>::new(), "token forwarded: {echoed}");
+    assert_eq!(
+        header(&echoed, "authorization"),
+        Vec::<&str>::new(),
+        "token forwarded: {echoed}"
+    );
     assert_eq!(header(&echoed, "x-authsec-subject"), ["dev%20user"]);
     assert_eq!(header(&echoed, "x-authsec-client-id"), ["dev-client"]);
     assert_eq!(header(&echoed, "x-authsec-scopes"), ["issues:read"]);
     assert_eq!(header(&echoed, "x-authsec-issuer"), [fx.base_url.as_str()]);
-    assert_eq!(header(&echoed, "x-authsec-audience"), ["http://127.0.0.1:18080/mcp"]);
-    assert!(header(&echoed, "x-authsec-claims").is_empty(), "claims only when asked");
+    assert_eq!(
+        header(&echoed, "x-authsec-audience"),
+        ["http://127.0.0.1:18080/mcp"]
+    );
+    assert!(
+        header(&echoed, "x-authsec-claims").is_empty(),
+        "claims only when asked"
+    );
     for hop in ["x-client-hop", "te", "proxy-authorization", "connection"] {
         assert!(header(&echoed, hop).is_empty(), "{hop} forwarded: {echoed}");
     }
@@ -175,7 +192,10 @@ async fn the_upstream_gets_the_identity_not_the_token_nor_hop_by_hop_fields() {
     assert_eq!(header(&echoed, "via"), ["1.1 authsec"]);
     assert_eq!(header(&echoed, "x-forwarded-for"), ["127.0.0.1"]);
     assert_eq!(header(&echoed, "host"), [up.to_string().as_str()]);
-    assert_eq!(echoed["body"], CALL, "the body is forwarded as the core read it");
+    assert_eq!(
+        echoed["body"], CALL,
+        "the body is forwarded as the core read it"
+    );
 
     // A denied request never reaches the upstream; the client gets the core's answer.
     let r = client()
@@ -186,7 +206,13 @@ async fn the_upstream_gets_the_identity_not_the_token_nor_hop_by_hop_fields() {
         .await
         .unwrap();
     assert_eq!(r.status(), 401);
-    assert!(r.headers().get("www-authenticate").unwrap().to_str().unwrap().contains("error=\"invalid_token\""));
+    assert!(r
+        .headers()
+        .get("www-authenticate")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("error=\"invalid_token\""));
     assert_eq!(
         r.text().await.unwrap(),
         r#"{"error":"invalid_token","error_description":"missing bearer token","reason":"no_token"}"#
@@ -207,7 +233,10 @@ async fn forward_token_passes_authorization_for_servers_that_validate_it() {
         .await
         .unwrap();
     let echoed: Value = r.json().await.unwrap();
-    assert_eq!(header(&echoed, "authorization"), [format!("Bearer {t}").as_str()]);
+    assert_eq!(
+        header(&echoed, "authorization"),
+        [format!("Bearer {t}").as_str()]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -232,7 +261,14 @@ async fn an_unreachable_upstream_is_the_cores_502() {
         r.text().await.unwrap(),
         r#"{"error":"bad_gateway","error_description":"the MCP server did not answer"}"#
     );
-    let m = client().get(format!("{}/metrics", p.base)).send().await.unwrap().text().await.unwrap();
+    let m = client()
+        .get(format!("{}/metrics", p.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(
         m.contains("authsec_proxy_requests_total{decision=\"upstream_error\",reason=\"upstream_unavailable\"} 1\n"),
         "{m}"
@@ -279,22 +315,33 @@ async fn sse_passes_event_by_event_filtered() {
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    assert_eq!(r.headers().get("content-type").unwrap(), "text/event-stream");
+    assert_eq!(
+        r.headers().get("content-type").unwrap(),
+        "text/event-stream"
+    );
     assert!(r.headers().get("content-length").is_none());
     let filtered = |id: u32| {
         format!(
             "event: message\ndata: {}\n\n",
-            r#"{"jsonrpc":"2.0","id":ID,"result":{"tools":[{"name":"list_issues"}]}}"#.replace("ID", &id.to_string())
+            r#"{"jsonrpc":"2.0","id":ID,"result":{"tools":[{"name":"list_issues"}]}}"#
+                .replace("ID", &id.to_string())
         )
     };
     let first = read_exactly(&mut r, filtered(1).len()).await;
-    assert_eq!(first, filtered(1), "create_issue removed from the first event");
+    assert_eq!(
+        first,
+        filtered(1),
+        "create_issue removed from the first event"
+    );
     // Only now does the upstream send its second event: the first one was not held back.
     tx.send(list_event(2)).unwrap();
     let second = read_exactly(&mut r, filtered(2).len()).await;
     assert_eq!(second, filtered(2));
     drop(tx);
-    assert!(r.chunk().await.unwrap().is_none(), "the stream ends with the upstream's");
+    assert!(
+        r.chunk().await.unwrap().is_none(),
+        "the stream ends with the upstream's"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -302,19 +349,54 @@ async fn healthz_and_metrics() {
     let fx = Fixture::start().await.unwrap();
     let up = start_upstream(Up::default()).await;
     let p = start_proxy(&fx, &format!("http://{up}/mcp"), false).await;
-    let h = client().get(format!("{}/healthz", p.base)).send().await.unwrap();
+    let h = client()
+        .get(format!("{}/healthz", p.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.status(), 200);
     assert_eq!(h.text().await.unwrap(), r#"{"status":"ok"}"#);
     let t = token(&fx, "issues:read").await;
     let c = client();
-    c.post(format!("{}/mcp", p.base)).body(CALL).send().await.unwrap().bytes().await.unwrap();
-    c.post(format!("{}/mcp", p.base)).bearer_auth(&t).body(CALL).send().await.unwrap().bytes().await.unwrap();
-    let denied = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_issue"}}"#;
-    c.post(format!("{}/mcp", p.base)).bearer_auth(&t).body(denied).send().await.unwrap().bytes().await.unwrap();
+    c.post(format!("{}/mcp", p.base))
+        .body(CALL)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    c.post(format!("{}/mcp", p.base))
+        .bearer_auth(&t)
+        .body(CALL)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let denied =
+        r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"create_issue"}}"#;
+    c.post(format!("{}/mcp", p.base))
+        .bearer_auth(&t)
+        .body(denied)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     // Records are written when each answer's last byte went out; the metrics are read after.
     let mut m = String::new();
     for _ in 0..200 {
-        m = c.get(format!("{}/metrics", p.base)).send().await.unwrap().text().await.unwrap();
+        m = c
+            .get(format!("{}/metrics", p.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if m.contains("decision=\"allow\"") && m.contains("insufficient_scope") {
             break;
         }
@@ -329,7 +411,16 @@ async fn healthz_and_metrics() {
     ] {
         assert!(m.contains(line), "{line:?} missing in\n{m}");
     }
-    assert_eq!(p.proxy.metrics().render().lines().filter(|l| l.starts_with("authsec_proxy_requests_total")).count(), 4, "healthz, no_token, ok, insufficient_scope");
+    assert_eq!(
+        p.proxy
+            .metrics()
+            .render()
+            .lines()
+            .filter(|l| l.starts_with("authsec_proxy_requests_total"))
+            .count(),
+        4,
+        "healthz, no_token, ok, insufficient_scope"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,7 +446,10 @@ async fn graceful_shutdown_finishes_streams_in_flight_and_refuses_new_connection
     // New connections are refused once the listener is closed.
     let mut refused = false;
     for _ in 0..500 {
-        if tokio::net::TcpStream::connect(p.base.trim_start_matches("http://")).await.is_err() {
+        if tokio::net::TcpStream::connect(p.base.trim_start_matches("http://"))
+            .await
+            .is_err()
+        {
             refused = true;
             break;
         }
@@ -369,6 +463,13 @@ async fn graceful_shutdown_finishes_streams_in_flight_and_refuses_new_connection
     while let Some(c) = r.chunk().await.unwrap() {
         rest.extend_from_slice(&c);
     }
-    assert!(String::from_utf8_lossy(&rest).contains("\"id\":2"), "{}", String::from_utf8_lossy(&rest));
-    tokio::time::timeout(Duration::from_secs(30), p.done).await.unwrap().unwrap();
+    assert!(
+        String::from_utf8_lossy(&rest).contains("\"id\":2"),
+        "{}",
+        String::from_utf8_lossy(&rest)
+    );
+    tokio::time::timeout(Duration::from_secs(30), p.done)
+        .await
+        .unwrap()
+        .unwrap();
 }

@@ -36,7 +36,10 @@ async fn start() -> Env {
     let rt = Runtime::new(cfg).unwrap();
     rt.startup().await.unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/stdio_server.py");
-    let bridge = Arc::new(StdioUpstream::new(vec!["python3".into(), script.into()], Duration::from_secs(30)));
+    let bridge = Arc::new(StdioUpstream::new(
+        vec!["python3".into(), script.into()],
+        Duration::from_secs(30),
+    ));
     let proxy = Proxy::new(
         rt,
         Arc::new(bridge.clone()),
@@ -51,7 +54,12 @@ async fn start() -> Env {
     let base = format!("http://{}", l.local_addr().unwrap());
     let p = proxy.clone();
     tokio::spawn(async move { p.serve(l, std::future::pending()).await });
-    Env { fx, base, bridge, proxy }
+    Env {
+        fx,
+        base,
+        bridge,
+        proxy,
+    }
 }
 
 impl Env {
@@ -62,7 +70,12 @@ impl Env {
             .await
     }
 
-    async fn post(&self, token: &str, headers: &[(&str, &str)], body: Value) -> (u16, reqwest::header::HeaderMap, String) {
+    async fn post(
+        &self,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, reqwest::header::HeaderMap, String) {
         let mut r = reqwest::Client::builder()
             .no_proxy()
             .build()
@@ -85,7 +98,10 @@ impl Env {
             .metrics()
             .render()
             .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name} ")).map(|v| v.parse().unwrap()))
+            .find_map(|l| {
+                l.strip_prefix(&format!("{name} "))
+                    .map(|v| v.parse().unwrap())
+            })
             .unwrap()
     }
 }
@@ -115,9 +131,17 @@ async fn a_session_is_one_child_owned_by_its_caller() {
     let alice = e.token("alice", "mcp:read").await;
     let (s, h, body) = e.post(&alice, &[SSE], init()).await;
     assert_eq!(s, 200, "{body}");
-    let sid = h.get("mcp-session-id").unwrap().to_str().unwrap().to_string();
+    let sid = h
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(sid.len(), 32, "128 random bits, hex");
-    assert_eq!(events(&body)[0]["result"]["serverInfo"]["name"], "stdio-test");
+    assert_eq!(
+        events(&body)[0]["result"]["serverInfo"]["name"],
+        "stdio-test"
+    );
     assert_eq!(e.bridge.session_count(), 1);
 
     let with = [SSE, ("mcp-session-id", sid.as_str())];
@@ -125,25 +149,47 @@ async fn a_session_is_one_child_owned_by_its_caller() {
     assert_eq!(s, 200);
     assert_eq!(h.get("content-type").unwrap(), "text/event-stream");
     let ev = events(&body);
-    assert_eq!(ev[0]["method"], "notifications/progress", "the server's notification on the call's stream");
+    assert_eq!(
+        ev[0]["method"], "notifications/progress",
+        "the server's notification on the call's stream"
+    );
     assert_eq!(ev[1]["result"]["content"][0]["text"], "echo: hi");
 
     // tools/list through the bridge is filtered by the core like any upstream's answer.
-    let (_, _, body) = e.post(&alice, &with, json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"})).await;
+    let (_, _, body) = e
+        .post(
+            &alice,
+            &with,
+            json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list"}),
+        )
+        .await;
     let names: Vec<String> = events(&body)[0]["result"]["tools"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| t["name"].as_str().unwrap().to_string())
         .collect();
-    assert_eq!(names, ["echo", "env", "exit", "pid"], "secret_tool needs mcp:admin");
+    assert_eq!(
+        names,
+        ["echo", "env", "exit", "pid"],
+        "secret_tool needs mcp:admin"
+    );
 
     // JSON when the client does not accept SSE.
-    let (s, h, body) = e.post(&alice, &[("accept", "application/json"), ("mcp-session-id", &sid)], call(4, "pid")).await;
+    let (s, h, body) = e
+        .post(
+            &alice,
+            &[("accept", "application/json"), ("mcp-session-id", &sid)],
+            call(4, "pid"),
+        )
+        .await;
     assert_eq!(s, 200);
     assert_eq!(h.get("content-type").unwrap(), "application/json");
     let pid: Value = serde_json::from_str(&body).unwrap();
-    let first_pid = pid["result"]["content"][0]["text"].as_str().unwrap().to_string();
+    let first_pid = pid["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap()
+        .to_string();
 
     // Another caller with a valid token cannot use alice's session.
     let bob = e.token("bob", "mcp:read").await;
@@ -153,7 +199,13 @@ async fn a_session_is_one_child_owned_by_its_caller() {
     assert_eq!(v["error"]["message"], "Session not found");
 
     // The same child answers alice again; DELETE ends it.
-    let (_, _, body) = e.post(&alice, &[("accept", "application/json"), ("mcp-session-id", &sid)], call(6, "pid")).await;
+    let (_, _, body) = e
+        .post(
+            &alice,
+            &[("accept", "application/json"), ("mcp-session-id", &sid)],
+            call(6, "pid"),
+        )
+        .await;
     let again: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(again["result"]["content"][0]["text"], first_pid.as_str());
     let del = reqwest::Client::new()
@@ -174,11 +226,19 @@ async fn a_child_that_exits_ends_its_session() {
     let e = start().await;
     let t = e.token("alice", "mcp:read").await;
     let (_, h, _) = e.post(&t, &[SSE], init()).await;
-    let sid = h.get("mcp-session-id").unwrap().to_str().unwrap().to_string();
+    let sid = h
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let with = [SSE, ("mcp-session-id", sid.as_str())];
     let (s, _, body) = e.post(&t, &with, call(2, "exit")).await;
     assert_eq!(s, 200);
-    assert!(events(&body).is_empty(), "no answer from a child that exited: {body}");
+    assert!(
+        events(&body).is_empty(),
+        "no answer from a child that exited: {body}"
+    );
     for _ in 0..500 {
         if e.bridge.session_count() == 0 {
             break;
@@ -207,7 +267,12 @@ async fn stateless_2026_requests_get_a_child_each_and_older_clients_need_a_sessi
         assert!(h.get("mcp-session-id").is_none());
         let v: Value = serde_json::from_str(&body).unwrap();
         assert_eq!(v["id"], id);
-        pids.push(v["result"]["content"][0]["text"].as_str().unwrap().to_string());
+        pids.push(
+            v["result"]["content"][0]["text"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     assert_ne!(pids[0], pids[1], "a child per stateless request");
     assert_eq!(e.bridge.session_count(), 0);
@@ -234,6 +299,7 @@ async fn the_child_never_sees_the_configuration_environment() {
     let (s, _, body) = e.post(&t, &headers, call(1, "env")).await;
     assert_eq!(s, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
-    let seen: Value = serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
+    let seen: Value =
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(seen, json!({"authsec": [], "path": true}));
 }

@@ -188,7 +188,10 @@ mod tests {
     #[test]
     fn values_are_encoded_so_they_cannot_forge_headers() {
         assert_eq!(encode_value("user@example.com"), "user@example.com");
-        assert_eq!(encode_value("a b\r\nx-authsec-subject: admin"), "a%20b%0D%0Ax-authsec-subject:%20admin");
+        assert_eq!(
+            encode_value("a b\r\nx-authsec-subject: admin"),
+            "a%20b%0D%0Ax-authsec-subject:%20admin"
+        );
         assert_eq!(encode_value("50%"), "50%25");
         assert_eq!(encode_value("ü"), "%C3%BC");
         for s in ["a b\r\nc", "50%", "ü", "%zz", "x%4"] {
@@ -207,7 +210,8 @@ mod tests {
         h.insert("x-authsec-role", HeaderValue::from_static("admin"));
         id.strip(&mut h);
         assert!(h.is_empty());
-        let claims = serde_json::json!({"sub": "u 1", "client_id": "c1", "exp": 5, "iss": "https://as"});
+        let claims =
+            serde_json::json!({"sub": "u 1", "client_id": "c1", "exp": 5, "iss": "https://as"});
         let p = Principal {
             subject: "u 1".into(),
             issuer: "https://as".into(),
@@ -224,6 +228,9 @@ mod tests {
         assert_eq!(get("x-authsec-audience"), "https://mcp/mcp");
         assert_eq!(get("x-authsec-expires-at"), "5");
         let c = URL_SAFE_NO_PAD.decode(get("x-authsec-claims")).unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&c).unwrap(), claims);
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&c).unwrap(),
+            claims
+        );
     }
 }

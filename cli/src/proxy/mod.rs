@@ -26,7 +26,9 @@ use std::time::{Duration, Instant};
 
 use authsec_core::{Decision, Request, Response, ResponseFilter, Runtime};
 use bytes::Bytes;
-use http::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
+};
 use http::StatusCode;
 use http_body::{Frame, SizeHint};
 use http_body_util::{BodyExt, Limited};
@@ -152,7 +154,11 @@ impl Proxy {
     }
 
     /// Answer one request.
-    pub async fn handle(&self, req: http::Request<Incoming>, peer: SocketAddr) -> http::Response<Body> {
+    pub async fn handle(
+        &self,
+        req: http::Request<Incoming>,
+        peer: SocketAddr,
+    ) -> http::Response<Body> {
         let start = Instant::now();
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_string();
@@ -179,7 +185,8 @@ impl Proxy {
         for v in headers.values_mut() {
             if std::str::from_utf8(v.as_bytes()).is_err() {
                 let lossy = String::from_utf8_lossy(v.as_bytes()).into_owned();
-                *v = HeaderValue::from_bytes(lossy.as_bytes()).unwrap_or(HeaderValue::from_static(""));
+                *v = HeaderValue::from_bytes(lossy.as_bytes())
+                    .unwrap_or(HeaderValue::from_static(""));
             }
         }
         let pairs: Vec<(&str, &str)> = headers
@@ -203,10 +210,20 @@ impl Proxy {
             let cap = usize::try_from(limit).unwrap_or(usize::MAX);
             match Limited::new(body, cap).collect().await {
                 Ok(c) => Some(c.to_bytes()),
-                Err(e) if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() => None,
+                Err(e)
+                    if e.downcast_ref::<http_body_util::LengthLimitError>()
+                        .is_some() =>
+                {
+                    None
+                }
                 Err(_) => {
                     // The client stopped sending; nothing was decided or forwarded.
-                    return self.finish(facts, Response::internal_error(), Verdict::Deny, "client_body_error".into());
+                    return self.finish(
+                        facts,
+                        Response::internal_error(),
+                        Verdict::Deny,
+                        "client_body_error".into(),
+                    );
                 }
             }
         };
@@ -226,18 +243,30 @@ impl Proxy {
 
         let principal = match decision {
             Decision::Respond(r) => {
-                let verdict = if r.status == 200 && r.header("content-type") == Some("application/json") && self.is_metadata(&path) {
+                let verdict = if r.status == 200
+                    && r.header("content-type") == Some("application/json")
+                    && self.is_metadata(&path)
+                {
                     Verdict::Metadata
                 } else {
                     Verdict::Deny
                 };
-                let reason = if verdict == Verdict::Metadata { "metadata".into() } else { reason_of(&r) };
+                let reason = if verdict == Verdict::Metadata {
+                    "metadata".into()
+                } else {
+                    reason_of(&r)
+                };
                 return self.finish(facts, r, verdict, reason);
             }
             Decision::PassThrough => None,
             Decision::Allow(a) => Some(a),
             _ => {
-                return self.finish(facts, Response::internal_error(), Verdict::Deny, "unknown_decision".into());
+                return self.finish(
+                    facts,
+                    Response::internal_error(),
+                    Verdict::Deny,
+                    "unknown_decision".into(),
+                );
             }
         };
 
@@ -271,19 +300,35 @@ impl Proxy {
             Ok(a) => a,
             Err(e) => {
                 let _ = writeln_stderr(&format!("authsec proxy: upstream: {}", e.0));
-                return self.finish(facts, Response::upstream_unavailable(), Verdict::UpstreamError, "upstream_unavailable".into());
+                return self.finish(
+                    facts,
+                    Response::upstream_unavailable(),
+                    Verdict::UpstreamError,
+                    "upstream_unavailable".into(),
+                );
             }
         };
         facts.upstream_status = Some(answer.status().as_u16());
-        let verdict = if principal.is_some() { Verdict::Allow } else { Verdict::PassThrough };
-        let reason = if principal.is_some() { "ok" } else { "handshake_pass_through" };
+        let verdict = if principal.is_some() {
+            Verdict::Allow
+        } else {
+            Verdict::PassThrough
+        };
+        let reason = if principal.is_some() {
+            "ok"
+        } else {
+            "handshake_pass_through"
+        };
         let (mut head, body) = answer.into_parts();
         headers::strip_hop_by_hop(&mut head.headers);
         headers::add_via(&mut head.headers);
 
         let filter = principal.filter(|a| a.filter_tools_list).map(|a| {
             let ct = head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
-            let ce = head.headers.get(CONTENT_ENCODING).and_then(|v| v.to_str().ok());
+            let ce = head
+                .headers
+                .get(CONTENT_ENCODING)
+                .and_then(|v| v.to_str().ok());
             self.inner
                 .rt
                 .response_filter(a.principal.clone(), a.tools_list_request, ct, ce)
@@ -308,7 +353,12 @@ impl Proxy {
                 },
                 Some(Err(e)) => {
                     let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
-                    return self.finish(facts, Response::upstream_unavailable(), Verdict::UpstreamError, "upstream_body_error".into());
+                    return self.finish(
+                        facts,
+                        Response::upstream_unavailable(),
+                        Verdict::UpstreamError,
+                        "upstream_body_error".into(),
+                    );
                 }
                 None => {
                     ended = true;
@@ -324,7 +374,8 @@ impl Proxy {
             }
         }
         if ended || filter.holds_body() {
-            head.headers.insert(CONTENT_LENGTH, HeaderValue::from(first.len()));
+            head.headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(first.len()));
         }
         let rest = Filtered {
             first: (!first.is_empty()).then(|| Bytes::from(first)),
@@ -337,7 +388,8 @@ impl Proxy {
 
     fn is_metadata(&self, path: &str) -> bool {
         let m = self.inner.rt.metadata_path();
-        path.strip_prefix(m).is_some_and(|r| r.is_empty() || r == "/")
+        path.strip_prefix(m)
+            .is_some_and(|r| r.is_empty() || r == "/")
     }
 
     fn admin(&self, method: &http::Method, path: &str) -> Option<Response> {
@@ -352,7 +404,10 @@ impl Proxy {
             }
             "/metrics" => {
                 r.status = 200;
-                r.headers = vec![("content-type".into(), "text/plain; version=0.0.4; charset=utf-8".into())];
+                r.headers = vec![(
+                    "content-type".into(),
+                    "text/plain; version=0.0.4; charset=utf-8".into(),
+                )];
                 r.body = self.inner.metrics.render().into_bytes();
             }
             _ => return None,
@@ -361,11 +416,21 @@ impl Proxy {
     }
 
     /// Write a core answer (or an admin answer) and account for it.
-    fn finish(&self, facts: Facts, r: Response, verdict: Verdict, reason: String) -> http::Response<Body> {
+    fn finish(
+        &self,
+        facts: Facts,
+        r: Response,
+        verdict: Verdict,
+        reason: String,
+    ) -> http::Response<Body> {
         let mut resp = http::Response::new(full(r.body));
-        *resp.status_mut() = StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *resp.status_mut() =
+            StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         for (k, v) in r.headers {
-            if let (Ok(n), Ok(v)) = (HeaderName::from_bytes(k.as_bytes()), HeaderValue::from_str(&v)) {
+            if let (Ok(n), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(&v),
+            ) {
                 resp.headers_mut().append(n, v);
             }
         }
@@ -467,7 +532,10 @@ impl http_body::Body for Filtered {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         if let Some(b) = this.first.take() {
             return Poll::Ready(Some(Ok(Frame::data(b))));
@@ -535,7 +603,10 @@ impl http_body::Body for Tracked {
     type Data = Bytes;
     type Error = BoxError;
 
-    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         let this = &mut *self;
         match Pin::new(&mut this.body).poll_frame(cx) {
             Poll::Ready(Some(Ok(f))) => {

@@ -46,6 +46,10 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 const BRIDGE_PROTOCOL: &str = "2025-11-25";
 
 type Sink = mpsc::UnboundedSender<Value>;
+/// Session id -> session.
+type Sessions = Arc<Mutex<HashMap<String, Arc<Session>>>>;
+/// Told +1 / -1 as children start and end.
+type SessionHook = Arc<dyn Fn(i64) + Send + Sync>;
 
 struct Session {
     stdin: tokio::sync::Mutex<ChildStdin>,
@@ -64,15 +68,26 @@ impl Session {
         if let Some(mut c) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
             let _ = c.start_kill();
         }
-        self.pending.lock().unwrap_or_else(|p| p.into_inner()).clear();
-        self.listeners.lock().unwrap_or_else(|p| p.into_inner()).clear();
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+        self.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     fn route(&self, msg: Value) {
-        let is_answer = msg.get("method").is_none() && (msg.get("result").is_some() || msg.get("error").is_some());
+        let is_answer = msg.get("method").is_none()
+            && (msg.get("result").is_some() || msg.get("error").is_some());
         if is_answer {
             let key = msg.get("id").map(Value::to_string).unwrap_or_default();
-            let sink = self.pending.lock().unwrap_or_else(|p| p.into_inner()).remove(&key);
+            let sink = self
+                .pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key);
             if let Some(s) = sink {
                 let _ = s.send(msg);
             }
@@ -115,10 +130,10 @@ pub struct StdioUpstream {
     command: Vec<String>,
     env_prefix: String,
     timeout: Duration,
-    sessions: Arc<Mutex<HashMap<String, Arc<Session>>>>,
+    sessions: Sessions,
     max_sessions: usize,
     counter: AtomicU64,
-    on_session: Mutex<Option<Arc<dyn Fn(i64) + Send + Sync>>>,
+    on_session: Mutex<Option<SessionHook>>,
 }
 
 fn session_id() -> String {
@@ -135,7 +150,10 @@ fn rpc_error(status: StatusCode, code: i64, message: &str) -> http::Response<Bod
     let body = serde_json::json!({"jsonrpc": "2.0", "id": null, "error": {"code": code, "message": message}});
     let mut r = http::Response::new(full(body.to_string()));
     *r.status_mut() = status;
-    r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     r
 }
 
@@ -173,11 +191,17 @@ impl StdioUpstream {
 
     /// How many sessions are open.
     pub fn session_count(&self) -> usize {
-        self.sessions.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .len()
     }
 
-    fn spawn(&self, sessions: Option<(String, Arc<Mutex<HashMap<String, Arc<Session>>>>)>) -> Result<Arc<Session>, UpstreamError> {
-        let (prog, args) = self.command.split_first().ok_or_else(|| UpstreamError("no stdio command".into()))?;
+    fn spawn(&self, sessions: Option<(String, Sessions)>) -> Result<Arc<Session>, UpstreamError> {
+        let (prog, args) = self
+            .command
+            .split_first()
+            .ok_or_else(|| UpstreamError("no stdio command".into()))?;
         let mut cmd = Command::new(prog);
         cmd.args(args)
             .stdin(Stdio::piped())
@@ -189,9 +213,17 @@ impl StdioUpstream {
                 cmd.env_remove(&k);
             }
         }
-        let mut child = cmd.spawn().map_err(|e| UpstreamError(format!("cannot start {prog}: {e}")))?;
-        let stdin = child.stdin.take().ok_or_else(|| UpstreamError("no stdin".into()))?;
-        let stdout = child.stdout.take().ok_or_else(|| UpstreamError("no stdout".into()))?;
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| UpstreamError(format!("cannot start {prog}: {e}")))?;
+        let stdin = child
+            .stdin
+            .take()
+            .ok_or_else(|| UpstreamError("no stdin".into()))?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| UpstreamError("no stdout".into()))?;
         let s = Arc::new(Session {
             stdin: tokio::sync::Mutex::new(stdin),
             pending: Mutex::new(HashMap::new()),
@@ -201,7 +233,11 @@ impl StdioUpstream {
             alive: std::sync::atomic::AtomicBool::new(true),
         });
         self.counter.fetch_add(1, Ordering::Relaxed);
-        let hook = self.on_session.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let hook = self
+            .on_session
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
         if let Some(h) = &hook {
             h(1);
         }
@@ -211,7 +247,11 @@ impl StdioUpstream {
             let mut line = Vec::new();
             loop {
                 line.clear();
-                match (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut line).await {
+                match (&mut r)
+                    .take(MAX_LINE as u64 + 1)
+                    .read_until(b'\n', &mut line)
+                    .await
+                {
                     Ok(0) | Err(_) => break,
                     Ok(_) if line.len() > MAX_LINE => break,
                     Ok(_) => {}
@@ -243,7 +283,10 @@ impl StdioUpstream {
     async fn initialize_for_bridge(&self, s: &Session) -> Result<(), UpstreamError> {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let id = "\"authsec-bridge-init\"".to_string();
-        s.pending.lock().unwrap_or_else(|p| p.into_inner()).insert(id, tx);
+        s.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, tx);
         let init = serde_json::json!({"jsonrpc": "2.0", "id": "authsec-bridge-init", "method": "initialize",
             "params": {"protocolVersion": BRIDGE_PROTOCOL, "capabilities": {},
                        "clientInfo": {"name": "authsec-proxy", "version": env!("CARGO_PKG_VERSION")}}});
@@ -255,7 +298,8 @@ impl StdioUpstream {
         if answer.get("error").is_some() {
             return Err(UpstreamError("stdio server refused initialize".into()));
         }
-        s.write(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#).await
+        s.write(br#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            .await
     }
 
     async fn post(&self, req: Forward) -> Result<http::Response<Body>, UpstreamError> {
@@ -267,31 +311,68 @@ impl StdioUpstream {
             Value::Array(a) => a.iter().collect(),
             v => vec![v],
         };
-        let has_init = messages.iter().any(|m| m.get("method") == Some(&Value::from("initialize")));
-        let sid = req.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).map(str::to_string);
-        let owner = req.principal.as_ref().map(|p: &Arc<Principal>| (p.issuer.clone(), p.subject.clone()));
-        let version = req.headers.get("mcp-protocol-version").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let has_init = messages
+            .iter()
+            .any(|m| m.get("method") == Some(&Value::from("initialize")));
+        let sid = req
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let owner = req
+            .principal
+            .as_ref()
+            .map(|p: &Arc<Principal>| (p.issuer.clone(), p.subject.clone()));
+        let version = req
+            .headers
+            .get("mcp-protocol-version")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         let (session, new_id, ephemeral) = match (&sid, has_init) {
             (None, true) => {
                 if self.session_count() >= self.max_sessions {
-                    return Ok(rpc_error(StatusCode::SERVICE_UNAVAILABLE, -32000, "Too many sessions"));
+                    return Ok(rpc_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        -32000,
+                        "Too many sessions",
+                    ));
                 }
                 let id = session_id();
                 if id.is_empty() {
-                    return Ok(rpc_error(StatusCode::SERVICE_UNAVAILABLE, -32000, "No session available"));
+                    return Ok(rpc_error(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        -32000,
+                        "No session available",
+                    ));
                 }
                 let s = self.spawn(Some((id.clone(), self.sessions.clone())))?;
                 *s.owner.lock().unwrap_or_else(|p| p.into_inner()) = owner.clone();
-                self.sessions.lock().unwrap_or_else(|p| p.into_inner()).insert(id.clone(), s.clone());
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(id.clone(), s.clone());
                 (s, Some(id), false)
             }
             (Some(id), _) => {
-                let s = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned();
+                let s = self
+                    .sessions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(id)
+                    .cloned();
                 let Some(s) = s.filter(|s| s.alive.load(Ordering::SeqCst)) else {
-                    return Ok(rpc_error(StatusCode::NOT_FOUND, -32001, "Session not found"));
+                    return Ok(rpc_error(
+                        StatusCode::NOT_FOUND,
+                        -32001,
+                        "Session not found",
+                    ));
                 };
                 if !self.owned_by(&s, &owner) {
-                    return Ok(rpc_error(StatusCode::NOT_FOUND, -32001, "Session not found"));
+                    return Ok(rpc_error(
+                        StatusCode::NOT_FOUND,
+                        -32001,
+                        "Session not found",
+                    ));
                 }
                 (s, None, false)
             }
@@ -304,7 +385,11 @@ impl StdioUpstream {
                 (s, None, true)
             }
             (None, false) => {
-                return Ok(rpc_error(StatusCode::BAD_REQUEST, -32000, "Bad Request: No valid session ID provided"));
+                return Ok(rpc_error(
+                    StatusCode::BAD_REQUEST,
+                    -32000,
+                    "Bad Request: No valid session ID provided",
+                ));
             }
         };
 
@@ -325,9 +410,17 @@ impl StdioUpstream {
         }
         // JSON cannot hold a raw line end outside strings' escapes: replacing them with spaces keeps
         // the message and makes it one line, as the stdio transport requires.
-        let line: Vec<u8> = req.body.iter().map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b }).collect();
+        let line: Vec<u8> = req
+            .body
+            .iter()
+            .map(|&b| if b == b'\n' || b == b'\r' { b' ' } else { b })
+            .collect();
         if expected > 0 {
-            session.listeners.lock().unwrap_or_else(|p| p.into_inner()).push(tx.clone());
+            session
+                .listeners
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(tx.clone());
         }
         drop(tx);
         session.write(&line).await?;
@@ -346,7 +439,8 @@ impl StdioUpstream {
         let mut resp = if sse {
             self.sse_answer(rx, expected, kill)
         } else {
-            self.json_answer(rx, expected, matches!(parsed, Value::Array(_)), kill).await?
+            self.json_answer(rx, expected, matches!(parsed, Value::Array(_)), kill)
+                .await?
         };
         if let Some(id) = new_id {
             if let Ok(v) = HeaderValue::from_str(&id) {
@@ -371,25 +465,42 @@ impl StdioUpstream {
         }
     }
 
-    fn sse_answer(&self, rx: mpsc::UnboundedReceiver<Value>, expected: usize, kill: KillOnDrop) -> http::Response<Body> {
+    fn sse_answer(
+        &self,
+        rx: mpsc::UnboundedReceiver<Value>,
+        expected: usize,
+        kill: KillOnDrop,
+    ) -> http::Response<Body> {
         let timeout = self.timeout;
-        let stream = futures::stream::unfold((rx, expected, kill), move |(mut rx, left, kill)| async move {
-            if left == 0 {
-                return None; // `kill` dropped here: a stateless child stops
-            }
-            match tokio::time::timeout(timeout, rx.recv()).await {
-                Ok(Some(m)) => {
-                    let answers = m.get("method").is_none();
-                    let event = format!("event: message\ndata: {m}\n\n");
-                    let left = if answers { left - 1 } else { left };
-                    Some((Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(event))), (rx, left, kill)))
+        let stream = futures::stream::unfold(
+            (rx, expected, kill),
+            move |(mut rx, left, kill)| async move {
+                if left == 0 {
+                    return None; // `kill` dropped here: a stateless child stops
                 }
-                _ => None,
-            }
-        });
+                match tokio::time::timeout(timeout, rx.recv()).await {
+                    Ok(Some(m)) => {
+                        let answers = m.get("method").is_none();
+                        let event = format!("event: message\ndata: {m}\n\n");
+                        let left = if answers { left - 1 } else { left };
+                        Some((
+                            Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(event))),
+                            (rx, left, kill),
+                        ))
+                    }
+                    _ => None,
+                }
+            },
+        );
         let mut r = http::Response::new(StreamBody::new(stream).boxed());
-        r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        r.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
         r
     }
 
@@ -412,7 +523,9 @@ impl StdioUpstream {
         }
         drop(kill);
         if answers.len() < expected {
-            return Err(UpstreamError("stdio server did not answer every request".into()));
+            return Err(UpstreamError(
+                "stdio server did not answer every request".into(),
+            ));
         }
         let body = if batch || answers.len() > 1 {
             Value::Array(answers)
@@ -420,16 +533,34 @@ impl StdioUpstream {
             answers.pop().unwrap_or(Value::Null)
         };
         let mut r = http::Response::new(full(body.to_string()));
-        r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         Ok(r)
     }
 
     fn get(&self, req: &Forward) -> http::Response<Body> {
-        let sid = req.headers.get("mcp-session-id").and_then(|v| v.to_str().ok());
-        let owner = req.principal.as_ref().map(|p| (p.issuer.clone(), p.subject.clone()));
-        let Some(s) = sid.and_then(|id| self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(id).cloned()) else {
+        let sid = req
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok());
+        let owner = req
+            .principal
+            .as_ref()
+            .map(|p| (p.issuer.clone(), p.subject.clone()));
+        let Some(s) = sid.and_then(|id| {
+            self.sessions
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(id)
+                .cloned()
+        }) else {
             let mut r = rpc_error(StatusCode::METHOD_NOT_ALLOWED, -32000, "Method Not Allowed");
-            r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("POST, DELETE"));
+            r.headers_mut().insert(
+                http::header::ALLOW,
+                HeaderValue::from_static("POST, DELETE"),
+            );
             return r;
         };
         if !self.owned_by(&s, &owner) {
@@ -437,25 +568,52 @@ impl StdioUpstream {
         }
         let (tx, rx) = mpsc::unbounded_channel::<Value>();
         // Inserted first, so call streams (pushed later) take precedence.
-        s.listeners.lock().unwrap_or_else(|p| p.into_inner()).insert(0, tx);
+        s.listeners
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(0, tx);
         let stream = futures::stream::unfold(rx, |mut rx| async move {
             let m = rx.recv().await?;
             let event = format!("event: message\ndata: {m}\n\n");
-            Some((Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(event))), rx))
+            Some((
+                Ok::<_, BoxError>(http_body::Frame::data(Bytes::from(event))),
+                rx,
+            ))
         });
         let mut r = http::Response::new(StreamBody::new(stream).boxed());
-        r.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-        r.headers_mut().insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        r.headers_mut().insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("text/event-stream"),
+        );
+        r.headers_mut().insert(
+            http::header::CACHE_CONTROL,
+            HeaderValue::from_static("no-cache"),
+        );
         r
     }
 
     fn delete(&self, req: &Forward) -> http::Response<Body> {
-        let sid = req.headers.get("mcp-session-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let owner = req.principal.as_ref().map(|p| (p.issuer.clone(), p.subject.clone()));
-        let s = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).get(sid).cloned();
+        let sid = req
+            .headers
+            .get("mcp-session-id")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let owner = req
+            .principal
+            .as_ref()
+            .map(|p| (p.issuer.clone(), p.subject.clone()));
+        let s = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sid)
+            .cloned();
         match s {
             Some(s) if self.owned_by(&s, &owner) => {
-                self.sessions.lock().unwrap_or_else(|p| p.into_inner()).remove(sid);
+                self.sessions
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .remove(sid);
                 s.kill();
                 let mut r = http::Response::new(full(Bytes::new()));
                 *r.status_mut() = StatusCode::OK;
@@ -467,7 +625,10 @@ impl StdioUpstream {
 }
 
 impl Upstream for Arc<StdioUpstream> {
-    fn call(&self, req: Forward) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
+    fn call(
+        &self,
+        req: Forward,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
         let this = self.clone();
         Box::pin(async move {
             match req.method {
@@ -475,8 +636,12 @@ impl Upstream for Arc<StdioUpstream> {
                 Method::GET => Ok(this.get(&req)),
                 Method::DELETE => Ok(this.delete(&req)),
                 _ => {
-                    let mut r = rpc_error(StatusCode::METHOD_NOT_ALLOWED, -32000, "Method Not Allowed");
-                    r.headers_mut().insert(http::header::ALLOW, HeaderValue::from_static("GET, POST, DELETE"));
+                    let mut r =
+                        rpc_error(StatusCode::METHOD_NOT_ALLOWED, -32000, "Method Not Allowed");
+                    r.headers_mut().insert(
+                        http::header::ALLOW,
+                        HeaderValue::from_static("GET, POST, DELETE"),
+                    );
                     Ok(r)
                 }
             }
@@ -484,7 +649,13 @@ impl Upstream for Arc<StdioUpstream> {
     }
 
     fn shutdown(&self) -> BoxFuture<'static, ()> {
-        let sessions: Vec<_> = self.sessions.lock().unwrap_or_else(|p| p.into_inner()).drain().map(|(_, s)| s).collect();
+        let sessions: Vec<_> = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain()
+            .map(|(_, s)| s)
+            .collect();
         Box::pin(async move {
             for s in sessions {
                 s.kill();

@@ -45,7 +45,8 @@ pub struct UpstreamError(pub String);
 /// An MCP server behind the proxy.
 pub trait Upstream: Send + Sync + 'static {
     /// Send `req` and return the answer's head and streaming body.
-    fn call(&self, req: Forward) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>>;
+    fn call(&self, req: Forward)
+        -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>>;
     /// Stop whatever the upstream runs (stdio children); called once at shutdown.
     fn shutdown(&self) -> BoxFuture<'static, ()> {
         Box::pin(async {})
@@ -67,7 +68,11 @@ impl HttpUpstream {
     /// `resource_path` (the path of the configured `resource_uri`) goes to the URL's path, any
     /// other path to the same path on the URL's origin. `header_timeout` bounds the wait for
     /// the answer's headers (not its body: SSE streams may last).
-    pub fn new(url: &str, resource_path: &str, header_timeout: Duration) -> Result<HttpUpstream, String> {
+    pub fn new(
+        url: &str,
+        resource_path: &str,
+        header_timeout: Duration,
+    ) -> Result<HttpUpstream, String> {
         let u = url::Url::parse(url).map_err(|e| format!("--upstream {url:?}: {e}"))?;
         if u.scheme() != "http" {
             return Err(format!(
@@ -125,8 +130,16 @@ impl HttpUpstream {
 }
 
 impl Upstream for HttpUpstream {
-    fn call(&self, req: Forward) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
-        let uri: Result<Uri, _> = format!("{}{}", self.scheme_authority, self.target(&req.path_and_query)).parse();
+    fn call(
+        &self,
+        req: Forward,
+    ) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
+        let uri: Result<Uri, _> = format!(
+            "{}{}",
+            self.scheme_authority,
+            self.target(&req.path_and_query)
+        )
+        .parse();
         let client = self.client.clone();
         let host = self.authority.to_string();
         let timeout = self.header_timeout;
@@ -154,9 +167,15 @@ mod tests {
 
     #[test]
     fn paths_map_to_the_upstream() {
-        let u = HttpUpstream::new("http://127.0.0.1:3000/mcp", "/mcp", Duration::from_secs(1)).unwrap();
+        let u =
+            HttpUpstream::new("http://127.0.0.1:3000/mcp", "/mcp", Duration::from_secs(1)).unwrap();
         assert_eq!(u.target("/mcp"), "/mcp");
-        let u = HttpUpstream::new("http://127.0.0.1:3000/api/v1/mcp?k=1", "/mcp", Duration::from_secs(1)).unwrap();
+        let u = HttpUpstream::new(
+            "http://127.0.0.1:3000/api/v1/mcp?k=1",
+            "/mcp",
+            Duration::from_secs(1),
+        )
+        .unwrap();
         assert_eq!(u.target("/mcp"), "/api/v1/mcp?k=1");
         assert_eq!(u.target("/mcp?x=2"), "/api/v1/mcp?k=1&x=2");
         assert_eq!(u.target("/other?y"), "/other?y");
