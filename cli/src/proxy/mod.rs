@@ -323,8 +323,9 @@ impl Proxy {
         headers::strip_hop_by_hop(&mut head.headers);
         headers::add_via(&mut head.headers);
 
-        let filter = principal.filter(|a| a.filter_tools_list).map(|a| {
-            let ct = head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        let ct = head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+        // The core says whether this answer is read at all (usually not: a tools/call's JSON).
+        let filter = principal.filter(|a| a.reads_response(ct)).map(|a| {
             let ce = head
                 .headers
                 .get(CONTENT_ENCODING)
