@@ -303,3 +303,43 @@ async fn the_child_never_sees_the_configuration_environment() {
         serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap();
     assert_eq!(seen, json!({"authsec": [], "path": true}));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_reaped_and_each_caller_has_a_cap() {
+    let e = start().await;
+    let alice = e.token("alice", "mcp:read").await;
+    let (_, h, _) = e.post(&alice, &[SSE], init()).await;
+    let sid = h
+        .get("mcp-session-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let before_use = std::time::Instant::now();
+    let (s, _, _) = e
+        .post(&alice, &[SSE, ("mcp-session-id", &sid)], call(2, "echo"))
+        .await;
+    assert_eq!(s, 200);
+    // Used after `before_use`: not idle since then.
+    assert_eq!(e.bridge.reap_idle_since(before_use), 0);
+    assert_eq!(e.bridge.session_count(), 1);
+    // Idle since now: reaped, and its id is unknown afterwards.
+    assert_eq!(e.bridge.reap_idle_since(std::time::Instant::now()), 1);
+    let (s, _, _) = e
+        .post(&alice, &[SSE, ("mcp-session-id", &sid)], call(3, "echo"))
+        .await;
+    assert_eq!(s, 404);
+
+    // 16 sessions per caller; another caller is not affected.
+    for _ in 0..16 {
+        let (s, _, _) = e.post(&alice, &[SSE], init()).await;
+        assert_eq!(s, 200);
+    }
+    let (s, _, body) = e.post(&alice, &[SSE], init()).await;
+    assert_eq!(s, 503);
+    assert!(body.contains("Too many sessions for this caller"), "{body}");
+    let bob = e.token("bob", "mcp:read").await;
+    let (s, _, _) = e.post(&bob, &[SSE], init()).await;
+    assert_eq!(s, 200);
+    assert_eq!(e.bridge.reap_idle_since(std::time::Instant::now()), 17);
+}

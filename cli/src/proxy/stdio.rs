@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use authsec_core::Principal;
 use bytes::Bytes;
@@ -60,9 +60,30 @@ struct Session {
     owner: Mutex<Option<(String, String)>>,
     child: Mutex<Option<Child>>,
     alive: std::sync::atomic::AtomicBool,
+    /// Last time a request named this session.
+    last_used: Mutex<Instant>,
 }
 
 impl Session {
+    fn touch(&self) {
+        *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) = Instant::now();
+    }
+
+    /// Nothing in flight and no open stream, and unused since `before`.
+    fn idle_since(&self, before: Instant) -> bool {
+        let quiet = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_empty()
+            && {
+                let mut ls = self.listeners.lock().unwrap_or_else(|p| p.into_inner());
+                ls.retain(|l| !l.is_closed());
+                ls.is_empty()
+            };
+        quiet && *self.last_used.lock().unwrap_or_else(|p| p.into_inner()) <= before
+    }
+
     fn kill(&self) {
         self.alive.store(false, Ordering::SeqCst);
         if let Some(mut c) = self.child.lock().unwrap_or_else(|p| p.into_inner()).take() {
@@ -132,8 +153,28 @@ pub struct StdioUpstream {
     timeout: Duration,
     sessions: Sessions,
     max_sessions: usize,
+    max_per_caller: usize,
+    idle_timeout: Duration,
+    reaper: std::sync::Once,
     counter: AtomicU64,
     on_session: Mutex<Option<SessionHook>>,
+}
+
+/// Stop and forget the sessions idle since `before` (see [`Session::idle_since`]).
+fn reap(sessions: &Sessions, before: Instant) -> usize {
+    let idle: Vec<Arc<Session>> = {
+        let mut map = sessions.lock().unwrap_or_else(|p| p.into_inner());
+        let ids: Vec<String> = map
+            .iter()
+            .filter(|(_, s)| s.idle_since(before))
+            .map(|(k, _)| k.clone())
+            .collect();
+        ids.iter().filter_map(|k| map.remove(k)).collect()
+    };
+    for s in &idle {
+        s.kill();
+    }
+    idle.len()
 }
 
 fn session_id() -> String {
@@ -167,9 +208,50 @@ impl StdioUpstream {
             timeout,
             sessions: Arc::new(Mutex::new(HashMap::new())),
             max_sessions: 256,
+            max_per_caller: 16,
+            idle_timeout: Duration::from_secs(1800),
+            reaper: std::sync::Once::new(),
             counter: AtomicU64::new(0),
             on_session: Mutex::new(None),
         }
+    }
+
+    /// At most this many sessions per caller (issuer and subject; default 16).
+    pub fn max_per_caller(mut self, n: usize) -> Self {
+        self.max_per_caller = n;
+        self
+    }
+
+    /// Stop a session nobody used for this long, when nothing is in flight and no stream is
+    /// open on it (default 30 minutes; checked every minute).
+    pub fn idle_timeout(mut self, d: Duration) -> Self {
+        self.idle_timeout = d;
+        self
+    }
+
+    /// Stop the sessions idle since `before` now; returns how many (the minute-by-minute reaper
+    /// calls this with now minus the idle timeout).
+    pub fn reap_idle_since(&self, before: Instant) -> usize {
+        reap(&self.sessions, before)
+    }
+
+    fn start_reaper(&self) {
+        let weak = Arc::downgrade(&self.sessions);
+        let idle = self.idle_timeout;
+        self.reaper.call_once(|| {
+            tokio::spawn(async move {
+                let mut tick = tokio::time::interval(Duration::from_secs(60));
+                loop {
+                    tick.tick().await;
+                    let Some(sessions) = weak.upgrade() else {
+                        return;
+                    };
+                    if let Some(before) = Instant::now().checked_sub(idle) {
+                        reap(&sessions, before);
+                    }
+                }
+            });
+        });
     }
 
     /// Variables with this prefix are not passed to the child (default `AUTHSEC_`).
@@ -231,6 +313,7 @@ impl StdioUpstream {
             owner: Mutex::new(None),
             child: Mutex::new(Some(child)),
             alive: std::sync::atomic::AtomicBool::new(true),
+            last_used: Mutex::new(Instant::now()),
         });
         self.counter.fetch_add(1, Ordering::Relaxed);
         let hook = self
@@ -337,6 +420,25 @@ impl StdioUpstream {
                         "Too many sessions",
                     ));
                 }
+                if let Some(o) = &owner {
+                    let mine = self
+                        .sessions
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .values()
+                        .filter(|s| {
+                            s.owner.lock().unwrap_or_else(|p| p.into_inner()).as_ref() == Some(o)
+                        })
+                        .count();
+                    if mine >= self.max_per_caller {
+                        return Ok(rpc_error(
+                            StatusCode::SERVICE_UNAVAILABLE,
+                            -32000,
+                            "Too many sessions for this caller",
+                        ));
+                    }
+                }
+                self.start_reaper();
                 let id = session_id();
                 if id.is_empty() {
                     return Ok(rpc_error(
@@ -450,7 +552,16 @@ impl StdioUpstream {
         Ok(resp)
     }
 
+    /// Whether `who` may use `s` (and then the session counts as used now).
     fn owned_by(&self, s: &Session, who: &Option<(String, String)>) -> bool {
+        let ok = Self::may_use(s, who);
+        if ok {
+            s.touch();
+        }
+        ok
+    }
+
+    fn may_use(s: &Session, who: &Option<(String, String)>) -> bool {
         let mut owner = s.owner.lock().unwrap_or_else(|p| p.into_inner());
         match (&*owner, who) {
             // A handshake pass-through (invalid token; the core lets only handshake methods
