@@ -85,6 +85,9 @@ struct ProxyArgs {
     /// Seconds shutdown waits for requests in flight.
     #[arg(long, default_value_t = 10.0, value_name = "SECONDS")]
     shutdown_grace: f64,
+    /// Request header recorded as request_id in the access log.
+    #[arg(long, default_value = "x-request-id", value_name = "HEADER")]
+    request_id_header: String,
     /// Seconds to wait for the upstream's answer headers (or a stdio server's answer).
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
     upstream_timeout: f64,
@@ -164,6 +167,7 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
         },
         on_record: None,
         shutdown_grace: secs(args.shutdown_grace, "--shutdown-grace")?,
+        request_id_header: args.request_id_header.to_ascii_lowercase(),
     };
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await

@@ -47,6 +47,10 @@ const NOT_OVER_HTTP: [(&str, &str); 1] = [(
 /// answer was filtered.
 const PROBE: &str = "__authsec_probe_tool__";
 
+/// The header that names each request this binding sends (the upstream and the access record
+/// are matched by it); vectors use `x-request-id` themselves.
+const SEQ: &str = "x-conformance-seq";
+
 /// What the upstream answers next.
 #[derive(Clone)]
 struct Answer {
@@ -141,7 +145,7 @@ impl Upstream for TestUpstream {
     ) -> BoxFuture<'static, Result<http::Response<Body>, UpstreamError>> {
         let id = req
             .headers
-            .get("x-request-id")
+            .get(SEQ)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("")
             .to_string();
@@ -243,7 +247,7 @@ async fn send(rt: &ProxyRt, req: &Req, id: &str) -> Result<Exchange, String> {
             .map_err(|_| format!("header {k} cannot be sent over HTTP/1.1"))?;
         headers.append(name, value);
     }
-    headers.insert("x-request-id", id.parse().unwrap());
+    headers.insert(SEQ, id.parse().unwrap());
     let sent = rt
         .client
         .request(method, format!("{}{}", rt.base, req.path))
@@ -374,6 +378,7 @@ impl Binding for ProxyBinding {
                 ..IdentityHeaders::default()
             },
             log: LogSink::Off,
+            request_id_header: SEQ.into(),
             on_record: Some(Arc::new(move |r: &AccessRecord| {
                 if let Some(id) = &r.request_id {
                     sink.lock().unwrap().insert(id.clone(), r.clone());

@@ -96,6 +96,7 @@ async fn start_proxy(fx: &Fixture, upstream: &str, forward_token: bool) -> Runni
         log: LogSink::Off,
         on_record: None,
         shutdown_grace: Duration::from_secs(30),
+        request_id_header: "x-request-id".into(),
     };
     let proxy = Proxy::new(rt, Arc::new(up), opts);
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

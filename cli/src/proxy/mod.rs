@@ -57,6 +57,9 @@ pub struct ProxyOptions {
     pub on_record: Option<RecordHook>,
     /// How long shutdown waits for requests in flight (SSE streams included).
     pub shutdown_grace: Duration,
+    /// The request header whose value the access log records as `request_id` (lower case;
+    /// default `x-request-id`).
+    pub request_id_header: String,
 }
 
 impl Default for ProxyOptions {
@@ -67,6 +70,7 @@ impl Default for ProxyOptions {
             log: LogSink::Stderr,
             on_record: None,
             shutdown_grace: Duration::from_secs(10),
+            request_id_header: "x-request-id".into(),
         }
     }
 }
@@ -166,7 +170,7 @@ impl Proxy {
             start,
             request_id: parts
                 .headers
-                .get("x-request-id")
+                .get(self.inner.opts.request_id_header.as_str())
                 .map(|v| sanitize(&String::from_utf8_lossy(v.as_bytes()), 64)),
             method: sanitize(parts.method.as_str(), 16),
             path: sanitize(&path, 200),
