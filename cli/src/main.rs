@@ -128,6 +128,12 @@ fn secs(s: f64, name: &str) -> Result<Duration, String> {
 }
 
 async fn proxy(args: ProxyArgs) -> Result<(), String> {
+    let identity = IdentityHeaders {
+        prefix: args.identity_header_prefix.clone(),
+        enabled: !args.no_identity_headers,
+        claims: args.forward_claims,
+    };
+    identity.validate()?;
     let (cfg, source) =
         config_file::load(args.config.config.as_deref(), Some(&args.config.env_prefix))?;
     let rt = Runtime::new(cfg).map_err(|e| format!("{source}: {}", config_file::coded(&e)))?;
@@ -154,11 +160,7 @@ async fn proxy(args: ProxyArgs) -> Result<(), String> {
         )
     };
     let opts = ProxyOptions {
-        identity: IdentityHeaders {
-            prefix: args.identity_header_prefix.to_ascii_lowercase(),
-            enabled: !args.no_identity_headers,
-            claims: args.forward_claims,
-        },
+        identity,
         forward_token: args.forward_token,
         log: if args.no_access_log {
             LogSink::Off

@@ -207,3 +207,21 @@ fn token_mint_and_serve_and_doctor_exit_status() {
     assert!(text.contains("FAIL  expiry: expired"), "{text}");
     assert_eq!(sigterm(&mut child), 0);
 }
+
+#[test]
+fn an_identity_prefix_that_could_strip_standard_fields_is_refused() {
+    let out = Command::new(EXE)
+        .args([
+            "proxy",
+            "--upstream",
+            "http://127.0.0.1:9/mcp",
+            "--identity-header-prefix",
+            "content-",
+        ])
+        .env("AUTHSEC_ISSUER", "https://as.example.com")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("--identity-header-prefix \"content-\": must start with \"x-\""));
+}

@@ -110,6 +110,22 @@ pub fn decode_value(s: &str) -> String {
 }
 
 impl IdentityHeaders {
+    /// Refuse a prefix that could not name headers of its own: it must be lower-case token
+    /// characters ending in `-` (e.g. `x-authsec-`), so that stripping it never removes a
+    /// standard field (an empty prefix would strip every header, `content-` every content field).
+    pub fn validate(&self) -> Result<(), String> {
+        let p = &self.prefix;
+        let token = p
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if p.len() < 3 || !token || !p.ends_with('-') || !p.starts_with("x-") {
+            return Err(format!(
+                "--identity-header-prefix {p:?}: must start with \"x-\", end with \"-\" and hold only a-z, 0-9 and -"
+            ));
+        }
+        Ok(())
+    }
+
     /// Remove every incoming header with the identity prefix.
     pub fn strip(&self, h: &mut HeaderMap) {
         let doomed: Vec<HeaderName> = h
@@ -196,6 +212,19 @@ mod tests {
         assert_eq!(encode_value("ü"), "%C3%BC");
         for s in ["a b\r\nc", "50%", "ü", "%zz", "x%4"] {
             assert_eq!(decode_value(&encode_value(s)), s);
+        }
+    }
+
+    #[test]
+    fn prefixes_that_could_strip_standard_fields_are_refused() {
+        let with = |p: &str| IdentityHeaders {
+            prefix: p.into(),
+            ..IdentityHeaders::default()
+        };
+        assert!(with("x-authsec-").validate().is_ok());
+        assert!(with("x-user-").validate().is_ok());
+        for bad in ["", "-", "x-", "content-", "x-Auth-", "x-a b-", "x-authsec"] {
+            assert!(with(bad).validate().is_err(), "{bad:?}");
         }
     }
 
