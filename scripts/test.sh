@@ -2,13 +2,16 @@
 # The full test suite: format, lint and header-drift gates, every Rust test (unit, conformance
 # vectors through the core API and through the C ABI, remote policy and manifest against the
 # fixture backend, interop with a real oidc-provider authorization server installed here with npm,
-# the C programs under AddressSanitizer and valgrind), the Node binding (every vector, the API, an
-# MCP SDK client against an Express server behind mountMcp), the Python binding (pinned venv,
-# mypy, pytest with the official mcp client, every vector), the Go binding (vet, -race, every
-# vector, the go-sdk end to end), each binding's workload-identity tests against a real SPIRE
-# server and agent (built once by tests/spire/build.sh), the official MCP conformance suite
-# against an MCP SDK server bare and behind authsec plus the official MCP clients of every SDK
-# line (tests/mcp-suite), then the demo as a smoke test. Every install is pinned.
+# the C programs under AddressSanitizer and valgrind; the `authsec` command: every vector through
+# `authsec proxy` over HTTP, its proxy, stdio-bridge, doctor and binary tests), the Node binding
+# (every vector, the API, an MCP SDK client against an Express server behind mountMcp and an
+# unprotected one behind `authsec proxy`), the Python binding (pinned venv, mypy, pytest with
+# the official mcp client, servers behind mount_mcp and behind `authsec proxy` including --stdio,
+# every vector), the Go binding (vet, -race, every vector, the go-sdk end to end), each binding's
+# workload-identity tests against a real SPIRE server and agent (built once by
+# tests/spire/build.sh), the official MCP conformance suite against an MCP SDK server bare and
+# behind authsec plus the official MCP clients of every SDK line (tests/mcp-suite), then the demo
+# as a smoke test. Every install is pinned.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
