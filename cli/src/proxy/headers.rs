@@ -139,8 +139,8 @@ impl IdentityHeaders {
     }
 
     /// Add the caller's identity: `subject`, `issuer`, `client-id`, `scopes` and `audience`
-    /// (space-separated, each item encoded), `expires-at` when the token has `exp`, and
-    /// `claims` when enabled.
+    /// (space-separated, each item encoded), `expires-at` when the token has `exp`,
+    /// `spiffe-id` for a workload (JWT-SVID) caller, and `claims` when enabled.
     pub fn add(&self, h: &mut HeaderMap, p: &Principal) {
         if !self.enabled {
             return;
@@ -168,6 +168,9 @@ impl IdentityHeaders {
         put("audience", list(&p.audience));
         if let Some(exp) = p.expires_at() {
             put("expires-at", exp.to_string());
+        }
+        if let Some(id) = p.spiffe_id() {
+            put("spiffe-id", encode_value(id));
         }
         if self.claims {
             let json = serde_json::to_vec(&p.claims).unwrap_or_default();
@@ -248,6 +251,7 @@ mod tests {
             scopes: vec!["a:read".into(), "b".into()],
             claims: claims.as_object().unwrap().clone(),
             active: true,
+            spiffe_id: None,
         };
         id.add(&mut h, &p);
         let get = |k: &str| h.get(k).unwrap().to_str().unwrap().to_string();
@@ -256,6 +260,10 @@ mod tests {
         assert_eq!(get("x-authsec-scopes"), "a:read b");
         assert_eq!(get("x-authsec-audience"), "https://mcp/mcp");
         assert_eq!(get("x-authsec-expires-at"), "5");
+        assert!(
+            h.get("x-authsec-spiffe-id").is_none(),
+            "an OAuth caller has no SPIFFE ID"
+        );
         let c = URL_SAFE_NO_PAD.decode(get("x-authsec-claims")).unwrap();
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&c).unwrap(),
