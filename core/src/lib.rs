@@ -48,9 +48,13 @@ mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and o
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
-pub use config::{Config, PolicyMode, Secret, ValidationMode};
+pub use config::{
+    Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret, TenantCatalogue,
+    ToolRbac, ValidationMode,
+};
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
+pub use policy::rbac::{evaluate as evaluate_rbac, Catalogue, InlineCatalogue, TenantAnswer};
 pub use policy::remote::CacheStatus;
 pub use policy::{PolicySource, PolicyView, ToolMap};
 pub use response::filter::ResponseFilter;
@@ -60,6 +64,7 @@ pub use runtime::{
 };
 pub use token::error::Reason;
 pub use token::principal::Principal;
+pub use token::user_info::UserInfo;
 pub use token::validator::INACTIVE_MESSAGE;
 pub use workload::endpoint::{resolve_endpoint, ENDPOINT_ENV};
 pub use workload::files::{SvidFiles, BUNDLE_FILE, CERT_FILE, KEY_FILE};

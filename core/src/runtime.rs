@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicyMode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::manifest::{self, ManifestReport, ManifestSource};
+use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
@@ -26,6 +27,7 @@ use crate::response::metadata;
 pub use crate::response::Response;
 use crate::token::error::{AuthError, Reason};
 use crate::token::principal::Principal;
+use crate::token::user_info::UserInfo;
 use crate::token::validator::Validator;
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
@@ -197,9 +199,26 @@ pub struct RuntimeBuilder {
     config: Config,
     clock: Arc<dyn Clock>,
     policy: Option<Arc<dyn PolicySource>>,
+    catalogue: Option<Arc<dyn Catalogue>>,
 }
 
 impl RuntimeBuilder {
+    /// RBAC: add (or replace) one tool's requirement in `tool_rbac`, the registration API the
+    /// bindings' decorators use; the table is the configuration's either way.
+    pub fn tool_rbac(mut self, tool: &str, requirement: crate::config::RbacRequirement) -> Self {
+        self.config
+            .tool_rbac
+            .get_or_insert_with(Default::default)
+            .insert(tool.to_string(), requirement);
+        self
+    }
+
+    /// RBAC: use this tenant catalogue instead of the configuration's inline `rbac_catalogue`.
+    pub fn catalogue(mut self, catalogue: Arc<dyn Catalogue>) -> Self {
+        self.catalogue = Some(catalogue);
+        self
+    }
+
     /// Use this clock for every time-dependent check (tests move it instead of sleeping).
     pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
@@ -240,6 +259,24 @@ impl RuntimeBuilder {
                 })
             }
         };
+        let catalogue = self.catalogue.or_else(|| {
+            cfg.rbac_catalogue
+                .as_ref()
+                .map(|c| Arc::new(InlineCatalogue::new(c)) as Arc<dyn Catalogue>)
+        });
+        let rbac = Arc::new(Rbac::new(
+            cfg.tool_rbac.as_ref().unwrap_or(&Default::default()),
+            cfg.rbac_claims.clone(),
+            catalogue,
+        ));
+        let policy: Arc<dyn PolicySource> = if cfg.tool_rbac.is_some() {
+            Arc::new(RbacSource {
+                inner: policy,
+                gate: rbac.clone(),
+            })
+        } else {
+            policy
+        };
         let validator = Validator::new(&cfg, http.clone(), self.clock.clone());
         let workloads = (!cfg.spiffe_trust_domain.trim().is_empty()
             && cfg.effective_policy_mode() != PolicyMode::Open)
@@ -260,6 +297,7 @@ impl RuntimeBuilder {
                 validator,
                 policy,
                 workloads,
+                rbac,
                 responder,
                 metadata_path,
                 jwt_bundle_watch: std::sync::Mutex::new(None),
@@ -277,6 +315,7 @@ struct Inner {
     /// The policy of workload callers (JWT-SVIDs), when they are accepted and the mode is not
     /// `open`.
     workloads: Option<WorkloadPolicies>,
+    rbac: Arc<Rbac>,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
@@ -355,6 +394,7 @@ impl Runtime {
             config,
             clock: Arc::new(SystemClock),
             policy: None,
+            catalogue: None,
         }
     }
 
@@ -476,6 +516,18 @@ impl Runtime {
     /// tool with the scopes it needs). Deciding stays [`Runtime::check`]'s.
     pub fn policy_view(&self) -> PolicyView {
         self.inner.policy.current()
+    }
+
+    /// The `user_info` document of `principal` (the seed's `arguments["_user_info"]`): `sub`,
+    /// `email`, `tenant_id` and the effective RBAC sets (claims named by `rbac_claims`, `res:act`
+    /// scopes derived, restricted to the tenant catalogue when one is configured; when the
+    /// catalogue cannot answer, the sets are empty: never more than what counts).
+    pub fn user_info(&self, principal: &Principal) -> UserInfo {
+        self.inner.rbac.user_info(principal).unwrap_or_else(|_| {
+            let mut u = UserInfo::from_principal(principal, &self.inner.cfg.rbac_claims);
+            u.restrict(None);
+            u
+        })
     }
 
     /// The normalized configuration.

@@ -41,6 +41,30 @@ impl Config {
         let tool_scopes = json_map("TOOL_SCOPES_JSON")?;
         let tool_scope_suggestions = json_map("TOOL_SCOPE_SUGGESTIONS_JSON")?.unwrap_or_default();
         let tool_workloads = json_map("TOOL_WORKLOADS_JSON")?.unwrap_or_default();
+        let rbac_var =
+            |key: &str, what: &str| parse_json_var(&format!("{prefix}{key}"), &get(key), what);
+        let tool_rbac = rbac_var("TOOL_RBAC_JSON", "tool name -> RBAC requirements")?
+            .map(|v| {
+                typed(
+                    &format!("{prefix}TOOL_RBAC_JSON"),
+                    v,
+                    "tool name -> RBAC requirements",
+                )
+            })
+            .transpose()?;
+        let rbac_claims = rbac_var("RBAC_CLAIMS_JSON", "RBAC claim names")?
+            .map(|v| typed(&format!("{prefix}RBAC_CLAIMS_JSON"), v, "RBAC claim names"))
+            .transpose()?
+            .unwrap_or_default();
+        let rbac_catalogue = rbac_var("RBAC_CATALOGUE_JSON", "tenant catalogues")?
+            .map(|v| {
+                typed(
+                    &format!("{prefix}RBAC_CATALOGUE_JSON"),
+                    v,
+                    "tenant catalogues",
+                )
+            })
+            .transpose()?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -66,9 +90,40 @@ impl Config {
             spiffe_bundle_url: get("SPIFFE_BUNDLE_URL").trim().to_string(),
             spiffe_endpoint_socket: get("SPIFFE_ENDPOINT_SOCKET").trim().to_string(),
             tool_workloads,
+            tool_rbac,
+            rbac_claims,
+            rbac_catalogue,
             ..Config::default()
         })
     }
+}
+
+/// A `*_JSON` variable holding a JSON object: unset or blank is `None`; text that is not a JSON
+/// object is `config_invalid` naming `var` (never the value).
+fn parse_json_var(var: &str, value: &str, what: &str) -> Result<Option<Value>> {
+    if value.trim().is_empty() {
+        return Ok(None);
+    }
+    match serde_json::from_str::<Value>(value) {
+        Ok(v @ Value::Object(_)) => Ok(Some(v)),
+        Ok(_) => Err(Error::config(format!(
+            "{var} must be a JSON object of {what}"
+        ))),
+        Err(e) => Err(Error::config(format!("{var} is not valid JSON: {e}"))),
+    }
+}
+
+/// Read a parsed `*_JSON` object into its config type. serde's data errors can quote a value
+/// (`invalid type: string "..."`), so only the ones naming a key are passed on.
+fn typed<T: serde::de::DeserializeOwned>(var: &str, v: Value, what: &str) -> Result<T> {
+    serde_json::from_value(v).map_err(|e| {
+        let m = e.to_string();
+        if m.starts_with("unknown field") || m.starts_with("missing field") {
+            Error::config(format!("{var}: {m}"))
+        } else {
+            Error::config(format!("{var} must be a JSON object of {what}"))
+        }
+    })
 }
 
 /// A `*_JSON` variable holding a tool -> scopes map. Unset or blank: `None`. Otherwise it must be

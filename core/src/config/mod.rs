@@ -5,6 +5,7 @@
 //! The introspection secret is a [`Secret`]: it never appears in `Debug` output.
 
 pub(crate) mod env;
+pub(crate) mod rbac;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -12,6 +13,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use rbac::{RbacCatalogue, RbacClaims, RbacRequirement, TenantCatalogue, ToolRbac};
 
 /// Default resource name (the realm of every challenge).
 pub const DEFAULT_RESOURCE_NAME: &str = "AuthSec Protected MCP Resource";
@@ -250,6 +252,14 @@ pub struct Config {
     /// JWT-SVID may call exactly the tools listing its ID (in every policy mode but `open`);
     /// scopes never apply to workloads.
     pub tool_workloads: ToolScopes,
+    /// RBAC (the seed's decorator model, `docs/rbac.md`): tool -> requirements. `None` (default):
+    /// no RBAC. A tool absent from the map is decided by the scope policy alone.
+    pub tool_rbac: Option<ToolRbac>,
+    /// RBAC: the claims the user's roles, groups, resources, permissions, scopes, tenant and
+    /// e-mail are read from.
+    pub rbac_claims: RbacClaims,
+    /// RBAC: the tenant catalogue; when set, only what the caller's tenant defines counts.
+    pub rbac_catalogue: Option<RbacCatalogue>,
 }
 
 impl Default for Config {
@@ -287,6 +297,9 @@ impl Default for Config {
             spiffe_bundle_url: String::new(),
             spiffe_endpoint_socket: String::new(),
             tool_workloads: ToolScopes::new(),
+            tool_rbac: None,
+            rbac_claims: RbacClaims::default(),
+            rbac_catalogue: None,
         }
     }
 }
@@ -465,6 +478,13 @@ impl Config {
                 "token_cache_capacity must be between 1 and {MAX_TOKEN_CACHE_CAPACITY}"
             ));
         }
+        rbac::validate(
+            self.tool_rbac.as_ref(),
+            &self.rbac_claims,
+            self.rbac_catalogue.as_ref(),
+            python_repr,
+        )
+        .map_err(Error::config)?;
         for (what, url) in [
             ("jwks_url", &self.jwks_url),
             ("introspection_url", &self.introspection_url),

@@ -7,6 +7,7 @@
 //! any-of / absent = denied); resources and prompts are not gated (as in the reference) until
 //! a rule source for them exists.
 
+pub(crate) mod rbac;
 pub(crate) mod remote;
 
 use std::collections::HashMap;
@@ -28,6 +29,8 @@ pub enum PolicyView {
     Map(Arc<ToolMap>),
     /// No usable policy: tool decisions are 503 `policy_unavailable` with this description.
     Unavailable(String),
+    /// A base view with the RBAC gate in front (`rbac`): the base decides first, then RBAC.
+    Rbac(Arc<rbac::RbacView>),
 }
 
 /// Where the policy comes from. Implementations must answer from memory (no I/O): a remote
@@ -132,6 +135,13 @@ pub enum Refusal {
     },
     /// No usable policy (503 `policy_unavailable`), with the reason.
     Unavailable(String),
+    /// The tool's RBAC requirement is not met (reference §9 reason text).
+    Rbac {
+        /// The tool (trimmed).
+        tool: String,
+        /// `missing required <categories>` or `no RBAC requirement satisfied`.
+        reason: String,
+    },
 }
 
 /// Decide whether `principal` may perform `action` under `view`.
@@ -140,6 +150,10 @@ pub(crate) fn decide(
     principal: &Principal,
     action: Action<'_>,
 ) -> Result<(), Refusal> {
+    if let PolicyView::Rbac(r) = view {
+        decide(&r.base, principal, action)?;
+        return r.gate.decide(principal, action);
+    }
     let tool = match action {
         Action::CallTool(tool) => tool.trim(),
         Action::ReadResource(_) | Action::GetPrompt(_) => return Ok(()),
@@ -148,6 +162,7 @@ pub(crate) fn decide(
         PolicyView::Open => return Ok(()),
         PolicyView::Unavailable(d) => return Err(Refusal::Unavailable(d.clone())),
         PolicyView::Map(m) => m,
+        PolicyView::Rbac(_) => return Err(Refusal::Unavailable("policy view nesting".into())),
     };
     match lookup_tool(map, tool) {
         ToolRule::Public => Ok(()),

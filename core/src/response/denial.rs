@@ -18,6 +18,8 @@ pub(crate) enum DenialKind {
     InvalidAudience,
     InsufficientScope,
     PolicyUnavailable,
+    /// A tool's RBAC requirement is not met: 403 `insufficient_scope`, no `scope` parameter.
+    RbacDenied,
 }
 
 /// Why a request is refused.
@@ -77,6 +79,15 @@ impl Denial {
                 granted,
             } => Denial::insufficient_scope(&tool, required, granted),
             Refusal::Unavailable(d) => Denial::policy_unavailable(d),
+            Refusal::Rbac { tool, reason } => Denial {
+                kind: DenialKind::RbacDenied,
+                description: format!("RBAC denied: {reason}"),
+                required: Vec::new(),
+                granted: Vec::new(),
+                tool,
+                reason: None,
+                workload: None,
+            },
         }
     }
 
@@ -111,7 +122,7 @@ impl Denial {
     pub(crate) fn status(&self) -> u16 {
         match self.kind {
             DenialKind::InvalidToken | DenialKind::InvalidAudience => 401,
-            DenialKind::InsufficientScope => 403,
+            DenialKind::InsufficientScope | DenialKind::RbacDenied => 403,
             DenialKind::PolicyUnavailable => 503,
         }
     }
@@ -120,7 +131,7 @@ impl Denial {
         match self.kind {
             DenialKind::InvalidToken => "invalid_token",
             DenialKind::InvalidAudience => "invalid_audience",
-            DenialKind::InsufficientScope => "insufficient_scope",
+            DenialKind::InsufficientScope | DenialKind::RbacDenied => "insufficient_scope",
             DenialKind::PolicyUnavailable => "policy_unavailable",
         }
     }
@@ -155,6 +166,12 @@ fn friendly_message(d: &Denial) -> String {
         return format!(
             "Tool '{}' cannot be called by workload {id}. Ask an admin to allow this workload for the tool (tool_workloads), or use a different tool.",
             d.tool
+        );
+    }
+    if d.kind == DenialKind::RbacDenied {
+        return format!(
+            "Tool '{}' cannot be called by this user ({}). Ask an admin to grant the required role, group, resource, scope or permission, or use a different tool.",
+            d.tool, d.description
         );
     }
     if d.status() == 403 {
@@ -243,6 +260,9 @@ impl Responder {
             body.insert("tool".into(), d.tool.clone().into());
             body.insert("required_scopes".into(), list(&d.required));
             body.insert("granted_scopes".into(), list(&d.granted));
+        }
+        if d.kind == DenialKind::RbacDenied {
+            body.insert("tool".into(), d.tool.clone().into());
         }
         self.with_challenge(d, body)
     }

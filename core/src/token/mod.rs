@@ -10,4 +10,5 @@ pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod principal;
 pub(crate) mod svid;
+pub(crate) mod user_info;
 pub(crate) mod validator;
