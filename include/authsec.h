@@ -795,6 +795,22 @@ authsec_status authsec_runtime_publish_manifest_handshake(const struct authsec_r
                                                           struct authsec_error **err_out);
 
 /*
+ The `user_info` JSON document of an allow decision's caller (the core builds it from the
+ validated claims: `{"sub", "email", "tenant_id", "roles", "groups", "scopes", "resources",
+ "permissions"}`, the sets restricted to the tenant catalogue when one is configured). On
+ `AUTHSEC_STATUS_OK`, `*user_info_out` receives a text the caller frees with
+ `authsec_text_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when `decision` is not an allow.
+
+ # Safety
+ `rt` is a live runtime; `decision` a live decision of that runtime; `user_info_out` is
+ writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_user_info(const struct authsec_runtime *rt,
+                                         const struct authsec_decision *decision,
+                                         struct authsec_text **user_info_out,
+                                         struct authsec_error **err_out);
+
+/*
  Build a runtime from a JSON configuration (the snake_case fields of the AuthSec SDK
  configuration; unknown fields are refused).
 

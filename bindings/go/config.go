@@ -46,6 +46,10 @@ type Config struct {
 	SpiffeEndpointSocket string `json:"spiffe_endpoint_socket,omitempty"`
 	// ToolWorkloads maps a tool to the SPIFFE IDs of the workloads that may call it.
 	ToolWorkloads map[string][]string `json:"tool_workloads,omitzero"`
+	// RBAC (docs/rbac.md): tool -> requirement; nil means no RBAC.
+	ToolRBAC      map[string]RBACRequirement `json:"tool_rbac,omitzero"`
+	RBACClaims    *RBACClaims                `json:"rbac_claims,omitzero"`
+	RBACCatalogue *RBACCatalogue             `json:"rbac_catalogue,omitzero"`
 }
 
 // Ptr returns a pointer to v, for the optional fields of Config.

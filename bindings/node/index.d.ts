@@ -79,6 +79,12 @@ export interface Config {
   spiffeEndpointSocket?: string;
   /** Tool -> SPIFFE IDs of the workloads that may call it. */
   toolWorkloads?: Record<string, string[]>;
+  /** RBAC (docs/rbac.md): tool -> requirement (snake_case inside, as the core's `tool_rbac`); `toolRbac(...)` builds it from `protectedByAuthSec` tools. */
+  toolRbac?: Record<string, RbacRequirement> | null;
+  /** RBAC: claim names (`roles`, `groups`, `resources`, `permissions`, `scopes` (a list), `tenant_id`, `email`). */
+  rbacClaims?: { roles?: string; groups?: string; resources?: string; permissions?: string; scopes?: string[]; tenant_id?: string; email?: string };
+  /** RBAC: the inline tenant catalogue: `{tenants: {id: {roles, groups, scopes, resources, permissions}}}`. */
+  rbacCatalogue?: { tenants: Record<string, { roles?: string[]; groups?: string[]; scopes?: string[]; resources?: string[]; permissions?: string[] }> } | null;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */
@@ -207,6 +213,10 @@ export declare class Runtime {
   filterResponse(target: Principal | AllowDecision, contentType: string | null | undefined, body: Buffer | Uint8Array | string): FilterOutcome;
   /** A streaming filter for the handler's answer (`head`: its Content-Type and Content-Encoding). */
   responseFilter(target: Principal | AllowDecision, head?: { contentType?: string | null; contentEncoding?: string | null }): ResponseFilter;
+  /** The core's user_info document of an allowed decision (or its principal), as JSON text. */
+  userInfoJson(target: Principal | AllowDecision): string;
+  /** `userInfoJson` parsed: what a `protectedByAuthSec` tool gets as `args._user_info`. */
+  userInfo(target: Principal | AllowDecision): UserInfo;
   /** The RFC 9728 document response. */
   metadata(): RespondDecision;
   /** The path the RFC 9728 document is served at. */
@@ -233,7 +243,7 @@ export interface AuthInfo {
   scopes: string[];
   expiresAt?: number;
   resource?: URL;
-  extra?: { subject: string; issuer: string; audience: string[]; claims: Record<string, unknown>; principal: Principal };
+  extra?: { subject: string; issuer: string; audience: string[]; claims: Record<string, unknown>; principal: Principal; userInfo: UserInfo };
 }
 
 export interface ProtectedRequest extends IncomingMessage {
@@ -331,3 +341,51 @@ export declare class QuickStartSVID {
   createSecureContext(): import('node:tls').SecureContext;
   leafCertificate(): import('node:crypto').X509Certificate;
 }
+/** The core's user_info document (docs/rbac.md): identity and the effective RBAC sets. */
+export interface UserInfo {
+  sub: string;
+  email: string | null;
+  tenant_id: string | null;
+  roles: string[];
+  groups: string[];
+  scopes: string[];
+  resources: string[];
+  permissions: string[];
+}
+
+/** One tool's RBAC requirement as the core's `tool_rbac` holds it. */
+export interface RbacRequirement {
+  roles?: string[];
+  groups?: string[];
+  resources?: string[];
+  scopes?: string[];
+  permissions?: string[];
+  require_all?: boolean;
+}
+
+export interface ProtectedByAuthSecOptions {
+  toolName: string;
+  roles?: string[];
+  groups?: string[];
+  resources?: string[];
+  scopes?: string[];
+  permissions?: string[];
+  requireAll?: boolean;
+  description?: string;
+  inputSchema?: Record<string, unknown>;
+}
+
+/** A tool callback made by `protectedByAuthSec`: its name and requirement are in `authsec`. */
+export interface ProtectedTool<A = Record<string, unknown>, E = unknown, R = unknown> {
+  (args: A, extra: E): Promise<R>;
+  readonly authsec: { toolName: string; rbac: Required<RbacRequirement>; description?: string; inputSchema?: Record<string, unknown> };
+}
+
+/** Wrap an MCP SDK tool callback: the handler gets `args._user_info` (the core decides RBAC). */
+export function protectedByAuthSec<A = Record<string, unknown>, E = unknown, R = unknown>(
+  options: ProtectedByAuthSecOptions,
+  handler: ((args: A & { _user_info: UserInfo }) => R | Promise<R>) | ((args: A & { _user_info: UserInfo }, extra: E) => R | Promise<R>),
+): ProtectedTool<A, E, R>;
+
+/** The `toolRbac` configuration map of tools made with `protectedByAuthSec`. */
+export function toolRbac(...tools: Array<ProtectedTool<any, any, any> | ProtectedTool<any, any, any>[]>): Record<string, RbacRequirement>;

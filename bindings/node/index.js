@@ -292,6 +292,22 @@ class Runtime {
     };
   }
 
+  /**
+   * The `user_info` document of an allowed decision (or its principal), as JSON text: the core
+   * builds it from the validated claims (`sub`, `email`, `tenant_id`, `roles`, `groups`, `scopes`,
+   * `resources`, `permissions`; see docs/rbac.md).
+   */
+  userInfoJson(target) {
+    const rt = this.#rt();
+    const { p } = allowTarget(target, 'userInfoJson');
+    return rt.userInfo(handleOf(p));
+  }
+
+  /** `userInfoJson` parsed: what a tool protected with `protectedByAuthSec` gets as `_user_info`. */
+  userInfo(target) {
+    return JSON.parse(this.userInfoJson(target));
+  }
+
   /** The RFC 9728 document response ({kind: 'respond', status, headers, body}). */
   metadata() {
     return this.#rt().metadata();
@@ -387,7 +403,7 @@ function clearHeaders(res) {
  * extraction. Every field is a memoized getter on a plain object (own properties, so spreading
  * and JSON work): a handler that never reads `req.auth`, or reads only part of it, pays only
  * for what it reads, and assigning `req.auth` costs no property redefinition on `req`. */
-function authInfo(principal, flat, resourceUri) {
+function authInfo(principal, flat, resourceUri, runtime) {
   let token;
   let resource;
   let extra;
@@ -420,6 +436,12 @@ function authInfo(principal, flat, resourceUri) {
           audience: principal.audience,
           get claims() { return principal.claims; },
           principal,
+          // The core's user_info document (docs/rbac.md), built on first read.
+          get userInfo() {
+            const v = runtime.userInfo(principal);
+            Object.defineProperty(this, 'userInfo', { value: v, enumerable: true });
+            return v;
+          },
         };
       }
       return extra;
@@ -666,7 +688,7 @@ function protect(handler, options) {
       }
       if (parsed !== undefined && req.body === undefined) req.body = parsed;
       if (decision.kind === 'allow') {
-        req.auth = authInfo(decision.principal, flat, resourceUri);
+        req.auth = authInfo(decision.principal, flat, resourceUri, runtime);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
         if (decision.filterToolsList) interceptToolsList(res, runtime, decision, (e) => logger.error(e.message));
       }
@@ -717,4 +739,69 @@ function mountMcp(app, options) {
 
 const { QuickStartSVID, peerSpiffeId } = require('./spiffe.js');
 
-module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, ErrorCode, QuickStartSVID, peerSpiffeId };
+// ---------------------------------------------------------------------------------------------
+// RBAC decorators (the seed's protectedByAuthSec, docs/rbac.md). The core decides: a tool's
+// requirement goes into the runtime's `toolRbac` (build it with `toolRbac(...)`), so the call is
+// denied and the tool hidden from tools/list before the handler runs. The wrapper only hands the
+// handler the core's user_info as `args._user_info`, and refuses when there is none (the tool is
+// not served behind mountMcp/protect), never running the handler without a caller.
+
+const RBAC_OPTIONS = ['toolName', 'roles', 'groups', 'resources', 'scopes', 'permissions', 'requireAll', 'description', 'inputSchema'];
+
+function stringList(v, what) {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string' || x.trim() === '')) {
+    throw authsecError(ErrorCode.INVALID_INPUT, `${what} must be a list of non-empty strings`);
+  }
+  return [...v];
+}
+
+/**
+ * Protect an MCP SDK tool callback with RBAC requirements: `protectedByAuthSec({toolName, roles,
+ * groups, resources, scopes, permissions, requireAll, description, inputSchema}, handler)`. The
+ * returned callback calls `handler(args, extra)` (or `handler(args)` for a one-parameter handler)
+ * with `args._user_info` set; `.authsec` carries the tool's name and requirement for `toolRbac`.
+ */
+function protectedByAuthSec(options, handler) {
+  if (options === null || typeof options !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'options must be an object');
+  for (const k of Object.keys(options)) {
+    if (!RBAC_OPTIONS.includes(k)) throw authsecError(ErrorCode.INVALID_INPUT, `unknown option \`${k}\` (known: ${RBAC_OPTIONS.join(', ')})`);
+  }
+  const tool = options.toolName;
+  if (typeof tool !== 'string' || tool.trim() === '') throw authsecError(ErrorCode.INVALID_INPUT, 'toolName must be a non-empty string');
+  if (typeof handler !== 'function') throw authsecError(ErrorCode.INVALID_INPUT, 'handler must be a function');
+  if (options.requireAll !== undefined && typeof options.requireAll !== 'boolean') throw authsecError(ErrorCode.INVALID_INPUT, 'requireAll must be a boolean');
+  const rbac = {
+    roles: stringList(options.roles, 'roles'),
+    groups: stringList(options.groups, 'groups'),
+    resources: stringList(options.resources, 'resources'),
+    scopes: stringList(options.scopes, 'scopes'),
+    permissions: stringList(options.permissions, 'permissions'),
+    require_all: options.requireAll === true,
+  };
+  const wrapped = async function authsecProtectedTool(args, extra) {
+    const userInfo = extra && extra.authInfo && extra.authInfo.extra ? extra.authInfo.extra.userInfo : undefined;
+    if (userInfo === null || typeof userInfo !== 'object') {
+      const text = JSON.stringify({ error: 'Access denied', message: 'no authenticated AuthSec caller: serve this tool behind mountMcp or protect', tool });
+      return { content: [{ type: 'text', text }], isError: true };
+    }
+    const a = { ...(args ?? {}), _user_info: userInfo };
+    return handler.length >= 2 ? handler(a, extra) : handler(a);
+  };
+  Object.defineProperty(wrapped, 'authsec', {
+    value: Object.freeze({ toolName: tool.trim(), rbac, description: options.description, inputSchema: options.inputSchema }),
+  });
+  return wrapped;
+}
+
+/** The `toolRbac` configuration map of tools made with `protectedByAuthSec`. */
+function toolRbac(...tools) {
+  const out = {};
+  for (const t of tools.flat()) {
+    if (!t || !t.authsec) throw authsecError(ErrorCode.INVALID_INPUT, 'toolRbac takes tools made with protectedByAuthSec');
+    out[t.authsec.toolName] = t.authsec.rbac;
+  }
+  return out;
+}
+
+module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId };

@@ -58,6 +58,11 @@ export declare class NativeRuntime {
    */
   filter(principal: ExternalObject<unknown>, toolsListRequest: boolean, contentType: string | undefined | null, body: Buffer): NativeDecision
   /**
+   * The core's `user_info` document (JSON text) of an allowed principal: `sub`, `email`,
+   * `tenant_id` and the effective RBAC sets, what a protected tool receives as `_user_info`.
+   */
+  userInfo(principal: ExternalObject<unknown>): string
+  /**
    * A streaming filter for the handler's answer to an allowed request (the core's
    * `ResponseFilter`): feed chunks, forward what comes back, finish.
    */

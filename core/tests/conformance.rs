@@ -75,6 +75,7 @@ impl Binding for Core {
                 Decision::Allow(a) => Outcome::Allow {
                     principal: serde_json::to_value(&*a.principal).unwrap_or_default(),
                     filter_tools_list: a.filter_tools_list,
+                    user_info: serde_json::to_vec(&rt.rt.user_info(&a.principal).to_json()).ok(),
                     handle: a,
                 },
                 Decision::Respond(r) => Outcome::Respond(resp(r)),

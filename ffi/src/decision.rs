@@ -58,7 +58,7 @@ impl authsec_decision {
         }))
     }
 
-    fn principal(&self) -> Option<&Arc<Principal>> {
+    pub(crate) fn principal(&self) -> Option<&Arc<Principal>> {
         self.allow.as_ref().map(|a| &a.principal)
     }
 }

@@ -8,7 +8,7 @@
 //! (`authsec_decision`, `authsec_response`, `authsec_filter_result`), `filter`
 //! (`authsec_response_filter`, the streaming filter, and the fixed startup-failed /
 //! internal-error answers), `manifest` (manifest publishing and its host callback), `workload` (`authsec_workload`,
-//! `authsec_svid`: the SPIFFE X.509-SVID kept current, JWT-SVID fetch).
+//! `authsec_svid`: the SPIFFE X.509-SVID kept current, JWT-SVID fetch), `rbac` (the `user_info` document).
 
 #![allow(non_camel_case_types)]
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
@@ -22,6 +22,7 @@ pub mod filter;
 mod fork;
 pub mod hidden;
 pub mod manifest;
+pub mod rbac;
 pub mod runtime;
 pub mod status;
 pub mod text;
@@ -33,6 +34,7 @@ pub use error::*;
 pub use filter::*;
 pub use hidden::authsec_shutdown;
 pub use manifest::*;
+pub use rbac::*;
 pub use runtime::*;
 pub use status::*;
 pub use text::*;

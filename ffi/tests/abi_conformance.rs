@@ -117,9 +117,17 @@ fn check(rt: &Rt, req: &Req) -> Outcome<Dec> {
                     Some(text(authsec_decision_subject(d.0)).as_str())
                 );
                 assert!(authsec_decision_response(d.0).is_null());
+                let mut info: *mut authsec_text = std::ptr::null_mut();
+                let st = authsec_runtime_user_info(rt.0, d.0, &mut info, ptr::null_mut());
+                let user_info = (st == authsec_status::Ok).then(|| {
+                    let bytes = text(authsec_text_str(info)).into_bytes();
+                    authsec_text_free(info);
+                    bytes
+                });
                 Outcome::Allow {
                     principal,
                     filter_tools_list: authsec_decision_filter_tools_list(d.0),
+                    user_info,
                     handle: d,
                 }
             }

@@ -384,6 +384,16 @@ impl NativeRuntime {
         }
     }
 
+    /// The core's `user_info` document (JSON text) of an allowed principal: `sub`, `email`,
+    /// `tenant_id` and the effective RBAC sets, what a protected tool receives as `_user_info`.
+    #[napi]
+    pub fn user_info(
+        &self,
+        #[napi(ts_arg_type = "ExternalObject<unknown>")] principal: &External<Arc<Principal>>,
+    ) -> String {
+        self.core.user_info(principal).to_json().to_string()
+    }
+
     /// A streaming filter for the handler's answer to an allowed request (the core's
     /// `ResponseFilter`): feed chunks, forward what comes back, finish.
     #[napi]

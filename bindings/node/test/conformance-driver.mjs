@@ -37,7 +37,8 @@ function decision(d) {
   if (d.kind === 'allow') {
     const handle = nextHandle++;
     allowed.set(handle, d);
-    return { kind: 'allow', principal: d.principal.toJSON(), filter_tools_list: d.filterToolsList, handle };
+    const userInfo = Buffer.from(runtime().userInfoJson(d), 'utf8').toString('base64');
+    return { kind: 'allow', principal: d.principal.toJSON(), filter_tools_list: d.filterToolsList, user_info_base64: userInfo, handle };
   }
   if (d.kind === 'respond') return { kind: 'respond', ...response(d) };
   if (d.kind === 'pass_through') return { kind: 'pass_through' };

@@ -39,7 +39,9 @@ class Driver:
             handle, self.next_handle = self.next_handle, self.next_handle + 1
             self.allowed[handle] = d
             principal = {"subject": p.subject, "issuer": p.issuer, "audience": p.audience, "scopes": p.scopes, "claims": p.claims, "active": p.active}
-            return {"kind": "allow", "principal": principal, "filter_tools_list": d.filter_tools_list, "handle": handle}
+            info = base64.b64encode(self.runtime().user_info_json(d).encode("utf-8")).decode("ascii")
+            return {"kind": "allow", "principal": principal, "filter_tools_list": d.filter_tools_list,
+                    "user_info_base64": info, "handle": handle}
         if d.kind == "respond":
             assert d.response is not None
             return {"kind": "respond", **self.response(d.response)}

@@ -6,7 +6,8 @@
 // Clients (secret "<client_id>-secret", client_secret_basic, client_credentials grant):
 //   mcp-rs256, mcp-ps256, mcp-es256, mcp-es384, mcp-eddsa, mcp-ed25519 -> JWT access tokens
 //   mcp-opaque -> opaque tokens (introspection + revocation); mcp-rs -> the resource server,
-//   which may only introspect.
+//   which may only introspect; mcp-blog -> RS256 JWTs with scopes "read write" carrying the RBAC
+//   claims of the AuthSec blog's user (email, tenant_id, roles, groups, resources).
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
@@ -14,6 +15,15 @@ import Provider, { errors } from 'oidc-provider';
 const RESOURCES = (process.env.MCP_RESOURCES || 'http://127.0.0.1:8080/mcp,http://127.0.0.1:8080/other').split(',');
 const TTL = Number(process.env.AS_TTL || 300);
 const SCOPE = 'mcp:read mcp:write';
+const BLOG_SCOPE = 'read write';
+// The AuthSec blog's user (issue 16): what its decorator examples are evaluated against.
+const BLOG_CLAIMS = {
+  email: 'dev@example.com',
+  tenant_id: 'tenant-a',
+  roles: ['admin', 'developer'],
+  groups: ['engineering'],
+  resources: ['projects', 'analytics'],
+};
 
 function jwk(type, opts, kid, alg) {
   const { privateKey } = crypto.generateKeyPairSync(type, opts);
@@ -37,6 +47,7 @@ const PROFILE = {
   'mcp-eddsa': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'EdDSA' } } },
   'mcp-ed25519': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'Ed25519' } } },
   'mcp-opaque': { accessTokenFormat: 'opaque' },
+  'mcp-blog': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
 };
 
 const clients = [
@@ -47,7 +58,7 @@ const clients = [
     redirect_uris: [],
     response_types: [],
     token_endpoint_auth_method: 'client_secret_basic',
-    scope: SCOPE,
+    scope: client_id === 'mcp-blog' ? BLOG_SCOPE : SCOPE,
   })),
   {
     client_id: 'mcp-rs',
@@ -66,7 +77,8 @@ const ISSUER = `http://127.0.0.1:${server.address().port}`;
 const provider = new Provider(ISSUER, {
   clients,
   jwks: { keys: KEYS },
-  scopes: SCOPE.split(' '),
+  scopes: [...SCOPE.split(' '), ...BLOG_SCOPE.split(' ')],
+  extraTokenClaims: async (ctx, token) => (token.clientId === 'mcp-blog' ? BLOG_CLAIMS : undefined),
   ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL },
   features: {
     devInteractions: { enabled: false },
@@ -80,7 +92,7 @@ const provider = new Provider(ISSUER, {
       getResourceServerInfo: async (ctx, resourceIndicator, client) => {
         if (!RESOURCES.includes(resourceIndicator)) throw new errors.InvalidTarget();
         return {
-          scope: SCOPE,
+          scope: client.clientId === 'mcp-blog' ? BLOG_SCOPE : SCOPE,
           audience: resourceIndicator,
           accessTokenTTL: TTL,
           ...(PROFILE[client.clientId] ?? PROFILE['mcp-opaque']),

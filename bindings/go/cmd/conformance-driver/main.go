@@ -91,7 +91,12 @@ func (d *driver) decision(dec *authsec.Decision) (obj, error) {
 		h := d.next
 		d.allowed[h] = dec
 		d.mu.Unlock()
-		return obj{"kind": "allow", "principal": p, "filter_tools_list": dec.FilterToolsList, "handle": h}, nil
+		info, err := d.rt.UserInfoJSON(dec)
+		if err != nil {
+			return nil, err
+		}
+		return obj{"kind": "allow", "principal": p, "filter_tools_list": dec.FilterToolsList,
+			"user_info_base64": base64.StdEncoding.EncodeToString(info), "handle": h}, nil
 	case authsec.Respond:
 		out := response(dec.Response)
 		out["kind"] = "respond"

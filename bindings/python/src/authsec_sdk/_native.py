@@ -116,6 +116,7 @@ def _load() -> ctypes.CDLL:
             [_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_Header), c_size_t, _PP, _PP],
         ),
         "authsec_runtime_metadata": (c_uint32, [_P, _PP, _PP]),
+        "authsec_runtime_user_info": (c_uint32, [_P, _P, _PP, _PP]),
         "authsec_runtime_max_body_bytes": (c_uint64, [_P]),
         "authsec_runtime_metadata_path": (_Str, [_P]),
         "authsec_runtime_try_check_request": (

@@ -243,9 +243,18 @@ fn outcome(answer: Result<Value, Failure>) -> Outcome<u64> {
     let r = match d["kind"].as_str() {
         Some("allow") => match (d["handle"].as_u64(), d["filter_tools_list"].as_bool()) {
             (Some(handle), Some(filter_tools_list)) if d["principal"].is_object() => {
-                Ok(Outcome::Allow {
+                let user_info = match d.get("user_info_base64") {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(b)) => B64
+                        .decode(b)
+                        .map(Some)
+                        .map_err(|e| format!("user_info_base64: {e}")),
+                    Some(_) => Err("user_info_base64 must be a string".to_string()),
+                };
+                user_info.map(|user_info| Outcome::Allow {
                     principal: d["principal"].clone(),
                     filter_tools_list,
+                    user_info,
                     handle,
                 })
             }

@@ -69,6 +69,9 @@ pub enum Outcome<A> {
         principal: Value,
         /// Whether the handler's answer must be filtered.
         filter_tools_list: bool,
+        /// The core's `user_info` document (JSON bytes as the binding hands them to a tool),
+        /// `None` when the binding did not give one.
+        user_info: Option<Vec<u8>>,
         /// Kept for a following `filter` step.
         handle: A,
     },
@@ -565,11 +568,25 @@ fn check_outcome<A>(d: &Outcome<A>, e: &Expect) -> Result<(), String> {
             Outcome::Allow {
                 principal,
                 filter_tools_list,
+                user_info,
                 ..
             },
         ) => {
             if let Some(p) = &e.principal {
                 check_principal(principal, p)?;
+            }
+            if let Some(want) = &e.user_info {
+                let want = serde_json::to_string(want).map_err(|e| e.to_string())?;
+                match user_info {
+                    None => return Err("user_info: the binding gave none".into()),
+                    Some(got) if got != want.as_bytes() => {
+                        return Err(format!(
+                            "user_info: {} != {want}",
+                            String::from_utf8_lossy(got)
+                        ))
+                    }
+                    Some(_) => {}
+                }
             }
             match e.filter_tools_list {
                 Some(f) if f != *filter_tools_list => {

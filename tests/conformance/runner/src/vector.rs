@@ -277,6 +277,8 @@ pub struct Expect {
     pub principal: Option<PrincipalExpect>,
     /// Allow: whether the answer must be filtered.
     pub filter_tools_list: Option<bool>,
+    /// Allow: the core's `user_info` document, byte-exact (compact, keys in file order).
+    pub user_info: Option<Value>,
     /// Filter respond: what the stream forwarded before the refusal is a prefix of this.
     pub forwarded_at_most: Option<String>,
     /// Filter (stream): whether the host must drop Content-Encoding.
@@ -465,6 +467,7 @@ impl Expect {
                 &[
                     ("principal", self.principal.is_some()),
                     ("filter_tools_list", self.filter_tools_list.is_some()),
+                    ("user_info", self.user_info.is_some()),
                 ],
                 "a decision other than allow",
             )?;
@@ -487,6 +490,7 @@ impl Expect {
                 ("decision", self.decision.is_some()),
                 ("principal", self.principal.is_some()),
                 ("filter_tools_list", self.filter_tools_list.is_some()),
+                ("user_info", self.user_info.is_some()),
             ],
             "a filter step",
         )?;
@@ -537,6 +541,7 @@ impl Expect {
                 ("content_length", self.content_length.is_some()),
                 ("principal", self.principal.is_some()),
                 ("filter_tools_list", self.filter_tools_list.is_some()),
+                ("user_info", self.user_info.is_some()),
                 ("forwarded_at_most", self.forwarded_at_most.is_some()),
                 (
                     "content_encoding_dropped",

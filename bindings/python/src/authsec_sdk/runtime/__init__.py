@@ -25,7 +25,7 @@ from .errors import (
 )
 from .manifest import ManifestTool
 from .mcp_auth import AuthSecTokenVerifier
-from .principal import Principal, principal_from_context
+from .principal import Principal, principal_from_context, user_info_from_context
 from .server import AuthSecMiddleware, mount_mcp
 
 __all__ = [
@@ -55,4 +55,5 @@ __all__ = [
     "from_env",
     "mount_mcp",
     "principal_from_context",
+    "user_info_from_context",
 ]

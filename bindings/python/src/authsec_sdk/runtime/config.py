@@ -111,6 +111,15 @@ class Config:
     """Or: the Workload API socket the JWT bundle is streamed from (``env``: SPIFFE_ENDPOINT_SOCKET)."""
     tool_workloads: dict[str, list[str]] = field(default_factory=dict)
     """Tool -> SPIFFE IDs of the workloads that may call it (JWT-SVID callers; scopes never apply)."""
+    # ---- RBAC (docs/rbac.md) ----
+    tool_rbac: Optional[dict[str, dict[str, Any]]] = None
+    """Tool -> RBAC requirement (``roles``, ``groups``, ``resources``, ``scopes``,
+    ``permissions``, ``require_all``); ``None``: no RBAC. ``mount_mcp`` adds the tools declared
+    with ``protected_by_AuthSec``."""
+    rbac_claims: dict[str, Any] = field(default_factory=dict)
+    """Claim names of the user's RBAC sets; missing keys keep the core's defaults."""
+    rbac_catalogue: Optional[dict[str, Any]] = None
+    """The inline tenant catalogue ``{"tenants": {id: {"roles": [...], ...}}}``."""
 
     # ------------------------------------------------------------------ JSON translation
 

@@ -423,6 +423,18 @@ class Runtime:
         finally:
             _native.lib.authsec_response_free(out)
 
+    def user_info_json(self, decision: Decision) -> str:
+        """The core's ``user_info`` document of an allow decision, as JSON text (docs/rbac.md):
+        ``sub``, ``email``, ``tenant_id`` and the effective RBAC sets."""
+        out = ctypes.c_void_p()
+        _native.call(_native.lib.authsec_runtime_user_info, self._ptr(), decision.handle(), ctypes.byref(out))
+        return _native.take_text(out)
+
+    def user_info(self, decision: Decision) -> dict[str, Any]:
+        """:meth:`user_info_json` parsed: what a protected tool receives as ``_user_info``."""
+        value: dict[str, Any] = json.loads(self.user_info_json(decision))
+        return value
+
     def wait_policy_refresh(self) -> None:
         """Block until a background policy refresh, if one runs, has finished (tests)."""
         _native.call(_native.lib.authsec_runtime_wait_policy_refresh, self._ptr())

@@ -109,3 +109,27 @@ def principal_from_context() -> Optional[Principal]:
     """The :class:`Principal` of the request being handled (``None`` outside one). A context
     variable: visible in nested async calls and tasks created while the handler runs."""
     return _principal_ctx.get()
+
+
+class _UserInfoSlot:
+    """The user_info of one request, cleared when the request ends: a task that copied the
+    context (an MCP session's task started during an earlier request) then reads ``None``,
+    never an earlier caller's document."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Optional[dict[str, Any]]) -> None:
+        self.value = value
+
+
+_user_info_ctx: ContextVar[Optional[_UserInfoSlot]] = ContextVar("authsec_user_info", default=None)
+
+
+def user_info_from_context() -> Optional[dict[str, Any]]:
+    """The core's ``user_info`` document of the request being handled (``None`` outside one, or
+    when no ``tool_rbac`` is configured): ``sub``, ``email``, ``tenant_id`` and the effective
+    ``roles``, ``groups``, ``scopes``, ``resources``, ``permissions`` (docs/rbac.md)."""
+    slot = _user_info_ctx.get()
+    if slot is None or slot.value is None:
+        return None
+    return dict(slot.value)

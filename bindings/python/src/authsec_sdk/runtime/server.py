@@ -23,7 +23,7 @@ from .._native import AuthsecError
 from .config import Config
 from .engine import Decision, ResponseFilter, RpcAnswer, Runtime
 from .errors import AuthsecResponse
-from .principal import _principal_ctx
+from .principal import _principal_ctx, _user_info_ctx, _UserInfoSlot
 
 __all__ = ["mount_mcp", "AuthSecMiddleware", "asgi_from_handler"]
 
@@ -140,13 +140,20 @@ class _Guard:
         # pass-through (the MCP handshake without a usable token) runs with no principal: the
         # state key and the context variable are set to None, never left to what came before.
         principal = d.lazy_principal()
+        # The core's user_info (RBAC configured only): request.state and the context variable;
+        # the slot is emptied when the request ends (see _UserInfoSlot).
+        info = self.rt.user_info(d) if d.kind == "allow" and self.rt.cfg.tool_rbac is not None else None
+        slot = _UserInfoSlot(info)
         inner = dict(scope)
-        inner["state"] = {**scope.get("state", {}), "authsec_principal": principal}
+        inner["state"] = {**scope.get("state", {}), "authsec_principal": principal, "authsec_user_info": info}
         token = _principal_ctx.set(principal)
+        info_token = _user_info_ctx.set(slot)
         if d.kind == "pass_through":
             try:
                 await self.app(inner, replay, send)
             finally:
+                slot.value = None
+                _user_info_ctx.reset(info_token)
                 _principal_ctx.reset(token)
             return
         try:
@@ -157,6 +164,8 @@ class _Guard:
             await self.app(inner, replay, filtered)
             await filtered.end()
         finally:
+            slot.value = None
+            _user_info_ctx.reset(info_token)
             _principal_ctx.reset(token)
 
 

@@ -1,0 +1,102 @@
+package authsec
+
+// #include "authsec.h"
+import "C"
+
+import (
+	"encoding/json"
+	"runtime"
+)
+
+// RBACRequirement is one tool's RBAC requirement (docs/rbac.md, the seed's
+// protected_by_AuthSec): any-of within a category; across the non-empty categories OR, or AND
+// with RequireAll; no category means any authenticated caller. Config.ToolRBAC maps tool names
+// to requirements; the core decides.
+type RBACRequirement struct {
+	Roles       []string `json:"roles,omitzero"`
+	Groups      []string `json:"groups,omitzero"`
+	Resources   []string `json:"resources,omitzero"`
+	Scopes      []string `json:"scopes,omitzero"`
+	Permissions []string `json:"permissions,omitzero"`
+	RequireAll  bool     `json:"require_all,omitempty"`
+}
+
+// RBACClaims names the claims the user's RBAC sets are read from; empty fields keep the core's
+// defaults (roles, groups, resources, permissions, scope/scopes/scp, tenant_id, email).
+type RBACClaims struct {
+	Roles       string   `json:"roles,omitempty"`
+	Groups      string   `json:"groups,omitempty"`
+	Resources   string   `json:"resources,omitempty"`
+	Permissions string   `json:"permissions,omitempty"`
+	Scopes      []string `json:"scopes,omitzero"`
+	TenantID    string   `json:"tenant_id,omitempty"`
+	Email       string   `json:"email,omitempty"`
+}
+
+// TenantCatalogue is what one tenant defines: only these count in its users' tokens.
+type TenantCatalogue struct {
+	Roles       []string `json:"roles,omitzero"`
+	Groups      []string `json:"groups,omitzero"`
+	Scopes      []string `json:"scopes,omitzero"`
+	Resources   []string `json:"resources,omitzero"`
+	Permissions []string `json:"permissions,omitzero"`
+}
+
+// RBACCatalogue is the inline tenant catalogue: tenant id -> its catalogue.
+type RBACCatalogue struct {
+	Tenants map[string]TenantCatalogue `json:"tenants"`
+}
+
+// UserInfo is the core's user_info document of an allowed caller: identity and the effective
+// RBAC sets (claims as configured, res:act scopes derived, restricted to the tenant catalogue).
+// Email and TenantID are empty when the token has none.
+type UserInfo struct {
+	Sub         string   `json:"sub"`
+	Email       string   `json:"email"`
+	TenantID    string   `json:"tenant_id"`
+	Roles       []string `json:"roles"`
+	Groups      []string `json:"groups"`
+	Scopes      []string `json:"scopes"`
+	Resources   []string `json:"resources"`
+	Permissions []string `json:"permissions"`
+}
+
+// UserInfoJSON is the core's user_info document of an allow decision as the core wrote it
+// (what a tool receives as _user_info). CodeInvalidArgument for other decisions or a closed one.
+func (rt *Runtime) UserInfoJSON(d *Decision) ([]byte, error) {
+	if d == nil || d.Kind != Allow {
+		return nil, newError(CodeInvalidArgument, "user_info needs an allow decision")
+	}
+	h, err := rt.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer rt.mu.RUnlock()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.h == nil {
+		return nil, newError(CodeInvalidArgument, "the decision is closed")
+	}
+	var t *C.authsec_text
+	var e *C.authsec_error
+	st := C.authsec_runtime_user_info(h, d.h, &t, &e)
+	runtime.KeepAlive(rt)
+	runtime.KeepAlive(d)
+	if st != C.AUTHSEC_STATUS_OK {
+		return nil, takeError(st, e)
+	}
+	return []byte(takeText(t)), nil
+}
+
+// UserInfo is UserInfoJSON parsed.
+func (rt *Runtime) UserInfo(d *Decision) (*UserInfo, error) {
+	raw, err := rt.UserInfoJSON(d)
+	if err != nil {
+		return nil, err
+	}
+	var u UserInfo
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, newError(CodeInternal, "the user_info document could not be read")
+	}
+	return &u, nil
+}

@@ -1,0 +1,87 @@
+"""The AuthSec blog's decorator example (issue 16) on this project: each tool protected with
+``protected_by_AuthSec`` RBAC requirements, an ``mcp`` ``MCPServer`` behind ``mount_mcp``.
+
+    cfg = Config(issuer=..., jwks_url=..., resource_uri=..., tool_rbac=tool_rbac(blog_server))
+    mount_mcp(app, "/mcp", build_server(), cfg)
+
+The core decides: ``tools/list`` shows only the tools the caller passes, a call the caller
+fails is denied before the tool runs, and an allowed tool gets ``arguments["_user_info"]``. The
+requirements of the tools other than ``deploy_production`` (which the blog prints) are this
+project's reading of the blog's descriptions; see docs/rbac.md for the outcomes with the blog's
+user (roles admin, developer; groups engineering; scopes read, write; resources projects,
+analytics).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from authsec_sdk import mcp_tool, protected_by_AuthSec
+
+
+def _text(payload: Any) -> list[dict[str, Any]]:
+    return [{"type": "text", "text": json.dumps(payload)}]
+
+
+@protected_by_AuthSec("calculator", description="Add two numbers (any signed-in user)")
+async def calculator(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    a, b = float(arguments.get("a", 0)), float(arguments.get("b", 0))
+    return _text({"result": a + b, "user": arguments["_user_info"]["email"]})
+
+
+@protected_by_AuthSec("admin_dashboard", roles=["admin"])
+async def admin_dashboard(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """The admin dashboard (role admin)."""
+    return _text({"dashboard": "admin", "user": arguments["_user_info"]["email"]})
+
+
+@protected_by_AuthSec("view_analytics", resources=["analytics"], scopes=["read"], require_all=True)
+async def view_analytics(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """Analytics (resource analytics and scope read)."""
+    return _text({"analytics": "ok", "user": arguments["_user_info"]["email"]})
+
+
+@protected_by_AuthSec("view_reports", roles=["manager", "analyst"], resources=["reports"])
+async def view_reports(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """Reports (role manager or analyst, or resource reports)."""
+    return _text({"reports": "ok"})
+
+
+@protected_by_AuthSec("deploy_production", roles=["admin", "deployer"], scopes=["write"],
+                      resources=["production"], require_all=True)
+async def deploy_production(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """Deploy to production (the blog's own example)."""
+    email = arguments["_user_info"]["email"]
+    return _text({"deployed": True, "by": email})
+
+
+@protected_by_AuthSec("engineering_tools", groups=["engineering"])
+async def engineering_tools(arguments: dict[str, Any], session: Any) -> list[dict[str, Any]]:
+    """Engineering tools (group engineering); takes the seed's session object too."""
+    return _text({"tools": ["build", "test"], "user_id": session.user_id, "tenant_id": session.tenant_id})
+
+
+@protected_by_AuthSec("sensitive_operations", roles=["admin"], permissions=["secrets:delete"], require_all=True)
+async def sensitive_operations(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    """Sensitive operations (role admin and permission secrets:delete)."""
+    return _text({"sensitive": "done"})
+
+
+@mcp_tool(description="Health check without RBAC requirements")
+async def ping(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+    return _text({"pong": True})
+
+
+PROTECTED = [calculator, admin_dashboard, view_analytics, view_reports, deploy_production,
+             engineering_tools, sensitive_operations]
+
+
+def build_server() -> Any:
+    """An ``mcp`` ``MCPServer`` with the blog's tools."""
+    from mcp.server.mcpserver import MCPServer
+
+    server = MCPServer("authsec-blog")
+    for tool in PROTECTED:
+        server.tool(name=tool._authsec_tool_name, description=tool._tool_description)(tool)  # type: ignore[attr-defined]
+    return server

@@ -1,0 +1,130 @@
+"""RBAC (issue 16): the blog's server.py (examples/blog_server.py, an ``MCPServer`` with
+``protected_by_AuthSec`` tools) behind ``mount_mcp``, driven by the official ``mcp`` client with
+oidc-provider tokens carrying the blog user's claims; and the decorators' own rules."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from fastapi import FastAPI
+from mcp.client.session import ClientSession
+from mcp.client.streamable_http import streamable_http_client
+
+from authsec_sdk import mcp_tool, protected_by_AuthSec, tool_rbac
+from authsec_sdk.runtime import Config, mount_mcp
+
+from conftest import ROOT, AuthServer, Served, http
+
+sys.path.insert(0, str(ROOT / "bindings" / "python" / "examples"))
+import blog_server  # noqa: E402
+
+DENY_TEXT = ("Tool 'deploy_production' cannot be called by this user (RBAC denied: missing required "
+             "resources). Ask an admin to grant the required role, group, resource, scope or permission, "
+             "or use a different tool.")
+
+
+def text_of(result: Any) -> str:
+    return "".join(getattr(c, "text", "") for c in result.content)
+
+
+async def session_run(url: str, token: str, fn: Any) -> Any:
+    async with httpx2.AsyncClient(headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        async with streamable_http_client(url, http_client=client) as (read, write):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                return await fn(session)
+
+
+def test_blog_server_behind_mount_mcp(oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
+    port = mcp_ports["blog"]
+    url = f"http://127.0.0.1:{port}/mcp"
+    cfg = Config(issuer=oidc.issuer, jwks_url=f"{oidc.issuer}/jwks", resource_uri=url,
+                 tool_rbac=tool_rbac(blog_server))
+    app = FastAPI()
+    mount_mcp(app, "/mcp", blog_server.build_server(), cfg)
+    token = oidc.token("mcp-blog", url, scope="read write")
+
+    async def flow(session: ClientSession) -> dict[str, Any]:
+        listed = await session.list_tools()
+        out: dict[str, Any] = {"names": sorted(t.name for t in listed.tools)}
+        for name in ("calculator", "admin_dashboard", "view_analytics", "engineering_tools",
+                     "deploy_production", "view_reports", "sensitive_operations"):
+            out[name] = await session.call_tool(name, {})
+        return out
+
+    with Served(app, port):
+        out = asyncio.run(session_run(url, token, flow))
+        # the list shows exactly the tools the blog's user passes
+        assert out["names"] == ["admin_dashboard", "calculator", "engineering_tools", "view_analytics"]
+        for name in ("calculator", "admin_dashboard", "view_analytics"):
+            assert out[name].is_error is not True, text_of(out[name])
+            assert json.loads(text_of(out[name]))["user"] == "dev@example.com"  # _user_info inside the tool
+        eng = json.loads(text_of(out["engineering_tools"]))
+        assert eng == {"tools": ["build", "test"], "user_id": "mcp-blog", "tenant_id": "tenant-a"}
+        # denied calls: the core's in-band denial with the RBAC reason; the tool never ran
+        denied = out["deploy_production"]
+        assert denied.is_error is True and text_of(denied) == DENY_TEXT
+        meta = (denied.meta or {}).get("authsec", {})
+        assert meta == {"error": "insufficient_scope", "status": 403,
+                        "error_description": "RBAC denied: missing required resources", "tool": "deploy_production"}
+        assert (out["view_reports"].meta or {})["authsec"]["error_description"] == "RBAC denied: no RBAC requirement satisfied"
+        assert (out["sensitive_operations"].meta or {})["authsec"]["error_description"] == "RBAC denied: missing required permissions"
+        # a client that is not JSON-RPC gets the 403 with the reason
+        status, headers, body = http("POST", url, {"method": "tools/call", "params": {"name": "deploy_production"}},
+                                     {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"})
+        assert status == 403, body
+        assert json.loads(body) == {"error": "insufficient_scope", "error_description": "RBAC denied: missing required resources",
+                                    "tool": "deploy_production"}
+        assert headers["www-authenticate"].endswith('error="insufficient_scope", error_description="RBAC denied: missing required resources"')
+
+
+def test_wrapper_refuses_without_a_caller() -> None:
+    ran: list[Any] = []
+
+    @protected_by_AuthSec("t", roles=["admin"])
+    async def t(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        ran.append(arguments)
+        return []
+
+    out = asyncio.run(t({"x": 1}))
+    assert ran == []
+    assert json.loads(out[0]["text"]) == {"error": "Access denied", "message":
+        "no authenticated AuthSec caller: serve this tool behind mount_mcp with tool_rbac", "tool": "t"}
+
+
+def test_tool_rbac_and_validation() -> None:
+    @protected_by_AuthSec("a", roles=["admin"], require_all=True)
+    async def a(arguments: dict[str, Any]) -> list[Any]:
+        return []
+
+    @protected_by_AuthSec("a", roles=["other"])
+    async def a2(arguments: dict[str, Any]) -> list[Any]:
+        return []
+
+    @mcp_tool()
+    async def plain(arguments: dict[str, Any]) -> list[Any]:
+        """Plain tool."""
+        return []
+
+    assert tool_rbac(a) == {"a": {"roles": ["admin"], "groups": [], "resources": [], "scopes": [],
+                                  "permissions": [], "require_all": True}}
+    assert getattr(plain, "_mcp_tool_description") == "Plain tool."
+    with pytest.raises(ValueError, match="protected twice"):
+        tool_rbac(a, a2)
+    with pytest.raises(TypeError):
+        tool_rbac(plain)
+    with pytest.raises(ValueError):
+        protected_by_AuthSec("x", roles=[""])
+    with pytest.raises(TypeError):
+        protected_by_AuthSec("x", roles="admin")  # type: ignore[arg-type]
+    blog = tool_rbac(blog_server)
+    assert sorted(blog) == ["admin_dashboard", "calculator", "deploy_production", "engineering_tools",
+                            "sensitive_operations", "view_analytics", "view_reports"]
+    assert blog["deploy_production"] == {"roles": ["admin", "deployer"], "groups": [], "resources": ["production"],
+                                         "scopes": ["write"], "permissions": [], "require_all": True}

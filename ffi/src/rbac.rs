@@ -1,0 +1,42 @@
+//! RBAC through the C ABI (issue 16): the requirements travel in the configuration JSON
+//! (`tool_rbac`, `rbac_claims`, `rbac_catalogue`, see docs/rbac.md); this module hands a host the
+//! core's `user_info` document for an allow, to inject as a tool's `_user_info` argument.
+
+use crate::boundary::{arg_ref, call, check_out, write_out};
+use crate::decision::authsec_decision;
+use crate::error::authsec_error;
+use crate::runtime::authsec_runtime;
+use crate::status::{authsec_status, Fail};
+use crate::text::authsec_text;
+
+/// The `user_info` JSON document of an allow decision's caller (the core builds it from the
+/// validated claims: `{"sub", "email", "tenant_id", "roles", "groups", "scopes", "resources",
+/// "permissions"}`, the sets restricted to the tenant catalogue when one is configured). On
+/// `AUTHSEC_STATUS_OK`, `*user_info_out` receives a text the caller frees with
+/// `authsec_text_free`. `AUTHSEC_STATUS_INVALID_ARGUMENT` when `decision` is not an allow.
+///
+/// # Safety
+/// `rt` is a live runtime; `decision` a live decision of that runtime; `user_info_out` is
+/// writable; `err_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_runtime_user_info(
+    rt: *const authsec_runtime,
+    decision: *const authsec_decision,
+    user_info_out: *mut *mut authsec_text,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(user_info_out, "user_info_out")?;
+        let rt = arg_ref!(rt, "runtime");
+        let d = arg_ref!(decision, "decision");
+        let p = d.principal().ok_or_else(|| {
+            Fail::new(
+                authsec_status::InvalidArgument,
+                "user_info needs an allow decision",
+            )
+        })?;
+        let json = serde_json::to_string(&rt.core.user_info(p).to_json())
+            .map_err(|e| Fail::new(authsec_status::Internal, e.to_string()))?;
+        write_out(user_info_out, authsec_text::boxed(json))
+    })
+}
