@@ -27,6 +27,14 @@ if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /us
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind >/dev/null; }
 fi
 
+echo "== PostgreSQL for the tenant catalogue test (core/tests/catalogue.rs starts its own server)"
+if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq postgresql >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql >/dev/null; }
+fi
+
 echo "== lock files (Cargo.lock; npm locks are checked by npm ci below)"
 lock_err="$(mktemp)"
 cargo metadata --locked --format-version 1 >/dev/null 2>"$lock_err" || {

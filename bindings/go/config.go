@@ -69,6 +69,11 @@ func (c Config) String() string {
 	if c.IntrospectionClientSecret != "" {
 		c.IntrospectionClientSecret = "[REDACTED]"
 	}
+	if c.RBACCatalogue != nil && c.RBACCatalogue.Postgres != "" {
+		cat := *c.RBACCatalogue
+		cat.Postgres = "[REDACTED]"
+		c.RBACCatalogue = &cat
+	}
 	type plain Config // no methods: no recursion
 	return fmt.Sprintf("%+v", plain(c))
 }

@@ -42,9 +42,15 @@ type TenantCatalogue struct {
 	Permissions []string `json:"permissions,omitzero"`
 }
 
-// RBACCatalogue is the inline tenant catalogue: tenant id -> its catalogue.
+// RBACCatalogue is the tenant catalogue, one source: Tenants (inline), Sqlite (a database file
+// path) or Postgres (a postgres:// URL, hidden by Config.String); TTLSeconds and StaleSeconds
+// default to 30 and 120 (docs/rbac.md).
 type RBACCatalogue struct {
-	Tenants map[string]TenantCatalogue `json:"tenants"`
+	Tenants      map[string]TenantCatalogue `json:"tenants,omitzero"`
+	Sqlite       string                     `json:"sqlite,omitempty"`
+	Postgres     string                     `json:"postgres,omitempty"`
+	TTLSeconds   *float64                   `json:"ttl_seconds,omitzero"`
+	StaleSeconds *float64                   `json:"stale_seconds,omitzero"`
 }
 
 // UserInfo is the core's user_info document of an allowed caller: identity and the effective

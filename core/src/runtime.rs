@@ -16,6 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicyMode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::manifest::{self, ManifestReport, ManifestSource};
+use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
@@ -259,11 +260,24 @@ impl RuntimeBuilder {
                 })
             }
         };
-        let catalogue = self.catalogue.or_else(|| {
-            cfg.rbac_catalogue
-                .as_ref()
-                .map(|c| Arc::new(InlineCatalogue::new(c)) as Arc<dyn Catalogue>)
-        });
+        let db_catalogue = match (&self.catalogue, &cfg.rbac_catalogue) {
+            (None, Some(c)) if c.is_database() => DbCatalogue::new(
+                c,
+                self.clock.clone(),
+                crate::clock::secs_f64(cfg.request_timeout_seconds),
+            )
+            .map_err(Error::config)?,
+            _ => None,
+        };
+        let catalogue = self
+            .catalogue
+            .or_else(|| match (&db_catalogue, &cfg.rbac_catalogue) {
+                (Some(db), _) => {
+                    Some(Arc::new(SharedDbCatalogue(db.clone())) as Arc<dyn Catalogue>)
+                }
+                (None, Some(c)) => Some(Arc::new(InlineCatalogue::new(c)) as Arc<dyn Catalogue>),
+                (None, None) => None,
+            });
         let rbac = Arc::new(Rbac::new(
             cfg.tool_rbac.as_ref().unwrap_or(&Default::default()),
             cfg.rbac_claims.clone(),
@@ -298,6 +312,7 @@ impl RuntimeBuilder {
                 policy,
                 workloads,
                 rbac,
+                db_catalogue,
                 responder,
                 metadata_path,
                 jwt_bundle_watch: std::sync::Mutex::new(None),
@@ -316,6 +331,7 @@ struct Inner {
     /// `open`.
     workloads: Option<WorkloadPolicies>,
     rbac: Arc<Rbac>,
+    db_catalogue: Option<Arc<DbCatalogue>>,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
@@ -410,6 +426,16 @@ impl Runtime {
         if let Some(w) = self.start_jwt_bundle_watch().await {
             warnings.push(w);
         }
+        if let Some(db) = &self.inner.db_catalogue {
+            if let Ok(h) = tokio::runtime::Handle::try_current() {
+                db.set_spawner(h);
+            }
+            if let Err(e) = db.load().await {
+                warnings.push(format!(
+                    "{e}; RBAC-gated tools answer 503 policy_unavailable until the catalogue loads"
+                ));
+            }
+        }
         let Some(matrix) = &self.inner.remote else {
             return Ok(warnings);
         };
@@ -503,6 +529,9 @@ impl Runtime {
     pub async fn wait_policy_refresh(&self) {
         if let Some(m) = &self.inner.remote {
             m.wait_idle().await;
+        }
+        if let Some(db) = &self.inner.db_catalogue {
+            db.wait_idle().await;
         }
     }
 

@@ -414,4 +414,85 @@ mod tests {
         assert_eq!(parse_validation_mode("auto"), ValidationMode::Unset);
         assert_eq!(parse_validation_mode(" JWT_ONLY "), ValidationMode::JwtOnly);
     }
+
+    #[test]
+    fn rbac_variables_parse_and_refuse_without_the_value() {
+        let c = env(&with(&[
+            (
+                "AUTHSEC_TOOL_RBAC_JSON",
+                r#"{"deploy": {"roles": ["admin"], "require_all": true}}"#,
+            ),
+            ("AUTHSEC_RBAC_CLAIMS_JSON", r#"{"roles": "realm_roles"}"#),
+            (
+                "AUTHSEC_RBAC_CATALOGUE_JSON",
+                r#"{"sqlite": "/tmp/c.db", "ttl_seconds": 5}"#,
+            ),
+        ]));
+        let rbac = c.tool_rbac.as_ref().unwrap();
+        assert_eq!(rbac["deploy"].roles, vec!["admin"]);
+        assert!(rbac["deploy"].require_all);
+        assert_eq!(c.rbac_claims.roles, "realm_roles");
+        assert_eq!(c.rbac_claims.tenant_id, "tenant_id");
+        let cat = c.rbac_catalogue.as_ref().unwrap();
+        assert!(cat.is_database() && cat.ttl_seconds == 5.0 && cat.stale_seconds == 120.0);
+        for (var, value, want) in [
+            (
+                "AUTHSEC_TOOL_RBAC_JSON",
+                r#"["s3cr3t"]"#,
+                "AUTHSEC_TOOL_RBAC_JSON must be a JSON object of tool name -> RBAC requirements",
+            ),
+            (
+                "AUTHSEC_TOOL_RBAC_JSON",
+                r#"{"t": {"roles": "s3cr3t"}}"#,
+                "AUTHSEC_TOOL_RBAC_JSON must be a JSON object of tool name -> RBAC requirements",
+            ),
+            (
+                "AUTHSEC_TOOL_RBAC_JSON",
+                r#"{"t": {"rolez": []}}"#,
+                "AUTHSEC_TOOL_RBAC_JSON: unknown field `rolez`",
+            ),
+            (
+                "AUTHSEC_RBAC_CATALOGUE_JSON",
+                r#"{"postgres": 5}"#,
+                "AUTHSEC_RBAC_CATALOGUE_JSON must be a JSON object of tenant catalogues",
+            ),
+            (
+                "AUTHSEC_RBAC_CLAIMS_JSON",
+                "{s3cr3t",
+                "AUTHSEC_RBAC_CLAIMS_JSON is not valid JSON",
+            ),
+        ] {
+            let m = env_err(&with(&[(var, value)]));
+            assert!(m.starts_with(want), "{m}");
+            assert!(!m.contains("s3cr3t"), "{m}");
+        }
+    }
+
+    #[test]
+    fn rbac_catalogue_rules() {
+        let mut c = env(&with(&[(
+            "AUTHSEC_RBAC_CATALOGUE_JSON",
+            r#"{"sqlite": "/a.db", "postgres": "postgres://u:pw@h/db"}"#,
+        )]));
+        assert_eq!(
+            c.validate().unwrap_err().message(),
+            "rbac_catalogue takes one source: tenants, sqlite or postgres"
+        );
+        c.rbac_catalogue = Some(crate::config::RbacCatalogue {
+            postgres: Secret::new("mysql://u:pw@h/db"),
+            ..Default::default()
+        });
+        let e = c.validate().unwrap_err();
+        assert_eq!(
+            e.message(),
+            "rbac_catalogue.postgres must be a postgres:// URL"
+        );
+        c.rbac_catalogue = Some(crate::config::RbacCatalogue {
+            postgres: Secret::new("postgres://u:pw@h/db"),
+            ..Default::default()
+        });
+        c.validate().unwrap();
+        let shown = format!("{c:?} {}", serde_json::to_string(&c).unwrap());
+        assert!(!shown.contains("pw@h"), "{shown}");
+    }
 }

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::Secret;
+
 /// What one tool requires (reference §9): any-of within a category; across the non-empty
 /// categories OR by default, AND with `require_all`; no category at all means any
 /// authenticated caller.
@@ -96,14 +98,46 @@ pub struct TenantCatalogue {
     pub permissions: Vec<String>,
 }
 
-/// The tenant catalogue ("database-backed validation"). Only the inline source exists in this
-/// build: tenants listed in the configuration.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Deserialize, Serialize)]
+/// The tenant catalogue ("database-backed validation"): exactly one source, the inline
+/// `tenants`, an embedded SQLite file (`sqlite`, the default when a catalogue is wanted) or
+/// PostgreSQL (`postgres`, a connection URL, kept secret). A database source is loaded whole at
+/// startup and refreshed in the background every `ttl_seconds`; a snapshot is served at most
+/// `stale_seconds` old, after which RBAC-gated calls are 503 `policy_unavailable` (never an
+/// allow). Tables: `roles`, `groups`, `scopes`, `resources`, `permissions`, each with the
+/// columns `tenant_id` and `name` (docs/rbac.md).
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RbacCatalogue {
-    /// Tenant id -> its catalogue. A caller whose tenant is absent (or who has no tenant claim)
-    /// holds nothing that counts.
+    /// Inline: tenant id -> its catalogue. A caller whose tenant is absent (or who has no
+    /// tenant claim) holds nothing that counts.
     pub tenants: BTreeMap<String, TenantCatalogue>,
+    /// Path of a SQLite database file (opened read-only).
+    pub sqlite: String,
+    /// PostgreSQL connection URL (`postgres://user:password@host:port/db`); never printed.
+    pub postgres: Secret,
+    /// Refresh a database snapshot after this many seconds (default 30).
+    pub ttl_seconds: f64,
+    /// Serve a database snapshot at most this old while refreshes fail (default 120).
+    pub stale_seconds: f64,
+}
+
+impl Default for RbacCatalogue {
+    fn default() -> Self {
+        RbacCatalogue {
+            tenants: BTreeMap::new(),
+            sqlite: String::new(),
+            postgres: Secret::default(),
+            ttl_seconds: 30.0,
+            stale_seconds: 120.0,
+        }
+    }
+}
+
+impl RbacCatalogue {
+    /// True when the catalogue comes from a database (SQLite or PostgreSQL).
+    pub fn is_database(&self) -> bool {
+        !blank(&self.sqlite) || !blank(self.postgres.expose())
+    }
 }
 
 fn blank(s: &str) -> bool {
@@ -146,6 +180,30 @@ pub(crate) fn validate(
     }
     if claims.scopes.is_empty() || claims.scopes.iter().any(|s| blank(s)) {
         return Err("rbac_claims.scopes must be a non-empty list of claim names".into());
+    }
+    if let Some(c) = catalogue {
+        let sources = [
+            !c.tenants.is_empty(),
+            !blank(&c.sqlite),
+            !blank(c.postgres.expose()),
+        ];
+        if sources.iter().filter(|s| **s).count() > 1 {
+            return Err("rbac_catalogue takes one source: tenants, sqlite or postgres".into());
+        }
+        for (name, v) in [
+            ("ttl_seconds", c.ttl_seconds),
+            ("stale_seconds", c.stale_seconds),
+        ] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(format!(
+                    "rbac_catalogue.{name} must be a non-negative number"
+                ));
+            }
+        }
+        let pg = c.postgres.expose().trim();
+        if !pg.is_empty() && !(pg.starts_with("postgres://") || pg.starts_with("postgresql://")) {
+            return Err("rbac_catalogue.postgres must be a postgres:// URL".into());
+        }
     }
     for (tenant, cat) in catalogue.map(|c| &c.tenants).into_iter().flatten() {
         if blank(tenant) {

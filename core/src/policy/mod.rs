@@ -7,6 +7,7 @@
 //! any-of / absent = denied); resources and prompts are not gated (as in the reference) until
 //! a rule source for them exists.
 
+pub(crate) mod catalogue;
 pub(crate) mod rbac;
 pub(crate) mod remote;
 

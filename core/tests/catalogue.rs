@@ -1,0 +1,409 @@
+//! The tenant catalogue against real databases (issue 16): an embedded SQLite file and a
+//! PostgreSQL server (Debian's `postgresql`, started here with initdb on a temporary data
+//! directory on a free port, as the `postgres` user when run as root, stopped at the end).
+//! Each runs one scenario through `Runtime::check` with tokens minted by the fixture:
+//! two tenants do not see each other's catalogue; a role deleted from the tenant's table stops
+//! counting once the TTL has passed and the background reload has run; with the database
+//! unreadable the last snapshot serves up to `stale_seconds`, then RBAC-gated calls are 503
+//! `policy_unavailable`, never an allow.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use authsec_core::{Config, Decision, ManualClock, Request, Runtime};
+use authsec_fixture::Fixture;
+use serde_json::{json, Value};
+
+const RU: &str = "https://mcp.example.com/mcp";
+const DENIED: &str = "RBAC denied: no RBAC requirement satisfied";
+
+/// Statements creating the five tables and the two tenants' rows.
+const SCHEMA: [&str; 5] = [
+    "CREATE TABLE roles (tenant_id TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE \"groups\" (tenant_id TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE scopes (tenant_id TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE resources (tenant_id TEXT NOT NULL, name TEXT NOT NULL)",
+    "CREATE TABLE permissions (tenant_id TEXT NOT NULL, name TEXT NOT NULL)",
+];
+const ROWS: [&str; 4] = [
+    "INSERT INTO roles VALUES ('tenant-a', 'admin'), ('tenant-a', 'developer'), ('tenant-b', 'viewer')",
+    "INSERT INTO \"groups\" VALUES ('tenant-a', 'engineering')",
+    "INSERT INTO scopes VALUES ('tenant-a', 'read'), ('tenant-b', 'read')",
+    "INSERT INTO resources VALUES ('tenant-a', 'projects')",
+];
+
+/// Outcome of one tools/call, as a client would see it.
+#[derive(Debug, PartialEq)]
+enum Seen {
+    Allowed,
+    Denied(String),
+    Status(u16, String),
+}
+
+struct Harness {
+    rt: Runtime,
+    clock: Arc<ManualClock>,
+    tokens: Vec<(String, String)>,
+    _fixture: Fixture,
+}
+
+impl Harness {
+    async fn new(catalogue: Value) -> (Harness, Vec<String>) {
+        let fixture = Fixture::start().await.expect("fixture");
+        let base = fixture.base_url.clone();
+        let mut tokens = Vec::new();
+        for (name, tenant, roles) in [
+            ("a", "tenant-a", json!(["admin", "developer"])),
+            ("b", "tenant-b", json!(["admin", "viewer"])),
+        ] {
+            let claims = json!({"iss": base, "sub": format!("user-{name}"), "aud": RU,
+                "tenant_id": tenant, "roles": roles, "groups": ["engineering"],
+                "scope": "read", "exp": {"$now": 3600}});
+            let t = fixture
+                .mint(json!({"kid": "rsa-1", "claims": claims}))
+                .await;
+            tokens.push((name.to_string(), t));
+        }
+        let cfg = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": RU,
+            "request_timeout_seconds": 5,
+            "tool_rbac": {"admin_dashboard": {"roles": ["admin"]},
+                          "engineering_tools": {"groups": ["engineering"]},
+                          "viewer_tool": {"roles": ["viewer"]},
+                          "calculator": {}},
+            "rbac_catalogue": catalogue});
+        let clock = Arc::new(ManualClock::new());
+        let rt = Runtime::builder(Config::from_json(&cfg.to_string()).expect("config"))
+            .clock(clock.clone() as Arc<dyn authsec_core::Clock>)
+            .build()
+            .expect("runtime");
+        let warnings = rt.startup().await.expect("startup");
+        (
+            Harness {
+                rt,
+                clock,
+                tokens,
+                _fixture: fixture,
+            },
+            warnings,
+        )
+    }
+
+    async fn call(&self, who: &str, tool: &str) -> Seen {
+        let token = &self.tokens.iter().find(|(n, _)| n == who).expect("token").1;
+        let auth = format!("Bearer {token}");
+        let headers = [
+            ("authorization", auth.as_str()),
+            ("content-type", "application/json"),
+        ];
+        let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                          "params": {"name": tool, "arguments": {}}})
+        .to_string();
+        let req = Request {
+            method: "POST",
+            path: "/mcp",
+            headers: &headers,
+            body: body.as_bytes(),
+        };
+        match self.rt.check(&req).resolve().await {
+            Decision::Allow(_) => Seen::Allowed,
+            Decision::Respond(r) => {
+                let v: Value = serde_json::from_slice(&r.body).expect("JSON answer");
+                if r.status == 200 {
+                    let meta = &v["result"]["_meta"]["authsec"];
+                    Seen::Denied(meta["error_description"].as_str().unwrap_or("").to_string())
+                } else {
+                    Seen::Status(r.status, v["error"].as_str().unwrap_or("").to_string())
+                }
+            }
+            other => panic!("unexpected decision {other:?}"),
+        }
+    }
+
+    /// Past the TTL: the next request serves the snapshot and starts one reload; wait for it.
+    async fn expire_and_reload(&self, seconds: u64) {
+        self.clock.advance(Duration::from_secs(seconds));
+        let _ = self.call("a", "calculator").await;
+        let _ = self.call("a", "admin_dashboard").await;
+        self.rt.wait_policy_refresh().await;
+    }
+}
+
+/// The scenario every database source must pass. `delete_admin` removes tenant-a's admin role;
+/// `break_db` makes the database unreadable.
+async fn scenario<D, B>(h: &Harness, delete_admin: D, break_db: B)
+where
+    D: std::future::Future<Output = ()>,
+    B: std::future::Future<Output = ()>,
+{
+    // Each tenant sees its own catalogue only: tenant-b does not define admin or engineering.
+    assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
+    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
+    assert_eq!(
+        h.call("b", "admin_dashboard").await,
+        Seen::Denied(DENIED.into())
+    );
+    assert_eq!(
+        h.call("b", "engineering_tools").await,
+        Seen::Denied(DENIED.into())
+    );
+    assert_eq!(h.call("b", "viewer_tool").await, Seen::Allowed);
+    assert_eq!(
+        h.call("a", "viewer_tool").await,
+        Seen::Denied(DENIED.into())
+    );
+    // The admin deletes tenant-a's admin role: within the TTL the snapshot still holds it; once
+    // the TTL has passed the reload drops it.
+    delete_admin.await;
+    assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
+    h.expire_and_reload(31).await;
+    assert_eq!(
+        h.call("a", "admin_dashboard").await,
+        Seen::Denied(DENIED.into())
+    );
+    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
+
+    // Database unreadable: the last snapshot serves up to stale_seconds (120) ...
+    break_db.await;
+    h.expire_and_reload(31).await;
+    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
+    assert_eq!(
+        h.call("a", "admin_dashboard").await,
+        Seen::Denied(DENIED.into())
+    );
+    // ... then every RBAC-gated call is 503 policy_unavailable: never an allow.
+    h.expire_and_reload(100).await;
+    for tool in ["engineering_tools", "admin_dashboard", "viewer_tool"] {
+        let seen = h.call("a", tool).await;
+        assert_eq!(
+            seen,
+            Seen::Status(503, "policy_unavailable".into()),
+            "{tool}"
+        );
+    }
+    // A tool without requirement categories is not gated by the catalogue.
+    assert_eq!(h.call("a", "calculator").await, Seen::Allowed);
+}
+
+fn temp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "authsec-{tag}-{}-{}",
+        std::process::id(),
+        rand_suffix()
+    ));
+    std::fs::create_dir_all(&d).expect("temp dir");
+    d
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_catalogue() {
+    use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+    let dir = temp_dir("sqlite");
+    let file = dir.join("catalogue.db");
+    let admin = SqlitePoolOptions::new()
+        .max_connections(1)
+        .connect_with(
+            SqliteConnectOptions::new()
+                .filename(&file)
+                .create_if_missing(true),
+        )
+        .await
+        .expect("sqlite");
+    for s in SCHEMA.iter().chain(ROWS.iter()) {
+        sqlx::query(s).execute(&admin).await.expect(s);
+    }
+    let (h, warnings) = Harness::new(json!({"sqlite": file.to_str().unwrap()})).await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let delete = async {
+        sqlx::query("DELETE FROM roles WHERE tenant_id = 'tenant-a' AND name = 'admin'")
+            .execute(&admin)
+            .await
+            .expect("delete");
+    };
+    let broken = async {
+        sqlx::query("DROP TABLE \"groups\"")
+            .execute(&admin)
+            .await
+            .expect("drop");
+    };
+    scenario(&h, delete, broken).await;
+    admin.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_missing_file_is_unavailable_never_allowed() {
+    let dir = temp_dir("sqlite-missing");
+    let file = dir.join("absent.db");
+    let (h, warnings) = Harness::new(json!({"sqlite": file.to_str().unwrap()})).await;
+    assert_eq!(warnings.len(), 1, "{warnings:?}");
+    assert!(
+        warnings[0].contains("tenant catalogue: reading roles failed"),
+        "{warnings:?}"
+    );
+    assert!(!file.exists(), "the catalogue must never create the file");
+    assert_eq!(
+        h.call("a", "admin_dashboard").await,
+        Seen::Status(503, "policy_unavailable".into())
+    );
+    assert_eq!(h.call("a", "calculator").await, Seen::Allowed);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A PostgreSQL server of its own: initdb on a temporary directory, a free port on 127.0.0.1.
+struct Postgres {
+    child: Option<Child>,
+    dir: PathBuf,
+    port: u16,
+}
+
+fn pg_bin(name: &str) -> PathBuf {
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|r| {
+            r.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin").join(name))
+                .collect()
+        })
+        .unwrap_or_default();
+    found.retain(|p| p.exists());
+    found.sort();
+    found.pop().unwrap_or_else(|| {
+        panic!("PostgreSQL not found under /usr/lib/postgresql: install Debian's postgresql (scripts/test.sh does)")
+    })
+}
+
+fn as_db_user(bin: &Path) -> Command {
+    // Root cannot run PostgreSQL: run it as the postgres user (`id -u` keeps this free of unsafe).
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+impl Postgres {
+    fn start() -> Postgres {
+        let dir = temp_dir("pg");
+        let data = dir.join("data");
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        if root {
+            let st = Command::new("chown")
+                .args(["-R", "postgres"])
+                .arg(&dir)
+                .status()
+                .expect("chown");
+            assert!(st.success());
+        }
+        let st = as_db_user(&pg_bin("initdb"))
+            .args(["-A", "trust", "-U", "authsec", "-D"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("initdb");
+        assert!(st.success(), "initdb failed");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = as_db_user(&pg_bin("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-h", "127.0.0.1", "-p", &port.to_string(), "-k"])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("postgres");
+        Postgres {
+            child: Some(child),
+            dir,
+            port,
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("postgres://authsec@127.0.0.1:{}/postgres", self.port)
+    }
+
+    /// Stop the server (SIGINT to its PID: fast shutdown) and wait for it.
+    fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            // The server's own PID (the child may be runuser): postmaster.pid's first line.
+            let pid = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid"))
+                .ok()
+                .and_then(|t| t.lines().next().map(|l| l.trim().to_string()))
+                .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                .unwrap_or_else(|| c.id().to_string());
+            let _ = Command::new("kill").arg("-INT").arg(&pid).status();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_catalogue() {
+    use sqlx::postgres::PgPoolOptions;
+    let mut pg = Postgres::start();
+    // Wait for the server to accept connections (bounded; not a timing assertion).
+    let mut admin = None;
+    for _ in 0..300 {
+        match PgPoolOptions::new()
+            .max_connections(1)
+            .connect(&pg.url())
+            .await
+        {
+            Ok(p) => {
+                admin = Some(p);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let admin = admin.expect("PostgreSQL did not start");
+    for s in SCHEMA.iter().chain(ROWS.iter()) {
+        sqlx::query(s).execute(&admin).await.expect(s);
+    }
+    let (h, warnings) = Harness::new(json!({"postgres": pg.url()})).await;
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let delete = async {
+        sqlx::query("DELETE FROM roles WHERE tenant_id = 'tenant-a' AND name = 'admin'")
+            .execute(&admin)
+            .await
+            .expect("delete");
+    };
+    let down = async {
+        admin.close().await;
+        pg.stop(); // the database is down
+    };
+    scenario(&h, delete, down).await;
+    // The URL (which may hold a password) never appears in the runtime's Debug output.
+    assert!(!format!("{:?}", h.rt).contains("authsec@127.0.0.1"));
+}
