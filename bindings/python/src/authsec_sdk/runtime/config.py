@@ -116,8 +116,11 @@ class Config:
     """Tool -> RBAC requirement (``roles``, ``groups``, ``resources``, ``scopes``,
     ``permissions``, ``require_all``); ``None``: no RBAC. ``mount_mcp`` adds the tools declared
     with ``protected_by_AuthSec``."""
-    rbac_claims: dict[str, Any] = field(default_factory=dict)
-    """Claim names of the user's RBAC sets; missing keys keep the core's defaults."""
+    rbac_claims: dict[str, Any] = field(default_factory=lambda: {
+        "roles": "roles", "groups": "groups", "resources": "resources", "permissions": "permissions",
+        "scopes": ["scope", "scopes", "scp"], "tenant_id": "tenant_id", "email": "email"})
+    """Claim names of the user's RBAC sets (the core's defaults); a dict with some keys keeps the
+    core's defaults for the others."""
     rbac_catalogue: Optional[dict[str, Any]] = None
     """The inline tenant catalogue ``{"tenants": {id: {"roles": [...], ...}}}``."""
 
