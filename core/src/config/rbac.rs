@@ -201,7 +201,7 @@ pub(crate) fn validate(
             }
         }
         let pg = c.postgres.expose().trim();
-        if !pg.is_empty() && !(pg.starts_with("postgres://") || pg.starts_with("postgresql://")) {
+        if !(pg.is_empty() || pg.starts_with("postgres://") || pg.starts_with("postgresql://")) {
             return Err("rbac_catalogue.postgres must be a postgres:// URL".into());
         }
     }
