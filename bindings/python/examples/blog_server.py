@@ -77,6 +77,16 @@ PROTECTED = [calculator, admin_dashboard, view_analytics, view_reports, deploy_p
              engineering_tools, sensitive_operations]
 
 
+def build_fastmcp() -> Any:
+    """The same tools on a FastMCP 4.x server."""
+    from fastmcp import FastMCP
+
+    server = FastMCP("authsec-blog-fastmcp")
+    for tool in PROTECTED:
+        server.tool(name=tool._authsec_tool_name, description=tool._tool_description)(tool)  # type: ignore[attr-defined]
+    return server
+
+
 def build_server() -> Any:
     """An ``mcp`` ``MCPServer`` with the blog's tools."""
     from mcp.server.mcpserver import MCPServer

@@ -97,7 +97,8 @@ def mcp_ports() -> dict[str, int]:
     """Ports of the MCP servers under test, known before oidc-provider starts (it must list
     their resource URIs)."""
     return {"mcpserver": free_port(), "fastmcp": free_port(), "quickstart": free_port(),
-            "proxy_http": free_port(), "proxy_stdio": free_port(), "blog": free_port()}
+            "proxy_http": free_port(), "proxy_stdio": free_port(), "blog": free_port(),
+            "blog_fastmcp": free_port()}
 
 
 class AuthServer:

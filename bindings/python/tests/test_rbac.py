@@ -41,13 +41,15 @@ async def session_run(url: str, token: str, fn: Any) -> Any:
                 return await fn(session)
 
 
-def test_blog_server_behind_mount_mcp(oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
-    port = mcp_ports["blog"]
+@pytest.mark.parametrize("kind", ["mcpserver", "fastmcp"])
+def test_blog_server_behind_mount_mcp(kind: str, oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
+    port = mcp_ports["blog" if kind == "mcpserver" else "blog_fastmcp"]
     url = f"http://127.0.0.1:{port}/mcp"
     cfg = Config(issuer=oidc.issuer, jwks_url=f"{oidc.issuer}/jwks", resource_uri=url,
                  tool_rbac=tool_rbac(blog_server))
     app = FastAPI()
-    mount_mcp(app, "/mcp", blog_server.build_server(), cfg)
+    handler = blog_server.build_server() if kind == "mcpserver" else blog_server.build_fastmcp()
+    mount_mcp(app, "/mcp", handler, cfg)
     token = oidc.token("mcp-blog", url, scope="read write")
 
     async def flow(session: ClientSession) -> dict[str, Any]:

@@ -79,6 +79,19 @@ def _as_mcp_content(result: Any) -> Any:
     return [TextContent(type="text", text=str(c.get("text", ""))) for c in result]
 
 
+def _fastmcp_request() -> Any:
+    """The HTTP request of the FastMCP tool call being served (FastMCP keeps it per message),
+    ``None`` outside FastMCP or outside a request."""
+    try:
+        from fastmcp.server.dependencies import get_http_request
+    except Exception:
+        return None
+    try:
+        return get_http_request()
+    except Exception:
+        return None
+
+
 def _denied(tool: str) -> list[dict[str, Any]]:
     text = json.dumps({"error": "Access denied",
                        "message": "no authenticated AuthSec caller: serve this tool behind mount_mcp with tool_rbac",
@@ -119,18 +132,18 @@ def protected_by_AuthSec(  # noqa: N802 - the seed's name
 
         @functools.wraps(func)
         async def wrapper(arguments: Optional[dict[str, Any]] = None, ctx: Any = None) -> Any:
-            request = _request_of(ctx) if ctx is not None else None
+            request = _request_of(ctx) if ctx is not None else _fastmcp_request()
             if request is not None:
                 info = getattr(getattr(request, "state", None), "authsec_user_info", None)
             else:
                 info = user_info_from_context()
             if not isinstance(info, dict):
-                return _as_mcp_content(_denied(name)) if ctx is not None else _denied(name)
+                return _as_mcp_content(_denied(name)) if request is not None or ctx is not None else _denied(name)
             args = dict(arguments or {})
             args["_user_info"] = dict(info)
             if not expects_session:
                 result = await func(args)
-                return _as_mcp_content(result) if ctx is not None else result
+                return _as_mcp_content(result) if request is not None else result
             headers = getattr(request, "headers", None)
             auth = headers.get("authorization", "") if headers is not None else ""
             token = auth.split(None, 1)[1].strip() if auth.lower().startswith("bearer ") else None
@@ -140,7 +153,7 @@ def protected_by_AuthSec(  # noqa: N802 - the seed's name
             session = Session(session_id=sid, access_token=token, tenant_id=info.get("tenant_id"),
                               user_id=str(info.get("sub", "")), org_id=org if isinstance(org, str) else None)
             result = await func(args, session=session)
-            return _as_mcp_content(result) if ctx is not None else result
+            return _as_mcp_content(result) if request is not None else result
 
         context_type: Any = Optional[_McpContext] if _McpContext is not None else Any
         wrapper.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
