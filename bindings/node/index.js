@@ -779,7 +779,13 @@ function protectedByAuthSec(options, handler) {
     permissions: stringList(options.permissions, 'permissions'),
     require_all: options.requireAll === true,
   };
-  const wrapped = async function authsecProtectedTool(args, extra) {
+  const wrapped = async function authsecProtectedTool(...params) {
+    // McpServer calls a tool registered without an inputSchema with `(extra)` alone.
+    let [args, extra] = params;
+    if (params.length < 2 && args && typeof args === 'object' && ('requestId' in args || 'signal' in args)) {
+      extra = args;
+      args = {};
+    }
     const userInfo = extra && extra.authInfo && extra.authInfo.extra ? extra.authInfo.extra.userInfo : undefined;
     if (userInfo === null || typeof userInfo !== 'object') {
       const text = JSON.stringify({ error: 'Access denied', message: 'no authenticated AuthSec caller: serve this tool behind mountMcp or protect', tool });

@@ -62,6 +62,8 @@ let jwtServer; // the example in JWT mode
 let introspectServer; // the example in introspection mode
 let resource;
 let resource2;
+let blogServer; // blog.mjs: the blog's protectedByAuthSec tools
+let blogResource;
 
 async function token(client, scope, res = resource) {
   const r = await fetch(`${issuer}/token`, {
@@ -85,11 +87,15 @@ async function connect(url, bearer) {
 }
 
 before(async () => {
-  const [port, port2] = [await freePort(), await freePort()];
+  const [port, port2, port3] = [await freePort(), await freePort(), await freePort()];
   resource = `http://127.0.0.1:${port}/mcp`;
   resource2 = `http://127.0.0.1:${port2}/mcp`;
-  const as = await startNode('as.mjs', AS_DIR, { MCP_RESOURCES: `${resource},${resource2}` });
+  blogResource = `http://127.0.0.1:${port3}/mcp`;
+  const as = await startNode('as.mjs', AS_DIR, { MCP_RESOURCES: `${resource},${resource2},${blogResource}` });
   issuer = as.url;
+  blogServer = await startNode('blog.mjs', EXAMPLE, {
+    PORT: String(port3), AUTHSEC_ISSUER: issuer, AUTHSEC_JWKS_URL: `${issuer}/jwks`, AUTHSEC_RESOURCE_URI: blogResource,
+  });
   const common = {
     AUTHSEC_ISSUER: issuer,
     AUTHSEC_TOOL_SCOPES_JSON: JSON.stringify(TOOL_SCOPES),
@@ -241,4 +247,27 @@ test('introspection mode: an opaque token works, and is refused once revoked', a
   });
   assert.equal(plain.status, 401);
   assert.match(plain.headers.get('www-authenticate'), /error="invalid_token"/);
+});
+
+test("the blog's protectedByAuthSec tools on McpServer: the list shows exactly the allowed tools, calls get _user_info, denials carry the RBAC reason", async () => {
+  const client = await connect(blogServer.url, await token('mcp-blog', 'read write', blogResource));
+  try {
+    const names = (await client.listTools()).tools.map((t) => t.name).sort();
+    assert.deepEqual(names, ['admin_dashboard', 'calculator', 'engineering_tools', 'view_analytics']);
+    for (const name of ['calculator', 'admin_dashboard', 'view_analytics']) {
+      const r = await client.callTool({ name, arguments: {} });
+      assert.notEqual(r.isError, true, name);
+      assert.equal(JSON.parse(r.content[0].text).user, 'dev@example.com', name);
+    }
+    const eng = await client.callTool({ name: 'engineering_tools', arguments: {} });
+    assert.deepEqual(JSON.parse(eng.content[0].text), { tenant: 'tenant-a', client: 'mcp-blog' });
+    const reasons = { deploy_production: 'missing required resources', view_reports: 'no RBAC requirement satisfied', sensitive_operations: 'missing required permissions' };
+    for (const [name, reason] of Object.entries(reasons)) {
+      const r = await client.callTool({ name, arguments: {} });
+      assert.equal(r.isError, true, name);
+      assert.deepEqual(r._meta.authsec, { error: 'insufficient_scope', status: 403, error_description: `RBAC denied: ${reason}`, tool: name });
+    }
+  } finally {
+    await client.close();
+  }
 });
