@@ -130,3 +130,24 @@ def test_tool_rbac_and_validation() -> None:
                             "sensitive_operations", "view_analytics", "view_reports"]
     assert blog["deploy_production"] == {"roles": ["admin", "deployer"], "groups": [], "resources": ["production"],
                                          "scopes": ["write"], "permissions": [], "require_all": True}
+
+
+def test_wrapper_reads_the_request_context_and_never_a_finished_request() -> None:
+    from authsec_sdk.runtime.principal import _UserInfoSlot, _user_info_ctx
+
+    seen: list[Any] = []
+
+    @protected_by_AuthSec("t")
+    async def t(arguments: dict[str, Any], session: Any) -> list[dict[str, Any]]:
+        seen.append((arguments["_user_info"]["sub"], session.user_id, session.tenant_id))
+        return [{"type": "text", "text": "ok"}]
+
+    slot = _UserInfoSlot({"sub": "u-1", "tenant_id": "t-1"})
+    token = _user_info_ctx.set(slot)
+    try:
+        assert asyncio.run(t({})) == [{"type": "text", "text": "ok"}]
+        slot.value = None  # the request ended: a task that copied the context sees nothing
+        assert json.loads(asyncio.run(t({}))[0]["text"])["error"] == "Access denied"
+    finally:
+        _user_info_ctx.reset(token)
+    assert seen == [("u-1", "u-1", "t-1")]
