@@ -357,6 +357,11 @@ impl ProxyBinding {
 
 impl Binding for ProxyBinding {
     const NAME: &'static str = "authsec proxy over HTTP";
+
+    /// The upstream sees identity headers, not the core's user_info document.
+    fn gives_user_info(&self) -> bool {
+        false
+    }
     type Runtime = ProxyRt;
     type Allowed = Req;
 
@@ -464,10 +469,15 @@ impl Binding for ProxyBinding {
             if ex.cut {
                 return Outcome::Failed("the probe answer was cut".into());
             }
-            let filtered = ex.status != 200 || !String::from_utf8_lossy(&ex.body).contains(PROBE);
+            // The probe tool has no RBAC entry, so under `tool_rbac` with the open base policy the
+            // filter keeps it although every answer is filtered: read the flag from the config.
+            let filtered = ex.status != 200
+                || !String::from_utf8_lossy(&ex.body).contains(PROBE)
+                || rt.rt.config().tool_rbac.is_some();
             Outcome::Allow {
                 principal,
                 filter_tools_list: filtered,
+                user_info: None,
                 handle: (*req).clone(),
             }
         }
