@@ -33,6 +33,7 @@
 #![warn(missing_docs)]
 
 // The layers, bottom to top; a module imports only from layers below it.
+mod audit; // the audit trail (events, sinks, bounded queue) and the request metrics
 mod backend; // the one outbound HTTP client
 mod clock; // time, real or manual
 mod config; // Config, validation rules, environment loading
@@ -46,6 +47,13 @@ mod text; // the header-safe text sanitizer
 mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal
 mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and on disk, JWT bundles
 
+pub use audit::event::{
+    DecisionEvent, LifecycleEvent, Outcome, ValidationPath, AUDIT_SCHEMA_VERSION, MAX_FIELD_CHARS,
+    REASONS,
+};
+pub use audit::metrics::METRICS_CONTENT_TYPE;
+pub use audit::sink::{AuditSink, AuditStats, JsonLinesSink};
+pub use audit::DEFAULT_AUDIT_QUEUE;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{

@@ -12,6 +12,7 @@ use futures::future::BoxFuture;
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
+use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
@@ -275,6 +276,7 @@ pub(crate) async fn publish(
     };
     let (status, body) = http
         .put_json(
+            Endpoint::Manifest,
             &url,
             serde_json::to_vec(&payload).unwrap_or_default(),
             auth,

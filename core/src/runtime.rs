@@ -8,8 +8,14 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::future::BoxFuture;
+use tracing::Instrument;
+
+use crate::audit::event::{reason_index, DecisionEvent, LifecycleEvent, Outcome, ValidationPath};
+use crate::audit::sink::{AuditSink, AuditStats, JsonLinesSink};
+use crate::audit::Observer;
 
 use crate::backend::http::HttpClient;
 use crate::clock::{Clock, SystemClock};
@@ -236,8 +242,30 @@ impl RuntimeBuilder {
     pub fn build(self) -> Result<Runtime> {
         self.config.validate()?;
         let cfg = self.config.normalized();
-        let http = HttpClient::new(crate::clock::secs_f64(cfg.request_timeout_seconds))
-            .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
+        let observer = Arc::new(Observer::new(
+            cfg.audit_queue_capacity,
+            cfg.audit_sample_allowed,
+            self.clock.clone(),
+        ));
+        match cfg.audit_log.trim() {
+            "" => {}
+            "stderr" => observer
+                .add_sink(Arc::new(JsonLinesSink::stderr()))
+                .map_err(|e| Error::new(ErrorCode::Internal, format!("audit thread: {e}")))?,
+            path => {
+                let sink = JsonLinesSink::file(path).map_err(|e| {
+                    Error::config(format!("audit_log {path} cannot be opened: {e}"))
+                })?;
+                observer
+                    .add_sink(Arc::new(sink))
+                    .map_err(|e| Error::new(ErrorCode::Internal, format!("audit thread: {e}")))?;
+            }
+        }
+        let http = HttpClient::new(
+            crate::clock::secs_f64(cfg.request_timeout_seconds),
+            observer.clone(),
+        )
+        .map_err(|e| Error::new(ErrorCode::Internal, e.to_string()))?;
         let mut remote = None;
         let policy: Arc<dyn PolicySource> = match (self.policy, cfg.effective_policy_mode()) {
             (Some(p), _) => p,
@@ -302,8 +330,17 @@ impl RuntimeBuilder {
                 &metadata::metadata_url(&cfg.resource_uri),
             ),
         };
+        let private = |c: &str| cfg.audit_private_claims.iter().any(|p| p.trim() == c);
+        let privacy = Privacy {
+            subject: private("sub"),
+            client_id: private("client_id") || private("azp"),
+            tenant: private(cfg.tenant_claim.trim()),
+            tenant_claim: cfg.tenant_claim.trim().to_string(),
+        };
         Ok(Runtime {
             inner: Arc::new(Inner {
+                observer,
+                privacy,
                 max_body: cfg.max_body_bytes,
                 remote,
                 http,
@@ -321,7 +358,17 @@ impl RuntimeBuilder {
     }
 }
 
+/// Which identifiers an audit event leaves out (`audit_private_claims`).
+struct Privacy {
+    subject: bool,
+    client_id: bool,
+    tenant: bool,
+    tenant_claim: String,
+}
+
 struct Inner {
+    observer: Arc<Observer>,
+    privacy: Privacy,
     cfg: Config,
     http: HttpClient,
     remote: Option<Arc<ScopeMatrix>>,
@@ -422,6 +469,26 @@ impl Runtime {
     /// `jwks_url` or `introspection_url` that is not https outside loopback (credentials, keys or
     /// policy would travel in clear).
     pub async fn startup(&self) -> Result<Vec<String>> {
+        let result = self.startup_inner().await;
+        if self.inner.observer.events.enabled() {
+            let cfg = &self.inner.cfg;
+            let e = match &result {
+                Ok((w, degraded)) => {
+                    LifecycleEvent::new("startup", if *degraded { "degraded" } else { "ok" })
+                        .count("warnings", w.len() as u64)
+                }
+                Err(e) => LifecycleEvent::new("startup", "failed").detail(e.code().as_str()),
+            };
+            self.inner.observer.lifecycle(
+                e.field("policy_mode", cfg.effective_policy_mode().as_str())
+                    .field("validation_mode", cfg.effective_validation_mode().as_str()),
+            );
+        }
+        result.map(|(w, _)| w)
+    }
+
+    /// The warnings, and whether startup serves degraded (deny-all or the local fallback).
+    async fn startup_inner(&self) -> Result<(Vec<String>, bool)> {
         let mut warnings = insecure_url_warnings(&self.inner.cfg);
         if let Some(w) = self.start_jwt_bundle_watch().await {
             warnings.push(w);
@@ -437,7 +504,7 @@ impl Runtime {
             }
         }
         let Some(matrix) = &self.inner.remote else {
-            return Ok(warnings);
+            return Ok((warnings, false));
         };
         if let Ok(h) = tokio::runtime::Handle::try_current() {
             matrix.set_spawner(h);
@@ -455,8 +522,9 @@ impl Runtime {
             } else {
                 format!("initial scope matrix fetch failed: {e}; using the local tool_scopes")
             });
+            return Ok((warnings, true));
         }
-        Ok(warnings)
+        Ok((warnings, false))
     }
 
     /// With `spiffe_endpoint_socket`, start following the trust domain's JWT bundle from the
@@ -521,8 +589,23 @@ impl Runtime {
     /// Publish the tool manifest to the AuthSec backend (reference §6) and report what was sent.
     /// Independent of `publish_manifest` (which only says whether hosts publish at startup).
     /// Run it in the background: it never needs to delay serving.
+    /// Emits a `manifest_publish` audit event (tools sent, generation; on failure only the
+    /// error code: the backend's answer is not copied into the audit trail).
     pub async fn publish_manifest(&self, source: ManifestSource) -> Result<ManifestReport> {
-        manifest::publish(&self.inner.cfg, &self.inner.http, source).await
+        let result = manifest::publish(&self.inner.cfg, &self.inner.http, source).await;
+        let e = match &result {
+            Ok(r) => LifecycleEvent::new("manifest_publish", "ok")
+                .count("tools", r.tools_sent as u64)
+                .count(
+                    "generation",
+                    r.generation
+                        .and_then(|g| u64::try_from(g).ok())
+                        .unwrap_or(0),
+                ),
+            Err(e) => LifecycleEvent::new("manifest_publish", "failed").detail(e.code().as_str()),
+        };
+        self.inner.observer.lifecycle(e);
+        result
     }
 
     /// Wait until a background policy refresh, if one is running, has finished.
@@ -573,21 +656,30 @@ impl Runtime {
     /// `max_body_bytes` (a declared `Content-Length` over the limit, or more bytes than that
     /// arrived): the decision [`Runtime::check`] gives that whole body (the metadata document
     /// on its route, otherwise `413`), without the host buffering or allocating the body.
-    /// `req.body` is ignored. Always decided from memory.
+    /// `req.body` is ignored. Always decided from memory; audited like [`Runtime::check`].
     pub fn check_oversized(&self, req: &Request<'_>) -> Decision {
-        self.metadata_answer(req)
-            .unwrap_or_else(|| self.too_large())
+        let start = Instant::now();
+        let mut note = Note::new(self, req);
+        let d = self
+            .metadata_answer(req, &mut note)
+            .unwrap_or_else(|| self.too_large(&mut note));
+        self.observe(note, &d, start);
+        d
     }
 
     /// The metadata document when `req` is a `GET`/`HEAD` on its path.
-    fn metadata_answer(&self, req: &Request<'_>) -> Option<Decision> {
+    fn metadata_answer(&self, req: &Request<'_>, note: &mut Note) -> Option<Decision> {
         let path = req.path.split(['?', '#']).next().unwrap_or("");
         ((req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
             && metadata::is_metadata_request(&self.inner.metadata_path, path))
-        .then(|| Decision::Respond(self.metadata()))
+        .then(|| {
+            note.reason = Some("metadata");
+            Decision::Respond(self.metadata())
+        })
     }
 
-    fn too_large(&self) -> Decision {
+    fn too_large(&self, note: &mut Note) -> Decision {
+        note.reason = Some("body_too_large");
         Decision::Respond(self.inner.responder.too_large(self.inner.max_body))
     }
 
@@ -596,18 +688,32 @@ impl Runtime {
         metadata::document(&self.inner.cfg, self.inner.policy.scopes_supported())
     }
 
-    /// Decide what happens to `req`.
+    /// Decide what happens to `req`. Every decision is counted in the metrics, runs in an
+    /// `authsec.check` tracing span and, when an audit sink is attached, makes one audit event
+    /// (see `docs/audit.md`).
     pub fn check(&self, req: &Request<'_>) -> Check {
+        let start = Instant::now();
+        let mut note = Note::new(self, req);
+        let check = self.decide_request(req, &mut note, start);
+        if let Check::Ready(d) = &check {
+            self.observe(note, d, start);
+        }
+        check
+    }
+
+    fn decide_request(&self, req: &Request<'_>, note: &mut Note, start: Instant) -> Check {
+        let _entered = note.span.clone().entered();
         let inner = &*self.inner;
-        if let Some(d) = self.metadata_answer(req) {
+        if let Some(d) = self.metadata_answer(req, note) {
             return Check::Ready(d);
         }
         if req.body.len() as u64 > inner.max_body {
-            return Check::Ready(self.too_large());
+            return Check::Ready(self.too_large(note));
         }
         let mut auth = req.headers_named("authorization");
         let header = auth.next();
         if auth.next().is_some() {
+            note.reason = Some("multiple_authorization");
             return Check::Ready(Decision::Respond(
                 inner
                     .responder
@@ -620,9 +726,11 @@ impl Runtime {
             Ok(Body::Empty)
         };
         if let Ok(b) = &body {
+            note.body(b);
             if let Some(detail) =
                 jsonrpc::header_mismatch(b, req.header("mcp-method"), req.header("mcp-name"))
             {
+                note.reason = Some("header_mismatch");
                 return Check::Ready(Decision::Respond(
                     inner.responder.header_mismatch(b, &detail),
                 ));
@@ -631,26 +739,35 @@ impl Runtime {
         let token = match extract_bearer(header.unwrap_or("")) {
             Bearer::Missing => {
                 let d = Denial::from_auth(AuthError::with_reason(Reason::NoToken, MISSING_TOKEN));
-                return Check::Ready(self.deny_auth(false, &body, d));
+                return Check::Ready(self.deny_auth(false, &body, d, note));
             }
             Bearer::Malformed => {
                 let d = Denial::from_auth(AuthError::with_reason(
                     Reason::NoToken,
                     "malformed bearer token: unexpected whitespace",
                 ));
-                return Check::Ready(self.deny_auth(true, &body, d));
+                return Check::Ready(self.deny_auth(true, &body, d, note));
             }
             Bearer::Token(t) => t,
         };
-        match inner.validator.validate_sync(token) {
-            Some(result) => Check::Ready(self.decide(result, body)),
+        match inner.validator.validate_sync(token, &mut note.path) {
+            Some(result) => Check::Ready(self.decide(result, body, note)),
             None => {
                 let this = self.clone();
                 let token = token.to_string();
-                Check::Pending(Pending(Box::pin(async move {
-                    let result = this.inner.validator.validate(&token).await;
-                    this.decide(result, body)
-                })))
+                let mut note = std::mem::take(note);
+                let span = note.span.clone();
+                Check::Pending(Pending(Box::pin(
+                    async move {
+                        let mut path = ValidationPath::None;
+                        let result = this.inner.validator.validate(&token, &mut path).await;
+                        note.path = path;
+                        let d = this.decide(result, body, &mut note);
+                        this.observe(note, &d, start);
+                        d
+                    }
+                    .instrument(span),
+                )))
             }
         }
     }
@@ -659,10 +776,11 @@ impl Runtime {
         &self,
         result: std::result::Result<Arc<Principal>, AuthError>,
         body: std::result::Result<Body, ParseError>,
+        note: &mut Note,
     ) -> Decision {
         match result {
-            Err(e) => self.deny_auth(true, &body, Denial::from_auth(e)),
-            Ok(p) => self.authorize_request(p, body),
+            Err(e) => self.deny_auth(true, &body, Denial::from_auth(e), note),
+            Ok(p) => self.authorize_request(p, body, note),
         }
     }
 
@@ -673,7 +791,9 @@ impl Runtime {
         token_present: bool,
         body: &std::result::Result<Body, ParseError>,
         d: Denial,
+        note: &mut Note,
     ) -> Decision {
+        note.denial(&d);
         let r = &self.inner.responder;
         if let Ok(b) = body {
             if token_present && matches!(d.status(), 401 | 403) && b.is_json_rpc() {
@@ -695,17 +815,35 @@ impl Runtime {
         &self,
         principal: Arc<Principal>,
         body: std::result::Result<Body, ParseError>,
+        note: &mut Note,
     ) -> Decision {
         let r = &self.inner.responder;
         let body = match body {
             Ok(b) => b,
-            Err(e) => return Decision::Respond(r.bad_request(&e.0)),
+            Err(e) => {
+                note.reason = Some("bad_request");
+                note.principal = Some(principal);
+                return Decision::Respond(r.bad_request(&e.0));
+            }
         };
         let lists = body.any_method("tools/list");
         let view = self.policy_for(&principal).current();
-        for action in body.envelopes().filter_map(action_of) {
+        for env in body.envelopes() {
+            let Some(action) = action_of(env) else {
+                continue;
+            };
             if let Err(refusal) = decide(&view, &principal, action) {
+                note.target(env);
+                let reason = refusal_reason(&refusal);
                 let d = Denial::from_refusal(refusal, &principal);
+                note.denial(&d);
+                if reason != "policy_refused" {
+                    note.reason = Some(reason);
+                }
+                if reason != "insufficient_scope" {
+                    note.scopes.clear();
+                }
+                note.principal = Some(principal);
                 if d.kind != DenialKind::PolicyUnavailable && body.is_json_rpc() {
                     return Decision::Respond(r.in_band_tool_error(&body, &d));
                 }
@@ -717,6 +855,103 @@ impl Runtime {
             filter_tools_list: !matches!(view, PolicyView::Open),
             tools_list_request: lists,
         })
+    }
+
+    /// Count the decision, record it on its span and, when a sink is attached (and sampling
+    /// keeps an allow), queue its audit event.
+    fn observe(&self, note: Note, d: &Decision, start: Instant) {
+        let obs = &self.inner.observer;
+        let took = start.elapsed();
+        let (outcome, status) = match d {
+            Decision::Allow(_) => (Outcome::Allow, None),
+            Decision::PassThrough => (Outcome::PassThrough, None),
+            Decision::Respond(r) if note.reason == Some("metadata") => {
+                (Outcome::Respond, Some(r.status))
+            }
+            Decision::Respond(r) => (Outcome::Deny, Some(r.status)),
+        };
+        let reason = match outcome {
+            Outcome::Allow => None,
+            _ => Some(note.reason.unwrap_or("internal")),
+        };
+        obs.metrics
+            .decision(outcome, reason.map(reason_index), Some(took));
+        if !note.span.is_disabled() {
+            note.span.record("decision", outcome.as_str());
+            if let Some(r) = reason {
+                note.span.record("reason", r);
+            }
+        }
+        let Some(mut ev) = note.event else {
+            return;
+        };
+        if outcome == Outcome::Allow && !obs.events.keep_allowed() {
+            return;
+        }
+        let principal = match d {
+            Decision::Allow(a) => Some(&a.principal),
+            _ => note.principal.as_ref(),
+        };
+        if let Some(p) = principal {
+            self.identify(&mut ev, p);
+        }
+        ev.decision = outcome;
+        ev.status = status;
+        ev.reason = reason;
+        ev.error = note.error;
+        ev.scopes = note.scopes;
+        ev.validation = note.path;
+        ev.latency_us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+        obs.events.offer(ev.to_json_line(SystemTime::now()));
+    }
+
+    /// The caller's identifiers an event may carry (never a claim marked private).
+    fn identify(&self, ev: &mut DecisionEvent, p: &Principal) {
+        let pv = &self.inner.privacy;
+        let text = |s: &str| (!s.is_empty()).then(|| crate::audit::event::cut(s));
+        if !pv.subject {
+            ev.subject = text(&p.subject);
+        }
+        let client = p.client_id();
+        // `client_id()` falls back to the subject: a private subject stays private.
+        let hidden = pv.client_id || (pv.subject && client == p.subject);
+        if !hidden {
+            ev.client_id = text(client);
+        }
+        ev.issuer = text(&p.issuer);
+        if !pv.tenant {
+            if let Some(serde_json::Value::String(t)) = p.claims.get(&pv.tenant_claim) {
+                ev.tenant = text(t);
+            }
+        }
+    }
+
+    /// Attach an audit sink: every later event is also delivered to it, on the runtime's audit
+    /// thread, through the bounded queue (`audit_queue_capacity`; a full queue drops and
+    /// counts). Sinks configured by `audit_log` are attached at build.
+    pub fn add_audit_sink(&self, sink: Arc<dyn AuditSink>) -> Result<()> {
+        self.inner
+            .observer
+            .add_sink(sink)
+            .map_err(|e| Error::new(ErrorCode::Internal, format!("audit thread: {e}")))
+    }
+
+    /// Wait until every audit event queued before this call has reached every sink and the
+    /// sinks were flushed, at most `timeout`. Returns whether it completed. Never call it on
+    /// a sink's own thread (from inside a sink).
+    pub fn flush_audit(&self, timeout: Duration) -> bool {
+        self.inner.observer.flush(timeout)
+    }
+
+    /// Counts of the audit trail (queued, delivered, dropped, sampled out).
+    pub fn audit_stats(&self) -> AuditStats {
+        self.inner.observer.stats()
+    }
+
+    /// Every metric of this runtime in the Prometheus text format, version 0.0.4 (serve it
+    /// with [`crate::METRICS_CONTENT_TYPE`]). The names are listed in `docs/audit.md`.
+    pub fn metrics_text(&self) -> String {
+        self.inner.observer.render()
     }
 
     /// Filter a handler's whole answer to a `tools/list` request for `principal` (JSON, or SSE
@@ -844,6 +1079,119 @@ fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// The reason code of a policy refusal (see `audit::event::REASONS`).
+fn refusal_reason(r: &crate::policy::Refusal) -> &'static str {
+    use crate::policy::Refusal;
+    #[allow(unreachable_patterns)] // refusal kinds added later count as `policy_refused`
+    match r {
+        Refusal::Unmapped { .. } => "unmapped_tool",
+        Refusal::MissingScope { .. } => "insufficient_scope",
+        Refusal::Unavailable(_) => "policy_unavailable",
+        _ => "policy_refused",
+    }
+}
+
+/// What one decision's audit record needs beyond the decision: the reason code, the
+/// challenge's scopes, the refused principal, how the token was established, and (only when a
+/// sink is attached) the request's identifiers. Filled at the decision points.
+struct Note {
+    reason: Option<&'static str>,
+    error: Option<&'static str>,
+    scopes: Vec<String>,
+    principal: Option<Arc<Principal>>,
+    path: ValidationPath,
+    span: tracing::Span,
+    /// `Some` when an audit sink is attached: the event being filled.
+    event: Option<Box<DecisionEvent>>,
+}
+
+impl Default for Note {
+    fn default() -> Self {
+        Note {
+            reason: None,
+            error: None,
+            scopes: Vec::new(),
+            principal: None,
+            path: ValidationPath::None,
+            span: tracing::Span::none(),
+            event: None,
+        }
+    }
+}
+
+impl Note {
+    fn new(rt: &Runtime, req: &Request<'_>) -> Note {
+        let span = tracing::info_span!(
+            "authsec.check",
+            decision = tracing::field::Empty,
+            reason = tracing::field::Empty
+        );
+        let event = rt.inner.observer.events.enabled().then(|| {
+            let cut = crate::audit::event::cut;
+            Box::new(DecisionEvent {
+                http_method: cut(req.method),
+                http_request_id: req.header("x-request-id").map(cut),
+                protocol_version: req.header("mcp-protocol-version").map(cut),
+                ..DecisionEvent::default()
+            })
+        });
+        Note {
+            span,
+            event,
+            ..Note::default()
+        }
+    }
+
+    /// The JSON-RPC identifiers of the body: the first id, the message count, and the first
+    /// message the policy gates (else the first message).
+    fn body(&mut self, b: &Body) {
+        let Some(ev) = self.event.as_deref_mut() else {
+            return;
+        };
+        let mut envs = b.envelopes();
+        let Some(first) = envs.next() else {
+            return;
+        };
+        ev.rpc_id = match &first.id {
+            jsonrpc::Id::Absent => None,
+            jsonrpc::Id::String(s) => Some(crate::audit::event::cut(s).into()),
+            id => Some(id.to_value()),
+        };
+        ev.messages = Some(b.envelopes().count());
+        let gated = b.envelopes().find(|e| action_of(e).is_some());
+        self.target(gated.unwrap_or(first));
+    }
+
+    /// The message the event names (method and tool, prompt or resource).
+    fn target(&mut self, env: &Envelope) {
+        let Some(ev) = self.event.as_deref_mut() else {
+            return;
+        };
+        let cut = |s: &Option<String>| s.as_deref().map(crate::audit::event::cut);
+        ev.method = cut(&env.method);
+        ev.name = if env.is("resources/read") {
+            cut(&env.uri)
+        } else {
+            cut(&env.name)
+        };
+    }
+
+    /// The reason, error and challenge scopes of a denial.
+    fn denial(&mut self, d: &Denial) {
+        self.error = Some(d.error());
+        self.reason = Some(match d.kind {
+            DenialKind::InvalidToken => d.reason.unwrap_or("invalid_token"),
+            DenialKind::InvalidAudience => "audience_mismatch",
+            DenialKind::InsufficientScope => "insufficient_scope",
+            DenialKind::PolicyUnavailable => "policy_unavailable",
+            DenialKind::RbacDenied => "rbac_denied",
+        });
+        if d.kind == DenialKind::InsufficientScope && self.event.is_some() {
+            self.scopes = d.required.clone();
+        }
+    }
 }
 
 /// The action an envelope asks the policy about; `None` for methods the policy does not gate

@@ -2,7 +2,13 @@
 //! redirects, and a cap on response size. Errors name the failure, never a credential.
 
 use std::fmt;
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tracing::Instrument;
+
+use crate::audit::metrics::Endpoint;
+use crate::audit::Observer;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -35,14 +41,16 @@ impl Basic<'_> {
     }
 }
 
-/// A cheap-to-clone HTTP client.
+/// A cheap-to-clone HTTP client. Every call is counted and timed per endpoint in the runtime's
+/// metrics and runs in an `authsec.backend` tracing span.
 #[derive(Clone)]
 pub(crate) struct HttpClient {
     inner: reqwest::Client,
+    observer: Arc<Observer>,
 }
 
 impl HttpClient {
-    pub(crate) fn new(timeout: Duration) -> Result<Self, HttpError> {
+    pub(crate) fn new(timeout: Duration, observer: Arc<Observer>) -> Result<Self, HttpError> {
         let inner = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout)
@@ -50,12 +58,18 @@ impl HttpClient {
             .user_agent(concat!("authsec-core/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| HttpError(format!("cannot build HTTP client: {e}")))?;
-        Ok(HttpClient { inner })
+        Ok(HttpClient { inner, observer })
+    }
+
+    /// The runtime's observer (for the layers that hold this client).
+    pub(crate) fn observer(&self) -> &Arc<Observer> {
+        &self.observer
     }
 
     /// `GET url` accepting JSON; returns the status and the body.
     pub(crate) async fn get_json(
         &self,
+        endpoint: Endpoint,
         url: &str,
         auth: Option<Basic<'_>>,
     ) -> Result<(u16, Vec<u8>), HttpError> {
@@ -66,12 +80,13 @@ impl HttpClient {
         if let Some(a) = auth {
             req = req.header(reqwest::header::AUTHORIZATION, a.header());
         }
-        Self::send(req).await
+        self.send(endpoint, req).await
     }
 
     /// `POST url` with a form body and Basic auth; returns the status and the body.
     pub(crate) async fn post_form(
         &self,
+        endpoint: Endpoint,
         url: &str,
         form: &[(&str, &str)],
         auth: Basic<'_>,
@@ -87,12 +102,13 @@ impl HttpClient {
             )
             .header(reqwest::header::AUTHORIZATION, auth.header())
             .body(body);
-        Self::send(req).await
+        self.send(endpoint, req).await
     }
 
     /// `PUT url` with a JSON body and Basic auth; returns the status and the body.
     pub(crate) async fn put_json(
         &self,
+        endpoint: Endpoint,
         url: &str,
         body: Vec<u8>,
         auth: Basic<'_>,
@@ -106,10 +122,32 @@ impl HttpClient {
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(reqwest::header::AUTHORIZATION, auth.header())
             .body(body);
-        Self::send(req).await
+        self.send(endpoint, req).await
     }
 
-    async fn send(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), HttpError> {
+    async fn send(
+        &self,
+        endpoint: Endpoint,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
+        let span = tracing::info_span!(
+            "authsec.backend",
+            endpoint = endpoint.as_str(),
+            status = tracing::field::Empty
+        );
+        let start = Instant::now();
+        let result = Self::exchange(req).instrument(span.clone()).await;
+        let status = result.as_ref().ok().map(|(s, _)| *s);
+        if let Some(s) = status {
+            span.record("status", s);
+        }
+        self.observer
+            .metrics
+            .backend(endpoint, status, start.elapsed());
+        result
+    }
+
+    async fn exchange(req: reqwest::RequestBuilder) -> Result<(u16, Vec<u8>), HttpError> {
         let mut resp = req.send().await.map_err(describe)?;
         let status = resp.status().as_u16();
         let mut body = Vec::new();

@@ -93,6 +93,11 @@ impl Config {
             tool_rbac,
             rbac_claims,
             rbac_catalogue,
+            audit_log: get("AUDIT_LOG").trim().to_string(),
+            audit_private_claims: parse_string_list(&get("AUDIT_PRIVATE_CLAIMS")),
+            tenant_claim: Some(get("TENANT_CLAIM").trim().to_string())
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| Config::default().tenant_claim),
             ..Config::default()
         })
     }

@@ -260,6 +260,20 @@ pub struct Config {
     pub rbac_claims: RbacClaims,
     /// RBAC: the tenant catalogue; when set, only what the caller's tenant defines counts.
     pub rbac_catalogue: Option<RbacCatalogue>,
+    /// Where audit events go as JSON lines: `""` (default) nowhere, `"stderr"`, or a file path
+    /// (appended to; rotation is the operating system's). Bindings can add callbacks as well.
+    pub audit_log: String,
+    /// Share of *allowed* decisions that make an audit event, 0.0 to 1.0 (default 1.0, all);
+    /// denials, pass-throughs and lifecycle events are never sampled.
+    pub audit_sample_allowed: f64,
+    /// Capacity of the audit queue, lines (default 4096). When a slow sink lets it fill, new
+    /// events are dropped and counted (`authsec_audit_events_dropped_total`); requests never wait.
+    pub audit_queue_capacity: u64,
+    /// Claims whose values never appear in an audit event: `sub` hides `subject`,
+    /// `client_id` hides `client_id`, the `tenant_claim` hides `tenant`.
+    pub audit_private_claims: Vec<String>,
+    /// The claim the audit trail reads the tenant from (default `tenant`).
+    pub tenant_claim: String,
 }
 
 impl Default for Config {
@@ -300,6 +314,11 @@ impl Default for Config {
             tool_rbac: None,
             rbac_claims: RbacClaims::default(),
             rbac_catalogue: None,
+            audit_log: String::new(),
+            audit_sample_allowed: 1.0,
+            audit_queue_capacity: crate::audit::DEFAULT_AUDIT_QUEUE,
+            audit_private_claims: Vec::new(),
+            tenant_claim: "tenant".to_string(),
         }
     }
 }
@@ -307,6 +326,9 @@ impl Default for Config {
 /// Largest `token_cache_capacity`: the caches size their tables from it, so an absurd value
 /// must be refused, not allocated.
 pub const MAX_TOKEN_CACHE_CAPACITY: u64 = 10_000_000;
+
+/// Largest `audit_queue_capacity` (the queue is allocated as lines arrive, but bounded by it).
+pub const MAX_AUDIT_QUEUE: u64 = 1_000_000;
 
 fn blank(s: &str) -> bool {
     s.trim().is_empty()
@@ -485,6 +507,14 @@ impl Config {
             python_repr,
         )
         .map_err(Error::config)?;
+        if !(0.0..=1.0).contains(&self.audit_sample_allowed) {
+            return fail("audit_sample_allowed must be between 0 and 1".into());
+        }
+        if !(1..=MAX_AUDIT_QUEUE).contains(&self.audit_queue_capacity) {
+            return fail(format!(
+                "audit_queue_capacity must be between 1 and {MAX_AUDIT_QUEUE}"
+            ));
+        }
         for (what, url) in [
             ("jwks_url", &self.jwks_url),
             ("introspection_url", &self.introspection_url),

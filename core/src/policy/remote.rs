@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::audit::event::LifecycleEvent;
+use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
 use crate::clock::{secs_f64, Clock};
 use crate::config::{Config, PolicyMode};
@@ -255,9 +257,22 @@ impl ScopeMatrix {
                 s.generation = f.generation;
                 s.last_err = None;
                 s.next_refresh_at = None;
+                let observer = self.http.observer();
+                observer.metrics.policy_fetched(now);
+                if observer.events.enabled() {
+                    let tools = s.tool_map.as_ref().map_or(0, |m| m.len()) as u64;
+                    observer.lifecycle(
+                        LifecycleEvent::new("policy_refresh", "ok")
+                            .count("tools", tools)
+                            .count("generation", u64::try_from(s.generation).unwrap_or(0)),
+                    );
+                }
                 Ok(())
             }
             Err(e) => {
+                self.http
+                    .observer()
+                    .lifecycle(LifecycleEvent::new("policy_refresh", "failed").detail(&e));
                 if let PolicyError::Incomplete { state, .. } = &e {
                     s.tool_map = None;
                     s.scopes_supported = None;
@@ -279,7 +294,7 @@ impl ScopeMatrix {
         };
         let (status, body) = self
             .http
-            .get_json(&self.url, Some(auth))
+            .get_json(Endpoint::Policy, &self.url, Some(auth))
             .await
             .map_err(|e| PolicyError::Fetch(format!("scope matrix fetch: {e}")))?;
         if status != 200 {

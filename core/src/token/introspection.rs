@@ -16,6 +16,7 @@ use std::time::Duration;
 use futures::future::{BoxFuture, FutureExt, Shared};
 use serde_json::{Map, Value};
 
+use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
 use crate::clock::{secs_f64, Clock};
 use crate::token::cache::{token_key, TokenCache, TokenKey};
@@ -172,7 +173,12 @@ impl Inner {
         };
         let (status, body) = self
             .http
-            .post_form(&self.url, &[("token", token)], auth)
+            .post_form(
+                Endpoint::Introspection,
+                &self.url,
+                &[("token", token)],
+                auth,
+            )
             .await
             .map_err(|e| AuthError::invalid_token(format!("introspection request failed: {e}")))?;
         if status != 200 {
@@ -230,7 +236,7 @@ mod tests {
             format!("{}/introspect", fx.base_url),
             "rs-1".into(),
             "secret-1".into(),
-            HttpClient::new(Duration::from_secs(10)).unwrap(),
+            HttpClient::new(Duration::from_secs(10), crate::audit::Observer::detached()).unwrap(),
             Arc::new(SystemClock),
             Duration::ZERO,
             16,

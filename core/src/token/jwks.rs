@@ -11,6 +11,8 @@ use jsonwebtoken::Algorithm;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::audit::event::LifecycleEvent;
+use crate::audit::metrics::Endpoint;
 use crate::backend::http::HttpClient;
 use crate::clock::Clock;
 use crate::token::error::AuthError;
@@ -379,22 +381,30 @@ impl JwksCache {
         let _in_flight = InFlight(&self.attempts);
         let result = self.fetch().await;
         let mut a = self.attempts.lock().unwrap_or_else(|e| e.into_inner());
+        let observer = self.http.observer();
         match result {
             Ok(keys) => {
                 a.last_error = None;
-                *self.set.write().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(KeySet {
+                let mut set = self.set.write().unwrap_or_else(|e| e.into_inner());
+                if observer.events.enabled() {
+                    observer.lifecycle(rotation_event(set.as_deref(), &keys));
+                }
+                *set = Some(Arc::new(KeySet {
                     keys,
                     fetched_at: self.clock.now(),
                 }));
             }
-            Err(e) => a.last_error = Some(e),
+            Err(e) => {
+                observer.lifecycle(LifecycleEvent::new("jwks_refresh", "failed").detail(&e));
+                a.last_error = Some(e);
+            }
         }
     }
 
     async fn fetch(&self) -> Result<Vec<Arc<Jwk>>, String> {
         let (status, body) = self
             .http
-            .get_json(&self.url, None)
+            .get_json(Endpoint::Jwks, &self.url, None)
             .await
             .map_err(|e| format!("{} fetch failed: {e}", self.what))?;
         if status != 200 {
@@ -412,6 +422,21 @@ impl JwksCache {
             .map(Arc::new)
             .collect())
     }
+}
+
+/// The `jwks_refresh` event of a successful fetch: how many usable keys, and which key ids
+/// arrived or went away since the previous set (a rotation shows as added and removed).
+fn rotation_event(old: Option<&KeySet>, new: &[Arc<Jwk>]) -> LifecycleEvent {
+    let kids =
+        |keys: &[Arc<Jwk>]| -> Vec<String> { keys.iter().filter_map(|k| k.kid.clone()).collect() };
+    let before = old.map(|s| kids(&s.keys)).unwrap_or_default();
+    let after = kids(new);
+    let added = after.iter().filter(|k| !before.contains(k)).count();
+    let removed = before.iter().filter(|k| !after.contains(k)).count();
+    LifecycleEvent::new("jwks_refresh", "ok")
+        .count("keys", new.len() as u64)
+        .count("keys_added", added as u64)
+        .count("keys_removed", removed as u64)
 }
 
 #[cfg(test)]

@@ -8,6 +8,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::audit::event::ValidationPath;
+use crate::audit::metrics::CacheName;
+use crate::audit::Observer;
 use crate::backend::http::HttpClient;
 use crate::clock::Clock;
 use crate::config::{Config, ValidationMode};
@@ -48,6 +51,7 @@ pub(crate) struct Validator {
     verified: TokenCache<(Arc<Principal>, Option<u64>)>,
     /// JWT-SVID acceptance: the trust domain and its JWT bundle.
     spiffe: Option<Spiffe>,
+    observer: Arc<Observer>,
 }
 
 /// The trust domain whose JWT-SVIDs are accepted, and its JWT authorities (fetched from the
@@ -61,6 +65,7 @@ impl Validator {
     pub(crate) fn new(cfg: &Config, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
         let capacity = usize::try_from(cfg.token_cache_capacity).unwrap_or(usize::MAX);
         let mode = cfg.effective_validation_mode();
+        let observer = http.observer().clone();
         let jwks = (mode != ValidationMode::IntrospectionOnly)
             .then(|| JwksCache::new(cfg.jwks_url.trim().to_string(), http.clone(), clock.clone()));
         let introspector = (mode != ValidationMode::JwtOnly).then(|| {
@@ -107,6 +112,7 @@ impl Validator {
             jwks,
             introspector,
             verified: TokenCache::new(capacity),
+            observer,
         }
     }
 
@@ -121,7 +127,12 @@ impl Validator {
     }
 
     /// Validate without I/O; `None` means a fetch is needed (call [`Validator::validate`]).
-    pub(crate) fn validate_sync(&self, token: &str) -> Option<Validated> {
+    /// `path` says how the answer was reached (for the audit event).
+    pub(crate) fn validate_sync(
+        &self,
+        token: &str,
+        path: &mut ValidationPath,
+    ) -> Option<Validated> {
         if self.spiffe.is_some() {
             let key = token_key(token);
             match self.svid_step(token, &key, true) {
@@ -131,17 +142,17 @@ impl Validator {
             }
         }
         let result = match self.mode {
-            ValidationMode::JwtOnly => match self.jwt_step(token, &token_key(token), true) {
+            ValidationMode::JwtOnly => match self.jwt_step(token, &token_key(token), true, path) {
                 JwtStep::Done(r) => r,
                 JwtStep::NeedsKeys => return None,
             },
             ValidationMode::IntrospectionOnly => self
-                .check_token_type(self.introspector.as_ref()?.cached(&token_key(token))?)
+                .check_token_type(self.cached_introspection(&token_key(token), path)?)
                 .and_then(require_active),
             ValidationMode::JwtAndIntrospect => {
                 let key = token_key(token);
                 let jwt = if jwt::is_jwt_shaped(token) {
-                    match self.jwt_step(token, &key, true) {
+                    match self.jwt_step(token, &key, true, path) {
                         JwtStep::Done(Ok(p)) => Some(p),
                         JwtStep::Done(Err(e)) => return Some(Err(e)),
                         JwtStep::NeedsKeys => return None,
@@ -149,12 +160,12 @@ impl Validator {
                 } else {
                     None
                 };
-                let introspected = self.introspector.as_ref()?.cached(&key)?;
+                let introspected = self.cached_introspection(&key, path)?;
                 self.check_token_type(introspected)
                     .and_then(|i| combine(jwt, i))
             }
             ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
-                match self.jwt_step(token, &token_key(token), true) {
+                match self.jwt_step(token, &token_key(token), true, path) {
                     JwtStep::Done(Ok(p)) => Ok(p),
                     _ => return None,
                 }
@@ -167,8 +178,9 @@ impl Validator {
         )
     }
 
-    /// Validate, fetching keys or introspecting as the mode requires.
-    pub(crate) async fn validate(&self, token: &str) -> Validated {
+    /// Validate, fetching keys or introspecting as the mode requires; `path` as in
+    /// [`Validator::validate_sync`].
+    pub(crate) async fn validate(&self, token: &str, path: &mut ValidationPath) -> Validated {
         let key = token_key(token);
         if let Some(s) = &self.spiffe {
             match self.svid_step(token, &key, true) {
@@ -186,29 +198,33 @@ impl Validator {
             }
         }
         let result = match self.mode {
-            ValidationMode::JwtOnly => self.jwt(token, &key).await,
-            ValidationMode::IntrospectionOnly => require_active(self.introspect(token).await?),
+            ValidationMode::JwtOnly => self.jwt(token, &key, path).await,
+            ValidationMode::IntrospectionOnly => {
+                require_active(self.introspect(token, path).await?)
+            }
             ValidationMode::JwtAndIntrospect => {
                 let jwt = if jwt::is_jwt_shaped(token) {
-                    Some(self.jwt(token, &key).await?)
+                    Some(self.jwt(token, &key, path).await?)
                 } else {
                     None
                 };
-                combine(jwt, self.introspect(token).await?)
+                combine(jwt, self.introspect(token, path).await?)
             }
             ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
-                match self.jwt(token, &key).await {
+                match self.jwt(token, &key, path).await {
                     Ok(p) => Ok(p),
-                    Err(jwt_err) => match self.introspect(token).await.and_then(require_active) {
-                        Ok(p) => Ok(p),
-                        Err(i_err) => Err(AuthError::with_reason(
-                            jwt_err.reason.most_specific(i_err.reason),
-                            format!(
-                                "JWT verify failed ({}); introspection failed ({})",
-                                jwt_err.description, i_err.description
-                            ),
-                        )),
-                    },
+                    Err(jwt_err) => {
+                        match self.introspect(token, path).await.and_then(require_active) {
+                            Ok(p) => Ok(p),
+                            Err(i_err) => Err(AuthError::with_reason(
+                                jwt_err.reason.most_specific(i_err.reason),
+                                format!(
+                                    "JWT verify failed ({}); introspection failed ({})",
+                                    jwt_err.description, i_err.description
+                                ),
+                            )),
+                        }
+                    }
                 }
             }
         };
@@ -217,9 +233,28 @@ impl Validator {
             .and_then(check_binding)
     }
 
-    async fn introspect(&self, token: &str) -> Validated {
+    /// A cached introspection answer, counted as a hit or a miss.
+    fn cached_introspection(
+        &self,
+        key: &TokenKey,
+        path: &mut ValidationPath,
+    ) -> Option<Arc<Principal>> {
+        let hit = self.introspector.as_ref()?.cached(key);
+        self.observer
+            .metrics
+            .cache(CacheName::Introspection, hit.is_some());
+        if hit.is_some() {
+            *path = path.and(ValidationPath::Cache);
+        }
+        hit
+    }
+
+    async fn introspect(&self, token: &str, path: &mut ValidationPath) -> Validated {
         match &self.introspector {
-            Some(i) => self.check_token_type(i.introspect(token).await?),
+            Some(i) => {
+                *path = path.and(ValidationPath::Introspection);
+                self.check_token_type(i.introspect(token).await?)
+            }
             None => Err(AuthError::invalid_token("introspection is not configured")),
         }
     }
@@ -243,8 +278,8 @@ impl Validator {
         }
     }
 
-    async fn jwt(&self, token: &str, key: &TokenKey) -> Validated {
-        match self.jwt_step(token, key, true) {
+    async fn jwt(&self, token: &str, key: &TokenKey, path: &mut ValidationPath) -> Validated {
+        match self.jwt_step(token, key, true, path) {
             JwtStep::Done(r) => return r,
             JwtStep::NeedsKeys => {}
         }
@@ -253,14 +288,26 @@ impl Validator {
             AuthError::invalid_token("could not resolve signing key: no jwks_url")
         })?;
         let k = jwks.lookup(parsed.kid.as_deref()).await?;
+        *path = path.and(ValidationPath::Jwt);
         self.finish_jwt(parsed, &k, key)
     }
 
     /// The local JWT step from memory: the verified-token cache, then a verification with keys
     /// already held.
-    fn jwt_step(&self, token: &str, key: &TokenKey, allow_fetch: bool) -> JwtStep {
+    fn jwt_step(
+        &self,
+        token: &str,
+        key: &TokenKey,
+        allow_fetch: bool,
+        path: &mut ValidationPath,
+    ) -> JwtStep {
         let now = self.clock.now();
-        if let Some((p, _)) = self.verified.get(key, now) {
+        let cached = self.verified.get(key, now);
+        self.observer
+            .metrics
+            .cache(CacheName::Token, cached.is_some());
+        if let Some((p, _)) = cached {
+            *path = path.and(ValidationPath::Cache);
             return JwtStep::Done(Ok(p));
         }
         let parsed = match jwt::parse(token) {
@@ -273,7 +320,10 @@ impl Validator {
             )));
         };
         match jwks.lookup_sync(parsed.kid.as_deref(), allow_fetch) {
-            Lookup::Found(k) => JwtStep::Done(self.finish_jwt(parsed, &k, key)),
+            Lookup::Found(k) => {
+                *path = path.and(ValidationPath::Jwt);
+                JwtStep::Done(self.finish_jwt(parsed, &k, key))
+            }
             Lookup::Missing(e) => JwtStep::Done(Err(e)),
             Lookup::NeedsFetch => JwtStep::NeedsKeys,
         }
