@@ -229,6 +229,14 @@ typedef struct authsec_text authsec_text;
 typedef struct authsec_workload authsec_workload;
 
 /*
+ An audit callback: `line` points to `len` bytes of UTF-8, one JSON object followed by `\n`
+ (not NUL-terminated), valid only during the call. Called on the runtime's audit thread, one
+ line at a time, in order; it may block (the bounded queue absorbs it, then drops and counts)
+ and must not call back into the same runtime's `authsec_runtime_flush_audit`.
+ */
+typedef void (*authsec_audit_callback)(void *user_data, const char *line, size_t len);
+
+/*
  A borrowed UTF-8 string: not NUL-terminated, valid until the handle it came from is freed.
  */
 typedef struct authsec_str {
@@ -296,6 +304,47 @@ typedef struct authsec_header {
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
+
+/*
+ Deliver every later audit event of `rt` to `callback` (with `user_data`), on the runtime's
+ audit thread. Several callbacks may be attached; there is no removal: `user_data` must stay
+ valid until `authsec_runtime_free(rt)` has returned (which delivers what is queued, at most
+ 5 s, and detaches every callback first). `AUTHSEC_STATUS_NULL_PARAMETER` for a NULL
+ callback.
+
+ # Safety
+ `rt` is a live runtime; `callback` is NULL or callable from any thread with `user_data`;
+ `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_add_audit_callback(const struct authsec_runtime *rt,
+                                                  authsec_audit_callback callback,
+                                                  void *user_data,
+                                                  struct authsec_error **err_out);
+
+/*
+ Wait until every audit event queued before this call has reached every callback (and the
+ `audit_log` file is flushed), at most `timeout_ms` milliseconds. `*completed_out` (optional)
+ says whether it completed. May block; never call it from an audit callback.
+
+ # Safety
+ `rt` is a live runtime; `completed_out` and `err_out` are NULL or writable.
+ */
+authsec_status authsec_runtime_flush_audit(const struct authsec_runtime *rt,
+                                           uint64_t timeout_ms,
+                                           bool *completed_out,
+                                           struct authsec_error **err_out);
+
+/*
+ The runtime's metrics in the Prometheus text format 0.0.4 (serve with `Content-Type:
+ text/plain; version=0.0.4; charset=utf-8`): `*metrics_out` receives a text the caller frees
+ with `authsec_text_free`.
+
+ # Safety
+ `rt` is a live runtime; `metrics_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_metrics(const struct authsec_runtime *rt,
+                                       struct authsec_text **metrics_out,
+                                       struct authsec_error **err_out);
 
 /*
  Read the configuration from environment variables named `<prefix>ISSUER`,

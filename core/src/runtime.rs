@@ -429,6 +429,14 @@ impl WorkloadPolicies {
     }
 }
 
+/// When the last handle of a runtime goes, its audit sinks are detached (after delivering what
+/// is queued, at most 5 s): background tasks that outlive it never call a binding's callback.
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.observer.events.close(Duration::from_secs(5));
+    }
+}
+
 /// A configured AuthSec runtime. Cheap to clone; `Send + Sync`.
 #[derive(Clone)]
 pub struct Runtime {

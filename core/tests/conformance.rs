@@ -15,6 +15,7 @@ struct Core;
 struct CoreRuntime {
     rt: Runtime,
     clock: Arc<ManualClock>,
+    audit: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 fn failure(e: authsec_core::Error) -> Failure {
@@ -46,7 +47,13 @@ impl Binding for Core {
                     .build()
             })
             .map_err(failure)?;
-        Ok(CoreRuntime { rt, clock })
+        let audit = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let lines = audit.clone();
+        rt.add_audit_sink(Arc::new(move |l: &str| {
+            lines.lock().unwrap().push(l.to_string())
+        }))
+        .map_err(failure)?;
+        Ok(CoreRuntime { rt, clock, audit })
     }
 
     fn startup(&self, rt: Arc<CoreRuntime>) -> BoxFuture<'static, Result<(), Failure>> {
@@ -150,6 +157,13 @@ impl Binding for Core {
     fn advance_clock(&self, rt: &CoreRuntime, seconds: f64) -> Result<(), String> {
         rt.clock.advance(Duration::from_secs_f64(seconds));
         Ok(())
+    }
+
+    fn events(&self, rt: &CoreRuntime) -> Result<Vec<String>, String> {
+        if !rt.rt.flush_audit(Duration::from_secs(30)) {
+            return Err("audit flush timed out".into());
+        }
+        Ok(std::mem::take(&mut *rt.audit.lock().unwrap()))
     }
 
     fn wait_policy_refresh(&self, rt: Arc<CoreRuntime>) -> BoxFuture<'static, Result<(), String>> {

@@ -14,6 +14,7 @@
 #![deny(unsafe_op_in_unsafe_fn, missing_docs)]
 #![warn(clippy::undocumented_unsafe_blocks)]
 
+pub mod audit;
 mod boundary;
 pub mod config;
 pub mod decision;
@@ -28,6 +29,7 @@ pub mod status;
 pub mod text;
 pub mod workload;
 
+pub use audit::*;
 pub use config::*;
 pub use decision::*;
 pub use error::*;

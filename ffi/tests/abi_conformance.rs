@@ -4,7 +4,7 @@
 //! would make them. `AUTHSEC_VECTOR=<id prefix>` runs a subset.
 
 use std::ptr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use authsec::*;
 
@@ -15,7 +15,27 @@ use futures::future::BoxFuture;
 use futures::FutureExt;
 
 /// A runtime handle owned by the runner.
-struct Rt(*const authsec_runtime);
+/// A runtime and the audit lines its C callback collected (the box outlives the runtime:
+/// `Drop` frees the runtime, which detaches the callback, before the fields go).
+struct Rt(*const authsec_runtime, Box<Mutex<Vec<String>>>);
+
+/// The audit callback: copies each line into the `Mutex<Vec<String>>` behind `user_data`.
+unsafe extern "C" fn collect_line(
+    user_data: *mut libc::c_void,
+    line: *const libc::c_char,
+    len: usize,
+) {
+    // SAFETY: user_data is the Rt's boxed Mutex, alive until the runtime is freed; line points
+    // to len bytes for the duration of the call.
+    let (lines, bytes) = unsafe {
+        (
+            &*(user_data as *const Mutex<Vec<String>>),
+            std::slice::from_raw_parts(line.cast::<u8>(), len),
+        )
+    };
+    let text = String::from_utf8(bytes.to_vec()).unwrap_or_else(|_| "<not UTF-8>".into());
+    lines.lock().unwrap_or_else(|e| e.into_inner()).push(text);
+}
 // SAFETY: authsec_runtime is documented thread-safe (const receiver functions only).
 unsafe impl Send for Rt {}
 // SAFETY: as above.
@@ -162,7 +182,17 @@ impl Binding for Abi {
             assert!(rt.is_null(), "out-param written on failure");
             return Err(failure(st, err));
         }
-        Ok(Rt(rt))
+        let lines = Box::new(Mutex::new(Vec::new()));
+        let user_data = &*lines as *const Mutex<Vec<String>> as *mut libc::c_void;
+        // SAFETY: rt is live; the callback and its context outlive it (see `Rt`).
+        let st = unsafe {
+            authsec_runtime_add_audit_callback(rt, Some(collect_line), user_data, &mut err)
+        };
+        let rt = Rt(rt, lines);
+        if st != authsec_status::Ok {
+            return Err(failure(st, err));
+        }
+        Ok(rt)
     }
 
     fn startup(&self, rt: Arc<Rt>) -> BoxFuture<'static, Result<(), Failure>> {
@@ -357,6 +387,18 @@ impl Binding for Abi {
         (st == authsec_status::Ok)
             .then_some(())
             .ok_or(format!("advance_clock: {st:?}"))
+    }
+
+    fn events(&self, rt: &Rt) -> Result<Vec<String>, String> {
+        let mut done = false;
+        // SAFETY: rt is live; out-params are writable.
+        let st = unsafe { authsec_runtime_flush_audit(rt.0, 30_000, &mut done, ptr::null_mut()) };
+        if st != authsec_status::Ok || !done {
+            return Err(format!("flush_audit: {st:?}, completed {done}"));
+        }
+        Ok(std::mem::take(
+            &mut *rt.1.lock().unwrap_or_else(|e| e.into_inner()),
+        ))
     }
 
     fn wait_policy_refresh(&self, rt: Arc<Rt>) -> BoxFuture<'static, Result<(), String>> {

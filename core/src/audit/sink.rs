@@ -131,10 +131,11 @@ impl Queue {
 
 fn deliver(rx: Receiver<Msg>, s: Arc<Shared>) {
     while let Ok(msg) = rx.recv() {
-        let sinks = s.sinks.lock().map(|v| v.clone()).unwrap_or_default();
+        // Held while delivering, so `close` returns only once no sink is running.
+        let sinks = s.sinks.lock().unwrap_or_else(|e| e.into_inner());
         match msg {
             Msg::Line(line) => {
-                for sink in &sinks {
+                for sink in sinks.iter() {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                         sink.write(&line)
                     }));
@@ -142,12 +143,13 @@ fn deliver(rx: Receiver<Msg>, s: Arc<Shared>) {
                 s.delivered.fetch_add(1, Ordering::Release);
             }
             Msg::Flush => {
-                for sink in &sinks {
+                for sink in sinks.iter() {
                     let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.flush()));
                 }
                 s.flushes.fetch_add(1, Ordering::Release);
             }
         }
+        drop(sinks);
         let _guard = s.progress.lock();
         s.wake.notify_all();
     }
@@ -282,6 +284,21 @@ impl Events {
                 Err(e) => e.into_inner().0,
             };
         }
+    }
+
+    /// Deliver what is queued (at most `timeout`), then detach every sink: once this returns
+    /// no sink is called again (the runtime is going away; a binding frees its callback's
+    /// context after it).
+    pub(crate) fn close(&self, timeout: Duration) {
+        let Some(q) = self.queue.get() else {
+            return;
+        };
+        self.flush(timeout);
+        q.shared
+            .sinks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     pub(crate) fn stats(&self) -> AuditStats {

@@ -537,6 +537,20 @@ impl Binding for Driver {
         })
     }
 
+    fn events(&self, rt: &DriverRuntime) -> Result<Vec<String>, String> {
+        let v = rt.conn.exchange(&json!({"op": "events"})).map_err(text)?;
+        v["events"]
+            .as_array()
+            .ok_or("events: no events array")?
+            .iter()
+            .map(|l| {
+                l.as_str()
+                    .map(str::to_string)
+                    .ok_or_else(|| format!("events: not a string: {l}"))
+            })
+            .collect()
+    }
+
     fn close(&self, rt: Arc<DriverRuntime>) -> Result<(), String> {
         unit(rt.conn.exchange(&json!({"op": "close"})))
     }

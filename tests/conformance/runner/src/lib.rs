@@ -10,6 +10,7 @@
 //! implements [`Binding`] and hands its answers back in the neutral types of this crate.
 //! `AUTHSEC_VECTOR=<id prefix>` runs a subset. [`mutation_check`] proves a binding's run can fail.
 
+pub mod audit;
 pub mod driver;
 pub mod vector;
 
@@ -166,6 +167,9 @@ pub trait Binding: Send + Sync + 'static {
     /// Wait for a running background policy refresh.
     fn wait_policy_refresh(&self, rt: Arc<Self::Runtime>)
         -> BoxFuture<'static, Result<(), String>>;
+    /// The audit lines delivered to the binding's audit callback since the last call, in order,
+    /// after flushing the audit queue (the callback is attached when the runtime is built).
+    fn events(&self, rt: &Self::Runtime) -> Result<Vec<String>, String>;
 
     /// Shown in the summary line; [`Binding::NAME`] unless the binding knows better (a driver
     /// names its program).
@@ -770,7 +774,8 @@ async fn run_vector<B: Binding>(binding: &Arc<B>, fx: &Fixture, raw: &Value) -> 
         (Err(e), None) => return Err(format!("runtime build failed: {e:?}")),
         (Ok(rt), None) => Arc::new(rt),
     };
-    let result = run_steps(binding, fx, &v, rt.clone()).await;
+    let audit = audit::Audit::new(tokens.values(), v.config.as_ref());
+    let result = run_steps(binding, fx, &v, rt.clone(), audit).await;
     let closed = binding.close(rt);
     result.and(closed.map_err(|e| format!("close: {e}")))
 }
@@ -780,8 +785,19 @@ async fn run_steps<B: Binding>(
     fx: &Fixture,
     v: &Vector,
     rt: Arc<B::Runtime>,
+    mut audit: audit::Audit,
 ) -> Result<(), String> {
-    match (binding.startup(rt.clone()).await, &v.expect_startup_error) {
+    let started = binding.startup(rt.clone()).await;
+    let startup_events = binding
+        .events(&rt)
+        .and_then(|lines| audit.take(lines))
+        .map_err(|e| format!("startup: {e}"))?;
+    if !startup_events.is_empty() {
+        return Err(format!(
+            "startup emitted decision events: {startup_events:?}"
+        ));
+    }
+    match (started, &v.expect_startup_error) {
         (Err(e), Some(want)) => return check_failure(&e, want),
         (Ok(_), Some(_)) => return Err("expected a startup error".into()),
         (Err(e), None) => return Err(format!("startup failed: {e:?}")),
@@ -809,6 +825,17 @@ async fn run_steps<B: Binding>(
                 if answers != n as usize {
                     return Err(at(format!("{answers} answers for {n} checks")));
                 }
+                let decisions = binding
+                    .events(&rt)
+                    .and_then(|lines| audit.take(lines))
+                    .map_err(at)?;
+                audit::check_decisions(
+                    &decisions,
+                    n as usize,
+                    expect.event.as_ref(),
+                    expect.no_event == Some(true),
+                )
+                .map_err(at)?;
             }
             StepKind::Filter(f, expect) => {
                 let allowed = last_allowed
@@ -836,7 +863,25 @@ async fn run_steps<B: Binding>(
                 binding.wait_policy_refresh(rt.clone()).await.map_err(at)?
             }
             StepKind::AdvanceClock(s) => binding.advance_clock(&rt, s).map_err(at)?,
+            StepKind::Events(want) => {
+                let stray = binding
+                    .events(&rt)
+                    .and_then(|lines| audit.take(lines))
+                    .map_err(at)?;
+                if !stray.is_empty() {
+                    return Err(at(format!("decision events outside a check: {stray:?}")));
+                }
+                audit.check_lifecycle(want).map_err(at)?;
+            }
         }
+    }
+    // Whatever arrived after the last step is checked for secrets too.
+    let late = binding
+        .events(&rt)
+        .and_then(|lines| audit.take(lines))
+        .map_err(|e| format!("after the last step: {e}"))?;
+    if !late.is_empty() {
+        return Err(format!("decision events outside a check: {late:?}"));
     }
     Ok(())
 }

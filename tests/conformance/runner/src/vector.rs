@@ -129,6 +129,7 @@ pub struct Step {
     counters: Option<Map<String, Value>>,
     await_policy_refresh: Option<bool>,
     advance_clock: Option<f64>,
+    events: Option<Vec<Map<String, Value>>>,
     expect: Option<Expect>,
 }
 
@@ -283,6 +284,11 @@ pub struct Expect {
     pub forwarded_at_most: Option<String>,
     /// Filter (stream): whether the host must drop Content-Encoding.
     pub content_encoding_dropped: Option<bool>,
+    /// Request: the audit event each check emits (a subset: listed keys equal, `null` absent,
+    /// `"$present"` present with any value).
+    pub event: Option<Map<String, Value>>,
+    /// Request: the check emits no decision event (an allow sampled out).
+    pub no_event: Option<bool>,
 }
 
 /// What a step does, checked for consistency.
@@ -303,6 +309,8 @@ pub enum StepKind<'a> {
     AwaitPolicyRefresh,
     /// Move the manual clock.
     AdvanceClock(f64),
+    /// The lifecycle audit events since the previous `events` step (or the build), in order.
+    Events(&'a [Map<String, Value>]),
 }
 
 fn body_of(
@@ -487,6 +495,8 @@ impl Expect {
             .ok_or("expect.result is required for a filter")?;
         self.refuse(
             &[
+                ("event", self.event.is_some()),
+                ("no_event", self.no_event.is_some()),
                 ("decision", self.decision.is_some()),
                 ("principal", self.principal.is_some()),
                 ("filter_tools_list", self.filter_tools_list.is_some()),
@@ -537,6 +547,8 @@ impl Expect {
         }
         self.refuse(
             &[
+                ("event", self.event.is_some()),
+                ("no_event", self.no_event.is_some()),
                 ("result", self.result.is_some()),
                 ("content_length", self.content_length.is_some()),
                 ("principal", self.principal.is_some()),
@@ -566,12 +578,13 @@ impl Step {
             ("counters", self.counters.is_some()),
             ("await_policy_refresh", self.await_policy_refresh.is_some()),
             ("advance_clock", self.advance_clock.is_some()),
+            ("events", self.events.is_some()),
         ];
         let set: Vec<_> = kinds.iter().filter(|(_, s)| *s).map(|(n, _)| *n).collect();
         let [kind] = set.as_slice() else {
             return Err(format!(
                 "a step needs exactly one of control, request, filter, canned, metadata, \
-                 counters, await_policy_refresh, advance_clock (got {set:?})"
+                 counters, await_policy_refresh, advance_clock, events (got {set:?})"
             ));
         };
         if self.concurrency.is_some() && *kind != "request" {
@@ -588,6 +601,9 @@ impl Step {
         }
         if let Some(c) = &self.counters {
             return Ok(StepKind::Counters(c));
+        }
+        if let Some(e) = &self.events {
+            return Ok(StepKind::Events(e));
         }
         if let Some(a) = self.await_policy_refresh {
             return match a {
@@ -610,6 +626,12 @@ impl Step {
                 return Err("concurrency must be at least 1".into());
             }
             expect.check_for_request()?;
+            if expect.event.is_some() && expect.no_event.is_some() {
+                return Err("event and no_event do not fit together".into());
+            }
+            if expect.no_event == Some(false) {
+                return Err("no_event must be true".into());
+            }
             r.body()?;
             return Ok(StepKind::Request(r, n, expect));
         }
