@@ -85,6 +85,16 @@ export interface Config {
   rbacClaims?: { roles?: string; groups?: string; resources?: string; permissions?: string; scopes?: string[]; tenant_id?: string; email?: string };
   /** RBAC: the inline tenant catalogue: `{tenants: {id: {roles, groups, scopes, resources, permissions}}}`. */
   rbacCatalogue?: { tenants: Record<string, { roles?: string[]; groups?: string[]; scopes?: string[]; resources?: string[]; permissions?: string[] }> } | null;
+  /** Audit events as JSON lines: '' (default) none, 'stderr', or a file path (appended). See docs/audit.md. */
+  auditLog?: string;
+  /** Share of allowed decisions that make an audit event, 0..1 (default 1); denials are never sampled. */
+  auditSampleAllowed?: number;
+  /** Audit queue capacity in lines (default 4096); a full queue drops and counts, never waits. */
+  auditQueueCapacity?: number;
+  /** Claims whose values never appear in audit events (`sub`, `client_id`, the tenant claim). */
+  auditPrivateClaims?: string[];
+  /** The claim audit events read the tenant from (default `tenant`). */
+  tenantClaim?: string;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */
@@ -234,7 +244,16 @@ export declare class Runtime {
   advanceClock(seconds: number): void;
   /** FOR TESTS ONLY: wait until a running background policy refresh has finished. */
   waitPolicyRefresh(): Promise<void>;
+  /** Call `fn` with every later audit line (one JSON object and its newline; docs/audit.md), on the JS thread. */
+  onAudit(fn: (line: string) => void): void;
+  /** Resolve once every queued audit line has reached every callback (at most `timeoutMs`, default 5000); resolves to whether it completed. */
+  flushAudit(timeoutMs?: number): Promise<boolean>;
+  /** The runtime's metrics in the Prometheus text format 0.0.4. */
+  metrics(): string;
 }
+
+/** The Content-Type of `Runtime.metrics()`'s text. */
+export declare const METRICS_CONTENT_TYPE: string;
 
 /** The MCP SDK's AuthInfo, as put on `req.auth`. */
 export interface AuthInfo {

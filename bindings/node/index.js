@@ -183,6 +183,8 @@ let nativeOf; // the native runtime of a Runtime, for protect()'s hot path
 
 class Runtime {
   #native;
+  /** One entry per audit callback: the flush markers it still has to see. */
+  #audit = [];
 
   /** @internal Use Runtime.create, Runtime.fromJson or Runtime.fromEnv. */
   constructor(token, nativeRuntime) {
@@ -368,6 +370,61 @@ class Runtime {
   advanceClock(seconds) {
     if (typeof seconds !== 'number') throw authsecError(ErrorCode.INVALID_INPUT, 'seconds must be a number');
     this.#rt().advanceClock(seconds);
+  }
+
+  /**
+   * Call `fn(line)` with every later audit line: one JSON object and its newline, written by
+   * the core (schema: docs/audit.md). Runs on the JS thread, after the request was answered; a
+   * callback that throws loses that line only. There is no removal; close() stops delivery.
+   */
+  onAudit(fn) {
+    if (typeof fn !== 'function') throw authsecError(ErrorCode.INVALID_INPUT, 'onAudit needs a function');
+    const rt = this.#rt();
+    const waiters = [];
+    rt.addAuditCallback((line) => {
+      if (line === '') {
+        const w = waiters.shift();
+        if (w) w();
+        return;
+      }
+      try {
+        fn(line);
+      } catch {
+        // The audit trail never breaks the server: a failing callback loses this line.
+      }
+    });
+    this.#audit.push(waiters);
+  }
+
+  /**
+   * Resolve once every audit line queued before the call has reached every `onAudit` callback
+   * (and the `auditLog` file), waiting at most `timeoutMs` (default 5000); resolves to whether
+   * it completed.
+   */
+  async flushAudit(timeoutMs = 5000) {
+    if (typeof timeoutMs !== 'number' || !(timeoutMs >= 0)) throw authsecError(ErrorCode.INVALID_INPUT, 'timeoutMs must be a non-negative number');
+    const rt = this.#rt();
+    const done = await rt.flushAudit(Math.min(Math.floor(timeoutMs), 0xffffffff));
+    // Every line the core delivered is now queued for the JS thread; a marker behind it on each
+    // callback's own queue says when it has run.
+    const seen = this.#audit.map((waiters) => new Promise((resolve) => waiters.push(resolve)));
+    const queued = rt.auditMarkers();
+    queued.forEach((ok, i) => {
+      if (!ok) this.#audit[i].shift()?.();
+    });
+    // The callbacks are weak (they never keep the process alive); this wait does.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      await Promise.all(seen);
+    } finally {
+      clearInterval(keepAlive);
+    }
+    return done;
+  }
+
+  /** The runtime's metrics in the Prometheus text format 0.0.4 (serve with METRICS_CONTENT_TYPE). */
+  metrics() {
+    return this.#rt().metrics();
   }
 
   /** Test hook: wait until a running background policy refresh has finished. */
@@ -810,4 +867,7 @@ function toolRbac(...tools) {
   return out;
 }
 
-module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId };
+/** The Content-Type of Runtime.metrics()'s text (Prometheus text format 0.0.4). */
+const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
+
+module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId, METRICS_CONTENT_TYPE };

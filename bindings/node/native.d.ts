@@ -26,10 +26,6 @@ export declare class NativeResponseFilter {
   get holdsBody(): boolean
 }
 
-/**
- * One configured authsec runtime (the core `Runtime`). Internal: use `Runtime` from
- * `@authsec/runtime`.
- */
 export declare class NativeRuntime {
   /** Build from the core's snake_case JSON configuration (`Config::from_json`). */
   static fromJson(json: string, manualClock: boolean): NativeRuntime
@@ -91,6 +87,24 @@ export declare class NativeRuntime {
   get hasManualClock(): boolean
   /** Move the manual clock forward (test hook). */
   advanceClock(seconds: number): void
+  /**
+   * Deliver every later audit line (one JSON object and its newline) to `callback`, on the
+   * JS thread. Internal: use `Runtime.onAudit` (it also handles the flush markers, the empty
+   * string).
+   */
+  addAuditCallback(callback: (line: string) => void): void
+  /**
+   * Queue a flush marker (the empty string) behind every line already handed to each audit
+   * callback; `true` for each callback whose marker was queued. Internal: `Runtime.flushAudit`.
+   */
+  auditMarkers(): Array<boolean>
+  /**
+   * Wait (off the JS thread) until every audit line queued before the call has reached the
+   * sinks, at most `timeout_ms`; resolves to whether it completed.
+   */
+  flushAudit(timeoutMs: number): Promise<boolean>
+  /** The runtime's metrics in the Prometheus text format 0.0.4. */
+  metrics(): string
   /** Wait until a background policy refresh, if one is running, has finished (test hook). */
   waitPolicyRefresh(): Promise<void>
 }

@@ -18,7 +18,7 @@ use authsec_core::{
 };
 use futures::FutureExt;
 use napi::bindgen_prelude::*;
-use napi::threadsafe_function::ThreadsafeFunction;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
@@ -235,10 +235,14 @@ fn split_headers(block: &str) -> Vec<(&str, &str)> {
 
 /// One configured authsec runtime (the core `Runtime`). Internal: use `Runtime` from
 /// `@authsec/runtime`.
+/// A JS audit callback: weak (it does not keep the process alive), with a bounded queue.
+type AuditFn = ThreadsafeFunction<String, Unknown<'static>, String, Status, false, true, 4096>;
+
 #[napi]
 pub struct NativeRuntime {
     core: Runtime,
     clock: Option<Arc<ManualClock>>,
+    audit: std::sync::Mutex<Vec<Arc<AuditFn>>>,
 }
 
 fn build(config: Config, manual_clock: bool) -> Fallible<NativeRuntime> {
@@ -252,7 +256,11 @@ fn build(config: Config, manual_clock: bool) -> Fallible<NativeRuntime> {
         builder.build()
     })
     .map_err(core_err)?;
-    Ok(NativeRuntime { core, clock })
+    Ok(NativeRuntime {
+        core,
+        clock,
+        audit: std::sync::Mutex::new(Vec::new()),
+    })
 }
 
 #[napi]
@@ -573,6 +581,67 @@ impl NativeRuntime {
                 ),
             ),
         }
+    }
+
+    /// Deliver every later audit line (one JSON object and its newline) to `callback`, on the
+    /// JS thread. Internal: use `Runtime.onAudit` (it also handles the flush markers, the empty
+    /// string).
+    #[napi]
+    pub fn add_audit_callback(
+        &self,
+        env: &Env,
+        #[napi(ts_arg_type = "(line: string) => void")] callback: AuditFn,
+    ) -> napi::Result<()> {
+        let f = Arc::new(callback);
+        self.audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(f.clone());
+        // The core's queue is bounded and never waits; this hop never waits either (a JS thread
+        // 4096 lines behind loses lines rather than block the audit thread).
+        let sink = move |line: &str| {
+            f.call(line.to_string(), ThreadsafeFunctionCallMode::NonBlocking);
+        };
+        self.core
+            .add_audit_sink(Arc::new(sink))
+            .map_err(core_err)
+            .or_else(|e| throw(env, e))
+    }
+
+    /// Queue a flush marker (the empty string) behind every line already handed to each audit
+    /// callback; `true` for each callback whose marker was queued. Internal: `Runtime.flushAudit`.
+    #[napi]
+    pub fn audit_markers(&self) -> Vec<bool> {
+        self.audit
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .map(|f| f.call(String::new(), ThreadsafeFunctionCallMode::NonBlocking) == Status::Ok)
+            .collect()
+    }
+
+    /// Wait (off the JS thread) until every audit line queued before the call has reached the
+    /// sinks, at most `timeout_ms`; resolves to whether it completed.
+    #[napi(ts_return_type = "Promise<boolean>")]
+    pub fn flush_audit<'env>(
+        &self,
+        env: &'env Env,
+        timeout_ms: u32,
+    ) -> napi::Result<PromiseRaw<'env, bool>> {
+        let core = self.core.clone();
+        env.spawn_future(async move {
+            tokio::task::spawn_blocking(move || {
+                core.flush_audit(Duration::from_millis(u64::from(timeout_ms)))
+            })
+            .await
+            .map_err(|e| napi::Error::from_reason(e.to_string()))
+        })
+    }
+
+    /// The runtime's metrics in the Prometheus text format 0.0.4.
+    #[napi]
+    pub fn metrics(&self) -> String {
+        self.core.metrics_text()
     }
 
     /// Wait until a background policy refresh, if one is running, has finished (test hook).

@@ -59,9 +59,15 @@ async function check(req) {
   }
 }
 
+// The audit lines of the open runtime, as its onAudit callback received them.
+let auditLines = [];
+
 function create(build) {
   if (rt !== null) throw new ProtocolError('a runtime is open: send close first');
   rt = build();
+  const lines = [];
+  auditLines = lines;
+  rt.onAudit((line) => lines.push(line));
   return {};
 }
 
@@ -144,6 +150,12 @@ const OPS = {
   wait_policy_refresh: async () => {
     await runtime().waitPolicyRefresh();
     return {};
+  },
+  events: async () => {
+    const r = runtime();
+    if (!(await r.flushAudit(30000))) throw new Error('flushAudit timed out');
+    const events = auditLines.splice(0);
+    return { events };
   },
   close: () => {
     runtime().close();
