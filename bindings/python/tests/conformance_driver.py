@@ -7,6 +7,7 @@ import base64
 import json
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Optional
 
@@ -21,6 +22,8 @@ class Driver:
         self.rt: Optional[Runtime] = None
         self.allowed: dict[int, Decision] = {}
         self.next_handle = 1
+        self.audit_lines: list[str] = []
+        self.audit_lock = threading.Lock()
 
     def runtime(self) -> Runtime:
         if self.rt is None:
@@ -65,6 +68,14 @@ class Driver:
         if self.rt is not None:
             raise ProtocolError("a runtime is open: send close first")
         self.rt = build()
+        lines: list[str] = []
+        self.audit_lines = lines
+
+        def collect(line: str) -> None:
+            with self.audit_lock:
+                lines.append(line)
+
+        self.rt.add_audit_callback(collect)
         return {}
 
     def op_hello(self, cmd: dict[str, Any]) -> dict[str, Any]:
@@ -157,6 +168,14 @@ class Driver:
     def op_wait_policy_refresh(self, cmd: dict[str, Any]) -> dict[str, Any]:
         self.runtime().wait_policy_refresh()
         return {}
+
+    def op_events(self, cmd: dict[str, Any]) -> dict[str, Any]:
+        if not self.runtime().flush_audit(30.0):
+            raise RuntimeError("flush_audit timed out")
+        with self.audit_lock:
+            events = list(self.audit_lines)
+            self.audit_lines.clear()
+        return {"events": events}
 
     def op_close(self, cmd: dict[str, Any]) -> dict[str, Any]:
         for d in self.allowed.values():

@@ -63,6 +63,8 @@ _P = c_void_p  # every opaque handle
 _PP = POINTER(c_void_p)  # every out-parameter of a handle
 
 #: authsec_rpc_callback: (userdata, request_body, request_len, session_id, answer) -> status
+# authsec_audit_callback: (user_data, line, len), called on the runtime's audit thread.
+AUDIT_CALLBACK = ctypes.CFUNCTYPE(None, c_void_p, POINTER(ctypes.c_char), c_size_t)
 RPC_CALLBACK = ctypes.CFUNCTYPE(c_uint32, c_void_p, POINTER(ctypes.c_uint8), c_size_t, _Str, c_void_p)
 
 DECISION_ALLOW = 1
@@ -126,6 +128,9 @@ def _load() -> ctypes.CDLL:
         ),
         "authsec_runtime_wait_policy_refresh": (c_uint32, [_P, _PP]),
         "authsec_runtime_advance_clock": (c_uint32, [_P, c_uint64, _PP]),
+        "authsec_runtime_add_audit_callback": (c_uint32, [_P, AUDIT_CALLBACK, c_void_p, _PP]),
+        "authsec_runtime_flush_audit": (c_uint32, [_P, c_uint64, POINTER(c_bool), _PP]),
+        "authsec_runtime_metrics": (c_uint32, [_P, _PP, _PP]),
         "authsec_runtime_filter_response": (
             c_uint32, [_P, _P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP],
         ),

@@ -13,7 +13,7 @@ from __future__ import annotations
 from .._codes import ErrorCode
 from .._native import AuthsecError, ConfigError
 from .config import Config, PolicyMode, ToolInventoryProvider, ValidationMode, from_env
-from .engine import AuthorizeDenial, AuthorizeResult, Decision, FilterResult, Runtime
+from .engine import METRICS_CONTENT_TYPE, AuthorizeDenial, AuthorizeResult, Decision, FilterResult, Runtime
 from .errors import (
     AuthorizationError,
     InsufficientScopeError,
@@ -41,6 +41,7 @@ __all__ = [
     "ErrorCode",
     "FilterResult",
     "InsufficientScopeError",
+    "METRICS_CONTENT_TYPE",
     "ManifestTool",
     "PolicyIncompleteError",
     "PolicyMode",

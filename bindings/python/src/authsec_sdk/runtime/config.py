@@ -123,6 +123,16 @@ class Config:
     core's defaults for the others."""
     rbac_catalogue: Optional[dict[str, Any]] = None
     """The inline tenant catalogue ``{"tenants": {id: {"roles": [...], ...}}}``."""
+    audit_log: str = ""
+    """Audit events as JSON lines: ``""`` none, ``"stderr"``, or a file path (appended)."""
+    audit_sample_allowed: float = 1.0
+    """Share of allowed decisions that make an audit event (denials are never sampled)."""
+    audit_queue_capacity: int = 4096
+    """Audit queue capacity, lines; a full queue drops (counted), never waits."""
+    audit_private_claims: list[str] = field(default_factory=list)
+    """Claims whose values never appear in audit events (``sub``, ``client_id``, the tenant claim)."""
+    tenant_claim: str = "tenant"
+    """The claim audit events read the tenant from."""
 
     # ------------------------------------------------------------------ JSON translation
 

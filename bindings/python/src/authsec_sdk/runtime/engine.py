@@ -52,6 +52,9 @@ RpcAnswer = tuple[int, str, bytes, Optional[str]]
 #: Answers one JSON-RPC request (the decoded object) for the given session id ("" before one).
 RpcHandler = Callable[[dict[str, Any], str], Awaitable[RpcAnswer]]
 
+METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+"""The ``Content-Type`` of :meth:`Runtime.metrics` (Prometheus text format 0.0.4)."""
+
 
 def _b(value: Any) -> bytes:
     if type(value) is bytes:
@@ -249,6 +252,7 @@ class Runtime:
         self.cfg = cfg
         self._rt: Optional[int] = out.value
         self._lock = threading.Lock()
+        self._audit_callbacks: list[Any] = []
         self.metadata_path = _native.view(_native.lib.authsec_runtime_metadata_path(self._rt)).decode()
         self.max_body_bytes = int(_native.lib.authsec_runtime_max_body_bytes(self._rt))
         self.resource_path = urlsplit(cfg.resource_uri).path or "/"
@@ -442,6 +446,57 @@ class Runtime:
     def advance_clock(self, millis: int) -> None:
         """Move a ``manual_clock`` runtime's clock forward (tests)."""
         _native.call(_native.lib.authsec_runtime_advance_clock, self._ptr(), int(millis))
+
+    # ------------------------------------------------------------------ audit trail and metrics
+
+    def add_audit_callback(self, fn: Callable[[str], None]) -> None:
+        """Call ``fn(line)`` with every later audit line (one JSON object and its newline,
+        written by the core; schema: docs/audit.md), on the runtime's audit thread, in order.
+        The queue in front of it is bounded and never delays a request; an exception in ``fn``
+        loses that line only. There is no removal; :meth:`close` delivers what is queued, then
+        stops."""
+        if not callable(fn):
+            raise AuthsecError(ErrorCode.INVALID_INPUT, "add_audit_callback needs a callable")
+
+        def deliver(_ud: Any, line: Any, length: int) -> None:
+            try:
+                fn(ctypes.string_at(line, length).decode("utf-8", "replace"))
+            except Exception:
+                pass  # the audit trail never breaks the server
+
+        cb = _native.AUDIT_CALLBACK(deliver)
+        with self._lock:
+            _native.call(_native.lib.authsec_runtime_add_audit_callback, self._ptr(), cb, None)
+            # The library calls it until the runtime is freed: keep it alive as long.
+            self._audit_callbacks.append(cb)
+
+    def add_audit_logger(self, logger: logging.Logger, level: int = logging.INFO) -> None:
+        """Log every later audit event to ``logger`` at ``level``: the message is the JSON line
+        (without its newline) and the record's ``authsec_event`` attribute the parsed event."""
+
+        def log(line: str) -> None:
+            text = line.rstrip("\n")
+            logger.log(level, "%s", text, extra={"authsec_event": json.loads(text)})
+
+        self.add_audit_callback(log)
+
+    def flush_audit(self, timeout: float = 5.0) -> bool:
+        """Block until every audit line queued before the call has reached every callback (and
+        the ``audit_log`` file), at most ``timeout`` seconds; whether it completed. Never call
+        it from an audit callback."""
+        if not timeout >= 0:
+            raise AuthsecError(ErrorCode.INVALID_INPUT, "timeout must be a non-negative number")
+        done = ctypes.c_bool(False)
+        millis = min(int(timeout * 1000), 2**63)
+        _native.call(_native.lib.authsec_runtime_flush_audit, self._ptr(), millis, ctypes.byref(done))
+        return bool(done.value)
+
+    def metrics(self) -> str:
+        """The runtime's metrics in the Prometheus text format 0.0.4 (serve with
+        :data:`METRICS_CONTENT_TYPE`)."""
+        out = ctypes.c_void_p()
+        _native.call(_native.lib.authsec_runtime_metrics, self._ptr(), ctypes.byref(out))
+        return _native.take_text(out)
 
     # ------------------------------------------------------------------ the SDK's helpers
 
