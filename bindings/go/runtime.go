@@ -50,6 +50,7 @@ import (
 	"context"
 	"encoding/json"
 	"runtime"
+	"runtime/cgo"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +68,8 @@ type Runtime struct {
 	metadataPath string
 	// startupFailed is set when Startup failed: Middleware then answers StartupFailedResponse.
 	startupFailed atomic.Bool
+	// audit holds the cgo handles of the audit callbacks, deleted once the runtime is freed.
+	audit []cgo.Handle
 }
 
 // Option changes how a Runtime is built.
@@ -173,8 +176,13 @@ func (rt *Runtime) Close() error {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	if rt.h != nil {
+		// Delivers what is queued and detaches the audit callbacks before it returns.
 		C.authsec_runtime_free(rt.h)
 		rt.h = nil
+		for _, h := range rt.audit {
+			h.Delete()
+		}
+		rt.audit = nil
 		runtime.SetFinalizer(rt, nil)
 	}
 	return nil

@@ -35,6 +35,13 @@ type driver struct {
 	allowed map[int64]*authsec.Decision
 	next    int64
 	mu      sync.Mutex // guards allowed/next during check_many
+	// audit collects the lines the open runtime's audit callback received.
+	audit *auditLines
+}
+
+type auditLines struct {
+	mu    sync.Mutex
+	lines []string
 }
 
 type command struct {
@@ -139,7 +146,17 @@ func (d *driver) create(build func() (*authsec.Runtime, error)) (obj, error) {
 	if err != nil {
 		return nil, err
 	}
+	lines := &auditLines{}
+	if err := rt.AddAuditCallback(func(line []byte) {
+		lines.mu.Lock()
+		lines.lines = append(lines.lines, string(line))
+		lines.mu.Unlock()
+	}); err != nil {
+		rt.Close()
+		return nil, err
+	}
 	d.rt = rt
+	d.audit = lines
 	return obj{}, nil
 }
 
@@ -315,6 +332,22 @@ func (d *driver) run(c *command) (obj, error) {
 			return nil, err
 		}
 		return obj{}, nil
+	case "events":
+		done, err := rt.FlushAudit(30 * time.Second)
+		if err != nil {
+			return nil, err
+		}
+		if !done {
+			return nil, fmt.Errorf("audit flush timed out")
+		}
+		d.audit.mu.Lock()
+		events := d.audit.lines
+		d.audit.lines = nil
+		d.audit.mu.Unlock()
+		if events == nil {
+			events = []string{}
+		}
+		return obj{"events": events}, nil
 	case "close":
 		if d.rt == nil {
 			return nil, perr("no runtime: send create first")
@@ -395,7 +428,7 @@ func (d *driver) filterStream(rt *authsec.Runtime, c *command) (obj, error) {
 func known(op string) bool {
 	switch op {
 	case "startup", "check", "check_many", "filter", "filter_stream", "metadata", "publish_manifest",
-		"advance_clock", "wait_policy_refresh", "close":
+		"advance_clock", "wait_policy_refresh", "events", "close":
 		return true
 	}
 	return false
