@@ -61,6 +61,10 @@ echo "== cargo test"
 cargo build --locked -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --locked --workspace
 
+echo "== the off-by-default OTLP exporter (feature otlp): builds, lints, exports a decision span"
+cargo clippy --locked -p authsec-core --features otlp --all-targets -- -D warnings
+cargo test --locked -p authsec-core --features otlp --test otlp
+
 echo "== SPIRE v1.13.3 for the workload-identity tests (tests/spire/build.sh: built once from the Go module proxy, cached in target/spire/bin)"
 bash tests/spire/build.sh >/dev/null
 

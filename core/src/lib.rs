@@ -52,6 +52,9 @@ pub use audit::event::{
     REASONS,
 };
 pub use audit::metrics::METRICS_CONTENT_TYPE;
+/// OTLP export of the tracing spans (cargo feature `otlp`).
+#[cfg(feature = "otlp")]
+pub use audit::otlp;
 pub use audit::sink::{AuditSink, AuditStats, JsonLinesSink};
 pub use audit::DEFAULT_AUDIT_QUEUE;
 pub use clock::{Clock, ManualClock, SystemClock};

@@ -326,6 +326,8 @@ static uint32_t answer_rpc(void *userdata, const uint8_t *body, size_t len, auth
 int main(int argc, char **argv) {
   unsigned port = argc > 1 ? (unsigned)atoi(argv[1]) : 0;
   authsec_error *err = NULL;
+  /* Every decision as one JSON line on stderr unless the environment says otherwise. */
+  setenv("AUTHSEC_AUDIT_LOG", "stderr", 0);
   if (authsec_runtime_from_env(NULL, 0, &RT, &err) != AUTHSEC_STATUS_OK) {
     authsec_str m = authsec_error_message(err);
     fprintf(stderr, "config: %.*s\n", (int)m.len, m.data);

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 
 	authsec "github.com/authsec/authsec/bindings/go"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -76,11 +77,17 @@ func newMux(rt *authsec.Runtime) *http.ServeMux {
 	handler := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return server }, nil)
 	mux := http.NewServeMux()
 	authsec.MountMCP(mux, "/mcp", handler, rt)
+	// Prometheus scrape target: the core's metrics.
+	mux.Handle("/metrics", rt.MetricsHandler())
 	return mux
 }
 
 // start builds the runtime from the environment (AUTHSEC_*), runs startup and logs its warnings.
 func start(ctx context.Context) (*authsec.Runtime, error) {
+	// Every decision as one JSON line on stderr unless the environment says otherwise.
+	if os.Getenv("AUTHSEC_AUDIT_LOG") == "" {
+		os.Setenv("AUTHSEC_AUDIT_LOG", "stderr")
+	}
 	rt, err := authsec.FromEnv()
 	if err != nil {
 		return nil, err

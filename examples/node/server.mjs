@@ -12,7 +12,7 @@ import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
-import { Runtime, mountMcp } from '@authsec/runtime';
+import { METRICS_CONTENT_TYPE, Runtime, mountMcp } from '@authsec/runtime';
 
 const issues = [{ id: 1, title: 'Login page is slow', state: 'open' }];
 
@@ -66,8 +66,12 @@ async function handleMcp(req, res, parsedBody) {
   await transport.handleRequest(req, res, parsedBody);
 }
 
+// Every decision as one JSON line on stderr unless the environment says otherwise (docs/audit.md).
+process.env.AUTHSEC_AUDIT_LOG ??= 'stderr';
 const runtime = Runtime.fromEnv('AUTHSEC_');
 const app = express();
+// Prometheus scrape target: the core's metrics.
+app.get('/metrics', (_req, res) => res.type(METRICS_CONTENT_TYPE).send(runtime.metrics()));
 const { ready } = mountMcp(app, { path: '/mcp', runtime, handler: handleMcp, tools: TOOLS });
 await runtime.startup().then((warnings) => warnings.forEach((w) => console.warn(w)));
 await ready;

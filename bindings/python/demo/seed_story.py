@@ -134,7 +134,8 @@ def main() -> None:
         cfg = Config(issuer=issuer, authorization_server=issuer, jwks_url=f"{issuer}/jwks",
                      resource_uri=url, resource_name="Issues MCP",
                      tool_scopes={"list_issues": ["issues:read"], "create_issue": ["issues:write"], "whoami": []},
-                     policy_mode=PolicyMode.LOCAL_ONLY, validation_mode=ValidationMode.JWT_ONLY)
+                     policy_mode=PolicyMode.LOCAL_ONLY, validation_mode=ValidationMode.JWT_ONLY,
+                     audit_log="stderr")  # every decision as one JSON line on stderr
         app = FastAPI()
         mount_mcp(app, "/mcp", issues_server(), cfg)
         quiet()

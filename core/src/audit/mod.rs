@@ -9,6 +9,8 @@
 
 pub(crate) mod event;
 pub(crate) mod metrics;
+#[cfg(feature = "otlp")]
+pub mod otlp;
 pub(crate) mod sink;
 
 use std::sync::Arc;

@@ -223,6 +223,8 @@ async fn main() {
             "resource_uri": resource,
             "resource_name": "AuthSec Demo MCP Server",
             "policy_mode": "local_only",
+            // Every decision as one JSON line on stderr (docs/audit.md).
+            "audit_log": "stderr",
             "supported_scopes": ["issues:read", "issues:write"],
             "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"], "server_info": []}
         })
