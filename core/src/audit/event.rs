@@ -264,9 +264,25 @@ fn line<T: Serialize>(kind: &str, body: &T, at: SystemTime) -> String {
 }
 
 impl DecisionEvent {
-    /// The event as one JSON line (newline included), stamped `at`.
+    /// The event as one JSON line (newline included), stamped `at`. The hot path of an audited
+    /// request: the struct is serialized as it is (no flattening map) behind a written prefix.
     pub fn to_json_line(&self, at: SystemTime) -> String {
-        line("decision", self, at)
+        let mut out = String::with_capacity(512);
+        out.push_str("{\"v\":");
+        out.push_str(&AUDIT_SCHEMA_VERSION.to_string());
+        out.push_str(",\"type\":\"decision\",\"time\":\"");
+        push_rfc3339_millis(&mut out, at);
+        out.push('"');
+        match serde_json::to_string(self) {
+            // `{...}` with at least `decision`: drop its `{` and join with a comma.
+            Ok(body) if body.len() > 2 => {
+                out.push(',');
+                out.push_str(&body[1..]);
+            }
+            _ => out.push('}'),
+        }
+        out.push('\n');
+        out
     }
 }
 
@@ -287,6 +303,13 @@ pub(crate) fn cut(s: &str) -> String {
 
 /// `2026-12-01T10:45:40.123Z` (UTC, milliseconds).
 pub(crate) fn rfc3339_millis(at: SystemTime) -> String {
+    let mut out = String::with_capacity(24);
+    push_rfc3339_millis(&mut out, at);
+    out
+}
+
+/// [`rfc3339_millis`] appended to `out`, digit by digit (no formatting machinery).
+fn push_rfc3339_millis(out: &mut String, at: SystemTime) {
     let d = at.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
     let secs = d.as_secs();
     let days = (secs / 86_400) as i64;
@@ -301,13 +324,21 @@ pub(crate) fn rfc3339_millis(at: SystemTime) -> String {
     let day = doy - (153 * mp + 2) / 5 + 1;
     let month = if mp < 10 { mp + 3 } else { mp - 9 };
     let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    let parts: [(u64, u32, char); 7] = [
+        (year.clamp(0, 9999) as u64, 4, '-'),
+        (month as u64, 2, '-'),
+        (day as u64, 2, 'T'),
+        (rem / 3600, 2, ':'),
+        (rem % 3600 / 60, 2, ':'),
+        (rem % 60, 2, '.'),
+        (u64::from(d.subsec_millis()), 3, 'Z'),
+    ];
+    for (n, width, sep) in parts {
+        for p in (0..width).rev() {
+            out.push(char::from(b'0' + (n / 10u64.pow(p) % 10) as u8));
+        }
+        out.push(sep);
+    }
 }
 
 #[cfg(test)]
