@@ -228,3 +228,59 @@ fn no_sink_means_no_events_but_metrics_still_count() {
     );
     assert!(rt.flush_audit(Duration::from_millis(1)));
 }
+
+#[tokio::test]
+async fn manifest_publishing_emits_an_event_without_the_backend_answer() {
+    let fx = authsec_fixture::Fixture::start().await.unwrap();
+    let base = &fx.base_url;
+    let rt = Runtime::new(
+        Config::from_json(
+            &serde_json::json!({"issuer": base, "jwks_url": format!("{base}/jwks"),
+                "resource_uri": "https://mcp.example.com/mcp", "resource_server_id": "rs-1",
+                "introspection_client_id": "rs-1", "introspection_client_secret": "secret-1",
+                "policy_mode": "local_only", "tool_scopes": {"list_issues": ["issues:read"]}})
+            .to_string(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let lines = collector(&rt);
+    let tools = vec![serde_json::json!({"name": "list_issues"})];
+    let report = rt
+        .publish_manifest(authsec_core::ManifestSource::Tools(tools))
+        .await
+        .unwrap();
+    // A backend answering an error with a body: a failed event naming only the code.
+    fx.control(
+        "POST",
+        "/_control/outage",
+        Some(serde_json::json!({"endpoint": "manifest", "status": 500,
+            "body": {"error": "BACKEND-BODY-MARKER"}})),
+    )
+    .await;
+    let refused = rt
+        .publish_manifest(authsec_core::ManifestSource::Tools(vec![
+            serde_json::json!({"name": "list_issues"}),
+        ]))
+        .await;
+    assert!(refused.is_err());
+    assert!(rt.flush_audit(Duration::from_secs(30)));
+    let ev: Vec<Value> = lines
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(ev.len(), 2, "{ev:?}");
+    assert_eq!(ev[0]["type"], "manifest_publish");
+    assert_eq!(ev[0]["outcome"], "ok");
+    assert_eq!(ev[0]["tools"], 1);
+    assert_eq!(ev[0]["generation"], report.generation.unwrap());
+    assert_eq!(ev[1]["outcome"], "failed");
+    assert_eq!(ev[1]["detail"], "backend_error");
+    let text = serde_json::to_string(&ev).unwrap();
+    assert!(
+        !text.contains("BACKEND-BODY-MARKER") && !text.contains("secret-1"),
+        "{text}"
+    );
+}
