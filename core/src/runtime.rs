@@ -397,6 +397,9 @@ impl Drop for Inner {
         {
             let _ = stop.send(true);
         }
+        // Audit sinks are detached (after delivering what is queued, at most 5 s): background
+        // tasks that outlive the runtime never call a binding's callback.
+        self.observer.events.close(Duration::from_secs(5));
     }
 }
 
@@ -426,14 +429,6 @@ impl WorkloadPolicies {
                 .collect(),
             none: Arc::new(LocalPolicy::new(&Default::default())),
         }
-    }
-}
-
-/// When the last handle of a runtime goes, its audit sinks are detached (after delivering what
-/// is queued, at most 5 s): background tasks that outlive it never call a binding's callback.
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.observer.events.close(Duration::from_secs(5));
     }
 }
 
