@@ -191,6 +191,8 @@ struct ProxyRt {
     records: Arc<Mutex<HashMap<String, AccessRecord>>>,
     client: reqwest::Client,
     stop: Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
+    /// The core's audit lines (the runner checks one decision event per request).
+    audit: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for ProxyRt {
@@ -374,6 +376,12 @@ impl Binding for ProxyBinding {
                     .build()
             })
             .map_err(failure)?;
+        let audit: Arc<Mutex<Vec<String>>> = Arc::default();
+        let lines = audit.clone();
+        rt.add_audit_sink(Arc::new(move |l: &str| {
+            lines.lock().unwrap().push(l.to_string())
+        }))
+        .map_err(failure)?;
         let upstream = TestUpstream::default();
         let records: Arc<Mutex<HashMap<String, AccessRecord>>> = Arc::default();
         let sink = records.clone();
@@ -419,6 +427,7 @@ impl Binding for ProxyBinding {
             records,
             client,
             stop: Mutex::new(Some(stop)),
+            audit,
         })
     }
 
@@ -608,6 +617,18 @@ impl Binding for ProxyBinding {
     fn advance_clock(&self, rt: &ProxyRt, seconds: f64) -> Result<(), String> {
         rt.clock.advance(Duration::from_secs_f64(seconds));
         Ok(())
+    }
+
+    /// Filter and metadata steps re-send requests through the proxy (and so the core).
+    fn one_decision_per_check(&self) -> bool {
+        false
+    }
+
+    fn events(&self, rt: &ProxyRt) -> Result<Vec<String>, String> {
+        if !rt.rt.flush_audit(Duration::from_secs(30)) {
+            return Err("audit flush timed out".into());
+        }
+        Ok(std::mem::take(&mut *rt.audit.lock().unwrap()))
     }
 
     fn wait_policy_refresh(&self, rt: Arc<ProxyRt>) -> BoxFuture<'static, Result<(), String>> {
