@@ -7,8 +7,9 @@
 //! body or of the in-band `_meta.authsec` / `error.data.authsec` object), so the log says what
 //! the client was told, in the core's words.
 //!
-//! The counters are this crate's own; once the core exposes its audit events and metrics (backend
-//! call latencies, cache hit rates), [`Metrics::render`] is the one place to append them.
+//! These counters are the proxy's own (what only the proxy sees: upstream latencies, refused
+//! answers, cut streams, stdio children); `/metrics` serves them followed by the core's
+//! (`Runtime::metrics_text`: decisions, backend calls and latencies, cache hit rates).
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -409,6 +409,10 @@ async fn healthz_and_metrics() {
         "authsec_proxy_requests_total{decision=\"allow\",reason=\"ok\"} 1\n",
         "authsec_proxy_upstream_seconds_count 1\n",
         "# TYPE authsec_proxy_decision_seconds histogram\n",
+        // The core's own metrics follow the proxy's.
+        "# TYPE authsec_decisions_total counter\n",
+        "authsec_backend_requests_total{endpoint=\"jwks\",status=\"2xx\"} 1\n",
+        "authsec_cache_lookups_total{cache=\"token\",result=\"hit\"} 1\n",
     ] {
         assert!(m.contains(line), "{line:?} missing in\n{m}");
     }

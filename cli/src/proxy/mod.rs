@@ -155,6 +155,8 @@ impl Proxy {
         drop(listener);
         let _ = tokio::time::timeout(self.inner.opts.shutdown_grace, graceful.shutdown()).await;
         self.inner.upstream.shutdown().await;
+        // The audit trail's last events (the core's `audit_log` sinks) before the process ends.
+        self.inner.rt.flush_audit(Duration::from_secs(5));
     }
 
     /// Answer one request.
@@ -411,9 +413,13 @@ impl Proxy {
                 r.status = 200;
                 r.headers = vec![(
                     "content-type".into(),
-                    "text/plain; version=0.0.4; charset=utf-8".into(),
+                    authsec_core::METRICS_CONTENT_TYPE.into(),
                 )];
-                r.body = self.inner.metrics.render().into_bytes();
+                // The proxy's own counters, then the core's (decisions, backend calls and their
+                // latencies, cache hit rates, policy age, the audit queue).
+                let mut text = self.inner.metrics.render();
+                text.push_str(&self.inner.rt.metrics_text());
+                r.body = text.into_bytes();
             }
             _ => return None,
         }
