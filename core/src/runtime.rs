@@ -19,8 +19,10 @@ use crate::manifest::{self, ManifestReport, ManifestSource};
 use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
+use crate::policy::resources::{self, ListKind};
 use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
+use crate::request::revision::{self, Era, McpHeaders};
 use crate::response::challenge::ChallengeBuilder;
 use crate::response::denial::{Denial, DenialKind, Responder};
 use crate::response::filter::{self, ResponseFilter};
@@ -99,13 +101,6 @@ impl<'a> Request<'a> {
             Bearer::Token(t) => Some(t),
             Bearer::Missing | Bearer::Malformed => None,
         }
-    }
-
-    fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
     }
 }
 
@@ -619,10 +614,18 @@ impl Runtime {
         } else {
             Ok(Body::Empty)
         };
+        let mcp = match mcp_headers(req) {
+            Ok(h) => h,
+            Err(detail) => {
+                let b = body.as_ref().unwrap_or(&Body::Empty);
+                return Check::Ready(Decision::Respond(
+                    inner.responder.header_mismatch(b, &detail),
+                ));
+            }
+        };
+        let era = Era::of(mcp.protocol_version);
         if let Ok(b) = &body {
-            if let Some(detail) =
-                jsonrpc::header_mismatch(b, req.header("mcp-method"), req.header("mcp-name"))
-            {
+            if let Some(detail) = revision::check_headers(era, b, mcp) {
                 return Check::Ready(Decision::Respond(
                     inner.responder.header_mismatch(b, &detail),
                 ));
@@ -631,25 +634,25 @@ impl Runtime {
         let token = match extract_bearer(header.unwrap_or("")) {
             Bearer::Missing => {
                 let d = Denial::from_auth(AuthError::with_reason(Reason::NoToken, MISSING_TOKEN));
-                return Check::Ready(self.deny_auth(false, &body, d));
+                return Check::Ready(self.deny_auth(false, era, &body, d));
             }
             Bearer::Malformed => {
                 let d = Denial::from_auth(AuthError::with_reason(
                     Reason::NoToken,
                     "malformed bearer token: unexpected whitespace",
                 ));
-                return Check::Ready(self.deny_auth(true, &body, d));
+                return Check::Ready(self.deny_auth(true, era, &body, d));
             }
             Bearer::Token(t) => t,
         };
         match inner.validator.validate_sync(token) {
-            Some(result) => Check::Ready(self.decide(result, body)),
+            Some(result) => Check::Ready(self.decide(result, era, body)),
             None => {
                 let this = self.clone();
                 let token = token.to_string();
                 Check::Pending(Pending(Box::pin(async move {
                     let result = this.inner.validator.validate(&token).await;
-                    this.decide(result, body)
+                    this.decide(result, era, body)
                 })))
             }
         }
@@ -658,26 +661,29 @@ impl Runtime {
     fn decide(
         &self,
         result: std::result::Result<Arc<Principal>, AuthError>,
+        era: Era,
         body: std::result::Result<Body, ParseError>,
     ) -> Decision {
         match result {
-            Err(e) => self.deny_auth(true, &body, Denial::from_auth(e)),
+            Err(e) => self.deny_auth(true, era, &body, Denial::from_auth(e)),
             Ok(p) => self.authorize_request(p, body),
         }
     }
 
-    /// Denial handling of reference §3.3: handshake pass-through, in-band answers for MCP
-    /// clients that presented a token, otherwise the standard HTTP error.
+    /// Denial handling of reference §3.3: discovery pass-through (the legacy handshake, or
+    /// `server/discover` for 2026-07-28 clients), in-band answers for MCP clients that presented
+    /// a token, otherwise the standard HTTP error.
     fn deny_auth(
         &self,
         token_present: bool,
+        era: Era,
         body: &std::result::Result<Body, ParseError>,
         d: Denial,
     ) -> Decision {
         let r = &self.inner.responder;
         if let Ok(b) = body {
             if token_present && matches!(d.status(), 401 | 403) && b.is_json_rpc() {
-                if b.all_handshake() {
+                if revision::all_discovery(era, b) {
                     return Decision::PassThrough;
                 }
                 if b.any_method("tools/call") {
@@ -701,8 +707,10 @@ impl Runtime {
             Ok(b) => b,
             Err(e) => return Decision::Respond(r.bad_request(&e.0)),
         };
-        let lists = body.any_method("tools/list");
         let view = self.policy_for(&principal).current();
+        let lists = ListKind::ALL
+            .into_iter()
+            .any(|k| resources::gates_list(&view, k) && body.any_method(k.method()));
         for action in body.envelopes().filter_map(action_of) {
             if let Err(refusal) = decide(&view, &principal, action) {
                 let d = Denial::from_refusal(refusal, &principal);
@@ -844,6 +852,25 @@ fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
         }
     }
     out
+}
+
+/// The request-metadata headers, each at most once: a repeated `MCP-Protocol-Version`,
+/// `Mcp-Method` or `Mcp-Name` is refused (a server reading the other copy would see another
+/// request than the one decided).
+fn mcp_headers<'a>(req: &Request<'a>) -> std::result::Result<McpHeaders<'a>, String> {
+    let one = |name: &'static str| {
+        let mut it = req.headers_named(name);
+        let first = it.next();
+        match it.next() {
+            Some(_) => Err(format!("header {name} is repeated")),
+            None => Ok(first),
+        }
+    };
+    Ok(McpHeaders {
+        protocol_version: one("MCP-Protocol-Version")?,
+        method: one("Mcp-Method")?,
+        name: one("Mcp-Name")?,
+    })
 }
 
 /// The action an envelope asks the policy about; `None` for methods the policy does not gate

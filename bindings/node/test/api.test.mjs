@@ -182,7 +182,7 @@ test('publishManifest: a tool list and a JSON-RPC handshake callback', async () 
     if (req.method === 'tools/list') return { jsonrpc: '2.0', id: req.id, result: { tools: [{ name: 'delete_issue' }] } };
     return undefined; // notification
   });
-  assert.deepEqual(seen, ['initialize', 'notifications/initialized', 'tools/list']);
+  assert.deepEqual(seen, ['server/discover', 'initialize', 'notifications/initialized', 'tools/list']);
   assert.equal(r2.toolsSent, 1);
   last = await fx.control('GET', '/_control/last');
   assert.deepEqual(last.manifest.json.tools, [{ name: 'delete_issue' }]);

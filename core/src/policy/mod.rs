@@ -10,6 +10,7 @@
 pub(crate) mod catalogue;
 pub(crate) mod rbac;
 pub(crate) mod remote;
+pub(crate) mod resources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
