@@ -20,11 +20,11 @@ use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::policy::resources::{self, ListKind};
-use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
+use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView, Refusal};
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
 use crate::request::revision::{self, Era, McpHeaders};
 use crate::response::challenge::ChallengeBuilder;
-use crate::response::denial::{Denial, DenialKind, Responder};
+use crate::response::denial::{Denial, Responder};
 use crate::response::filter::{self, ResponseFilter};
 use crate::response::metadata;
 pub use crate::response::Response;
@@ -711,14 +711,25 @@ impl Runtime {
         let lists = ListKind::ALL
             .into_iter()
             .any(|k| resources::gates_list(&view, k) && body.any_method(k.method()));
+        // Every call is decided, so one 403 names the scopes of every denied call (SEP-835);
+        // a policy outage answers at once.
+        let mut refused = Vec::new();
         for action in body.envelopes().filter_map(action_of) {
-            if let Err(refusal) = decide(&view, &principal, action) {
-                let d = Denial::from_refusal(refusal, &principal);
-                if d.kind != DenialKind::PolicyUnavailable && body.is_json_rpc() {
-                    return Decision::Respond(r.in_band_tool_error(&body, &d));
+            match decide(&view, &principal, action) {
+                Ok(()) => {}
+                Err(unavailable @ Refusal::Unavailable(_)) => {
+                    let d = Denial::from_refusal(unavailable, &principal);
+                    return Decision::Respond(r.tool_error(&d));
                 }
-                return Decision::Respond(r.tool_error(&d));
+                Err(refusal) => refused.push(refusal),
             }
+        }
+        if !refused.is_empty() {
+            let d = Denial::from_refusals(refused, &principal);
+            if body.is_json_rpc() {
+                return Decision::Respond(r.in_band_tool_error(&body, &d));
+            }
+            return Decision::Respond(r.tool_error(&d));
         }
         Decision::Allow(Allow {
             principal,

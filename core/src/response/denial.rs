@@ -91,6 +91,39 @@ impl Denial {
         }
     }
 
+    /// The one denial for every refused call of a request (SEP-835: one challenge names all
+    /// the scopes the denied operation needs; for a batch, those of every denied call, in
+    /// order, each once). Scopes the caller already holds are not repeated (SEP-2350: the
+    /// client accumulates them). One refusal gives exactly [`Denial::from_refusal`]'s denial.
+    pub(crate) fn from_refusals(refusals: Vec<Refusal>, principal: &Principal) -> Denial {
+        let mut refusals = refusals.into_iter();
+        let Some(first) = refusals.next() else {
+            return Denial::policy_unavailable("no refusal".into());
+        };
+        let mut d = Denial::from_refusal(first, principal);
+        let mut tools = vec![d.tool.clone()];
+        for r in refusals {
+            let more = Denial::from_refusal(r, principal);
+            if more.kind != DenialKind::InsufficientScope {
+                return more;
+            }
+            if !tools.contains(&more.tool) {
+                tools.push(more.tool);
+            }
+            for s in more.required {
+                if !d.required.contains(&s) {
+                    d.required.push(s);
+                }
+            }
+        }
+        d.required.retain(|s| !principal.has_scope(s));
+        if tools.len() > 1 {
+            d.description = scope_message_many(&tools, &d.required, &d.granted);
+            d.tool = tools.join(", ");
+        }
+        d
+    }
+
     pub(crate) fn insufficient_scope(
         tool: &str,
         required: Vec<String>,
@@ -137,14 +170,24 @@ impl Denial {
     }
 
     fn challenge(&self, c: &ChallengeBuilder) -> String {
+        // `offline_access` asks for a refresh token; it is never a scope an operation needs
+        // (MCP authorization: SHOULD NOT appear in a challenge's scope).
         let scope = if self.kind == DenialKind::InsufficientScope {
-            self.required.join(" ")
+            self.required
+                .iter()
+                .filter(|s| s.as_str() != OFFLINE_ACCESS)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
         } else {
             String::new()
         };
         c.build(self.error(), &self.description, &scope)
     }
 }
+
+/// The OIDC scope asking for a refresh token, never advertised or challenged for.
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
 
 /// The 403 description of reference §3.4.
 fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String {
@@ -157,6 +200,19 @@ fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String 
         format!("Tool '{tool}' requires scope: {req}. Your token does not include this scope. Ask an AuthSec admin to grant it, or use a tool that fits your current scopes.")
     } else {
         format!("Tool '{tool}' requires scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scope, or use a tool that fits your current scopes.", granted.join(", "))
+    }
+}
+
+/// The 403 description for several denied tools of one batch (same shape as
+/// [`scope_message`], naming every tool).
+fn scope_message_many(tools: &[String], required: &[String], granted: &[String]) -> String {
+    let names: Vec<String> = tools.iter().map(|t| format!("'{t}'")).collect();
+    let names = names.join(", ");
+    let req = required.join(", ");
+    if granted.is_empty() {
+        format!("Tools {names} require scope: {req}. Your token does not include these scopes. Ask an AuthSec admin to grant them, or use tools that fit your current scopes.")
+    } else {
+        format!("Tools {names} require scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scopes, or use tools that fit your current scopes.", granted.join(", "))
     }
 }
 
@@ -178,6 +234,12 @@ fn friendly_message(d: &Denial) -> String {
         let mut parts = Vec::with_capacity(4);
         parts.push(if d.tool.is_empty() {
             "This action cannot be performed with this token.".to_string()
+        } else if d.description.starts_with("Tools '") {
+            let names: Vec<String> = d.tool.split(", ").map(|t| format!("'{t}'")).collect();
+            format!(
+                "Tools {} cannot be called with this token.",
+                names.join(", ")
+            )
         } else {
             format!("Tool '{}' cannot be called with this token.", d.tool)
         });
@@ -373,5 +435,54 @@ fn per_request(body: &Body, one: impl Fn(&Id) -> Value) -> Value {
         Body::Batch(_) => Value::Array(body.envelopes().map(|e: &Envelope| one(&e.id)).collect()),
         Body::Single(e) => one(&e.id),
         Body::Empty => one(&Id::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(scopes: &str) -> Principal {
+        let claims = serde_json::json!({"sub": "u", "scope": scopes});
+        Principal::from_claims(claims.as_object().unwrap().clone(), false)
+    }
+
+    fn missing(tool: &str, required: &[&str], p: &Principal) -> Refusal {
+        Refusal::MissingScope {
+            tool: tool.into(),
+            required: required.iter().map(|s| s.to_string()).collect(),
+            granted: p.scopes.clone(),
+        }
+    }
+
+    #[test]
+    fn one_denial_for_a_batch_without_granted_scopes() {
+        let p = principal("b");
+        let d = Denial::from_refusals(
+            vec![
+                missing("t1", &["a", "b"], &p),
+                missing("t2", &["c", "a"], &p),
+                missing("t1", &["d"], &p),
+            ],
+            &p,
+        );
+        assert_eq!(d.kind, DenialKind::InsufficientScope);
+        assert_eq!(
+            d.required,
+            vec!["a", "c", "d"],
+            "each once, in order, b is held"
+        );
+        assert_eq!(d.tool, "t1, t2");
+        assert!(d
+            .description
+            .starts_with("Tools 't1', 't2' require scope: a, c, d."));
+        let c = ChallengeBuilder::new("r", "https://x/m");
+        assert!(d.challenge(&c).ends_with(", scope=\"a c d\""));
+        // One refusal: exactly the single-call denial.
+        let one = Denial::from_refusals(vec![missing("t1", &["a"], &p)], &p);
+        assert_eq!(one, Denial::from_refusal(missing("t1", &["a"], &p), &p));
+        // offline_access never reaches the challenge's scope.
+        let off = Denial::from_refusals(vec![missing("t", &["offline_access", "w"], &p)], &p);
+        assert!(off.challenge(&c).ends_with(", scope=\"w\""));
     }
 }

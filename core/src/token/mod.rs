@@ -11,4 +11,5 @@ pub(crate) mod keys;
 pub(crate) mod principal;
 pub(crate) mod svid;
 pub(crate) mod user_info;
+pub(crate) mod scopes;
 pub(crate) mod validator;
