@@ -19,7 +19,7 @@ use crate::manifest::{self, ManifestReport, ManifestSource};
 use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
-use crate::policy::resources::{self, ListKind};
+use crate::policy::resources::{self, ItemRules, ListKind};
 use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView, Refusal};
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
 use crate::request::revision::{self, Era, McpHeaders};
@@ -299,6 +299,7 @@ impl RuntimeBuilder {
         };
         Ok(Runtime {
             inner: Arc::new(Inner {
+                items: Arc::new(ItemRules::new(&cfg)),
                 max_body: cfg.max_body_bytes,
                 remote,
                 http,
@@ -327,6 +328,8 @@ struct Inner {
     workloads: Option<WorkloadPolicies>,
     rbac: Arc<Rbac>,
     db_catalogue: Option<Arc<DbCatalogue>>,
+    /// Local resource and prompt rules (the remote policy has tools only).
+    items: Arc<ItemRules>,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
@@ -703,6 +706,7 @@ impl Runtime {
         body: std::result::Result<Body, ParseError>,
     ) -> Decision {
         let r = &self.inner.responder;
+        let items = &*self.inner.items;
         let body = match body {
             Ok(b) => b,
             Err(e) => return Decision::Respond(r.bad_request(&e.0)),
@@ -710,12 +714,18 @@ impl Runtime {
         let view = self.policy_for(&principal).current();
         let lists = ListKind::ALL
             .into_iter()
-            .any(|k| resources::gates_list(&view, k) && body.any_method(k.method()));
+            .any(|k| resources::gates_list(&view, items, k) && body.any_method(k.method()));
         // Every call is decided, so one 403 names the scopes of every denied call (SEP-835);
         // a policy outage answers at once.
         let mut refused = Vec::new();
+        let mut tool_refused = false;
         for action in body.envelopes().filter_map(action_of) {
-            match decide(&view, &principal, action) {
+            let verdict = match action {
+                Action::CallTool(_) => decide(&view, &principal, action),
+                _ => items.decide(&view, &principal, action),
+            };
+            tool_refused |= verdict.is_err() && matches!(action, Action::CallTool(_));
+            match verdict {
                 Ok(()) => {}
                 Err(unavailable @ Refusal::Unavailable(_)) => {
                     let d = Denial::from_refusal(unavailable, &principal);
@@ -727,7 +737,13 @@ impl Runtime {
         if !refused.is_empty() {
             let d = Denial::from_refusals(refused, &principal);
             if body.is_json_rpc() {
-                return Decision::Respond(r.in_band_tool_error(&body, &d));
+                // A denied tool call answers with a tool result (isError); a denied
+                // resources/read or prompts/get with a JSON-RPC error.
+                return Decision::Respond(if tool_refused {
+                    r.in_band_tool_error(&body, &d)
+                } else {
+                    r.in_band_rpc_error(&body, &d)
+                });
             }
             return Decision::Respond(r.tool_error(&d));
         }
@@ -754,11 +770,11 @@ impl Runtime {
         }
         let limit = usize::try_from(self.inner.max_body).unwrap_or(usize::MAX);
         let result = if filter::is_sse(content_type) {
-            filter::filter_sse(body, &view, principal, limit)
+            filter::filter_sse(body, &view, &self.inner.items, principal, limit)
         } else if body.len() > limit {
             Err(filter::Refusal::BadGateway(filter::TOO_LARGE))
         } else {
-            filter::filter_json(body, &view, principal)
+            filter::filter_json(body, &view, &self.inner.items, principal)
         };
         match result {
             Ok(None) => FilterOutcome::Unchanged,
@@ -818,6 +834,7 @@ impl Runtime {
     ) -> ResponseFilter {
         ResponseFilter::new(
             self.policy_for(&principal).clone(),
+            self.inner.items.clone(),
             self.inner.responder.clone(),
             principal,
             self.inner.max_body,

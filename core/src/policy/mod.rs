@@ -144,6 +144,8 @@ pub enum Refusal {
         /// `missing required <categories>` or `no RBAC requirement satisfied`.
         reason: String,
     },
+    /// A local resource or prompt rule refused it (see `resources`).
+    Item(resources::ItemRefusal),
 }
 
 /// Decide whether `principal` may perform `action` under `view`.

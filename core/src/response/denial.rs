@@ -4,6 +4,7 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::policy::resources::ItemKind;
 use crate::policy::Refusal;
 use crate::request::jsonrpc::{Body, Envelope, Id};
 use crate::response::challenge::ChallengeBuilder;
@@ -22,6 +23,40 @@ pub(crate) enum DenialKind {
     RbacDenied,
 }
 
+/// What a scope denial is about: the word in its texts and the body key naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Noun {
+    Tool,
+    Resource,
+    Prompt,
+}
+
+impl Noun {
+    fn key(self) -> &'static str {
+        match self {
+            Noun::Tool => "tool",
+            Noun::Resource => "resource",
+            Noun::Prompt => "prompt",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Noun::Tool => "Tool",
+            Noun::Resource => "Resource",
+            Noun::Prompt => "Prompt",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Noun::Tool => "called",
+            Noun::Resource => "read",
+            Noun::Prompt => "used",
+        }
+    }
+}
+
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Denial {
@@ -29,7 +64,9 @@ pub(crate) struct Denial {
     pub description: String,
     pub required: Vec<String>,
     pub granted: Vec<String>,
+    /// The denied tool (or resource URI, or prompt name: see `noun`).
     pub tool: String,
+    pub noun: Noun,
     pub reason: Option<&'static str>,
     /// The SPIFFE ID of a workload caller refused by `tool_workloads`.
     pub workload: Option<String>,
@@ -47,6 +84,7 @@ impl Denial {
             required: Vec::new(),
             granted: Vec::new(),
             tool: String::new(),
+            noun: Noun::Tool,
             reason,
             workload: None,
         }
@@ -65,6 +103,7 @@ impl Denial {
                     required: Vec::new(),
                     granted: Vec::new(),
                     tool,
+                    noun: Noun::Tool,
                     reason: None,
                     workload: Some(id),
                 }
@@ -85,9 +124,27 @@ impl Denial {
                 required: Vec::new(),
                 granted: Vec::new(),
                 tool,
+                noun: Noun::Tool,
                 reason: None,
                 workload: None,
             },
+            Refusal::Item(i) => {
+                let noun = match i.kind {
+                    ItemKind::Resource => Noun::Resource,
+                    ItemKind::Prompt => Noun::Prompt,
+                };
+                let required = i.required.unwrap_or_else(|| {
+                    vec![format!(
+                        "<no scope mapping for {} '{}'>",
+                        noun.key(),
+                        i.name
+                    )]
+                });
+                let mut d = Denial::insufficient_scope(&i.name, required, i.granted);
+                d.noun = noun;
+                d.description = scope_message_for(noun, &i.name, &d.required, &d.granted);
+                d
+            }
         }
     }
 
@@ -135,6 +192,7 @@ impl Denial {
             required,
             granted,
             tool: tool.to_string(),
+            noun: Noun::Tool,
             reason: None,
             workload: None,
         }
@@ -147,6 +205,7 @@ impl Denial {
             required: Vec::new(),
             granted: Vec::new(),
             tool: String::new(),
+            noun: Noun::Tool,
             reason: None,
             workload: None,
         }
@@ -188,6 +247,21 @@ impl Denial {
 
 /// The OIDC scope asking for a refresh token, never advertised or challenged for.
 pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The 403 description of a resource or prompt denial (the tool text of reference §3.4 with
+/// its noun).
+fn scope_message_for(noun: Noun, name: &str, required: &[String], granted: &[String]) -> String {
+    if noun == Noun::Tool {
+        return scope_message(name, required, granted);
+    }
+    let (title, key) = (noun.title(), noun.key());
+    let req = required.join(", ");
+    if granted.is_empty() {
+        format!("{title} '{name}' requires scope: {req}. Your token does not include this scope. Ask an AuthSec admin to grant it, or use a {key} that fits your current scopes.")
+    } else {
+        format!("{title} '{name}' requires scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scope, or use a {key} that fits your current scopes.", granted.join(", "))
+    }
+}
 
 /// The 403 description of reference §3.4.
 fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String {
@@ -241,7 +315,12 @@ fn friendly_message(d: &Denial) -> String {
                 names.join(", ")
             )
         } else {
-            format!("Tool '{}' cannot be called with this token.", d.tool)
+            format!(
+                "{} '{}' cannot be {} with this token.",
+                d.noun.title(),
+                d.tool,
+                d.noun.verb()
+            )
         });
         if !d.required.is_empty() {
             parts.push(format!("Required scope: {}.", d.required.join(", ")));
@@ -251,10 +330,10 @@ fn friendly_message(d: &Denial) -> String {
         } else {
             format!("Your token has: {}.", d.granted.join(", "))
         });
-        parts.push(
-            "Ask an admin to grant the required scope to your role, or use a different tool."
-                .to_string(),
-        );
+        parts.push(format!(
+            "Ask an admin to grant the required scope to your role, or use a different {}.",
+            d.noun.key()
+        ));
         return parts.join(" ");
     }
     match d.reason {
@@ -308,7 +387,7 @@ impl Responder {
             body.insert("granted_scopes".into(), list(&d.granted));
         }
         if !d.tool.is_empty() {
-            body.insert("tool".into(), d.tool.clone().into());
+            body.insert(d.noun.key().into(), d.tool.clone().into());
         }
         self.with_challenge(d, body)
     }
@@ -319,7 +398,7 @@ impl Responder {
         body.insert("error".into(), d.error().into());
         body.insert("error_description".into(), d.description.clone().into());
         if d.kind == DenialKind::InsufficientScope {
-            body.insert("tool".into(), d.tool.clone().into());
+            body.insert(d.noun.key().into(), d.tool.clone().into());
             body.insert("required_scopes".into(), list(&d.required));
             body.insert("granted_scopes".into(), list(&d.granted));
         }
@@ -362,7 +441,7 @@ impl Responder {
             meta.insert("granted_scopes".into(), list(&d.granted));
         }
         if !d.tool.is_empty() {
-            meta.insert("tool".into(), d.tool.clone().into());
+            meta.insert(d.noun.key().into(), d.tool.clone().into());
         }
         if let Some(r) = d.reason {
             meta.insert("reason".into(), r.into());
@@ -386,7 +465,7 @@ impl Responder {
             authsec.insert("required_scopes".into(), list(&d.required));
         }
         if !d.tool.is_empty() {
-            authsec.insert("tool".into(), d.tool.clone().into());
+            authsec.insert(d.noun.key().into(), d.tool.clone().into());
         }
         let code = if d.status() == 403 { -32003 } else { -32001 };
         let message = friendly_message(d);

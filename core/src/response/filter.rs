@@ -30,7 +30,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::policy::resources::ListKind;
+use crate::policy::resources::{ItemRules, ListKind};
 use crate::policy::{decide, Action, PolicySource, PolicyView, Refusal as PolicyRefusal};
 use crate::request::sse::{Event, Field, Frame, Framer};
 use crate::response::denial::{Denial, Responder};
@@ -237,6 +237,7 @@ fn keep_entry(
     kind: ListKind,
     el: &RawValue,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<bool, Refusal> {
     let Some(key) = entry_key(kind, el) else {
@@ -247,7 +248,11 @@ fn keep_entry(
         ListKind::Prompts => Action::GetPrompt(&key),
         ListKind::Resources | ListKind::ResourceTemplates => Action::ReadResource(&key),
     };
-    match decide(view, p, action) {
+    let verdict = match action {
+        Action::CallTool(_) => decide(view, p, action),
+        _ => items.decide(view, p, action),
+    };
+    match verdict {
         Ok(()) => Ok(true),
         Err(r @ PolicyRefusal::Unavailable(_)) => {
             Err(Refusal::Policy(Box::new(Denial::from_refusal(r, p))))
@@ -267,6 +272,7 @@ pub(crate) type Edit = (usize, usize, &'static str);
 pub(crate) fn edits(
     text: &str,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<Vec<Edit>, Refusal> {
     let mut out = Vec::new();
@@ -298,7 +304,7 @@ pub(crate) fn edits(
         };
         let mut first_end = None;
         for (kind, array) in result.lists {
-            if !crate::policy::resources::gates_list(view, kind) {
+            if !crate::policy::resources::gates_list(view, items, kind) {
                 continue;
             }
             let elements: Vec<&RawValue> = serde_json::from_str(array.get()).map_err(bad)?;
@@ -313,7 +319,7 @@ pub(crate) fn edits(
                 .collect();
             let mut kept = Vec::with_capacity(elements.len());
             for (i, e) in elements.iter().enumerate() {
-                if keep_entry(kind, e, view, p)? {
+                if keep_entry(kind, e, view, items, p)? {
                     kept.push(i);
                 }
             }
@@ -389,13 +395,14 @@ pub(crate) fn apply(bytes: &[u8], edits: &[Edit]) -> Vec<u8> {
 pub(crate) fn filter_json(
     body: &[u8],
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let text = std::str::from_utf8(body).map_err(|_| Refusal::BadGateway(UNREADABLE))?;
-    let r = edits(text, view, p)?;
+    let r = edits(text, view, items, p)?;
     Ok((!r.is_empty()).then(|| apply(body, &r)))
 }
 
@@ -406,6 +413,7 @@ pub(crate) fn filter_json(
 fn filter_event(
     ev: &Event,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
     let Some(data) = ev.data() else {
@@ -415,7 +423,7 @@ fn filter_event(
         return Ok(None);
     }
     let text = std::str::from_utf8(&data).map_err(|_| Refusal::BadGateway(UNREADABLE))?;
-    let r = edits(text, view, p)?;
+    let r = edits(text, view, items, p)?;
     if r.is_empty() {
         return Ok(None);
     }
@@ -426,6 +434,7 @@ fn filter_event(
 pub(crate) fn filter_sse(
     body: &[u8],
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
     limit: usize,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
@@ -435,7 +444,7 @@ pub(crate) fn filter_sse(
         if ev.raw.len() > limit {
             return Err(Refusal::BadGateway(TOO_LARGE));
         }
-        match filter_event(&ev, view, p)? {
+        match filter_event(&ev, view, items, p)? {
             Some(b) => {
                 changed = true;
                 out.extend_from_slice(&b);
@@ -739,6 +748,7 @@ enum Mode {
 /// [`drops_content_encoding`](Self::drops_content_encoding) is true, drop Content-Encoding.
 pub struct ResponseFilter {
     policy: Arc<dyn PolicySource>,
+    items: Arc<ItemRules>,
     responder: Responder,
     principal: Arc<Principal>,
     limit: usize,
@@ -767,8 +777,10 @@ pub(crate) fn is_sse(content_type: Option<&str>) -> bool {
 }
 
 impl ResponseFilter {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         policy: Arc<dyn PolicySource>,
+        items: Arc<ItemRules>,
         responder: Responder,
         principal: Arc<Principal>,
         limit: u64,
@@ -786,6 +798,7 @@ impl ResponseFilter {
         };
         let mut f = ResponseFilter {
             policy,
+            items,
             responder,
             principal,
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -914,7 +927,7 @@ impl ResponseFilter {
                 let mut body = std::mem::take(held);
                 body.extend_from_slice(&rest);
                 let view = self.policy.current();
-                Ok(filter_json(&body, &view, &self.principal)?.unwrap_or(body))
+                Ok(filter_json(&body, &view, &self.items, &self.principal)?.unwrap_or(body))
             }
             Mode::Sse(_) => {
                 let rest = decode_finish(&mut self.stages, limit)?;
@@ -956,7 +969,7 @@ impl ResponseFilter {
             return Err(Refusal::BadGateway(TOO_LARGE));
         }
         let view = self.policy.current();
-        Ok(filter_event(&ev, &view, &self.principal)?.unwrap_or(ev.raw))
+        Ok(filter_event(&ev, &view, &self.items, &self.principal)?.unwrap_or(ev.raw))
     }
 }
 
@@ -994,6 +1007,7 @@ mod tests {
         let _ = LocalPolicy::new(&Default::default());
         ResponseFilter::new(
             Arc::new(Fixed(view)),
+            Arc::default(),
             Responder {
                 challenge: ChallengeBuilder::new(
                     "r",
