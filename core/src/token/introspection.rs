@@ -73,6 +73,7 @@ struct Inner {
 }
 
 impl Introspector {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         url: String,
         client_id: String,
