@@ -24,6 +24,7 @@ use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, Polic
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
 use crate::request::revision::{self, Era, McpHeaders};
 use crate::response::challenge::ChallengeBuilder;
+use crate::response::cors::{self, Cors};
 use crate::response::denial::{Denial, Responder};
 use crate::response::filter::{self, ResponseFilter};
 use crate::response::metadata;
@@ -300,6 +301,7 @@ impl RuntimeBuilder {
         Ok(Runtime {
             inner: Arc::new(Inner {
                 items: Arc::new(ItemRules::new(&cfg)),
+                cors: Cors::new(&cfg),
                 max_body: cfg.max_body_bytes,
                 remote,
                 http,
@@ -330,6 +332,7 @@ struct Inner {
     db_catalogue: Option<Arc<DbCatalogue>>,
     /// Local resource and prompt rules (the remote policy has tools only).
     items: Arc<ItemRules>,
+    cors: Cors,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
@@ -596,6 +599,71 @@ impl Runtime {
 
     /// Decide what happens to `req`.
     pub fn check(&self, req: &Request<'_>) -> Check {
+        let origin = req.headers_named("origin").next();
+        if let Some(o) = origin {
+            if req.method.eq_ignore_ascii_case("OPTIONS")
+                && req
+                    .headers_named("access-control-request-method")
+                    .next()
+                    .is_some()
+            {
+                return Check::Ready(self.preflight(req, o));
+            }
+        }
+        let cors = &self.inner.cors;
+        let origin = match origin {
+            Some(o) if cors.configured() => o,
+            _ => return self.check_request(req),
+        };
+        if self.metadata_answer(req).is_none() && !cors.allows(origin) {
+            return Check::Ready(Decision::Respond(cors::forbidden_origin()));
+        }
+        match self.check_request(req) {
+            Check::Ready(d) => Check::Ready(self.with_cors(origin, d)),
+            Check::Pending(p) => {
+                let this = self.clone();
+                let origin = origin.to_string();
+                Check::Pending(Pending(Box::pin(async move {
+                    let d = p.await;
+                    this.with_cors(&origin, d)
+                })))
+            }
+        }
+    }
+
+    /// A CORS preflight is never challenged: on the metadata path the core answers it (public
+    /// document); elsewhere it goes to the host's handler unless origins are configured, then
+    /// the core answers it.
+    fn preflight(&self, req: &Request<'_>, origin: &str) -> Decision {
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        if metadata::is_metadata_request(&self.inner.metadata_path, path) {
+            return Decision::Respond(cors::metadata_preflight());
+        }
+        if !self.inner.cors.configured() {
+            return Decision::PassThrough;
+        }
+        let requested = req.headers_named("access-control-request-headers").next();
+        Decision::Respond(self.inner.cors.preflight(origin, requested))
+    }
+
+    /// The core's own answer made readable to an allowed origin (the metadata document already
+    /// is, to every origin).
+    fn with_cors(&self, origin: &str, d: Decision) -> Decision {
+        match d {
+            Decision::Respond(mut r)
+                if !r
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k == "access-control-allow-origin") =>
+            {
+                self.inner.cors.decorate(origin, &mut r);
+                Decision::Respond(r)
+            }
+            other => other,
+        }
+    }
+
+    fn check_request(&self, req: &Request<'_>) -> Check {
         let inner = &*self.inner;
         if let Some(d) = self.metadata_answer(req) {
             return Check::Ready(d);
