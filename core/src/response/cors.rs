@@ -148,9 +148,10 @@ mod tests {
     use super::*;
 
     fn cors(origins: &[&str]) -> Cors {
-        let mut cfg = Config::default();
-        cfg.cors_allowed_origins = origins.iter().map(|s| s.to_string()).collect();
-        Cors::new(&cfg)
+        Cors::new(&Config {
+            cors_allowed_origins: origins.iter().map(|s| s.to_string()).collect(),
+            ..Config::default()
+        })
     }
 
     fn header<'a>(r: &'a Response, name: &str) -> Option<&'a str> {
