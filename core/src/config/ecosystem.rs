@@ -32,6 +32,50 @@ pub struct TrustedIssuer {
     pub jwks_url: String,
 }
 
+/// The issue 12 fields from the environment (the rest of the config left at its defaults):
+/// `SCOPE_CLAIMS`, `ACCEPTED_AUDIENCES`, `CORS_ALLOWED_ORIGINS` (lists), `SCOPE_HIERARCHY_JSON`,
+/// `RESOURCE_SCOPES_JSON`, `PROMPT_SCOPES_JSON` (JSON objects of lists), `ADDITIONAL_ISSUERS_JSON`
+/// (a JSON array of `{"issuer", "jwks_url"}`), `AUDIENCE_MATCH` (`exact` | `canonical`),
+/// `DENY_UNLISTED_RESOURCES_AND_PROMPTS` (bool). A value that cannot be read is
+/// `config_invalid` naming the variable, never its value.
+pub(crate) fn from_env(prefix: &str, get: &dyn Fn(&str) -> String) -> Result<Config> {
+    use crate::config::env::{parse_bool, parse_scope_map_var, parse_string_list};
+    let var = |k: &str| format!("{prefix}{k}");
+    let map = |k: &str| parse_scope_map_var(&var(k), &get(k));
+    let mut cfg = Config::default();
+    let claims = parse_string_list(&get("SCOPE_CLAIMS"));
+    if !claims.is_empty() {
+        cfg.scope_claims = claims;
+    }
+    cfg.scope_hierarchy = map("SCOPE_HIERARCHY_JSON")?.unwrap_or_default();
+    cfg.accepted_audiences = parse_string_list(&get("ACCEPTED_AUDIENCES"));
+    cfg.audience_match = match get("AUDIENCE_MATCH").trim().to_ascii_lowercase().as_str() {
+        "" | "exact" => AudienceMatch::Exact,
+        "canonical" => AudienceMatch::Canonical,
+        _ => {
+            return Err(Error::config(format!(
+                "{} must be exact or canonical",
+                var("AUDIENCE_MATCH")
+            )))
+        }
+    };
+    let issuers = get("ADDITIONAL_ISSUERS_JSON");
+    if !issuers.trim().is_empty() {
+        cfg.additional_issuers = serde_json::from_str(&issuers).map_err(|_| {
+            Error::config(format!(
+                "{} must be a JSON array of {{\"issuer\", \"jwks_url\"}} objects",
+                var("ADDITIONAL_ISSUERS_JSON")
+            ))
+        })?;
+    }
+    cfg.resource_scopes = map("RESOURCE_SCOPES_JSON")?;
+    cfg.prompt_scopes = map("PROMPT_SCOPES_JSON")?;
+    cfg.deny_unlisted_resources_and_prompts =
+        parse_bool(&get("DENY_UNLISTED_RESOURCES_AND_PROMPTS"));
+    cfg.cors_allowed_origins = parse_string_list(&get("CORS_ALLOWED_ORIGINS"));
+    Ok(cfg)
+}
+
 fn blank(s: &str) -> bool {
     s.trim().is_empty()
 }
@@ -117,5 +161,98 @@ fn is_origin(s: &str) -> bool {
                 && !s.ends_with('/')
         }
         Err(_) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(vars: &[(&str, &str)]) -> Result<Config> {
+        let m: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (format!("AUTHSEC_{k}"), v.to_string()))
+            .collect();
+        Config::from_env_with("AUTHSEC_", |k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn fields_from_the_environment() {
+        let c = env(&[
+            ("SCOPE_CLAIMS", "scp, roles"),
+            ("SCOPE_HIERARCHY_JSON", r#"{"admin": ["issues:*"]}"#),
+            ("ACCEPTED_AUDIENCES", "api://app 4f1c"),
+            ("AUDIENCE_MATCH", "Canonical"),
+            (
+                "ADDITIONAL_ISSUERS_JSON",
+                r#"[{"issuer": "https://b", "jwks_url": "https://b/jwks"}]"#,
+            ),
+            ("RESOURCE_SCOPES_JSON", r#"{"file:///*": ["files:read"]}"#),
+            ("PROMPT_SCOPES_JSON", r#"{"p": []}"#),
+            ("DENY_UNLISTED_RESOURCES_AND_PROMPTS", "true"),
+            ("CORS_ALLOWED_ORIGINS", "https://app.example.com"),
+        ])
+        .unwrap();
+        assert_eq!(c.scope_claims, vec!["scp", "roles"]);
+        assert_eq!(c.scope_hierarchy["admin"], vec!["issues:*"]);
+        assert_eq!(c.accepted_audiences, vec!["api://app", "4f1c"]);
+        assert_eq!(c.audience_match, AudienceMatch::Canonical);
+        assert_eq!(c.additional_issuers[0].jwks_url, "https://b/jwks");
+        assert!(c.resource_scopes.unwrap().contains_key("file:///*"));
+        assert_eq!(c.prompt_scopes.unwrap()["p"], Vec::<String>::new());
+        assert!(c.deny_unlisted_resources_and_prompts);
+        assert_eq!(c.cors_allowed_origins, vec!["https://app.example.com"]);
+        let d = env(&[]).unwrap();
+        assert_eq!(d.scope_claims, DEFAULT_SCOPE_CLAIMS);
+        assert_eq!(d.audience_match, AudienceMatch::Exact);
+        let e = env(&[("AUDIENCE_MATCH", "loose")]).unwrap_err();
+        assert_eq!(
+            e.message(),
+            "AUTHSEC_AUDIENCE_MATCH must be exact or canonical"
+        );
+        let e = env(&[("ADDITIONAL_ISSUERS_JSON", "secret-looking-text")]).unwrap_err();
+        assert!(!e.message().contains("secret"), "{}", e.message());
+    }
+
+    #[test]
+    fn rules() {
+        let base = || Config {
+            issuer: "https://a".into(),
+            jwks_url: "https://a/jwks".into(),
+            resource_uri: "https://mcp.example.com/mcp".into(),
+            ..Config::default()
+        };
+        assert!(base().validate().is_ok());
+        let mut c = base();
+        c.additional_issuers = vec![TrustedIssuer {
+            issuer: "https://a".into(),
+            jwks_url: "https://a/jwks".into(),
+        }];
+        assert!(c.validate().unwrap_err().message().contains("listed twice"));
+        let mut c = base();
+        c.additional_issuers = vec![TrustedIssuer {
+            issuer: "https://b".into(),
+            jwks_url: "ftp://b".into(),
+        }];
+        assert!(c.validate().unwrap_err().message().contains("http(s) URL"));
+        let mut c = base();
+        c.scope_hierarchy.insert("admin".into(), vec![" ".into()]);
+        assert!(c.validate().is_err());
+        for bad in [
+            "https://a.example/",
+            "a.example",
+            "https://a.example/x",
+            "https://u@a.example",
+        ] {
+            let mut c = base();
+            c.cors_allowed_origins = vec![bad.into()];
+            assert!(c.validate().is_err(), "{bad}");
+        }
+        for ok in ["https://a.example", "http://localhost:5173", "*"] {
+            let mut c = base();
+            c.cors_allowed_origins = vec![ok.into()];
+            assert!(c.validate().is_ok(), "{ok}");
+        }
     }
 }

@@ -65,6 +65,7 @@ impl Config {
                 )
             })
             .transpose()?;
+        let ecosystem = super::ecosystem::from_env(prefix, &get)?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -93,7 +94,7 @@ impl Config {
             tool_rbac,
             rbac_claims,
             rbac_catalogue,
-            ..Config::default()
+            ..ecosystem
         })
     }
 }
