@@ -379,7 +379,7 @@ test('protect(): GET SSE replay filtered, gzip decoded and filtered, unreadable 
     const token = await mint({ scope: 'issues:read' });
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const list = (id) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' });
-    const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }] } });
+    const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }], cacheScope: 'private' } });
 
     let r = await fetch(`${srv.url}/mcp`, { headers: { authorization: auth.authorization, 'last-event-id': '3' } });
     assert.equal(r.status, 200);
