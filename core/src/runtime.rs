@@ -116,15 +116,16 @@ pub struct Allow {
     /// policy (not `open`), because any SSE stream on the endpoint (a GET stream, a
     /// `Last-Event-ID` replay, the answer to any POST) may carry a `tools/list` result.
     pub filter_tools_list: bool,
-    /// The request contains a `tools/list` call: a JSON (non-SSE) answer is read and filtered
-    /// too; otherwise only SSE answers are.
+    /// The request contains a list call the filter reads (`tools/list`, or `resources/list`,
+    /// `resources/templates/list`, `prompts/list` once resource or prompt rules gate them): a
+    /// JSON (non-SSE) answer is read and filtered too; otherwise only SSE answers are.
     pub tools_list_request: bool,
 }
 
 impl Allow {
     /// Whether the handler's answer with this Content-Type must go through the response filter
     /// ([`Runtime::response_filter`]): under a policy, an SSE answer always and a JSON one when
-    /// the request listed tools. When false the answer passes unchanged, so a host may forward
+    /// the request made a list call the filter reads. When false the answer passes unchanged, so a host may forward
     /// it without creating a filter (the usual case: a `tools/call`'s JSON answer).
     pub fn reads_response(&self, content_type: Option<&str>) -> bool {
         self.filter_tools_list && ResponseFilter::reads(self.tools_list_request, content_type)

@@ -67,6 +67,8 @@ pub(crate) struct Denial {
     /// The denied tool (or resource URI, or prompt name: see `noun`).
     pub tool: String,
     pub noun: Noun,
+    /// `tool` lists several denied calls of one batch (joined with `, `).
+    pub many: bool,
     pub reason: Option<&'static str>,
     /// The SPIFFE ID of a workload caller refused by `tool_workloads`.
     pub workload: Option<String>,
@@ -85,6 +87,7 @@ impl Denial {
             granted: Vec::new(),
             tool: String::new(),
             noun: Noun::Tool,
+            many: false,
             reason,
             workload: None,
         }
@@ -177,6 +180,7 @@ impl Denial {
         if tools.len() > 1 {
             d.description = scope_message_many(&tools, &d.required, &d.granted);
             d.tool = tools.join(", ");
+            d.many = true;
         }
         d
     }
@@ -193,6 +197,7 @@ impl Denial {
             granted,
             tool: tool.to_string(),
             noun: Noun::Tool,
+            many: false,
             reason: None,
             workload: None,
         }
@@ -206,6 +211,7 @@ impl Denial {
             granted: Vec::new(),
             tool: String::new(),
             noun: Noun::Tool,
+            many: false,
             reason: None,
             workload: None,
         }
@@ -308,7 +314,7 @@ fn friendly_message(d: &Denial) -> String {
         let mut parts = Vec::with_capacity(4);
         parts.push(if d.tool.is_empty() {
             "This action cannot be performed with this token.".to_string()
-        } else if d.description.starts_with("Tools '") {
+        } else if d.many {
             let names: Vec<String> = d.tool.split(", ").map(|t| format!("'{t}'")).collect();
             format!(
                 "Tools {} cannot be called with this token.",
