@@ -600,26 +600,21 @@ impl Runtime {
 
     /// Decide what happens to `req`.
     pub fn check(&self, req: &Request<'_>) -> Check {
-        let origin = req.headers_named("origin").next();
-        if let Some(o) = origin {
-            if req.method.eq_ignore_ascii_case("OPTIONS")
-                && req
-                    .headers_named("access-control-request-method")
-                    .next()
-                    .is_some()
-            {
+        let scan = scan_headers(req);
+        if let Some(o) = scan.origin {
+            if scan.preflight_method && req.method.eq_ignore_ascii_case("OPTIONS") {
                 return Check::Ready(self.preflight(req, o));
             }
         }
         let cors = &self.inner.cors;
-        let origin = match origin {
+        let origin = match scan.origin {
             Some(o) if cors.configured() => o,
-            _ => return self.check_request(req),
+            _ => return self.check_request(req, &scan),
         };
         if self.metadata_answer(req).is_none() && !cors.allows(origin) {
             return Check::Ready(Decision::Respond(cors::forbidden_origin()));
         }
-        match self.check_request(req) {
+        match self.check_request(req, &scan) {
             Check::Ready(d) => Check::Ready(self.with_cors(origin, d)),
             Check::Pending(p) => {
                 let this = self.clone();
@@ -664,7 +659,7 @@ impl Runtime {
         }
     }
 
-    fn check_request(&self, req: &Request<'_>) -> Check {
+    fn check_request(&self, req: &Request<'_>, scan: &Scan<'_>) -> Check {
         let inner = &*self.inner;
         if let Some(d) = self.metadata_answer(req) {
             return Check::Ready(d);
@@ -686,15 +681,15 @@ impl Runtime {
         } else {
             Ok(Body::Empty)
         };
-        let mcp = match mcp_headers(req) {
-            Ok(h) => h,
-            Err(detail) => {
-                let b = body.as_ref().unwrap_or(&Body::Empty);
-                return Check::Ready(Decision::Respond(
-                    inner.responder.header_mismatch(b, &detail),
-                ));
-            }
-        };
+        if let Some(name) = scan.repeated() {
+            let b = body.as_ref().unwrap_or(&Body::Empty);
+            return Check::Ready(Decision::Respond(
+                inner
+                    .responder
+                    .header_mismatch(b, &format!("header {name} is repeated")),
+            ));
+        }
+        let mcp = scan.mcp;
         let era = Era::of(mcp.protocol_version);
         if let Ok(b) = &body {
             if let Some(detail) = revision::check_headers(era, b, mcp) {
@@ -951,23 +946,62 @@ fn insecure_url_warnings(cfg: &Config) -> Vec<String> {
     out
 }
 
-/// The request-metadata headers, each at most once: a repeated `MCP-Protocol-Version`,
-/// `Mcp-Method` or `Mcp-Name` is refused (a server reading the other copy would see another
-/// request than the one decided).
-fn mcp_headers<'a>(req: &Request<'a>) -> std::result::Result<McpHeaders<'a>, String> {
-    let one = |name: &'static str| {
-        let mut it = req.headers_named(name);
-        let first = it.next();
-        match it.next() {
-            Some(_) => Err(format!("header {name} is repeated")),
-            None => Ok(first),
-        }
+/// The headers the decision reads besides `Authorization`, found in one pass over the request.
+struct Scan<'a> {
+    /// The first `Origin`.
+    origin: Option<&'a str>,
+    /// `Access-Control-Request-Method` is present (with `OPTIONS` and `Origin`: a preflight).
+    preflight_method: bool,
+    /// `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (first copies).
+    mcp: McpHeaders<'a>,
+    /// Which of those three came more than once (bits 0, 1, 2).
+    repeats: u8,
+}
+
+impl Scan<'_> {
+    /// The first repeated request-metadata header, in a fixed order: each may appear once (a
+    /// server reading the other copy would see another request than the one decided).
+    fn repeated(&self) -> Option<&'static str> {
+        ["MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"]
+            .into_iter()
+            .enumerate()
+            .find(|(i, _)| self.repeats & (1 << i) != 0)
+            .map(|(_, n)| n)
+    }
+}
+
+fn scan_headers<'a>(req: &Request<'a>) -> Scan<'a> {
+    let mut s = Scan {
+        origin: None,
+        preflight_method: false,
+        mcp: McpHeaders::default(),
+        repeats: 0,
     };
-    Ok(McpHeaders {
-        protocol_version: one("MCP-Protocol-Version")?,
-        method: one("Mcp-Method")?,
-        name: one("Mcp-Name")?,
-    })
+    for (k, v) in req.headers {
+        // Compare names only when the length fits (most headers are none of these).
+        let (slot, bit) = match k.len() {
+            6 if k.eq_ignore_ascii_case("origin") => {
+                s.origin.get_or_insert(v);
+                continue;
+            }
+            29 if k.eq_ignore_ascii_case("access-control-request-method") => {
+                s.preflight_method = true;
+                continue;
+            }
+            20 if k.eq_ignore_ascii_case("mcp-protocol-version") => {
+                (&mut s.mcp.protocol_version, 0)
+            }
+            10 if k.eq_ignore_ascii_case("mcp-method") => (&mut s.mcp.method, 1),
+            8 if k.eq_ignore_ascii_case("mcp-name") => (&mut s.mcp.name, 2),
+            _ => continue,
+        };
+        if slot.is_some() {
+            s.repeats |= 1 << bit;
+        } else {
+            *slot = Some(v);
+        }
+    }
+    s
 }
 
 /// The action an envelope asks the policy about; `None` for methods the policy does not gate
