@@ -733,7 +733,7 @@ impl Runtime {
     ) -> Decision {
         match result {
             Err(e) => self.deny_auth(true, era, &body, Denial::from_auth(e)),
-            Ok(p) => self.authorize_request(p, body),
+            Ok(p) => self.authorize_request(p, era, body),
         }
     }
 
@@ -754,7 +754,7 @@ impl Runtime {
                     return Decision::PassThrough;
                 }
                 if b.any_method("tools/call") {
-                    return Decision::Respond(r.in_band_tool_error(b, &d));
+                    return Decision::Respond(r.in_band_tool_error(b, &d, era));
                 }
                 return Decision::Respond(r.in_band_rpc_error(b, &d));
             }
@@ -767,6 +767,7 @@ impl Runtime {
     fn authorize_request(
         &self,
         principal: Arc<Principal>,
+        era: Era,
         body: std::result::Result<Body, ParseError>,
     ) -> Decision {
         let r = &self.inner.responder;
@@ -804,7 +805,7 @@ impl Runtime {
                 // A denied tool call answers with a tool result (isError); a denied
                 // resources/read or prompts/get with a JSON-RPC error.
                 return Decision::Respond(if tool_refused {
-                    r.in_band_tool_error(&body, &d)
+                    r.in_band_tool_error(&body, &d, era)
                 } else {
                     r.in_band_rpc_error(&body, &d)
                 });

@@ -7,6 +7,7 @@ use serde_json::{json, Map, Value};
 use crate::policy::resources::ItemKind;
 use crate::policy::Refusal;
 use crate::request::jsonrpc::{Body, Envelope, Id};
+use crate::request::revision::Era;
 use crate::response::challenge::ChallengeBuilder;
 use crate::token::error::{AuthError, AuthErrorKind};
 use crate::token::principal::Principal;
@@ -433,8 +434,10 @@ impl Responder {
         )
     }
 
-    /// HTTP 200 with one tool-result error per request object (an array for a batch).
-    pub(crate) fn in_band_tool_error(&self, body: &Body, d: &Denial) -> Response {
+    /// HTTP 200 with one tool-result error per request object (an array for a batch). To a
+    /// 2026-07-28 client the result carries `"resultType": "complete"` first, which that
+    /// revision requires of every result (its clients refuse a result without it).
+    pub(crate) fn in_band_tool_error(&self, body: &Body, d: &Denial, era: Era) -> Response {
         let text = friendly_message(d);
         let mut meta = Map::new();
         meta.insert("error".into(), d.error().into());
@@ -453,10 +456,17 @@ impl Responder {
             meta.insert("reason".into(), r.into());
         }
         let one = |id: &Id| {
-            json!({"jsonrpc": "2.0", "id": id.to_value(), "result": {
-                "content": [{"type": "text", "text": text}],
-                "isError": true,
-                "_meta": {"authsec": Value::Object(meta.clone())}}})
+            let mut result = Map::new();
+            if era == Era::Modern {
+                result.insert("resultType".into(), "complete".into());
+            }
+            result.insert("content".into(), json!([{"type": "text", "text": text}]));
+            result.insert("isError".into(), true.into());
+            result.insert(
+                "_meta".into(),
+                json!({"authsec": Value::Object(meta.clone())}),
+            );
+            json!({"jsonrpc": "2.0", "id": id.to_value(), "result": Value::Object(result)})
         };
         json_response(200, Vec::new(), &per_request(body, one))
     }
