@@ -603,7 +603,9 @@ impl Runtime {
         let scan = scan_headers(req);
         if let Some(o) = scan.origin {
             if scan.preflight_method && req.method.eq_ignore_ascii_case("OPTIONS") {
-                return Check::Ready(self.preflight(req, o));
+                if let Some(d) = self.preflight(req, o) {
+                    return Check::Ready(d);
+                }
             }
         }
         let cors = &self.inner.cors;
@@ -629,17 +631,20 @@ impl Runtime {
 
     /// A CORS preflight is never challenged: on the metadata path the core answers it (public
     /// document); elsewhere it goes to the host's handler unless origins are configured, then
-    /// the core answers it.
-    fn preflight(&self, req: &Request<'_>, origin: &str) -> Decision {
+    /// the core answers it. A preflight has no body: an `OPTIONS` that carries one is not
+    /// passed to the handler without a principal (`None`: decided like any other request).
+    fn preflight(&self, req: &Request<'_>, origin: &str) -> Option<Decision> {
         let path = req.path.split(['?', '#']).next().unwrap_or("");
         if metadata::is_metadata_request(&self.inner.metadata_path, path) {
-            return Decision::Respond(cors::metadata_preflight());
+            return Some(Decision::Respond(cors::metadata_preflight()));
         }
         if !self.inner.cors.configured() {
-            return Decision::PassThrough;
+            return req.body.is_empty().then_some(Decision::PassThrough);
         }
         let requested = req.headers_named("access-control-request-headers").next();
-        Decision::Respond(self.inner.cors.preflight(origin, requested))
+        Some(Decision::Respond(
+            self.inner.cors.preflight(origin, requested),
+        ))
     }
 
     /// The core's own answer made readable to an allowed origin (the metadata document already
