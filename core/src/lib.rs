@@ -49,8 +49,8 @@ mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and o
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{
-    Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret, TenantCatalogue,
-    ToolRbac, ValidationMode,
+    AudienceMatch, Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret,
+    TenantCatalogue, ToolRbac, TrustedIssuer, ValidationMode, DEFAULT_SCOPE_CLAIMS,
 };
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};

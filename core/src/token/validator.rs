@@ -17,8 +17,8 @@ use crate::token::introspection::Introspector;
 use crate::token::jwks::{JwksCache, KeyUse, Lookup};
 use crate::token::jwt;
 use crate::token::principal::Principal;
-use crate::token::svid;
 use crate::token::scopes::ScopeRules;
+use crate::token::svid;
 
 /// The inactive-token message of the reference (its reason classifies as `token_revoked`).
 pub const INACTIVE_MESSAGE: &str = "introspection returned active=false \u{2014} token revoked, suspended, expired, or principal membership inactive";
