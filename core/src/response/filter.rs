@@ -215,18 +215,14 @@ fn first_byte(raw: &RawValue) -> u8 {
 
 /// The decided field of one list entry, when the entry is an object with a non-empty string
 /// there.
-fn entry_key(kind: ListKind, el: &RawValue) -> Option<std::borrow::Cow<'_, str>> {
-    if first_byte(el) != b'{' {
+fn entry_key(kind: ListKind, el: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if el.as_bytes().first() != Some(&b'{') {
         return None;
     }
     let key = match kind {
-        ListKind::Tools | ListKind::Prompts => serde_json::from_str::<Named>(el.get()).ok()?.name,
-        ListKind::Resources => serde_json::from_str::<Located>(el.get()).ok()?.uri,
-        ListKind::ResourceTemplates => {
-            serde_json::from_str::<Templated>(el.get())
-                .ok()?
-                .uri_template
-        }
+        ListKind::Tools | ListKind::Prompts => serde_json::from_str::<Named>(el).ok()?.name,
+        ListKind::Resources => serde_json::from_str::<Located>(el).ok()?.uri,
+        ListKind::ResourceTemplates => serde_json::from_str::<Templated>(el).ok()?.uri_template,
     }?;
     (!key.is_empty()).then_some(key)
 }
@@ -235,7 +231,7 @@ fn entry_key(kind: ListKind, el: &RawValue) -> Option<std::borrow::Cow<'_, str>>
 /// Entries that do not read as such are dropped (deny).
 fn keep_entry(
     kind: ListKind,
-    el: &RawValue,
+    el: &str,
     view: &PolicyView,
     items: &ItemRules,
     p: &Principal,
@@ -259,6 +255,60 @@ fn keep_entry(
         }
         Err(_) => Ok(false),
     }
+}
+
+/// The spans of the elements of a JSON array (`array` starts with `[`), relative to `array`.
+/// The array was validated by the message's parse, so a string-aware depth count finds the
+/// element boundaries exactly, in one byte loop (a second serde pass would cost as much as the
+/// first).
+fn element_spans(array: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    let mut start: Option<usize> = None;
+    let mut last = 0;
+    for (i, &c) in array.as_bytes().iter().enumerate() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            last = i;
+            continue;
+        }
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b',' if depth == 1 => {
+                if let Some(s) = start.take() {
+                    out.push((s, last + 1));
+                }
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    if let Some(s) = start.take() {
+                        out.push((s, last + 1));
+                    }
+                    break;
+                }
+                last = i;
+            }
+            _ => {
+                if depth == 1 && start.is_none() {
+                    start = Some(i);
+                }
+                match c {
+                    b'[' | b'{' => depth += 1,
+                    b'"' => in_str = true,
+                    _ => {}
+                }
+                last = i;
+            }
+        }
+    }
+    out
 }
 
 /// One change to the handler's bytes: `start..end` replaced by `insert` (a removal when
@@ -307,19 +357,15 @@ pub(crate) fn edits(
             if !crate::policy::resources::gates_list(view, items, kind) {
                 continue;
             }
-            let elements: Vec<&RawValue> = serde_json::from_str(array.get()).map_err(bad)?;
-            let array_end = offset(text, array.get()) + array.get().len();
-            first_end.get_or_insert(array_end);
-            let spans: Vec<(usize, usize)> = elements
-                .iter()
-                .map(|e| {
-                    let s = offset(text, e.get());
-                    (s, s + e.get().len())
-                })
+            let start = offset(text, array.get());
+            first_end.get_or_insert(start + array.get().len());
+            let spans: Vec<(usize, usize)> = element_spans(array.get())
+                .into_iter()
+                .map(|(s, e)| (start + s, start + e))
                 .collect();
-            let mut kept = Vec::with_capacity(elements.len());
-            for (i, e) in elements.iter().enumerate() {
-                if keep_entry(kind, e, view, items, p)? {
+            let mut kept = Vec::with_capacity(spans.len());
+            for (i, &(s, e)) in spans.iter().enumerate() {
+                if keep_entry(kind, &text[s..e], view, items, p)? {
                     kept.push(i);
                 }
             }
@@ -1079,6 +1125,22 @@ mod tests {
             r#"{"result":{"tools":{"name":"create_issue"}}}"#,
         ] {
             assert_eq!(one(kept), kept);
+        }
+    }
+
+    #[test]
+    fn element_spans_match_serde() {
+        for a in [
+            "[]",
+            "[ ]",
+            r#"[1]"#,
+            r#"[ {"a":"],}\"{["} , [1,[2]], "x\\", 3.5e2 ,null,true,{}]"#,
+            "[\n  {\"name\": \"a\"} ,\n  {\"name\": \"b\"}\n ]",
+        ] {
+            let serde: Vec<&RawValue> = serde_json::from_str(a).unwrap();
+            let want: Vec<&str> = serde.iter().map(|r| r.get()).collect();
+            let got: Vec<&str> = element_spans(a).iter().map(|&(s, e)| &a[s..e]).collect();
+            assert_eq!(got, want, "{a}");
         }
     }
 
