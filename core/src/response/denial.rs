@@ -108,6 +108,7 @@ impl Denial {
                     granted: Vec::new(),
                     tool,
                     noun: Noun::Tool,
+                    many: false,
                     reason: None,
                     workload: Some(id),
                 }
@@ -129,6 +130,7 @@ impl Denial {
                 granted: Vec::new(),
                 tool,
                 noun: Noun::Tool,
+                many: false,
                 reason: None,
                 workload: None,
             },
