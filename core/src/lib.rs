@@ -64,6 +64,7 @@ pub use runtime::{
 };
 pub use token::error::Reason;
 pub use token::principal::Principal;
+pub use token::scopes::ScopeHierarchy;
 pub use token::user_info::UserInfo;
 pub use token::validator::INACTIVE_MESSAGE;
 pub use workload::endpoint::{resolve_endpoint, ENDPOINT_ENV};

@@ -27,9 +27,10 @@ pub struct Principal {
     /// `None` for OAuth tokens. Workloads are authorized by `tool_workloads`, never by scopes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
-    /// The runtime's scope hierarchy, consulted by [`Principal::has_scope`] (not serialized).
+    /// The runtime's scope hierarchy (`scope_hierarchy`), consulted by
+    /// [`Principal::has_scope`]; `None` when none is configured. Not serialized.
     #[serde(skip)]
-    pub(crate) hierarchy: Option<Arc<ScopeHierarchy>>,
+    pub hierarchy: Option<Arc<ScopeHierarchy>>,
 }
 
 impl Principal {
