@@ -50,6 +50,24 @@ type Config struct {
 	ToolRBAC      map[string]RBACRequirement `json:"tool_rbac,omitzero"`
 	RBACClaims    *RBACClaims                `json:"rbac_claims,omitzero"`
 	RBACCatalogue *RBACCatalogue             `json:"rbac_catalogue,omitzero"`
+	// MCP 2026-07-28, scopes, IdP token shapes, resources and prompts, CORS
+	// (docs/protocol-revisions.md).
+	ScopeClaims                     []string            `json:"scope_claims,omitzero"`
+	ScopeHierarchy                  map[string][]string `json:"scope_hierarchy,omitzero"`
+	AcceptedAudiences               []string            `json:"accepted_audiences,omitzero"`
+	AudienceMatch                   string              `json:"audience_match,omitempty"`
+	AdditionalIssuers               []TrustedIssuer     `json:"additional_issuers,omitzero"`
+	ResourceScopes                  map[string][]string `json:"resource_scopes,omitzero"`
+	PromptScopes                    map[string][]string `json:"prompt_scopes,omitzero"`
+	DenyUnlistedResourcesAndPrompts *bool               `json:"deny_unlisted_resources_and_prompts,omitzero"`
+	CORSAllowedOrigins              []string            `json:"cors_allowed_origins,omitzero"`
+}
+
+// TrustedIssuer is one more issuer the runtime trusts, with the JWKS its tokens are verified
+// with (Config.AdditionalIssuers).
+type TrustedIssuer struct {
+	Issuer  string `json:"issuer"`
+	JWKSURL string `json:"jwks_url"`
 }
 
 // Ptr returns a pointer to v, for the optional fields of Config.

@@ -95,6 +95,25 @@ export interface Config {
   auditPrivateClaims?: string[];
   /** The claim audit events read the tenant from (default `tenant`). */
   tenantClaim?: string;
+  // MCP 2026-07-28, scopes, IdP token shapes, resources and prompts, CORS (docs/protocol-revisions.md).
+  /** Claims scopes are read from, in order; the first that carries any wins. Default ['scope', 'scopes', 'scp']. */
+  scopeClaims?: string[];
+  /** Broader scope -> the scopes it implies (transitive; an entry ending in `*` implies every scope with that prefix). */
+  scopeHierarchy?: Record<string, string[]>;
+  /** Audiences accepted besides resourceUri, compared exactly (Entra `api://<app-id>` or the GUID). */
+  acceptedAudiences?: string[];
+  /** 'exact' (default) or 'canonical' (scheme and host case-insensitive, one trailing slash ignored). */
+  audienceMatch?: 'exact' | 'canonical';
+  /** More trusted issuers, each bound to its own JWKS (keys as in the core's JSON). */
+  additionalIssuers?: Array<{ issuer: string; jwks_url: string }>;
+  /** resources/read rules: URI pattern (`*` = any run) -> scopes (any-of; [] = public). */
+  resourceScopes?: Record<string, string[]>;
+  /** prompts/get rules: prompt name -> scopes (any-of; [] = public). */
+  promptScopes?: Record<string, string[]>;
+  /** Deny resources and prompts no rule names. Default false (not gated until a rule exists). */
+  denyUnlistedResourcesAndPrompts?: boolean;
+  /** Origins (or '*') whose CORS preflights the core answers; other origins get 403. Default []. */
+  corsAllowedOrigins?: string[];
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */

@@ -60,8 +60,8 @@ pub use audit::DEFAULT_AUDIT_QUEUE;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{
-    Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret, TenantCatalogue,
-    ToolRbac, ValidationMode,
+    AudienceMatch, Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret,
+    TenantCatalogue, ToolRbac, TrustedIssuer, ValidationMode, DEFAULT_SCOPE_CLAIMS,
 };
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};
@@ -75,6 +75,7 @@ pub use runtime::{
 };
 pub use token::error::Reason;
 pub use token::principal::Principal;
+pub use token::scopes::ScopeHierarchy;
 pub use token::user_info::UserInfo;
 pub use token::validator::INACTIVE_MESSAGE;
 pub use workload::endpoint::{resolve_endpoint, ENDPOINT_ENV};

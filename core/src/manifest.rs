@@ -1,9 +1,13 @@
 //! Publishing the server's tool manifest to the AuthSec backend (reference §6):
 //! `PUT {authorization_server}/authsec/resource-servers/{id}/sdk-manifest` with Basic auth and a
-//! 30 s timeout. Tools come from a given inventory or from a synthetic MCP handshake through a
-//! host callback (initialize, notifications/initialized, paginated tools/list following
-//! `nextCursor` up to 100 pages, `Mcp-Session-Id` carried), answered in JSON or SSE. Publishing
-//! never blocks or fails startup: the host gets a report or an error to log.
+//! 30 s timeout. Tools come from a given inventory or from the host's MCP handler through a
+//! callback, answered in JSON or SSE, paginated `tools/list` following `nextCursor` up to 100
+//! pages. The handler is asked `server/discover` first: a server that lists `2026-07-28` in its
+//! `supportedVersions` is enumerated the stateless way (every request with `MCP-Protocol-Version`,
+//! `Mcp-Method` and the `_meta` protocol version, never a session); any other answer means a
+//! legacy server, enumerated through the synthetic handshake (initialize,
+//! notifications/initialized, `Mcp-Session-Id` carried). Publishing never blocks or fails
+//! startup: the host gets a report or an error to log.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +20,7 @@ use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
 use crate::config::Config;
 use crate::error::{Error, ErrorCode, Result};
+use crate::request::revision::MODERN_REVISION;
 
 /// Timeout of the manifest PUT.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
@@ -156,9 +161,36 @@ fn read_answer(a: &RpcAnswer, id: i64) -> Option<Value> {
     first
 }
 
-/// Enumerate tools through the host's handler.
+/// The `_meta` every 2026-07-28 request carries.
+fn modern_meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": MODERN_REVISION,
+        "io.modelcontextprotocol/clientInfo": {"name": "authsec-manifest-publisher", "version": "1.0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    })
+}
+
+/// Whether a `server/discover` answer comes from a server that speaks 2026-07-28.
+fn speaks_modern(answer: &std::result::Result<RpcAnswer, String>) -> bool {
+    let Ok(a) = answer else {
+        return false;
+    };
+    if !(200..300).contains(&a.status) {
+        return false;
+    }
+    read_answer(a, 0)
+        .and_then(|v| {
+            v.get("result")?
+                .get("supportedVersions")?
+                .as_array()
+                .cloned()
+        })
+        .is_some_and(|vs| vs.iter().any(|v| v.as_str() == Some(MODERN_REVISION)))
+}
+
+/// Enumerate tools through the host's handler: stateless when `server/discover` says the server
+/// speaks 2026-07-28, otherwise through the legacy handshake.
 pub async fn enumerate(handler: &RpcHandler) -> Result<Vec<Value>> {
-    let fail = |m: String| Error::new(ErrorCode::InvalidInput, m);
     let base_headers = || {
         vec![
             ("content-type".to_string(), "application/json".to_string()),
@@ -168,6 +200,26 @@ pub async fn enumerate(handler: &RpcHandler) -> Result<Vec<Value>> {
             ),
         ]
     };
+    let modern_call = |method: &str, mut body: Value| {
+        let mut headers = base_headers();
+        headers.push(("mcp-protocol-version".into(), MODERN_REVISION.into()));
+        headers.push(("mcp-method".into(), method.to_string()));
+        body["params"]["_meta"] = modern_meta();
+        handler(RpcCall {
+            headers,
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        })
+    };
+    let discover = json!({"jsonrpc": "2.0", "id": 0, "method": "server/discover", "params": {}});
+    if speaks_modern(&modern_call("server/discover", discover).await) {
+        return list_pages(|params: Value, page: i64| {
+            modern_call(
+                "tools/list",
+                json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params}),
+            )
+        })
+        .await;
+    }
     let call = |body: Value, session: Option<String>| {
         let mut headers = base_headers();
         if let Some(s) = session {
@@ -190,6 +242,22 @@ pub async fn enumerate(handler: &RpcHandler) -> Result<Vec<Value>> {
         session.clone(),
     )
     .await;
+    list_pages(|params: Value, page: i64| {
+        call(
+            json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params}),
+            session.clone(),
+        )
+    })
+    .await
+}
+
+/// Follow `nextCursor` through up to [`MAX_PAGES`] `tools/list` pages; `call(params, id)` sends
+/// one page request.
+async fn list_pages<F>(call: F) -> Result<Vec<Value>>
+where
+    F: Fn(Value, i64) -> BoxFuture<'static, std::result::Result<RpcAnswer, String>>,
+{
+    let fail = |m: String| Error::new(ErrorCode::InvalidInput, m);
     let mut tools = Vec::new();
     let mut cursor: Option<String> = None;
     for page in 1..=MAX_PAGES as i64 {
@@ -197,12 +265,9 @@ pub async fn enumerate(handler: &RpcHandler) -> Result<Vec<Value>> {
             Some(c) => json!({ "cursor": c }),
             None => json!({}),
         };
-        let answer = call(
-            json!({"jsonrpc": "2.0", "id": page, "method": "tools/list", "params": params}),
-            session.clone(),
-        )
-        .await
-        .map_err(|e| fail(format!("tools/list call failed: {e}")))?;
+        let answer = call(params, page)
+            .await
+            .map_err(|e| fail(format!("tools/list call failed: {e}")))?;
         if !(200..300).contains(&answer.status) {
             return Err(fail(format!("tools/list returned HTTP {}", answer.status)));
         }

@@ -25,9 +25,12 @@ use crate::manifest::{self, ManifestReport, ManifestSource};
 use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
-use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView};
+use crate::policy::resources::{self, ItemRules, ListKind};
+use crate::policy::{decide, Action, LocalPolicy, OpenPolicy, PolicySource, PolicyView, Refusal};
 use crate::request::jsonrpc::{self, Body, Envelope, ParseError};
+use crate::request::revision::{self, Era, McpHeaders};
 use crate::response::challenge::ChallengeBuilder;
+use crate::response::cors::{self, Cors};
 use crate::response::denial::{Denial, DenialKind, Responder};
 use crate::response::filter::{self, ResponseFilter};
 use crate::response::metadata;
@@ -106,13 +109,6 @@ impl<'a> Request<'a> {
             Bearer::Missing | Bearer::Malformed => None,
         }
     }
-
-    fn header(&self, name: &str) -> Option<&'a str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| *v)
-    }
 }
 
 /// The request may reach the handler.
@@ -126,15 +122,16 @@ pub struct Allow {
     /// policy (not `open`), because any SSE stream on the endpoint (a GET stream, a
     /// `Last-Event-ID` replay, the answer to any POST) may carry a `tools/list` result.
     pub filter_tools_list: bool,
-    /// The request contains a `tools/list` call: a JSON (non-SSE) answer is read and filtered
-    /// too; otherwise only SSE answers are.
+    /// The request contains a list call the filter reads (`tools/list`, or `resources/list`,
+    /// `resources/templates/list`, `prompts/list` once resource or prompt rules gate them): a
+    /// JSON (non-SSE) answer is read and filtered too; otherwise only SSE answers are.
     pub tools_list_request: bool,
 }
 
 impl Allow {
     /// Whether the handler's answer with this Content-Type must go through the response filter
     /// ([`Runtime::response_filter`]): under a policy, an SSE answer always and a JSON one when
-    /// the request listed tools. When false the answer passes unchanged, so a host may forward
+    /// the request made a list call the filter reads. When false the answer passes unchanged, so a host may forward
     /// it without creating a filter (the usual case: a `tools/call`'s JSON answer).
     pub fn reads_response(&self, content_type: Option<&str>) -> bool {
         self.filter_tools_list && ResponseFilter::reads(self.tools_list_request, content_type)
@@ -341,6 +338,8 @@ impl RuntimeBuilder {
             inner: Arc::new(Inner {
                 observer,
                 privacy,
+                items: Arc::new(ItemRules::new(&cfg)),
+                cors: Cors::new(&cfg),
                 max_body: cfg.max_body_bytes,
                 remote,
                 http,
@@ -379,6 +378,9 @@ struct Inner {
     workloads: Option<WorkloadPolicies>,
     rbac: Arc<Rbac>,
     db_catalogue: Option<Arc<DbCatalogue>>,
+    /// Local resource and prompt rules (the remote policy has tools only).
+    items: Arc<ItemRules>,
+    cors: Cors,
     responder: Responder,
     metadata_path: String,
     max_body: u64,
@@ -671,11 +673,15 @@ impl Runtime {
     }
 
     /// The metadata document when `req` is a `GET`/`HEAD` on its path.
-    fn metadata_answer(&self, req: &Request<'_>, note: &mut Note) -> Option<Decision> {
+    /// A `GET` or `HEAD` of the metadata document's path.
+    fn is_metadata_request(&self, req: &Request<'_>) -> bool {
         let path = req.path.split(['?', '#']).next().unwrap_or("");
-        ((req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
-            && metadata::is_metadata_request(&self.inner.metadata_path, path))
-        .then(|| {
+        (req.method.eq_ignore_ascii_case("GET") || req.method.eq_ignore_ascii_case("HEAD"))
+            && metadata::is_metadata_request(&self.inner.metadata_path, path)
+    }
+
+    fn metadata_answer(&self, req: &Request<'_>, note: &mut Note) -> Option<Decision> {
+        self.is_metadata_request(req).then(|| {
             note.reason = Some("metadata");
             Decision::Respond(self.metadata())
         })
@@ -706,6 +712,77 @@ impl Runtime {
 
     fn decide_request(&self, req: &Request<'_>, note: &mut Note, start: Instant) -> Check {
         let _entered = note.span.clone().entered();
+        let scan = scan_headers(req);
+        if let Some(o) = scan.origin {
+            if scan.preflight_method && req.method.eq_ignore_ascii_case("OPTIONS") {
+                if let Some(d) = self.preflight(req, o) {
+                    return Check::Ready(d);
+                }
+            }
+        }
+        let cors = &self.inner.cors;
+        let origin = match scan.origin {
+            Some(o) if cors.configured() => o,
+            _ => return self.check_request(req, &scan, note, start),
+        };
+        if !self.is_metadata_request(req) && !cors.allows(origin) {
+            return Check::Ready(Decision::Respond(cors::forbidden_origin()));
+        }
+        match self.check_request(req, &scan, note, start) {
+            Check::Ready(d) => Check::Ready(self.with_cors(origin, d)),
+            Check::Pending(p) => {
+                let this = self.clone();
+                let origin = origin.to_string();
+                Check::Pending(Pending(Box::pin(async move {
+                    let d = p.await;
+                    this.with_cors(&origin, d)
+                })))
+            }
+        }
+    }
+
+    /// A CORS preflight is never challenged: on the metadata path the core answers it (public
+    /// document); elsewhere it goes to the host's handler unless origins are configured, then
+    /// the core answers it. A preflight has no body: an `OPTIONS` that carries one is not
+    /// passed to the handler without a principal (`None`: decided like any other request).
+    fn preflight(&self, req: &Request<'_>, origin: &str) -> Option<Decision> {
+        let path = req.path.split(['?', '#']).next().unwrap_or("");
+        if metadata::is_metadata_request(&self.inner.metadata_path, path) {
+            return Some(Decision::Respond(cors::metadata_preflight()));
+        }
+        if !self.inner.cors.configured() {
+            return req.body.is_empty().then_some(Decision::PassThrough);
+        }
+        let requested = req.headers_named("access-control-request-headers").next();
+        Some(Decision::Respond(
+            self.inner.cors.preflight(origin, requested),
+        ))
+    }
+
+    /// The core's own answer made readable to an allowed origin (the metadata document already
+    /// is, to every origin).
+    fn with_cors(&self, origin: &str, d: Decision) -> Decision {
+        match d {
+            Decision::Respond(mut r)
+                if !r
+                    .headers
+                    .iter()
+                    .any(|(k, _)| k == "access-control-allow-origin") =>
+            {
+                self.inner.cors.decorate(origin, &mut r);
+                Decision::Respond(r)
+            }
+            other => other,
+        }
+    }
+
+    fn check_request(
+        &self,
+        req: &Request<'_>,
+        scan: &Scan<'_>,
+        note: &mut Note,
+        start: Instant,
+    ) -> Check {
         let inner = &*self.inner;
         if let Some(d) = self.metadata_answer(req, note) {
             return Check::Ready(d);
@@ -728,11 +805,19 @@ impl Runtime {
         } else {
             Ok(Body::Empty)
         };
+        if let Some(name) = scan.repeated() {
+            let b = body.as_ref().unwrap_or(&Body::Empty);
+            return Check::Ready(Decision::Respond(
+                inner
+                    .responder
+                    .header_mismatch(b, &format!("header {name} is repeated")),
+            ));
+        }
+        let mcp = scan.mcp;
+        let era = Era::of(mcp.protocol_version);
         if let Ok(b) = &body {
             note.body(b);
-            if let Some(detail) =
-                jsonrpc::header_mismatch(b, req.header("mcp-method"), req.header("mcp-name"))
-            {
+            if let Some(detail) = revision::check_headers(era, b, mcp) {
                 note.reason = Some("header_mismatch");
                 return Check::Ready(Decision::Respond(
                     inner.responder.header_mismatch(b, &detail),
@@ -742,19 +827,19 @@ impl Runtime {
         let token = match extract_bearer(header.unwrap_or("")) {
             Bearer::Missing => {
                 let d = Denial::from_auth(AuthError::with_reason(Reason::NoToken, MISSING_TOKEN));
-                return Check::Ready(self.deny_auth(false, &body, d, note));
+                return Check::Ready(self.deny_auth(false, era, &body, d, note));
             }
             Bearer::Malformed => {
                 let d = Denial::from_auth(AuthError::with_reason(
                     Reason::NoToken,
                     "malformed bearer token: unexpected whitespace",
                 ));
-                return Check::Ready(self.deny_auth(true, &body, d, note));
+                return Check::Ready(self.deny_auth(true, era, &body, d, note));
             }
             Bearer::Token(t) => t,
         };
         match inner.validator.validate_sync(token, &mut note.path) {
-            Some(result) => Check::Ready(self.decide(result, body, note)),
+            Some(result) => Check::Ready(self.decide(result, era, body, note)),
             None => {
                 let this = self.clone();
                 let token = token.to_string();
@@ -765,7 +850,7 @@ impl Runtime {
                         let mut path = ValidationPath::None;
                         let result = this.inner.validator.validate(&token, &mut path).await;
                         note.path = path;
-                        let d = this.decide(result, body, &mut note);
+                        let d = this.decide(result, era, body, &mut note);
                         this.observe(note, &d, start);
                         d
                     }
@@ -778,20 +863,23 @@ impl Runtime {
     fn decide(
         &self,
         result: std::result::Result<Arc<Principal>, AuthError>,
+        era: Era,
         body: std::result::Result<Body, ParseError>,
         note: &mut Note,
     ) -> Decision {
         match result {
-            Err(e) => self.deny_auth(true, &body, Denial::from_auth(e), note),
-            Ok(p) => self.authorize_request(p, body, note),
+            Err(e) => self.deny_auth(true, era, &body, Denial::from_auth(e), note),
+            Ok(p) => self.authorize_request(p, era, body, note),
         }
     }
 
-    /// Denial handling of reference §3.3: handshake pass-through, in-band answers for MCP
-    /// clients that presented a token, otherwise the standard HTTP error.
+    /// Denial handling of reference §3.3: discovery pass-through (the legacy handshake, or
+    /// `server/discover` for 2026-07-28 clients), in-band answers for MCP clients that presented
+    /// a token, otherwise the standard HTTP error.
     fn deny_auth(
         &self,
         token_present: bool,
+        era: Era,
         body: &std::result::Result<Body, ParseError>,
         d: Denial,
         note: &mut Note,
@@ -800,11 +888,11 @@ impl Runtime {
         let r = &self.inner.responder;
         if let Ok(b) = body {
             if token_present && matches!(d.status(), 401 | 403) && b.is_json_rpc() {
-                if b.all_handshake() {
+                if revision::all_discovery(era, b) {
                     return Decision::PassThrough;
                 }
                 if b.any_method("tools/call") {
-                    return Decision::Respond(r.in_band_tool_error(b, &d));
+                    return Decision::Respond(r.in_band_tool_error(b, &d, era));
                 }
                 return Decision::Respond(r.in_band_rpc_error(b, &d));
             }
@@ -817,10 +905,12 @@ impl Runtime {
     fn authorize_request(
         &self,
         principal: Arc<Principal>,
+        era: Era,
         body: std::result::Result<Body, ParseError>,
         note: &mut Note,
     ) -> Decision {
         let r = &self.inner.responder;
+        let items = &*self.inner.items;
         let body = match body {
             Ok(b) => b,
             Err(e) => {
@@ -829,29 +919,63 @@ impl Runtime {
                 return Decision::Respond(r.bad_request(&e.0));
             }
         };
-        let lists = body.any_method("tools/list");
         let view = self.policy_for(&principal).current();
+        let lists = ListKind::ALL
+            .into_iter()
+            .any(|k| resources::gates_list(&view, items, k) && body.any_method(k.method()));
+        // Every call is decided, so one 403 names the scopes of every denied call (SEP-835);
+        // a policy outage answers at once. The audit note names the first denied call.
+        let mut refused = Vec::new();
+        let mut tool_refused = false;
+        let mut first_reason: Option<&'static str> = None;
         for env in body.envelopes() {
             let Some(action) = action_of(env) else {
                 continue;
             };
-            if let Err(refusal) = decide(&view, &principal, action) {
-                note.target(env);
-                let reason = refusal_reason(&refusal);
-                let d = Denial::from_refusal(refusal, &principal);
-                note.denial(&d);
-                if reason != "policy_refused" {
-                    note.reason = Some(reason);
-                }
-                if reason != "insufficient_scope" {
+            let verdict = match action {
+                Action::CallTool(_) => decide(&view, &principal, action),
+                _ => items.decide(&view, &principal, action),
+            };
+            tool_refused |= verdict.is_err() && matches!(action, Action::CallTool(_));
+            match verdict {
+                Ok(()) => {}
+                Err(unavailable @ Refusal::Unavailable(_)) => {
+                    note.target(env);
+                    let d = Denial::from_refusal(unavailable, &principal);
+                    note.denial(&d);
                     note.scopes.clear();
+                    note.principal = Some(principal);
+                    return Decision::Respond(r.tool_error(&d));
                 }
-                note.principal = Some(principal);
-                if d.kind != DenialKind::PolicyUnavailable && body.is_json_rpc() {
-                    return Decision::Respond(r.in_band_tool_error(&body, &d));
+                Err(refusal) => {
+                    if refused.is_empty() {
+                        note.target(env);
+                        first_reason = Some(refusal_reason(&refusal));
+                    }
+                    refused.push(refusal);
                 }
-                return Decision::Respond(r.tool_error(&d));
             }
+        }
+        if !refused.is_empty() {
+            let d = Denial::from_refusals(refused, &principal);
+            note.denial(&d);
+            if let Some(reason) = first_reason.filter(|r| *r != "policy_refused") {
+                note.reason = Some(reason);
+            }
+            if note.reason != Some("insufficient_scope") {
+                note.scopes.clear();
+            }
+            note.principal = Some(principal);
+            if body.is_json_rpc() {
+                // A denied tool call answers with a tool result (isError); a denied
+                // resources/read or prompts/get with a JSON-RPC error.
+                return Decision::Respond(if tool_refused {
+                    r.in_band_tool_error(&body, &d, era)
+                } else {
+                    r.in_band_rpc_error(&body, &d)
+                });
+            }
+            return Decision::Respond(r.tool_error(&d));
         }
         Decision::Allow(Allow {
             principal,
@@ -973,11 +1097,11 @@ impl Runtime {
         }
         let limit = usize::try_from(self.inner.max_body).unwrap_or(usize::MAX);
         let result = if filter::is_sse(content_type) {
-            filter::filter_sse(body, &view, principal, limit)
+            filter::filter_sse(body, &view, &self.inner.items, principal, limit)
         } else if body.len() > limit {
             Err(filter::Refusal::BadGateway(filter::TOO_LARGE))
         } else {
-            filter::filter_json(body, &view, principal)
+            filter::filter_json(body, &view, &self.inner.items, principal)
         };
         match result {
             Ok(None) => FilterOutcome::Unchanged,
@@ -1037,6 +1161,7 @@ impl Runtime {
     ) -> ResponseFilter {
         ResponseFilter::new(
             self.policy_for(&principal).clone(),
+            self.inner.items.clone(),
             self.inner.responder.clone(),
             principal,
             self.inner.max_body,
@@ -1135,8 +1260,8 @@ impl Note {
             let cut = crate::audit::event::cut;
             Box::new(DecisionEvent {
                 http_method: cut(req.method),
-                http_request_id: req.header("x-request-id").map(cut),
-                protocol_version: req.header("mcp-protocol-version").map(cut),
+                http_request_id: req.headers_named("x-request-id").next().map(cut),
+                protocol_version: req.headers_named("mcp-protocol-version").next().map(cut),
                 ..DecisionEvent::default()
             })
         });
@@ -1195,6 +1320,64 @@ impl Note {
             self.scopes = d.required.clone();
         }
     }
+}
+
+/// The headers the decision reads besides `Authorization`, found in one pass over the request.
+struct Scan<'a> {
+    /// The first `Origin`.
+    origin: Option<&'a str>,
+    /// `Access-Control-Request-Method` is present (with `OPTIONS` and `Origin`: a preflight).
+    preflight_method: bool,
+    /// `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (first copies).
+    mcp: McpHeaders<'a>,
+    /// Which of those three came more than once (bits 0, 1, 2).
+    repeats: u8,
+}
+
+impl Scan<'_> {
+    /// The first repeated request-metadata header, in a fixed order: each may appear once (a
+    /// server reading the other copy would see another request than the one decided).
+    fn repeated(&self) -> Option<&'static str> {
+        ["MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"]
+            .into_iter()
+            .enumerate()
+            .find(|(i, _)| self.repeats & (1 << i) != 0)
+            .map(|(_, n)| n)
+    }
+}
+
+fn scan_headers<'a>(req: &Request<'a>) -> Scan<'a> {
+    let mut s = Scan {
+        origin: None,
+        preflight_method: false,
+        mcp: McpHeaders::default(),
+        repeats: 0,
+    };
+    for (k, v) in req.headers {
+        // Compare names only when the length fits (most headers are none of these).
+        let (slot, bit) = match k.len() {
+            6 if k.eq_ignore_ascii_case("origin") => {
+                s.origin.get_or_insert(v);
+                continue;
+            }
+            29 if k.eq_ignore_ascii_case("access-control-request-method") => {
+                s.preflight_method = true;
+                continue;
+            }
+            20 if k.eq_ignore_ascii_case("mcp-protocol-version") => {
+                (&mut s.mcp.protocol_version, 0)
+            }
+            10 if k.eq_ignore_ascii_case("mcp-method") => (&mut s.mcp.method, 1),
+            8 if k.eq_ignore_ascii_case("mcp-name") => (&mut s.mcp.name, 2),
+            _ => continue,
+        };
+        if slot.is_some() {
+            s.repeats |= 1 << bit;
+        } else {
+            *slot = Some(v);
+        }
+    }
+    s
 }
 
 /// The action an envelope asks the policy about; `None` for methods the policy does not gate

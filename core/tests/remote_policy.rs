@@ -304,6 +304,14 @@ fn handler(
                 .find(|(k, _)| k.eq_ignore_ascii_case("mcp-session-id"))
                 .map(|(_, v)| v.clone());
             let method = req["method"].as_str().unwrap().to_string();
+            if method == "server/discover" {
+                // A legacy server: no such method without a session (what the SDKs answer).
+                return Ok(RpcAnswer {
+                    status: 400,
+                    headers: vec![("content-type".into(), "application/json".into())],
+                    body: br#"{"jsonrpc":"2.0","id":null,"error":{"code":-32000,"message":"Bad Request: No valid session ID provided"}}"#.to_vec(),
+                });
+            }
             if method != "initialize" {
                 seen.lock().unwrap().push(session);
             }
@@ -366,8 +374,8 @@ async fn manifest_through_synthetic_handshake() {
     assert_eq!(report.generation, Some(1));
     assert_eq!(
         calls.load(Ordering::SeqCst),
-        5,
-        "initialize, initialized, 3 pages"
+        6,
+        "server/discover (refused: legacy), initialize, initialized, 3 pages"
     );
     assert!(sessions
         .lock()
@@ -386,6 +394,90 @@ async fn manifest_through_synthetic_handshake() {
     );
     assert_eq!(m["authorization"], "Basic cnMtMTpzZWNyZXQtMQ==");
     assert_eq!(m["content_type"], "application/json");
+}
+
+/// A server that speaks only MCP 2026-07-28, as its transport page says: every POST must carry
+/// `MCP-Protocol-Version: 2026-07-28`, a matching `Mcp-Method` and the `_meta` protocol version
+/// (else 400 with the HeaderMismatch error); `initialize` does not exist (-32601, 404); a session
+/// id is never minted, and one sent by the client is a test failure. Two pages of tools, the
+/// second over SSE.
+fn modern_only_handler(log: Arc<Mutex<Vec<String>>>) -> authsec_core::RpcHandler {
+    Arc::new(move |call: RpcCall| {
+        let log = log.clone();
+        async move {
+            let req: Value = serde_json::from_slice(&call.body).unwrap();
+            let h = |n: &str| {
+                call.headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            };
+            let method = req["method"].as_str().unwrap_or("").to_string();
+            log.lock().unwrap().push(method.clone());
+            assert_eq!(h("mcp-session-id"), None, "no session in 2026-07-28");
+            let json_answer = |status: u16, v: Value| RpcAnswer {
+                status,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: v.to_string().into_bytes(),
+            };
+            let id = req["id"].clone();
+            if h("mcp-protocol-version").as_deref() != Some("2026-07-28")
+                || h("mcp-method").as_deref() != Some(method.as_str())
+                || req["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"] != "2026-07-28"
+            {
+                return Ok(json_answer(400, json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -32020, "message": "Header mismatch"}})));
+            }
+            Ok(match method.as_str() {
+                "server/discover" => json_answer(200, json!({"jsonrpc": "2.0", "id": id, "result": {
+                    "resultType": "complete", "supportedVersions": ["2026-07-28"],
+                    "capabilities": {"tools": {}}, "ttlMs": 0, "cacheScope": "public"}})),
+                "tools/list" => match req["params"]["cursor"].as_str() {
+                    None => json_answer(200, json!({"jsonrpc": "2.0", "id": id, "result": {
+                        "resultType": "complete", "ttlMs": 0, "cacheScope": "public",
+                        "tools": [{"name": "list_issues", "inputSchema": {"type": "object"}}],
+                        "nextCursor": "p2"}})),
+                    Some("p2") => RpcAnswer {
+                        status: 200,
+                        headers: vec![("content-type".into(), "text/event-stream".into())],
+                        body: format!("event: message\ndata: {}\n\n", json!({"jsonrpc": "2.0", "id": id,
+                            "result": {"resultType": "complete", "tools": [{"name": "create_issue"}]}}))
+                        .into_bytes(),
+                    },
+                    Some(other) => panic!("unknown cursor {other}"),
+                },
+                _ => json_answer(404, json!({"jsonrpc": "2.0", "id": id,
+                    "error": {"code": -32601, "message": "Method not found"}})),
+            })
+        }
+        .boxed()
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn manifest_from_a_2026_07_28_only_server() {
+    let fx = Fixture::start().await.unwrap();
+    fx.reset(json!({"policy": ready_policy()})).await;
+    let rt = Runtime::new(config(&fx.base_url, json!({}))).unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let report = rt
+        .publish_manifest(ManifestSource::Handshake(modern_only_handler(log.clone())))
+        .await
+        .unwrap();
+    assert_eq!(report.tools_sent, 2);
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec!["server/discover", "tools/list", "tools/list"],
+        "discover, then two pages; never initialize"
+    );
+    let last = fx.control("GET", "/_control/last", None).await;
+    assert_eq!(
+        last["manifest"]["json"],
+        json!({"tools": [
+            {"name": "list_issues", "input_schema": {"type": "object"}},
+            {"name": "create_issue"}
+        ]})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

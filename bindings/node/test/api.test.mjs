@@ -182,7 +182,7 @@ test('publishManifest: a tool list and a JSON-RPC handshake callback', async () 
     if (req.method === 'tools/list') return { jsonrpc: '2.0', id: req.id, result: { tools: [{ name: 'delete_issue' }] } };
     return undefined; // notification
   });
-  assert.deepEqual(seen, ['initialize', 'notifications/initialized', 'tools/list']);
+  assert.deepEqual(seen, ['server/discover', 'initialize', 'notifications/initialized', 'tools/list']);
   assert.equal(r2.toolsSent, 1);
   last = await fx.control('GET', '/_control/last');
   assert.deepEqual(last.manifest.json.tools, [{ name: 'delete_issue' }]);
@@ -379,7 +379,7 @@ test('protect(): GET SSE replay filtered, gzip decoded and filtered, unreadable 
     const token = await mint({ scope: 'issues:read' });
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
     const list = (id) => JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' });
-    const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }] } });
+    const filtered = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { tools: [{ name: 'list_issues', description: 'List' }], cacheScope: 'private' } });
 
     let r = await fetch(`${srv.url}/mcp`, { headers: { authorization: auth.authorization, 'last-event-id': '3' } });
     assert.equal(r.status, 200);

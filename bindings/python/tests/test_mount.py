@@ -205,7 +205,7 @@ def test_manifest_via_the_seeds_rpc_handler(backend: Backend) -> None:
     with Served(app, port):
         manifest = wait_for(lambda: backend.control("last", method="GET").get("manifest"))
     assert manifest["json"]["tools"] == [{"name": "via_rpc", "input_schema": {"type": "object"}}]
-    assert seen[0] == "initialize" and seen[-1] == "tools/list"
+    assert seen[:2] == ["server/discover", "initialize"] and seen[-1] == "tools/list"
 
 
 def _sse_tools_app(content_type: str) -> Any:

@@ -252,6 +252,7 @@ mod tests {
             claims: claims.as_object().unwrap().clone(),
             active: true,
             spiffe_id: None,
+            hierarchy: None,
         };
         id.add(&mut h, &p);
         let get = |k: &str| h.get(k).unwrap().to_str().unwrap().to_string();

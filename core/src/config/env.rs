@@ -65,6 +65,7 @@ impl Config {
                 )
             })
             .transpose()?;
+        let ecosystem = super::ecosystem::from_env(prefix, &get)?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -98,7 +99,7 @@ impl Config {
             tenant_claim: Some(get("TENANT_CLAIM").trim().to_string())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| Config::default().tenant_claim),
-            ..Config::default()
+            ..ecosystem
         })
     }
 }

@@ -4,8 +4,11 @@
 //! Loading from JSON rejects unknown fields. Loading from the environment lives in `env`.
 //! The introspection secret is a [`Secret`]: it never appears in `Debug` output.
 
+pub(crate) mod ecosystem;
 pub(crate) mod env;
 pub(crate) mod rbac;
+
+pub use ecosystem::{AudienceMatch, TrustedIssuer, DEFAULT_SCOPE_CLAIMS};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -274,6 +277,41 @@ pub struct Config {
     pub audit_private_claims: Vec<String>,
     /// The claim the audit trail reads the tenant from (default `tenant`).
     pub tenant_claim: String,
+
+    // ----- MCP 2026-07-28 and the ecosystem's token shapes (issue 12): scope claims and
+    // hierarchy, audiences, several issuers, resource and prompt rules, CORS. What each does,
+    // with examples: docs/protocol-revisions.md. -----
+    /// Claims the granted scopes are read from, in order; the first that carries any wins.
+    /// Default `["scope", "scopes", "scp"]` (`scp`: Okta's array, Entra ID's string).
+    pub scope_claims: Vec<String>,
+    /// Scope hierarchy: a granted scope -> the scopes it implies, transitively; an implied
+    /// entry ending in `*` implies every scope with that prefix (`{"admin": ["issues:*"]}`).
+    /// Applied to every policy check and to list filtering. Default: none.
+    pub scope_hierarchy: BTreeMap<String, Vec<String>>,
+    /// Audiences accepted besides `resource_uri`, compared exactly (Entra ID issues
+    /// `api://<app-id>` or the bare application GUID). Default: none (strict).
+    pub accepted_audiences: Vec<String>,
+    /// How a token's audience is compared with `resource_uri`: `exact` (default) or `canonical`
+    /// (scheme and host case-insensitive, one trailing slash ignored, as MCP's resource URI
+    /// rules say).
+    pub audience_match: AudienceMatch,
+    /// More issuers trusted besides `issuer`, each bound to its own JWKS: a JWT's `iss` selects
+    /// the key set, so one issuer's key never verifies another issuer's token.
+    pub additional_issuers: Vec<TrustedIssuer>,
+    /// Local rules for `resources/read` (and which `resources/list` entries a caller sees):
+    /// URI pattern (`*` matches any run of characters) -> scopes (any-of; empty = public).
+    /// `None`: resources are not gated unless `deny_unlisted_resources_and_prompts`.
+    pub resource_scopes: Option<ToolScopes>,
+    /// Local rules for `prompts/get` (and `prompts/list`): prompt name -> scopes.
+    pub prompt_scopes: Option<ToolScopes>,
+    /// Deny resources and prompts no rule names (like tools). Default false: until a rule
+    /// exists for a kind, that kind is not gated (existing deployments keep working).
+    pub deny_unlisted_resources_and_prompts: bool,
+    /// Origins (`https://app.example.com`, or `*`) whose CORS preflights the core answers
+    /// itself; they also get `Access-Control-Allow-Origin` and `-Expose-Headers:
+    /// WWW-Authenticate` on the core's 401/403 answers. Empty (default): preflights pass to the
+    /// host's handler, never challenged.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for Config {
@@ -319,6 +357,15 @@ impl Default for Config {
             audit_queue_capacity: crate::audit::DEFAULT_AUDIT_QUEUE,
             audit_private_claims: Vec::new(),
             tenant_claim: "tenant".to_string(),
+            scope_claims: DEFAULT_SCOPE_CLAIMS.iter().map(|c| c.to_string()).collect(),
+            scope_hierarchy: BTreeMap::new(),
+            accepted_audiences: Vec::new(),
+            audience_match: AudienceMatch::Exact,
+            additional_issuers: Vec::new(),
+            resource_scopes: None,
+            prompt_scopes: None,
+            deny_unlisted_resources_and_prompts: false,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }
@@ -526,7 +573,8 @@ impl Config {
                 ));
             }
         }
-        self.validate_spiffe()
+        self.validate_spiffe()?;
+        ecosystem::validate(self)
     }
 
     /// The workload-identity fields: a valid trust domain with exactly one JWT bundle source,
@@ -641,12 +689,12 @@ fn is_absolute_uri(uri: &str) -> bool {
     }
 }
 
-fn is_http_url(s: &str) -> bool {
+pub(crate) fn is_http_url(s: &str) -> bool {
     matches!(url::Url::parse(s.trim()), Ok(u) if (u.scheme() == "http" || u.scheme() == "https") && u.has_host())
 }
 
 /// Python `repr()` of a str, as the reference's messages print it.
-fn python_repr(s: &str) -> String {
+pub(crate) fn python_repr(s: &str) -> String {
     let quote = if s.contains('\'') && !s.contains('"') {
         '"'
     } else {

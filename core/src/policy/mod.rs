@@ -10,6 +10,7 @@
 pub(crate) mod catalogue;
 pub(crate) mod rbac;
 pub(crate) mod remote;
+pub(crate) mod resources;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -143,6 +144,8 @@ pub enum Refusal {
         /// `missing required <categories>` or `no RBAC requirement satisfied`.
         reason: String,
     },
+    /// A local resource or prompt rule refused it (see `resources`).
+    Item(resources::ItemRefusal),
 }
 
 /// Decide whether `principal` may perform `action` under `view`.

@@ -15,9 +15,6 @@ use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqA
 use serde::Deserialize;
 use serde_json::{Number, Value};
 
-/// MCP methods that set up a session; they pass through when a present token is invalid.
-pub const HANDSHAKE_METHODS: [&str; 3] = ["initialize", "notifications/initialized", "ping"];
-
 /// A JSON-RPC id as far as echoing it matters.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Id {
@@ -108,26 +105,6 @@ impl Body {
     /// Any envelope has method `m`.
     pub fn any_method(&self, m: &str) -> bool {
         self.envelopes().any(|e| e.is(m))
-    }
-
-    /// Non-empty, and every element is an object whose method is a handshake method.
-    pub fn all_handshake(&self) -> bool {
-        let handshake = |e: &Envelope| {
-            e.method
-                .as_deref()
-                .is_some_and(|m| HANDSHAKE_METHODS.contains(&m))
-        };
-        match self {
-            Body::Empty => false,
-            Body::Single(e) => handshake(e),
-            Body::Batch(items) => {
-                !items.is_empty()
-                    && items.iter().all(|i| match i {
-                        Item::Object(e) => handshake(e),
-                        Item::Other => false,
-                    })
-            }
-        }
     }
 }
 
@@ -532,49 +509,6 @@ impl<'de> Visitor<'de> for ParamsVisitor {
     }
 }
 
-/// Compare the MCP `Mcp-Method` / `Mcp-Name` request headers with the body; a disagreement is
-/// described in the returned message.
-pub fn header_mismatch(
-    body: &Body,
-    mcp_method: Option<&str>,
-    mcp_name: Option<&str>,
-) -> Option<String> {
-    if mcp_method.is_none() && mcp_name.is_none() {
-        return None;
-    }
-    let env = match body {
-        Body::Empty => return None,
-        Body::Batch(_) => {
-            return Some("Mcp-Method/Mcp-Name headers cannot describe a batch".into())
-        }
-        Body::Single(e) => e,
-    };
-    if let Some(h) = mcp_method {
-        if env.method.as_deref() != Some(h) {
-            return Some(format!(
-                "Mcp-Method header {h:?} does not match the body method {:?}",
-                env.method.as_deref().unwrap_or("")
-            ));
-        }
-    }
-    if let Some(h) = mcp_name {
-        let from_body = match env.method.as_deref() {
-            Some("tools/call") | Some("prompts/get") => env.name.as_deref(),
-            Some("resources/read")
-            | Some("resources/subscribe")
-            | Some("resources/unsubscribe") => env.uri.as_deref(),
-            _ => None,
-        };
-        if from_body != Some(h) {
-            return Some(format!(
-                "Mcp-Name header {h:?} does not match the body ({:?})",
-                from_body.unwrap_or("")
-            ));
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,20 +616,6 @@ mod tests {
         let b =
             parse(br#"[{"jsonrpc":"2.0","method":"ping"}, 5, {"method":"initialize"}]"#).unwrap();
         assert!(b.is_json_rpc());
-        assert!(!b.all_handshake());
         assert_eq!(b.envelopes().count(), 2);
-        let b = parse(br#"[{"method":"ping"},{"method":"initialize"}]"#).unwrap();
-        assert!(b.all_handshake());
-        assert!(!parse(b"[]").unwrap().all_handshake());
-    }
-
-    #[test]
-    fn mcp_headers_must_match_body() {
-        let b = parse(br#"{"method":"tools/call","params":{"name":"a"}}"#).unwrap();
-        assert!(header_mismatch(&b, Some("tools/call"), Some("a")).is_none());
-        assert!(header_mismatch(&b, Some("tools/list"), None).is_some());
-        assert!(header_mismatch(&b, None, Some("b")).is_some());
-        let b = parse(br#"{"method":"resources/read","params":{"uri":"file:///x"}}"#).unwrap();
-        assert!(header_mismatch(&b, None, Some("file:///x")).is_none());
     }
 }

@@ -4,8 +4,10 @@
 
 use serde_json::{json, Map, Value};
 
+use crate::policy::resources::ItemKind;
 use crate::policy::Refusal;
 use crate::request::jsonrpc::{Body, Envelope, Id};
+use crate::request::revision::Era;
 use crate::response::challenge::ChallengeBuilder;
 use crate::token::error::{AuthError, AuthErrorKind};
 use crate::token::principal::Principal;
@@ -22,6 +24,40 @@ pub(crate) enum DenialKind {
     RbacDenied,
 }
 
+/// What a scope denial is about: the word in its texts and the body key naming it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Noun {
+    Tool,
+    Resource,
+    Prompt,
+}
+
+impl Noun {
+    fn key(self) -> &'static str {
+        match self {
+            Noun::Tool => "tool",
+            Noun::Resource => "resource",
+            Noun::Prompt => "prompt",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Noun::Tool => "Tool",
+            Noun::Resource => "Resource",
+            Noun::Prompt => "Prompt",
+        }
+    }
+
+    fn verb(self) -> &'static str {
+        match self {
+            Noun::Tool => "called",
+            Noun::Resource => "read",
+            Noun::Prompt => "used",
+        }
+    }
+}
+
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Denial {
@@ -29,7 +65,11 @@ pub(crate) struct Denial {
     pub description: String,
     pub required: Vec<String>,
     pub granted: Vec<String>,
+    /// The denied tool (or resource URI, or prompt name: see `noun`).
     pub tool: String,
+    pub noun: Noun,
+    /// `tool` lists several denied calls of one batch (joined with `, `).
+    pub many: bool,
     pub reason: Option<&'static str>,
     /// The SPIFFE ID of a workload caller refused by `tool_workloads`.
     pub workload: Option<String>,
@@ -47,6 +87,8 @@ impl Denial {
             required: Vec::new(),
             granted: Vec::new(),
             tool: String::new(),
+            noun: Noun::Tool,
+            many: false,
             reason,
             workload: None,
         }
@@ -65,6 +107,8 @@ impl Denial {
                     required: Vec::new(),
                     granted: Vec::new(),
                     tool,
+                    noun: Noun::Tool,
+                    many: false,
                     reason: None,
                     workload: Some(id),
                 }
@@ -85,10 +129,63 @@ impl Denial {
                 required: Vec::new(),
                 granted: Vec::new(),
                 tool,
+                noun: Noun::Tool,
+                many: false,
                 reason: None,
                 workload: None,
             },
+            Refusal::Item(i) => {
+                let noun = match i.kind {
+                    ItemKind::Resource => Noun::Resource,
+                    ItemKind::Prompt => Noun::Prompt,
+                };
+                let required = i.required.unwrap_or_else(|| {
+                    vec![format!(
+                        "<no scope mapping for {} '{}'>",
+                        noun.key(),
+                        i.name
+                    )]
+                });
+                let mut d = Denial::insufficient_scope(&i.name, required, i.granted);
+                d.noun = noun;
+                d.description = scope_message_for(noun, &i.name, &d.required, &d.granted);
+                d
+            }
         }
+    }
+
+    /// The one denial for every refused call of a request (SEP-835: one challenge names all
+    /// the scopes the denied operation needs; for a batch, those of every denied call, in
+    /// order, each once). Scopes the caller already holds are not repeated (SEP-2350: the
+    /// client accumulates them). One refusal gives exactly [`Denial::from_refusal`]'s denial.
+    pub(crate) fn from_refusals(refusals: Vec<Refusal>, principal: &Principal) -> Denial {
+        let mut refusals = refusals.into_iter();
+        let Some(first) = refusals.next() else {
+            return Denial::policy_unavailable("no refusal".into());
+        };
+        let mut d = Denial::from_refusal(first, principal);
+        let mut tools = vec![d.tool.clone()];
+        for r in refusals {
+            let more = Denial::from_refusal(r, principal);
+            if more.kind != DenialKind::InsufficientScope {
+                return more;
+            }
+            if !tools.contains(&more.tool) {
+                tools.push(more.tool);
+            }
+            for s in more.required {
+                if !d.required.contains(&s) {
+                    d.required.push(s);
+                }
+            }
+        }
+        d.required.retain(|s| !principal.has_scope(s));
+        if tools.len() > 1 {
+            d.description = scope_message_many(&tools, &d.required, &d.granted);
+            d.tool = tools.join(", ");
+            d.many = true;
+        }
+        d
     }
 
     pub(crate) fn insufficient_scope(
@@ -102,6 +199,8 @@ impl Denial {
             required,
             granted,
             tool: tool.to_string(),
+            noun: Noun::Tool,
+            many: false,
             reason: None,
             workload: None,
         }
@@ -114,6 +213,8 @@ impl Denial {
             required: Vec::new(),
             granted: Vec::new(),
             tool: String::new(),
+            noun: Noun::Tool,
+            many: false,
             reason: None,
             workload: None,
         }
@@ -137,12 +238,37 @@ impl Denial {
     }
 
     fn challenge(&self, c: &ChallengeBuilder) -> String {
+        // `offline_access` asks for a refresh token; it is never a scope an operation needs
+        // (MCP authorization: SHOULD NOT appear in a challenge's scope).
         let scope = if self.kind == DenialKind::InsufficientScope {
-            self.required.join(" ")
+            self.required
+                .iter()
+                .filter(|s| s.as_str() != OFFLINE_ACCESS)
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
         } else {
             String::new()
         };
         c.build(self.error(), &self.description, &scope)
+    }
+}
+
+/// The OIDC scope asking for a refresh token, never advertised or challenged for.
+pub(crate) const OFFLINE_ACCESS: &str = "offline_access";
+
+/// The 403 description of a resource or prompt denial (the tool text of reference §3.4 with
+/// its noun).
+fn scope_message_for(noun: Noun, name: &str, required: &[String], granted: &[String]) -> String {
+    if noun == Noun::Tool {
+        return scope_message(name, required, granted);
+    }
+    let (title, key) = (noun.title(), noun.key());
+    let req = required.join(", ");
+    if granted.is_empty() {
+        format!("{title} '{name}' requires scope: {req}. Your token does not include this scope. Ask an AuthSec admin to grant it, or use a {key} that fits your current scopes.")
+    } else {
+        format!("{title} '{name}' requires scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scope, or use a {key} that fits your current scopes.", granted.join(", "))
     }
 }
 
@@ -157,6 +283,19 @@ fn scope_message(tool: &str, required: &[String], granted: &[String]) -> String 
         format!("Tool '{tool}' requires scope: {req}. Your token does not include this scope. Ask an AuthSec admin to grant it, or use a tool that fits your current scopes.")
     } else {
         format!("Tool '{tool}' requires scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scope, or use a tool that fits your current scopes.", granted.join(", "))
+    }
+}
+
+/// The 403 description for several denied tools of one batch (same shape as
+/// [`scope_message`], naming every tool).
+fn scope_message_many(tools: &[String], required: &[String], granted: &[String]) -> String {
+    let names: Vec<String> = tools.iter().map(|t| format!("'{t}'")).collect();
+    let names = names.join(", ");
+    let req = required.join(", ");
+    if granted.is_empty() {
+        format!("Tools {names} require scope: {req}. Your token does not include these scopes. Ask an AuthSec admin to grant them, or use tools that fit your current scopes.")
+    } else {
+        format!("Tools {names} require scope: {req}. Your token has: {}. Ask an AuthSec admin to grant the missing scopes, or use tools that fit your current scopes.", granted.join(", "))
     }
 }
 
@@ -178,8 +317,19 @@ fn friendly_message(d: &Denial) -> String {
         let mut parts = Vec::with_capacity(4);
         parts.push(if d.tool.is_empty() {
             "This action cannot be performed with this token.".to_string()
+        } else if d.many {
+            let names: Vec<String> = d.tool.split(", ").map(|t| format!("'{t}'")).collect();
+            format!(
+                "Tools {} cannot be called with this token.",
+                names.join(", ")
+            )
         } else {
-            format!("Tool '{}' cannot be called with this token.", d.tool)
+            format!(
+                "{} '{}' cannot be {} with this token.",
+                d.noun.title(),
+                d.tool,
+                d.noun.verb()
+            )
         });
         if !d.required.is_empty() {
             parts.push(format!("Required scope: {}.", d.required.join(", ")));
@@ -189,10 +339,10 @@ fn friendly_message(d: &Denial) -> String {
         } else {
             format!("Your token has: {}.", d.granted.join(", "))
         });
-        parts.push(
-            "Ask an admin to grant the required scope to your role, or use a different tool."
-                .to_string(),
-        );
+        parts.push(format!(
+            "Ask an admin to grant the required scope to your role, or use a different {}.",
+            d.noun.key()
+        ));
         return parts.join(" ");
     }
     match d.reason {
@@ -246,7 +396,7 @@ impl Responder {
             body.insert("granted_scopes".into(), list(&d.granted));
         }
         if !d.tool.is_empty() {
-            body.insert("tool".into(), d.tool.clone().into());
+            body.insert(d.noun.key().into(), d.tool.clone().into());
         }
         self.with_challenge(d, body)
     }
@@ -257,7 +407,7 @@ impl Responder {
         body.insert("error".into(), d.error().into());
         body.insert("error_description".into(), d.description.clone().into());
         if d.kind == DenialKind::InsufficientScope {
-            body.insert("tool".into(), d.tool.clone().into());
+            body.insert(d.noun.key().into(), d.tool.clone().into());
             body.insert("required_scopes".into(), list(&d.required));
             body.insert("granted_scopes".into(), list(&d.granted));
         }
@@ -286,8 +436,10 @@ impl Responder {
         )
     }
 
-    /// HTTP 200 with one tool-result error per request object (an array for a batch).
-    pub(crate) fn in_band_tool_error(&self, body: &Body, d: &Denial) -> Response {
+    /// HTTP 200 with one tool-result error per request object (an array for a batch). To a
+    /// 2026-07-28 client the result carries `"resultType": "complete"` first, which that
+    /// revision requires of every result (its clients refuse a result without it).
+    pub(crate) fn in_band_tool_error(&self, body: &Body, d: &Denial, era: Era) -> Response {
         let text = friendly_message(d);
         let mut meta = Map::new();
         meta.insert("error".into(), d.error().into());
@@ -300,16 +452,23 @@ impl Responder {
             meta.insert("granted_scopes".into(), list(&d.granted));
         }
         if !d.tool.is_empty() {
-            meta.insert("tool".into(), d.tool.clone().into());
+            meta.insert(d.noun.key().into(), d.tool.clone().into());
         }
         if let Some(r) = d.reason {
             meta.insert("reason".into(), r.into());
         }
         let one = |id: &Id| {
-            json!({"jsonrpc": "2.0", "id": id.to_value(), "result": {
-                "content": [{"type": "text", "text": text}],
-                "isError": true,
-                "_meta": {"authsec": Value::Object(meta.clone())}}})
+            let mut result = Map::new();
+            if era == Era::Modern {
+                result.insert("resultType".into(), "complete".into());
+            }
+            result.insert("content".into(), json!([{"type": "text", "text": text}]));
+            result.insert("isError".into(), true.into());
+            result.insert(
+                "_meta".into(),
+                json!({"authsec": Value::Object(meta.clone())}),
+            );
+            json!({"jsonrpc": "2.0", "id": id.to_value(), "result": Value::Object(result)})
         };
         json_response(200, Vec::new(), &per_request(body, one))
     }
@@ -324,7 +483,7 @@ impl Responder {
             authsec.insert("required_scopes".into(), list(&d.required));
         }
         if !d.tool.is_empty() {
-            authsec.insert("tool".into(), d.tool.clone().into());
+            authsec.insert(d.noun.key().into(), d.tool.clone().into());
         }
         let code = if d.status() == 403 { -32003 } else { -32001 };
         let message = friendly_message(d);
@@ -373,5 +532,54 @@ fn per_request(body: &Body, one: impl Fn(&Id) -> Value) -> Value {
         Body::Batch(_) => Value::Array(body.envelopes().map(|e: &Envelope| one(&e.id)).collect()),
         Body::Single(e) => one(&e.id),
         Body::Empty => one(&Id::Null),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn principal(scopes: &str) -> Principal {
+        let claims = serde_json::json!({"sub": "u", "scope": scopes});
+        Principal::from_claims(claims.as_object().unwrap().clone(), false)
+    }
+
+    fn missing(tool: &str, required: &[&str], p: &Principal) -> Refusal {
+        Refusal::MissingScope {
+            tool: tool.into(),
+            required: required.iter().map(|s| s.to_string()).collect(),
+            granted: p.scopes.clone(),
+        }
+    }
+
+    #[test]
+    fn one_denial_for_a_batch_without_granted_scopes() {
+        let p = principal("b");
+        let d = Denial::from_refusals(
+            vec![
+                missing("t1", &["a", "b"], &p),
+                missing("t2", &["c", "a"], &p),
+                missing("t1", &["d"], &p),
+            ],
+            &p,
+        );
+        assert_eq!(d.kind, DenialKind::InsufficientScope);
+        assert_eq!(
+            d.required,
+            vec!["a", "c", "d"],
+            "each once, in order, b is held"
+        );
+        assert_eq!(d.tool, "t1, t2");
+        assert!(d
+            .description
+            .starts_with("Tools 't1', 't2' require scope: a, c, d."));
+        let c = ChallengeBuilder::new("r", "https://x/m");
+        assert!(d.challenge(&c).ends_with(", scope=\"a c d\""));
+        // One refusal: exactly the single-call denial.
+        let one = Denial::from_refusals(vec![missing("t1", &["a"], &p)], &p);
+        assert_eq!(one, Denial::from_refusal(missing("t1", &["a"], &p), &p));
+        // offline_access never reaches the challenge's scope.
+        let off = Denial::from_refusals(vec![missing("t", &["offline_access", "w"], &p)], &p);
+        assert!(off.challenge(&c).ends_with(", scope=\"w\""));
     }
 }

@@ -30,6 +30,7 @@ use std::sync::Arc;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::policy::resources::{ItemRules, ListKind};
 use crate::policy::{decide, Action, PolicySource, PolicyView, Refusal as PolicyRefusal};
 use crate::request::sse::{Event, Field, Frame, Framer};
 use crate::response::denial::{Denial, Responder};
@@ -61,18 +62,26 @@ pub(crate) enum Refusal {
 // ---------------------------------------------------------------------------------------------
 // The span scanner
 
+/// What the filter replaces a `cacheScope` value with, and inserts when there is none: a list
+/// filtered per caller must not be served from a cache shared across authorization contexts
+/// (MCP 2026-07-28 caching utility, `CacheableResult.cacheScope`).
+const PRIVATE: &str = "\"private\"";
+/// Inserted after the first filtered array when `result` has no `cacheScope` member.
+const INSERT_PRIVATE: &str = ",\"cacheScope\":\"private\"";
+
 #[derive(Deserialize)]
 struct Message<'a> {
     #[serde(borrow)]
     result: Option<ListResult<'a>>,
 }
 
-/// A message's `result`, read in the same pass as the message: the elements of its `tools`
-/// array when it is an object with one (`Other` for anything else). A duplicated `tools` is an
-/// error (a last-wins client would read the second one).
-enum ListResult<'a> {
-    Tools(Vec<&'a RawValue>),
-    Other,
+/// A message's `result`, read in the same pass as the message: the raw list arrays it holds
+/// and its raw `cacheScope` value. A duplicated list member or `cacheScope` is an error (a
+/// last-wins client would read the second one).
+#[derive(Default)]
+struct ListResult<'a> {
+    lists: Vec<(ListKind, &'a RawValue)>,
+    cache_scope: Option<&'a RawValue>,
 }
 
 impl<'de: 'a, 'a> Deserialize<'de> for ListResult<'a> {
@@ -87,129 +96,112 @@ impl<'de: 'a, 'a> Deserialize<'de> for ListResult<'a> {
                 self,
                 mut map: A,
             ) -> std::result::Result<Self::Value, A::Error> {
-                let mut tools: Option<Option<Vec<&'de RawValue>>> = None;
-                while let Some(IsTools(is)) = map.next_key()? {
-                    if !is {
-                        map.next_value::<serde::de::IgnoredAny>()?;
-                    } else if tools.is_some() {
-                        return Err(serde::de::Error::duplicate_field("tools"));
-                    } else {
-                        tools = Some(map.next_value::<Elements>()?.0);
+                let mut out = ListResult::default();
+                let mut seen: Vec<ListKind> = Vec::new();
+                while let Some(key) = map.next_key::<ResultKey>()? {
+                    match key {
+                        ResultKey::Other => {
+                            map.next_value::<serde::de::IgnoredAny>()?;
+                        }
+                        ResultKey::List(kind) => {
+                            if seen.contains(&kind) {
+                                return Err(serde::de::Error::duplicate_field(kind.member()));
+                            }
+                            seen.push(kind);
+                            let raw = map.next_value::<&'de RawValue>()?;
+                            if first_byte(raw) == b'[' {
+                                out.lists.push((kind, raw));
+                            }
+                        }
+                        ResultKey::CacheScope => {
+                            if out.cache_scope.is_some() {
+                                return Err(serde::de::Error::duplicate_field("cacheScope"));
+                            }
+                            out.cache_scope = Some(map.next_value::<&'de RawValue>()?);
+                        }
                     }
                 }
-                Ok(match tools.flatten() {
-                    Some(t) => ListResult::Tools(t),
-                    None => ListResult::Other,
-                })
+                Ok(out)
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> std::result::Result<Self::Value, A::Error> {
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
             fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-                Ok(ListResult::Other)
+                Ok(ListResult::default())
             }
         }
         d.deserialize_any(V)
     }
 }
 
-/// A key of `result`: whether it is `tools` (escapes decoded, as a client reads it).
-struct IsTools(bool);
+/// A key of `result` (escapes decoded, as a client reads it).
+enum ResultKey {
+    List(ListKind),
+    CacheScope,
+    Other,
+}
 
-impl<'de> Deserialize<'de> for IsTools {
+impl<'de> Deserialize<'de> for ResultKey {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         struct V;
         impl serde::de::Visitor<'_> for V {
-            type Value = IsTools;
+            type Value = ResultKey;
             fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
                 f.write_str("a key")
             }
-            fn visit_str<E>(self, v: &str) -> std::result::Result<IsTools, E> {
-                Ok(IsTools(v == "tools"))
+            fn visit_str<E>(self, v: &str) -> std::result::Result<ResultKey, E> {
+                if v == "cacheScope" {
+                    return Ok(ResultKey::CacheScope);
+                }
+                Ok(ListKind::ALL
+                    .into_iter()
+                    .find(|k| k.member() == v)
+                    .map_or(ResultKey::Other, ResultKey::List))
             }
         }
         d.deserialize_str(V)
     }
 }
 
-/// The value of `tools`: its elements' raw spans when it is an array, `None` otherwise.
-struct Elements<'a>(Option<Vec<&'a RawValue>>);
-
-impl<'de: 'a, 'a> Deserialize<'de> for Elements<'a> {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = Elements<'de>;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a JSON value")
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                let mut v = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(e) = seq.next_element::<&'de RawValue>()? {
-                    v.push(e);
-                }
-                Ok(Elements(Some(v)))
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> std::result::Result<Self::Value, A::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Elements(None))
-            }
-            fn visit_str<E>(self, _: &str) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-            fn visit_bool<E>(self, _: bool) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-            fn visit_i64<E>(self, _: i64) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-            fn visit_u64<E>(self, _: u64) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-            fn visit_f64<E>(self, _: f64) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-            fn visit_unit<E>(self) -> std::result::Result<Self::Value, E> {
-                Ok(Elements(None))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-/// A tool element: its `name` (a non-string name fails the read, and the tool is dropped).
+/// The entry field a tool or prompt is decided on (a non-string or duplicated one fails the
+/// read, and the entry is dropped).
 #[derive(Deserialize)]
-struct Tool<'a> {
+struct Named<'a> {
     #[serde(borrow)]
     name: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The entry field a resource is decided on.
+#[derive(Deserialize)]
+struct Located<'a> {
+    #[serde(borrow)]
+    uri: Option<std::borrow::Cow<'a, str>>,
+}
+
+/// The entry field a resource template is decided on.
+#[derive(Deserialize)]
+struct Templated<'a> {
+    #[serde(borrow, rename = "uriTemplate")]
+    uri_template: Option<std::borrow::Cow<'a, str>>,
 }
 
 /// Offset of `inner` (a slice borrowed from `outer`) within `outer`.
@@ -221,26 +213,42 @@ fn first_byte(raw: &RawValue) -> u8 {
     raw.get().as_bytes().first().copied().unwrap_or(0)
 }
 
-/// Whether a `tools` element is kept: an object with a non-empty string `name` the caller may
-/// call. Elements that do not read as such are dropped (deny).
-fn keep_tool(
-    el: &RawValue,
+/// The decided field of one list entry, when the entry is an object with a non-empty string
+/// there.
+fn entry_key(kind: ListKind, el: &str) -> Option<std::borrow::Cow<'_, str>> {
+    if el.as_bytes().first() != Some(&b'{') {
+        return None;
+    }
+    let key = match kind {
+        ListKind::Tools | ListKind::Prompts => serde_json::from_str::<Named>(el).ok()?.name,
+        ListKind::Resources => serde_json::from_str::<Located>(el).ok()?.uri,
+        ListKind::ResourceTemplates => serde_json::from_str::<Templated>(el).ok()?.uri_template,
+    }?;
+    (!key.is_empty()).then_some(key)
+}
+
+/// Whether a list entry is kept: it reads as an entry of its kind and the caller may use it.
+/// Entries that do not read as such are dropped (deny).
+fn keep_entry(
+    kind: ListKind,
+    el: &str,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<bool, Refusal> {
-    if first_byte(el) != b'{' {
-        return Ok(false);
-    }
-    let Ok(tool) = serde_json::from_str::<Tool>(el.get()) else {
+    let Some(key) = entry_key(kind, el) else {
         return Ok(false);
     };
-    let Some(name) = tool.name else {
-        return Ok(false);
+    let action = match kind {
+        ListKind::Tools => Action::CallTool(&key),
+        ListKind::Prompts => Action::GetPrompt(&key),
+        ListKind::Resources | ListKind::ResourceTemplates => Action::ReadResource(&key),
     };
-    if name.is_empty() {
-        return Ok(false);
-    }
-    match decide(view, p, Action::CallTool(&name)) {
+    let verdict = match action {
+        Action::CallTool(_) => decide(view, p, action),
+        _ => items.decide(view, p, action),
+    };
+    match verdict {
         Ok(()) => Ok(true),
         Err(r @ PolicyRefusal::Unavailable(_)) => {
             Err(Refusal::Policy(Box::new(Denial::from_refusal(r, p))))
@@ -249,13 +257,74 @@ fn keep_tool(
     }
 }
 
-/// The byte ranges of `text` (one JSON-RPC message or a batch) to remove so that every
-/// `result.tools` array keeps only the tools the caller may call, in order.
-pub(crate) fn removals(
+/// The spans of the elements of a JSON array (`array` starts with `[`), relative to `array`.
+/// The array was validated by the message's parse, so a string-aware depth count finds the
+/// element boundaries exactly, in one byte loop (a second serde pass would cost as much as the
+/// first).
+fn element_spans(array: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
+    let mut start: Option<usize> = None;
+    let mut last = 0;
+    for (i, &c) in array.as_bytes().iter().enumerate() {
+        if in_str {
+            if esc {
+                esc = false;
+            } else if c == b'\\' {
+                esc = true;
+            } else if c == b'"' {
+                in_str = false;
+            }
+            last = i;
+            continue;
+        }
+        match c {
+            b' ' | b'\t' | b'\n' | b'\r' => {}
+            b',' if depth == 1 => {
+                if let Some(s) = start.take() {
+                    out.push((s, last + 1));
+                }
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    if let Some(s) = start.take() {
+                        out.push((s, last + 1));
+                    }
+                    break;
+                }
+                last = i;
+            }
+            _ => {
+                if depth == 1 && start.is_none() {
+                    start = Some(i);
+                }
+                match c {
+                    b'[' | b'{' => depth += 1,
+                    b'"' => in_str = true,
+                    _ => {}
+                }
+                last = i;
+            }
+        }
+    }
+    out
+}
+
+/// One change to the handler's bytes: `start..end` replaced by `insert` (a removal when
+/// `insert` is empty, an insertion when the range is empty).
+pub(crate) type Edit = (usize, usize, &'static str);
+
+/// The edits of `text` (one JSON-RPC message or a batch) so that every list array the policy
+/// gates keeps only the entries the caller may use, in order, and every result holding such a
+/// list says `"cacheScope": "private"` (the value replaced, or the member inserted after the
+/// first filtered array), whether or not an entry was removed.
+pub(crate) fn edits(
     text: &str,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
-) -> std::result::Result<Vec<(usize, usize)>, Refusal> {
+) -> std::result::Result<Vec<Edit>, Refusal> {
     let mut out = Vec::new();
     if matches!(view, PolicyView::Open) {
         // Validate only: an unreadable answer is still refused.
@@ -280,26 +349,49 @@ pub(crate) fn removals(
         }
     };
     for msg in messages {
-        let Some(ListResult::Tools(elements)) = msg.result else {
+        let Some(result) = msg.result else {
             continue;
         };
-        let spans: Vec<(usize, usize)> = elements
-            .iter()
-            .map(|e| {
-                let s = offset(text, e.get());
-                (s, s + e.get().len())
-            })
-            .collect();
-        let mut kept = Vec::with_capacity(elements.len());
-        for (i, e) in elements.iter().enumerate() {
-            if keep_tool(e, view, p)? {
-                kept.push(i);
+        let mut first_end = None;
+        for (kind, array) in result.lists {
+            if !crate::policy::resources::gates_list(view, items, kind) {
+                continue;
+            }
+            let start = offset(text, array.get());
+            first_end.get_or_insert(start + array.get().len());
+            let spans: Vec<(usize, usize)> = element_spans(array.get())
+                .into_iter()
+                .map(|(s, e)| (start + s, start + e))
+                .collect();
+            let mut kept = Vec::with_capacity(spans.len());
+            for (i, &(s, e)) in spans.iter().enumerate() {
+                if keep_entry(kind, &text[s..e], view, items, p)? {
+                    kept.push(i);
+                }
+            }
+            if kept.len() != spans.len() {
+                out.extend(
+                    array_removals(&spans, &kept)
+                        .into_iter()
+                        .map(|(s, e)| (s, e, "")),
+                );
             }
         }
-        if kept.len() == spans.len() {
+        let Some(end) = first_end else {
             continue;
+        };
+        match result.cache_scope {
+            Some(raw) if serde_json::from_str::<&str>(raw.get()).ok() == Some("private") => {}
+            // A value with escapes reads as an owned string: still "private" to a client.
+            Some(raw)
+                if serde_json::from_str::<String>(raw.get()).ok().as_deref() == Some("private") => {
+            }
+            Some(raw) => {
+                let s = offset(text, raw.get());
+                out.push((s, s + raw.get().len(), PRIVATE));
+            }
+            None => out.push((end, end, INSERT_PRIVATE)),
         }
-        out.extend(array_removals(&spans, &kept));
     }
     out.sort_unstable();
     Ok(out)
@@ -332,12 +424,13 @@ fn array_removals(spans: &[(usize, usize)], kept: &[usize]) -> Vec<(usize, usize
     out
 }
 
-/// `bytes` without `removals` (sorted, disjoint).
-pub(crate) fn apply(bytes: &[u8], removals: &[(usize, usize)]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(bytes.len());
+/// `bytes` with `edits` (sorted, disjoint) applied.
+pub(crate) fn apply(bytes: &[u8], edits: &[Edit]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 32);
     let mut at = 0;
-    for &(s, e) in removals {
+    for &(s, e, insert) in edits {
         out.extend_from_slice(&bytes[at..s]);
+        out.extend_from_slice(insert.as_bytes());
         at = e;
     }
     out.extend_from_slice(&bytes[at..]);
@@ -348,13 +441,14 @@ pub(crate) fn apply(bytes: &[u8], removals: &[(usize, usize)]) -> Vec<u8> {
 pub(crate) fn filter_json(
     body: &[u8],
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
     let text = std::str::from_utf8(body).map_err(|_| Refusal::BadGateway(UNREADABLE))?;
-    let r = removals(text, view, p)?;
+    let r = edits(text, view, items, p)?;
     Ok((!r.is_empty()).then(|| apply(body, &r)))
 }
 
@@ -365,6 +459,7 @@ pub(crate) fn filter_json(
 fn filter_event(
     ev: &Event,
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
     let Some(data) = ev.data() else {
@@ -374,7 +469,7 @@ fn filter_event(
         return Ok(None);
     }
     let text = std::str::from_utf8(&data).map_err(|_| Refusal::BadGateway(UNREADABLE))?;
-    let r = removals(text, view, p)?;
+    let r = edits(text, view, items, p)?;
     if r.is_empty() {
         return Ok(None);
     }
@@ -385,6 +480,7 @@ fn filter_event(
 pub(crate) fn filter_sse(
     body: &[u8],
     view: &PolicyView,
+    items: &ItemRules,
     p: &Principal,
     limit: usize,
 ) -> std::result::Result<Option<Vec<u8>>, Refusal> {
@@ -394,7 +490,7 @@ pub(crate) fn filter_sse(
         if ev.raw.len() > limit {
             return Err(Refusal::BadGateway(TOO_LARGE));
         }
-        match filter_event(&ev, view, p)? {
+        match filter_event(&ev, view, items, p)? {
             Some(b) => {
                 changed = true;
                 out.extend_from_slice(&b);
@@ -405,11 +501,11 @@ pub(crate) fn filter_sse(
     Ok(changed.then_some(out))
 }
 
-/// Apply removals expressed in the event's data (its `data` values joined with LF) to its raw
-/// bytes. A removal that spans several `data` lines joins the first line's head with the last
+/// Apply edits expressed in the event's data (its `data` values joined with LF) to its raw
+/// bytes (inserted text holds no line end, so it stays within its line). A removal that spans several `data` lines joins the first line's head with the last
 /// line's tail; non-data lines caught inside it are kept, moved before the joined line (fields
 /// other than `data` do not depend on their position among data lines).
-fn rewrite_event(ev: &Event, data_removals: &[(usize, usize)]) -> Vec<u8> {
+fn rewrite_event(ev: &Event, data_edits: &[Edit]) -> Vec<u8> {
     let spans = ev.data_spans();
     // Offset in the data where each data line's value starts.
     let mut starts = Vec::with_capacity(spans.len());
@@ -425,10 +521,10 @@ fn rewrite_event(ev: &Event, data_removals: &[(usize, usize)]) -> Vec<u8> {
     let mut cuts = Vec::new();
     let mut inserts: Vec<(usize, &[u8])> = Vec::new();
     let (mut prev_end, mut prev_insert) = (0, 0);
-    for &(a, b) in data_removals {
+    for &(a, b, insert) in data_edits {
         let (ka, ra) = raw_pos(a);
         let (_, rb) = raw_pos(b);
-        cuts.push((ra, rb));
+        cuts.push((ra, rb, insert));
         // Non-data lines inside the cut move to the start of the line the cut begins in (or,
         // when that line start is itself inside the previous cut, to where that cut's moved
         // lines go).
@@ -445,7 +541,8 @@ fn rewrite_event(ev: &Event, data_removals: &[(usize, usize)]) -> Vec<u8> {
             line_start
         };
         for l in &ev.lines {
-            if l.start >= ra && l.end <= rb && !matches!(ev.field(l), Field::Data { .. }) {
+            if ra < rb && l.start >= ra && l.end <= rb && !matches!(ev.field(l), Field::Data { .. })
+            {
                 inserts.push((at, &ev.raw[l.start..l.end]));
             }
         }
@@ -453,7 +550,7 @@ fn rewrite_event(ev: &Event, data_removals: &[(usize, usize)]) -> Vec<u8> {
         prev_insert = at;
     }
     inserts.sort_by_key(|(pos, _)| *pos);
-    let mut out = Vec::with_capacity(ev.raw.len());
+    let mut out = Vec::with_capacity(ev.raw.len() + 32);
     let mut pending = inserts.into_iter().peekable();
     let mut copy = |out: &mut Vec<u8>, mut from: usize, to: usize| {
         while let Some(&(pos, bytes)) = pending.peek() {
@@ -469,8 +566,9 @@ fn rewrite_event(ev: &Event, data_removals: &[(usize, usize)]) -> Vec<u8> {
         out.extend_from_slice(&ev.raw[from..to]);
     };
     let mut at = 0;
-    for (s, e) in cuts {
+    for (s, e, insert) in cuts {
         copy(&mut out, at, s);
+        out.extend_from_slice(insert.as_bytes());
         at = e;
     }
     copy(&mut out, at, ev.raw.len());
@@ -696,6 +794,7 @@ enum Mode {
 /// [`drops_content_encoding`](Self::drops_content_encoding) is true, drop Content-Encoding.
 pub struct ResponseFilter {
     policy: Arc<dyn PolicySource>,
+    items: Arc<ItemRules>,
     responder: Responder,
     principal: Arc<Principal>,
     limit: usize,
@@ -724,8 +823,10 @@ pub(crate) fn is_sse(content_type: Option<&str>) -> bool {
 }
 
 impl ResponseFilter {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         policy: Arc<dyn PolicySource>,
+        items: Arc<ItemRules>,
         responder: Responder,
         principal: Arc<Principal>,
         limit: u64,
@@ -743,6 +844,7 @@ impl ResponseFilter {
         };
         let mut f = ResponseFilter {
             policy,
+            items,
             responder,
             principal,
             limit: usize::try_from(limit).unwrap_or(usize::MAX),
@@ -871,7 +973,7 @@ impl ResponseFilter {
                 let mut body = std::mem::take(held);
                 body.extend_from_slice(&rest);
                 let view = self.policy.current();
-                Ok(filter_json(&body, &view, &self.principal)?.unwrap_or(body))
+                Ok(filter_json(&body, &view, &self.items, &self.principal)?.unwrap_or(body))
             }
             Mode::Sse(_) => {
                 let rest = decode_finish(&mut self.stages, limit)?;
@@ -913,7 +1015,7 @@ impl ResponseFilter {
             return Err(Refusal::BadGateway(TOO_LARGE));
         }
         let view = self.policy.current();
-        Ok(filter_event(&ev, &view, &self.principal)?.unwrap_or(ev.raw))
+        Ok(filter_event(&ev, &view, &self.items, &self.principal)?.unwrap_or(ev.raw))
     }
 }
 
@@ -951,6 +1053,7 @@ mod tests {
         let _ = LocalPolicy::new(&Default::default());
         ResponseFilter::new(
             Arc::new(Fixed(view)),
+            Arc::default(),
             Responder {
                 challenge: ChallengeBuilder::new(
                     "r",
@@ -984,23 +1087,61 @@ mod tests {
         let body = r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"list_issues","inputSchema":{"maximum":123456789012345678901234567890,"x":"\u00e9\/"}},{"name":"create_issue"},5,{"x":1}],"nextCursor":"c"}}"#;
         assert_eq!(
             one(body),
-            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"list_issues","inputSchema":{"maximum":123456789012345678901234567890,"x":"\u00e9\/"}}],"nextCursor":"c"}}"#
+            r#"{"jsonrpc":"2.0","id":1,"result":{"tools":[{"name":"list_issues","inputSchema":{"maximum":123456789012345678901234567890,"x":"\u00e9\/"}}],"cacheScope":"private","nextCursor":"c"}}"#
         );
         let pretty = "{\"result\": {\"tools\": [\n  {\"name\": \"create_issue\"} ,\n  {\"name\": \"list_issues\"},\n  {\"name\": \"create_issue\"}\n ]}}";
         assert_eq!(
             one(pretty),
-            "{\"result\": {\"tools\": [\n  {\"name\": \"list_issues\"}\n ]}}"
+            "{\"result\": {\"tools\": [\n  {\"name\": \"list_issues\"}\n ],\"cacheScope\":\"private\"}}"
         );
         assert_eq!(
             one(
                 r#"[{"result":{"tools":[{"name":"create_issue"}]}},{"result":{"tools":[{"name":"list_issues"},{"name":"create_issue"},{"name":"list_issues"}]}}]"#
             ),
-            r#"[{"result":{"tools":[]}},{"result":{"tools":[{"name":"list_issues"},{"name":"list_issues"}]}}]"#
+            r#"[{"result":{"tools":[],"cacheScope":"private"}},{"result":{"tools":[{"name":"list_issues"},{"name":"list_issues"}],"cacheScope":"private"}}]"#
         );
-        // Untouched when nothing is denied, whatever the bytes.
+        // Nothing denied: every byte stays, and the list is marked private all the same.
         let same =
             "{ \"result\" : { \"tools\" : [ {\"name\":\"list_issues\"} ] } , \"id\" : 1e400 }";
-        assert_eq!(one(same), same);
+        assert_eq!(
+            one(same),
+            "{ \"result\" : { \"tools\" : [ {\"name\":\"list_issues\"} ],\"cacheScope\":\"private\" } , \"id\" : 1e400 }"
+        );
+        // A cacheScope the handler wrote is replaced in place; "private" (escaped or not) stays.
+        assert_eq!(
+            one(
+                r#"{"result":{"cacheScope" : "public","tools":[{"name":"create_issue"}],"ttlMs":5}}"#
+            ),
+            r#"{"result":{"cacheScope" : "private","tools":[],"ttlMs":5}}"#
+        );
+        assert_eq!(
+            one(r#"{"result":{"cacheScope":7,"tools":[]}}"#),
+            r#"{"result":{"cacheScope":"private","tools":[]}}"#
+        );
+        for kept in [
+            r#"{"result":{"tools":[{"name":"list_issues"}],"cacheScope":"private"}}"#,
+            r#"{"result":{"tools":[],"cacheScope":"priv\u0061te"}}"#,
+            r#"{"result":{"content":[],"cacheScope":"public"}}"#,
+            r#"{"result":{"tools":{"name":"create_issue"}}}"#,
+        ] {
+            assert_eq!(one(kept), kept);
+        }
+    }
+
+    #[test]
+    fn element_spans_match_serde() {
+        for a in [
+            "[]",
+            "[ ]",
+            r#"[1]"#,
+            r#"[ {"a":"],}\"{["} , [1,[2]], "x\\", 3.5e2 ,null,true,{}]"#,
+            "[\n  {\"name\": \"a\"} ,\n  {\"name\": \"b\"}\n ]",
+        ] {
+            let serde: Vec<&RawValue> = serde_json::from_str(a).unwrap();
+            let want: Vec<&str> = serde.iter().map(|r| r.get()).collect();
+            let got: Vec<&str> = element_spans(a).iter().map(|&(s, e)| &a[s..e]).collect();
+            assert_eq!(got, want, "{a}");
+        }
     }
 
     #[test]
@@ -1010,6 +1151,7 @@ mod tests {
             r#"{"result":{"tools":[{"name":"create_issue"}]}"#,
             r#"{"result":{"tools":[]},"result":{"tools":[{"name":"create_issue"}]}}"#,
             r#"{"result":{"tools":[],"tools":[{"name":"create_issue"}]}}"#,
+            r#"{"result":{"tools":[],"cacheScope":"private","cacheScope":"public"}}"#,
             "\u{feff}{}",
         ] {
             let mut f = filter(map(), true, "application/json", None);
@@ -1028,7 +1170,7 @@ mod tests {
         );
         assert_eq!(
             one(&deep),
-            r#"{"result":{"tools":[{"name":"list_issues"}]}}"#
+            r#"{"result":{"tools":[{"name":"list_issues"}],"cacheScope":"private"}}"#
         );
         let mut f = filter(map(), true, "application/json", None);
         assert_eq!(run(&mut f, b"  \n", 1).unwrap(), b"  \n");
@@ -1043,7 +1185,7 @@ mod tests {
         let out1 = f.feed(ev1.as_bytes()).unwrap();
         assert_eq!(
             String::from_utf8(out1).unwrap(),
-            "event: message\r\nid: 1\r\ndata: {\"id\":1,\"result\":{\"tools\":[{\"name\":\"list_issues\"}]}}\r\n\r\n"
+            "event: message\r\nid: 1\r\ndata: {\"id\":1,\"result\":{\"tools\":[{\"name\":\"list_issues\"}],\"cacheScope\":\"private\"}}\r\n\r\n"
         );
         assert_eq!(f.feed(ev2.as_bytes()).unwrap(), ev2.as_bytes());
         assert_eq!(f.feed(&ev3.as_bytes()[..5]).unwrap(), b"");
@@ -1058,13 +1200,13 @@ mod tests {
         let out = String::from_utf8(run(&mut f, body.as_bytes(), 1).unwrap()).unwrap();
         assert_eq!(
             out,
-            "data: {\"result\":{\"tools\":[{\"name\":\"list_issues\"}\nid: 9\ndata: ]}}\n\n"
+            "data: {\"result\":{\"tools\":[{\"name\":\"list_issues\"}\nid: 9\ndata: ],\"cacheScope\":\"private\"}}\n\n"
         );
         let ev = crate::request::sse::events(out.as_bytes());
         let data = String::from_utf8(ev[0].data().unwrap()).unwrap();
         assert_eq!(
             data,
-            "{\"result\":{\"tools\":[{\"name\":\"list_issues\"}\n]}}"
+            "{\"result\":{\"tools\":[{\"name\":\"list_issues\"}\n],\"cacheScope\":\"private\"}}"
         );
     }
 
@@ -1085,7 +1227,10 @@ mod tests {
             b"data: {\"result\":{\"tools\":[{\"name\":\"create_issue\"}]}}",
             4,
         );
-        assert_eq!(out.unwrap(), b"data: {\"result\":{\"tools\":[]}}");
+        assert_eq!(
+            out.unwrap(),
+            b"data: {\"result\":{\"tools\":[],\"cacheScope\":\"private\"}}"
+        );
     }
 
     #[test]
@@ -1124,7 +1269,7 @@ mod tests {
     #[test]
     fn encodings_are_decoded_bounded_and_truncation_refused() {
         let body = br#"{"result":{"tools":[{"name":"list_issues"},{"name":"create_issue"}]}}"#;
-        let want = br#"{"result":{"tools":[{"name":"list_issues"}]}}"#;
+        let want = br#"{"result":{"tools":[{"name":"list_issues"}],"cacheScope":"private"}}"#;
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
         z.write_all(body).unwrap();
         let zlib = z.finish().unwrap();
@@ -1170,7 +1315,7 @@ mod tests {
         let sse = b"data: {\"result\":{\"tools\":[{\"name\":\"create_issue\"}]}}\n\n";
         assert_eq!(
             run(&mut f, &gzip(&gzip(sse)), 2).unwrap(),
-            b"data: {\"result\":{\"tools\":[]}}\n\n"
+            b"data: {\"result\":{\"tools\":[],\"cacheScope\":\"private\"}}\n\n"
         );
     }
 }

@@ -51,15 +51,20 @@ pub fn is_metadata_request(metadata_path: &str, request_path: &str) -> bool {
 /// The metadata document and its headers. `authoritative_scopes` (from remote policy) wins over
 /// the configured `supported_scopes`, an empty list included.
 pub fn document(cfg: &Config, authoritative_scopes: Option<Vec<String>>) -> Response {
-    let scopes = authoritative_scopes.unwrap_or_else(|| cfg.supported_scopes.clone());
+    let mut scopes = authoritative_scopes.unwrap_or_else(|| cfg.supported_scopes.clone());
+    // Not a scope of this resource (MCP authorization: SHOULD NOT be in scopes_supported).
+    scopes.retain(|s| s != crate::response::denial::OFFLINE_ACCESS);
     let auth_server = if cfg.authorization_server.is_empty() {
         &cfg.issuer
     } else {
         &cfg.authorization_server
     };
+    // Each additional trusted issuer is an authorization server of this resource too.
+    let mut servers = vec![auth_server.as_str()];
+    servers.extend(cfg.additional_issuers.iter().map(|i| i.issuer.trim()));
     let body = json!({
         "resource": cfg.resource_uri,
-        "authorization_servers": [auth_server],
+        "authorization_servers": servers,
         "resource_name": cfg.resource_name,
         "scopes_supported": scopes,
         "bearer_methods_supported": cfg.bearer_methods_supported,
@@ -69,6 +74,8 @@ pub fn document(cfg: &Config, authoritative_scopes: Option<Vec<String>>) -> Resp
         headers: vec![
             ("content-type".into(), "application/json".into()),
             ("cache-control".into(), "public, max-age=300".into()),
+            // Public: a browser-based client on any origin may read it (RFC 9728 §3).
+            ("access-control-allow-origin".into(), "*".into()),
         ],
         body: serde_json::to_vec(&body).unwrap_or_default(),
     }

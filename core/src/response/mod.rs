@@ -1,10 +1,12 @@
 //! Presentation: every byte a client sees. The [`Response`] type and the answers a host writes
 //! when it has no decision to write (startup failed, internal error); denial bodies and in-band
 //! MCP errors (`denial`); `WWW-Authenticate` challenges (`challenge`); the RFC 9728 document
-//! (`metadata`); and the handler's answer with what the caller may not see removed (`filter`).
+//! (`metadata`); CORS preflights and headers for browser clients (`cors`); and the handler's
+//! answer with what the caller may not see removed (`filter`).
 //! Decisions are made in the layers below; this layer turns them into bytes.
 
 pub(crate) mod challenge;
+pub(crate) mod cors;
 pub(crate) mod denial;
 pub(crate) mod filter;
 pub(crate) mod metadata;

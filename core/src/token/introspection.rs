@@ -22,6 +22,7 @@ use crate::clock::{secs_f64, Clock};
 use crate::token::cache::{token_key, TokenCache, TokenKey};
 use crate::token::error::AuthError;
 use crate::token::principal::Principal;
+use crate::token::scopes::ScopeRules;
 
 /// The result of one introspection: the principal (with `active` as answered).
 pub(crate) type Introspected = Result<Arc<Principal>, AuthError>;
@@ -65,6 +66,7 @@ struct Inner {
     clock: Arc<dyn Clock>,
     cache_ttl: Duration,
     cache: TokenCache<Arc<Principal>>,
+    scope_rules: Arc<ScopeRules>,
     /// Shared calls by token hash, each with the id of the task that owns it.
     in_flight: Mutex<HashMap<TokenKey, (u64, InFlight)>>,
     next_id: AtomicU64,
@@ -72,6 +74,7 @@ struct Inner {
 }
 
 impl Introspector {
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         url: String,
         client_id: String,
@@ -80,6 +83,7 @@ impl Introspector {
         clock: Arc<dyn Clock>,
         cache_ttl: Duration,
         cache_capacity: usize,
+        scope_rules: Arc<ScopeRules>,
     ) -> Self {
         Introspector {
             inner: Arc::new(Inner {
@@ -90,6 +94,7 @@ impl Introspector {
                 clock,
                 cache_ttl,
                 cache: TokenCache::new(cache_capacity),
+                scope_rules,
                 in_flight: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 max_in_flight: MAX_IN_FLIGHT,
@@ -204,7 +209,7 @@ impl Inner {
         };
         let active = payload.get("active") == Some(&Value::Bool(true));
         let exp = payload.get("exp").and_then(Value::as_f64);
-        let mut principal = Principal::from_claims(payload, true);
+        let mut principal = Principal::from_claims_with(payload, true, &self.scope_rules);
         principal.active = active;
         let principal = Arc::new(principal);
         if !self.cache_ttl.is_zero() {
@@ -240,6 +245,7 @@ mod tests {
             Arc::new(SystemClock),
             Duration::ZERO,
             16,
+            Default::default(),
         );
         Arc::get_mut(&mut i.inner).unwrap().max_in_flight = max_in_flight;
         i

@@ -9,6 +9,7 @@ pub(crate) mod jwks;
 pub(crate) mod jwt;
 pub(crate) mod keys;
 pub(crate) mod principal;
+pub(crate) mod scopes;
 pub(crate) mod svid;
 pub(crate) mod user_info;
 pub(crate) mod validator;

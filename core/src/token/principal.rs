@@ -1,7 +1,11 @@
 //! The validated caller handed to the MCP handler.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::{Map, Value};
+
+use crate::token::scopes::{ScopeHierarchy, ScopeRules};
 
 /// Who is calling, as established by token validation.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -12,7 +16,8 @@ pub struct Principal {
     pub issuer: String,
     /// `aud` as a list (introspection: `aud`, else `resource`).
     pub audience: Vec<String>,
-    /// Granted scopes: `scope` (space-separated string or array), else `scopes`.
+    /// Granted scopes: from the first of the configured scope claims that carries any (default
+    /// `scope`, `scopes`, `scp`; a space-separated string or an array).
     pub scopes: Vec<String>,
     /// All claims (JWT payload, overlaid with the introspection answer when both ran).
     pub claims: Map<String, Value>,
@@ -22,15 +27,26 @@ pub struct Principal {
     /// `None` for OAuth tokens. Workloads are authorized by `tool_workloads`, never by scopes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub spiffe_id: Option<String>,
+    /// The runtime's scope hierarchy (`scope_hierarchy`), consulted by
+    /// [`Principal::has_scope`]; `None` when none is configured. Not serialized.
+    #[serde(skip)]
+    pub hierarchy: Option<Arc<ScopeHierarchy>>,
 }
 
 impl Principal {
-    /// True when `required` is empty or any required scope is granted (any-of).
+    /// True when `required` is empty or any required scope is granted (any-of), directly or
+    /// through the runtime's scope hierarchy.
     pub fn has_any_scope<S: AsRef<str>>(&self, required: &[S]) -> bool {
-        required.is_empty()
-            || required
-                .iter()
-                .any(|r| self.scopes.iter().any(|g| g == r.as_ref()))
+        required.is_empty() || required.iter().any(|r| self.has_scope(r.as_ref()))
+    }
+
+    /// True when `scope` is granted, directly or through the runtime's scope hierarchy (a
+    /// broader granted scope that implies it).
+    pub fn has_scope(&self, scope: &str) -> bool {
+        match &self.hierarchy {
+            None => self.scopes.iter().any(|g| g == scope),
+            Some(h) => h.grants(&self.scopes, scope),
+        }
     }
 
     /// The OAuth client the token was issued to: the `client_id` claim (RFC 9068, RFC 7662),
@@ -66,8 +82,19 @@ impl Principal {
         self.claims.get(name)
     }
 
-    /// Build a principal from a claims object (a JWT payload or an introspection answer).
+    /// Build a principal from a claims object with the default scope rules.
+    #[cfg(test)]
     pub(crate) fn from_claims(claims: Map<String, Value>, introspection: bool) -> Principal {
+        Principal::from_claims_with(claims, introspection, &ScopeRules::default())
+    }
+
+    /// Build a principal from a claims object (a JWT payload or an introspection answer), its
+    /// scopes read and checked with `rules`.
+    pub(crate) fn from_claims_with(
+        claims: Map<String, Value>,
+        introspection: bool,
+        rules: &ScopeRules,
+    ) -> Principal {
         let string = |k: &str| match claims.get(k) {
             Some(Value::String(s)) => Some(s.clone()),
             _ => None,
@@ -86,10 +113,7 @@ impl Principal {
         if audience.is_empty() && introspection {
             audience = audience_list(claims.get("resource"));
         }
-        let mut scopes = scope_list(claims.get("scope"));
-        if scopes.is_empty() {
-            scopes = scope_list(claims.get("scopes"));
-        }
+        let scopes = rules.read(&claims);
         Principal {
             subject,
             issuer: string("iss").unwrap_or_default(),
@@ -98,6 +122,7 @@ impl Principal {
             claims,
             active: true,
             spiffe_id: None,
+            hierarchy: rules.hierarchy().cloned(),
         }
     }
 }
@@ -115,20 +140,6 @@ fn audience_list(v: Option<&Value>) -> Vec<String> {
             })
             .collect(),
         Some(_) => Vec::new(),
-    }
-}
-
-fn scope_list(v: Option<&Value>) -> Vec<String> {
-    match v {
-        Some(Value::String(s)) => s.split_whitespace().map(str::to_string).collect(),
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|i| match i {
-                Value::String(s) if !s.is_empty() => Some(s.clone()),
-                _ => None,
-            })
-            .collect(),
-        _ => Vec::new(),
     }
 }
 

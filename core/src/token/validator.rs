@@ -13,13 +13,14 @@ use crate::audit::metrics::CacheName;
 use crate::audit::Observer;
 use crate::backend::http::HttpClient;
 use crate::clock::Clock;
-use crate::config::{Config, ValidationMode};
+use crate::config::{AudienceMatch, Config, ValidationMode};
 use crate::token::cache::{token_key, TokenCache, TokenKey};
 use crate::token::error::{AuthError, Reason};
 use crate::token::introspection::Introspector;
 use crate::token::jwks::{JwksCache, KeyUse, Lookup};
 use crate::token::jwt;
 use crate::token::principal::Principal;
+use crate::token::scopes::ScopeRules;
 use crate::token::svid;
 
 /// The inactive-token message of the reference (its reason classifies as `token_revoked`).
@@ -38,15 +39,21 @@ enum JwtStep {
 /// Token validator of one runtime.
 pub(crate) struct Validator {
     mode: ValidationMode,
+    /// The configured `issuer` (also in `issuers` unless `introspection_only`).
     issuer: String,
     resource_uri: String,
+    accepted_audiences: Vec<String>,
+    audience_match: AudienceMatch,
+    scope_rules: Arc<ScopeRules>,
     allow_missing_audience: bool,
     require_exp: bool,
     require_typ: String,
     require_token_type: String,
     skew: u64,
     clock: Arc<dyn Clock>,
-    jwks: Option<JwksCache>,
+    /// `(issuer, its JWKS)`: the configured issuer first, then `additional_issuers`. Empty in
+    /// `introspection_only`.
+    issuers: Vec<(String, JwksCache)>,
     introspector: Option<Introspector>,
     verified: TokenCache<(Arc<Principal>, Option<u64>)>,
     /// JWT-SVID acceptance: the trust domain and its JWT bundle.
@@ -66,8 +73,24 @@ impl Validator {
         let capacity = usize::try_from(cfg.token_cache_capacity).unwrap_or(usize::MAX);
         let mode = cfg.effective_validation_mode();
         let observer = http.observer().clone();
-        let jwks = (mode != ValidationMode::IntrospectionOnly)
-            .then(|| JwksCache::new(cfg.jwks_url.trim().to_string(), http.clone(), clock.clone()));
+        let mut issuers = Vec::new();
+        if mode != ValidationMode::IntrospectionOnly {
+            issuers.push((
+                cfg.issuer.clone(),
+                JwksCache::new(cfg.jwks_url.trim().to_string(), http.clone(), clock.clone()),
+            ));
+            for extra in &cfg.additional_issuers {
+                issuers.push((
+                    extra.issuer.trim().to_string(),
+                    JwksCache::new(
+                        extra.jwks_url.trim().to_string(),
+                        http.clone(),
+                        clock.clone(),
+                    ),
+                ));
+            }
+        }
+        let scope_rules = Arc::new(ScopeRules::new(&cfg.scope_claims, &cfg.scope_hierarchy));
         let introspector = (mode != ValidationMode::JwtOnly).then(|| {
             Introspector::new(
                 cfg.introspection_url.trim().to_string(),
@@ -77,6 +100,7 @@ impl Validator {
                 clock.clone(),
                 Duration::from_secs(cfg.introspection_cache_ttl_seconds),
                 capacity,
+                scope_rules.clone(),
             )
         });
         let td = cfg.spiffe_trust_domain.trim();
@@ -103,13 +127,16 @@ impl Validator {
             mode,
             issuer: cfg.issuer.clone(),
             resource_uri: cfg.resource_uri.clone(),
+            accepted_audiences: cfg.accepted_audiences.clone(),
+            audience_match: cfg.audience_match,
+            scope_rules,
             allow_missing_audience: cfg.allow_missing_audience,
             require_exp: cfg.require_exp,
             require_typ: cfg.require_typ.trim().to_string(),
             require_token_type: cfg.require_token_type.trim().to_string(),
             skew: cfg.clock_skew_seconds,
             clock,
-            jwks,
+            issuers,
             introspector,
             verified: TokenCache::new(capacity),
             observer,
@@ -162,7 +189,7 @@ impl Validator {
                 };
                 let introspected = self.cached_introspection(&key, path)?;
                 self.check_token_type(introspected)
-                    .and_then(|i| combine(jwt, i))
+                    .and_then(|i| combine(jwt, i, &self.scope_rules))
             }
             ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
                 match self.jwt_step(token, &token_key(token), true, path) {
@@ -208,7 +235,7 @@ impl Validator {
                 } else {
                     None
                 };
-                combine(jwt, self.introspect(token, path).await?)
+                combine(jwt, self.introspect(token, path).await?, &self.scope_rules)
             }
             ValidationMode::JwtOrIntrospect | ValidationMode::Unset => {
                 match self.jwt(token, &key, path).await {
@@ -284,12 +311,10 @@ impl Validator {
             JwtStep::NeedsKeys => {}
         }
         let parsed = jwt::parse(token)?;
-        let jwks = self.jwks.as_ref().ok_or_else(|| {
-            AuthError::invalid_token("could not resolve signing key: no jwks_url")
-        })?;
+        let (issuer, jwks) = self.key_set(&parsed)?;
         let k = jwks.lookup(parsed.kid.as_deref()).await?;
         *path = path.and(ValidationPath::Jwt);
-        self.finish_jwt(parsed, &k, key)
+        self.finish_jwt(parsed, &k, key, issuer)
     }
 
     /// The local JWT step from memory: the verified-token cache, then a verification with keys
@@ -314,18 +339,50 @@ impl Validator {
             Ok(p) => p,
             Err(e) => return JwtStep::Done(Err(e)),
         };
-        let Some(jwks) = &self.jwks else {
-            return JwtStep::Done(Err(AuthError::invalid_token(
-                "could not resolve signing key: no jwks_url",
-            )));
+        let (issuer, jwks) = match self.key_set(&parsed) {
+            Ok(s) => s,
+            Err(e) => return JwtStep::Done(Err(e)),
         };
         match jwks.lookup_sync(parsed.kid.as_deref(), allow_fetch) {
             Lookup::Found(k) => {
                 *path = path.and(ValidationPath::Jwt);
-                JwtStep::Done(self.finish_jwt(parsed, &k, key))
+                JwtStep::Done(self.finish_jwt(parsed, &k, key, issuer))
             }
             Lookup::Missing(e) => JwtStep::Done(Err(e)),
             Lookup::NeedsFetch => JwtStep::NeedsKeys,
+        }
+    }
+
+    /// The issuer and key set a JWT is verified with. With one issuer configured, that one
+    /// (its `iss` is checked after the signature, with the reference's message); with several,
+    /// the one whose issuer equals the token's (unverified) `iss` exactly, so a key of one
+    /// issuer is never tried on another issuer's token. A token naming no configured issuer is
+    /// refused before any key is looked up.
+    fn key_set(&self, parsed: &jwt::ParsedJwt<'_>) -> Result<(&str, &JwksCache), AuthError> {
+        match self.issuers.as_slice() {
+            [] => Err(AuthError::invalid_token(
+                "could not resolve signing key: no jwks_url",
+            )),
+            [(issuer, jwks)] => Ok((issuer.as_str(), jwks)),
+            all => {
+                let iss = match parsed.claims.get("iss") {
+                    Some(serde_json::Value::String(s)) => s.as_str(),
+                    _ => {
+                        return Err(AuthError::invalid_token(
+                            "invalid issuer: token has no iss claim",
+                        ))
+                    }
+                };
+                all.iter()
+                    .find(|(i, _)| i == iss)
+                    .map(|(i, j)| (i.as_str(), j))
+                    .ok_or_else(|| {
+                        AuthError::invalid_token(format!(
+                            "invalid issuer: {} is not a configured issuer",
+                            crate::text::sanitize(iss)
+                        ))
+                    })
+            }
         }
     }
 
@@ -334,18 +391,17 @@ impl Validator {
         parsed: jwt::ParsedJwt<'_>,
         k: &crate::token::jwks::Jwk,
         key: &TokenKey,
+        issuer: &str,
     ) -> Validated {
         jwt::verify_signature(&parsed, k)?;
         jwt::check_typ(&parsed, &self.require_typ)?;
         let now = self.clock.now();
-        let exp = jwt::check_claims(
-            &parsed.claims,
-            &self.issuer,
-            self.require_exp,
-            self.skew,
-            now,
-        )?;
-        let principal = Arc::new(Principal::from_claims(parsed.claims, false));
+        let exp = jwt::check_claims(&parsed.claims, issuer, self.require_exp, self.skew, now)?;
+        let principal = Arc::new(Principal::from_claims_with(
+            parsed.claims,
+            false,
+            &self.scope_rules,
+        ));
         let until = match exp {
             // `exp` is token-supplied (up to u64::MAX after saturation): saturate.
             Some(e) => Duration::from_secs(e.saturating_add(self.skew)),
@@ -370,7 +426,13 @@ impl Validator {
             return p.spiffe_id.is_some().then_some(JwtStep::Done(Ok(p)));
         }
         let parsed = jwt::parse(token).ok()?;
-        if !svid::routes_here(&parsed.claims, &self.issuer) {
+        // A token of any configured OAuth issuer is never a JWT-SVID here.
+        if !svid::routes_here(&parsed.claims, &self.issuer)
+            || !self
+                .issuers
+                .iter()
+                .all(|(i, _)| svid::routes_here(&parsed.claims, i))
+        {
             return None;
         }
         if let Err(e) = svid::check_header(&parsed) {
@@ -398,7 +460,7 @@ impl Validator {
         jwt::verify_signature(&parsed, k)?;
         let now = self.clock.now();
         let (spiffe_id, exp) = svid::check_claims(&parsed.claims, &s.trust_domain, self.skew, now)?;
-        let mut principal = Principal::from_claims(parsed.claims, false);
+        let mut principal = Principal::from_claims_with(parsed.claims, false, &self.scope_rules);
         principal.scopes.clear();
         principal.spiffe_id = Some(spiffe_id);
         let principal = Arc::new(principal);
@@ -433,7 +495,14 @@ impl Validator {
                 self.resource_uri
             )));
         }
-        if p.audience.iter().any(|a| a == &self.resource_uri) {
+        let matches = |a: &String| {
+            self.accepted_audiences.iter().any(|x| x == a)
+                || match self.audience_match {
+                    AudienceMatch::Exact => a == &self.resource_uri,
+                    AudienceMatch::Canonical => same_resource(a, &self.resource_uri),
+                }
+        };
+        if p.audience.iter().any(matches) {
             return Ok(p);
         }
         Err(AuthError::invalid_audience(format!(
@@ -442,6 +511,28 @@ impl Validator {
             self.resource_uri
         )))
     }
+}
+
+/// MCP's resource URI comparison (authorization spec, canonical URI): scheme and host compared
+/// case-insensitively, one trailing `/` of the path ignored; everything else (port, path, query)
+/// exactly. A value that is not an absolute URI only equals itself.
+pub(crate) fn same_resource(a: &str, b: &str) -> bool {
+    fn canonical(s: &str) -> Option<String> {
+        let (scheme, rest) = s.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, tail) = rest.split_at(end);
+        if scheme.is_empty() || authority.is_empty() || authority.contains('@') {
+            return None;
+        }
+        let (path, after) = tail.split_at(tail.find(['?', '#']).unwrap_or(tail.len()));
+        let path = path.strip_suffix('/').unwrap_or(path);
+        Some(format!(
+            "{}://{}{path}{after}",
+            scheme.to_ascii_lowercase(),
+            authority.to_ascii_lowercase()
+        ))
+    }
+    a == b || matches!((canonical(a), canonical(b)), (Some(x), Some(y)) if x == y)
 }
 
 /// The description of a refused sender-constrained token.
@@ -473,7 +564,11 @@ fn require_active(p: Arc<Principal>) -> Validated {
 /// answer carries `scope` or `scopes` at all, even empty (a permission revoked at the
 /// authorization server stops working now, not when the JWT expires); claims are the JWT's
 /// overlaid with introspection's. Two different non-empty subjects are refused.
-fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validated {
+fn combine(
+    jwt: Option<Arc<Principal>>,
+    introspected: Arc<Principal>,
+    rules: &ScopeRules,
+) -> Validated {
     let introspected = require_active(introspected)?;
     let Some(jwt) = jwt else {
         return Ok(introspected);
@@ -496,9 +591,7 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         subject: pick_s(&introspected.subject, &jwt.subject),
         issuer: pick_s(&introspected.issuer, &jwt.issuer),
         audience: pick(&introspected.audience, &jwt.audience),
-        scopes: if introspected.claims.contains_key("scope")
-            || introspected.claims.contains_key("scopes")
-        {
+        scopes: if introspected.claims.keys().any(|k| rules.is_scope_claim(k)) {
             introspected.scopes.clone()
         } else {
             jwt.scopes.clone()
@@ -506,6 +599,7 @@ fn combine(jwt: Option<Arc<Principal>>, introspected: Arc<Principal>) -> Validat
         claims,
         active: true,
         spiffe_id: None,
+        hierarchy: introspected.hierarchy.clone(),
     }))
 }
 

@@ -29,7 +29,8 @@ static const char LIST_ANSWER[] =
     "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"},"
     "{\"name\":\"create_issue\"}]}}";
 static const char LIST_FILTERED[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"}]}}";
+    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"}],"
+    "\"cacheScope\":\"private\"}}";
 
 static int fail(const char *what) {
   fprintf(stderr, "threads: %s\n", what);

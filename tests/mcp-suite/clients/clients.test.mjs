@@ -38,28 +38,24 @@ const PYTHON = process.env.MCP_SUITE_PYTHON;
 const TOOL_SCOPES = { list_issues: ['mcp:read'], create_issue: ['mcp:write'], delete_issue: ['mcp:admin'] };
 
 // ---------------------------------------------------------------------------------------------
-// The place for issue 12's caching rule. Once the core puts `cacheScope: "private"` on every
-// filtered tools/list answer to a 2026-07-28 client (the rule lands on the mcp2026 branch), set
-// CACHE_SCOPE_RULE_LANDED to true and this asserts it for every modern case. Until then it
-// asserts only what already holds: an answer filtered per caller never says it may be shared.
-const CACHE_SCOPE_RULE_LANDED = false;
+// Issue 12's caching rule: the core puts `cacheScope: "private"` on every tools/list answer it
+// filters, for every revision (docs/protocol-revisions.md), so every case asserts it on the wire.
+const CACHE_SCOPE_RULE_LANDED = true;
 function assertFilteredListCacheScope(cacheScope, protocolVersion, label) {
   if (cacheScope !== undefined && cacheScope !== null) {
     assert.equal(cacheScope, 'private', `${label}: a tools/list answer filtered per caller must not be shareable`);
   }
-  if (CACHE_SCOPE_RULE_LANDED && protocolVersion === '2026-07-28') {
-    assert.equal(cacheScope, 'private', `${label}: filtered tools/list without cacheScope "private"`);
+  if (CACHE_SCOPE_RULE_LANDED) {
+    assert.equal(cacheScope, 'private', `${label} (${protocolVersion}): filtered tools/list without cacheScope "private"`);
   }
 }
 
-// KNOWN GAP (main, reported to the lead): the core's in-band denial of a tools/call is a
-// CallToolResult without `resultType`, which 2026-07-28 requires on every result; both official
-// 2026-07-28 clients (TypeScript SDK 2.x, Python mcp 2.x) refuse it ("missing required
-// resultType"), so a 2026-07-28 client sees a protocol error instead of the denial. Until the core
-// writes `"resultType": "complete"` for 2026-07-28 requests, the modern cases assert that exact
-// refusal (the gap stays visible and the rest of each case is still checked); when the fix lands
-// that assertion fails: set RESULT_TYPE_RULE_LANDED to true and the full denial is asserted.
-const RESULT_TYPE_RULE_LANDED = false;
+// 2026-07-28 requires `resultType` on every result: the core's in-band denial of a tools/call
+// to a 2026-07-28 client carries `"resultType": "complete"` (vector
+// revision-2026-in-band-denial-has-result-type), so the official 2026-07-28 clients (TypeScript
+// SDK 2.x, Python mcp 2.x) read the denial like every other client and the full denial is
+// asserted. (false: assert the old refusal "missing required resultType" instead.)
+const RESULT_TYPE_RULE_LANDED = true;
 // ---------------------------------------------------------------------------------------------
 
 const children = [];

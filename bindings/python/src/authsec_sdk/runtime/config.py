@@ -133,6 +133,25 @@ class Config:
     """Claims whose values never appear in audit events (``sub``, ``client_id``, the tenant claim)."""
     tenant_claim: str = "tenant"
     """The claim audit events read the tenant from."""
+    # ---- MCP 2026-07-28, scopes, IdP token shapes, resources, CORS (docs/protocol-revisions.md) ----
+    scope_claims: list[str] = field(default_factory=lambda: ["scope", "scopes", "scp"])
+    """Claims scopes are read from, in order; the first that carries any wins."""
+    scope_hierarchy: dict[str, list[str]] = field(default_factory=dict)
+    """Broader scope -> implied scopes (transitive; ``prefix*`` entries imply a prefix)."""
+    accepted_audiences: list[str] = field(default_factory=list)
+    """Audiences accepted besides ``resource_uri`` (Entra ``api://<app-id>``, the GUID)."""
+    audience_match: str = "exact"
+    """``"exact"`` or ``"canonical"`` (scheme/host case-insensitive, one trailing slash ignored)."""
+    additional_issuers: list[dict[str, str]] = field(default_factory=list)
+    """More issuers, each ``{"issuer": ..., "jwks_url": ...}`` bound to its own JWKS."""
+    resource_scopes: Optional[dict[str, list[str]]] = None
+    """``resources/read`` rules: URI pattern (``*`` = any run) -> scopes."""
+    prompt_scopes: Optional[dict[str, list[str]]] = None
+    """``prompts/get`` rules: prompt name -> scopes."""
+    deny_unlisted_resources_and_prompts: bool = False
+    """Deny resources and prompts no rule names (default: not gated until a rule exists)."""
+    cors_allowed_origins: list[str] = field(default_factory=list)
+    """Origins (or ``*``) whose CORS preflights the core answers; other origins get 403."""
 
     # ------------------------------------------------------------------ JSON translation
 
