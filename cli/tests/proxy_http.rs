@@ -324,7 +324,7 @@ async fn sse_passes_event_by_event_filtered() {
     let filtered = |id: u32| {
         format!(
             "event: message\ndata: {}\n\n",
-            r#"{"jsonrpc":"2.0","id":ID,"result":{"tools":[{"name":"list_issues"}]}}"#
+            r#"{"jsonrpc":"2.0","id":ID,"result":{"tools":[{"name":"list_issues"}],"cacheScope":"private"}}"#
                 .replace("ID", &id.to_string())
         )
     };
