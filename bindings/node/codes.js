@@ -32,6 +32,8 @@ const ErrorCode = Object.freeze({
   WORKLOAD_API_UNAVAILABLE: 'workload_api_unavailable',
   /** The last X.509-SVID has expired and the Workload API has not sent a new one. (341) */
   SVID_EXPIRED: 'svid_expired',
+  /** The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted). (350) */
+  SESSION_STORE_UNAVAILABLE: 'session_store_unavailable',
   /** An internal invariant did not hold; treat as a denial. (900) */
   INTERNAL: 'internal',
   /** A panic was caught at a binding boundary; treat as a denial and report the bug. (901) */

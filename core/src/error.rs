@@ -146,6 +146,12 @@ pub const CODES: &[CodeInfo] = &[
         "The last X.509-SVID has expired and the Workload API has not sent a new one.",
     ),
     code(
+        350,
+        c"session_store_unavailable",
+        CodeScope::Core,
+        "The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted).",
+    ),
+    code(
         900,
         c"internal",
         CodeScope::Core,
@@ -185,13 +191,15 @@ pub enum ErrorCode {
     WorkloadApiUnavailable = 340,
     /// The last X.509-SVID has expired and no new one arrived.
     SvidExpired = 341,
+    /// The sign-in session store (memory or Redis) could not be read or written.
+    SessionStoreUnavailable = 350,
     /// A bug: an invariant did not hold. Treat as a denial.
     Internal = 900,
 }
 
 impl ErrorCode {
     /// Every core code.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidInput,
         ErrorCode::ConfigInvalid,
         ErrorCode::WorkloadNotConfigured,
@@ -199,6 +207,7 @@ impl ErrorCode {
         ErrorCode::Backend,
         ErrorCode::WorkloadApiUnavailable,
         ErrorCode::SvidExpired,
+        ErrorCode::SessionStoreUnavailable,
         ErrorCode::Internal,
     ];
 
