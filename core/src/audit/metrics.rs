@@ -26,14 +26,17 @@ pub(crate) enum Endpoint {
     Introspection,
     Policy,
     Manifest,
+    /// The sign-in calls: discovery, token, revocation and userinfo endpoints.
+    SignIn,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 4] = [
+    const ALL: [Endpoint; 5] = [
         Endpoint::Jwks,
         Endpoint::Introspection,
         Endpoint::Policy,
         Endpoint::Manifest,
+        Endpoint::SignIn,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -42,6 +45,7 @@ impl Endpoint {
             Endpoint::Introspection => "introspection",
             Endpoint::Policy => "policy",
             Endpoint::Manifest => "manifest",
+            Endpoint::SignIn => "sign_in",
         }
     }
 }

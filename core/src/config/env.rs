@@ -66,6 +66,7 @@ impl Config {
             })
             .transpose()?;
         let ecosystem = super::ecosystem::from_env(prefix, &get)?;
+        let sign_in = super::signin::from_env(prefix, &get)?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -99,6 +100,7 @@ impl Config {
             tenant_claim: Some(get("TENANT_CLAIM").trim().to_string())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| Config::default().tenant_claim),
+            sign_in,
             ..ecosystem
         })
     }

@@ -7,8 +7,10 @@
 pub(crate) mod ecosystem;
 pub(crate) mod env;
 pub(crate) mod rbac;
+pub(crate) mod signin;
 
 pub use ecosystem::{AudienceMatch, TrustedIssuer, DEFAULT_SCOPE_CLAIMS};
+pub use signin::SignInConfig;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -312,6 +314,9 @@ pub struct Config {
     /// WWW-Authenticate` on the core's 401/403 answers. Empty (default): preflights pass to the
     /// host's handler, never challenged.
     pub cors_allowed_origins: Vec<String>,
+    /// Sign-in for MCP clients without OAuth (issue 19, docs/sign-in.md): the runtime serves
+    /// the `oauth_*` tools and the callback route. `None` (default): off.
+    pub sign_in: Option<SignInConfig>,
 }
 
 impl Default for Config {
@@ -366,6 +371,7 @@ impl Default for Config {
             prompt_scopes: None,
             deny_unlisted_resources_and_prompts: false,
             cors_allowed_origins: Vec::new(),
+            sign_in: None,
         }
     }
 }
@@ -574,7 +580,8 @@ impl Config {
             }
         }
         self.validate_spiffe()?;
-        ecosystem::validate(self)
+        ecosystem::validate(self)?;
+        signin::validate(self)
     }
 
     /// The workload-identity fields: a valid trust domain with exactly one JWT bundle source,
