@@ -114,6 +114,22 @@ export interface Config {
   denyUnlistedResourcesAndPrompts?: boolean;
   /** Origins (or '*') whose CORS preflights the core answers; other origins get 403. Default []. */
   corsAllowedOrigins?: string[];
+  /** Sign-in for MCP clients without OAuth: the runtime serves the oauth_* tools and the
+   * callback route (docs/sign-in.md). The object's fields are the core's snake_case names. */
+  signIn?: SignInConfig;
+}
+
+/** The `sign_in` object (docs/sign-in.md; snake_case, as the core reads it). */
+export interface SignInConfig {
+  client_id: string;
+  redirect_uri: string;
+  client_secret?: string;
+  issuer?: string;
+  scopes?: string[];
+  sign_in_window_seconds?: number;
+  max_session_seconds?: number;
+  max_sessions?: number;
+  app_name?: string;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */

@@ -33,6 +33,27 @@ const SIGN_IN_FIRST: &str =
     "sign in first: call oauth_start, open its authorization_url, then pass its session_id";
 
 impl Runtime {
+    /// Sign-in: the validated principal of a signed-in session, for hosts that hold a session
+    /// id (the C ABI, Go). `Ok(None)`: sign-in is off, or the id is malformed, unknown,
+    /// expired, not signed in yet, or its token is refused (refreshed first when it can be);
+    /// `Err` (`session_store_unavailable`): the store could not be read.
+    pub async fn session_principal(
+        &self,
+        session_id: &str,
+    ) -> crate::error::Result<Option<std::sync::Arc<crate::token::principal::Principal>>> {
+        let Some(signin) = &self.inner.signin else {
+            return Ok(None);
+        };
+        match signin.principal(session_id, &self.inner.validator).await {
+            Ok(p) => Ok(Some(p)),
+            Err(Problem::Unavailable(m)) => Err(crate::error::Error::new(
+                crate::error::ErrorCode::SessionStoreUnavailable,
+                m,
+            )),
+            Err(_) => Ok(None),
+        }
+    }
+
     /// The callback route and the info route, answered before any token logic.
     pub(super) fn sign_in_route(
         &self,

@@ -152,6 +152,9 @@ class Config:
     """Deny resources and prompts no rule names (default: not gated until a rule exists)."""
     cors_allowed_origins: list[str] = field(default_factory=list)
     """Origins (or ``*``) whose CORS preflights the core answers; other origins get 403."""
+    sign_in: Optional[dict[str, Any]] = None
+    """Sign-in for MCP clients without OAuth (the ``oauth_*`` tools, docs/sign-in.md):
+    ``{"client_id", "redirect_uri", "client_secret"?, "issuer"?, "scopes"?, "app_name"?, ...}``."""
 
     # ------------------------------------------------------------------ JSON translation
 
