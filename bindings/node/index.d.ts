@@ -441,5 +441,28 @@ export function protectedByAuthSec<A = Record<string, unknown>, E = unknown, R =
   handler: ((args: A & { _user_info: UserInfo }) => R | Promise<R>) | ((args: A & { _user_info: UserInfo }, extra: E) => R | Promise<R>),
 ): ProtectedTool<A, E, R>;
 
+/** An unprotected tool for `runMcpServerWithOAuth` (the seed's `mcp_tool`). */
+export interface PlainTool {
+  name: string;
+  description?: string;
+  inputSchema?: Record<string, unknown>;
+  handler: (args: Record<string, unknown>, extra: unknown) => unknown;
+}
+
+/** Options of `runMcpServerWithOAuth` (docs/sign-in.md). */
+export interface RunMcpServerWithOAuthOptions {
+  tools?: Array<ProtectedTool<any, any, any> | PlainTool>;
+  clientId: string;
+  appName: string;
+  /** The runtime configuration (issuer, jwksUrl, resourceUri, ...); `signIn` optional. */
+  config?: Config;
+  host?: string;
+  /** 0: a free port. Default 3005. */
+  port?: number;
+}
+
+/** The seed's `runMcpServerWithOAuth`: an MCP server over HTTP with sign-in for clients without OAuth. */
+export function runMcpServerWithOAuth(options: RunMcpServerWithOAuthOptions): Promise<{ server: import('node:http').Server; runtime: Runtime; url: string; close(): Promise<void> }>;
+
 /** The `toolRbac` configuration map of tools made with `protectedByAuthSec`. */
 export function toolRbac(...tools: Array<ProtectedTool<any, any, any> | ProtectedTool<any, any, any>[]>): Record<string, RbacRequirement>;

@@ -871,3 +871,5 @@ function toolRbac(...tools) {
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId, METRICS_CONTENT_TYPE };
+// After the exports above: oauth-server.js builds on protect and toolRbac.
+module.exports.runMcpServerWithOAuth = require('./oauth-server.js').runMcpServerWithOAuth;
