@@ -5,11 +5,10 @@
     mount_mcp(app, "/mcp", build_server(), cfg)
 
 The core decides: ``tools/list`` shows only the tools the caller passes, a call the caller
-fails is denied before the tool runs, and an allowed tool gets ``arguments["_user_info"]``. The
-requirements of the tools other than ``deploy_production`` (which the blog prints) are this
-project's reading of the blog's descriptions; see docs/rbac.md for the outcomes with the blog's
-user (roles admin, developer; groups engineering; scopes read, write; resources projects,
-analytics).
+fails is denied before the tool runs, and an allowed tool gets ``arguments["_user_info"]``. Every
+requirement is the one the blog post prints (authsec-ai/sdk-authsec README.md, "How It Works" step
+4 and "Advanced RBAC Patterns"); see docs/rbac.md for the outcomes with the blog's user (roles
+admin, developer; groups engineering; scopes read, write; resources projects, analytics).
 """
 
 from __future__ import annotations
@@ -42,9 +41,9 @@ async def view_analytics(arguments: dict[str, Any]) -> list[dict[str, Any]]:
     return _text({"analytics": "ok", "user": arguments["_user_info"]["email"]})
 
 
-@protected_by_AuthSec("view_reports", roles=["manager", "analyst"], resources=["reports"])
+@protected_by_AuthSec("view_reports", roles=["admin", "manager", "analyst"], require_all=False)
 async def view_reports(arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    """Reports (role manager or analyst, or resource reports)."""
+    """Business reports (role admin, manager or analyst)."""
     return _text({"reports": "ok"})
 
 
@@ -56,15 +55,16 @@ async def deploy_production(arguments: dict[str, Any]) -> list[dict[str, Any]]:
     return _text({"deployed": True, "by": email})
 
 
-@protected_by_AuthSec("engineering_tools", groups=["engineering"])
+@protected_by_AuthSec("engineering_tools", groups=["engineering", "devops"])
 async def engineering_tools(arguments: dict[str, Any], session: Any) -> list[dict[str, Any]]:
-    """Engineering tools (group engineering); takes the seed's session object too."""
+    """Engineering tools (group engineering or devops); takes the seed's session object too."""
     return _text({"tools": ["build", "test"], "user_id": session.user_id, "tenant_id": session.tenant_id})
 
 
-@protected_by_AuthSec("sensitive_operations", roles=["admin"], permissions=["secrets:delete"], require_all=True)
+@protected_by_AuthSec("sensitive_operations", roles=["admin", "superuser"], groups=["security-team"],
+                      scopes=["write", "admin"], resources=["production", "sensitive-data"], require_all=True)
 async def sensitive_operations(arguments: dict[str, Any]) -> list[dict[str, Any]]:
-    """Sensitive operations (role admin and permission secrets:delete)."""
+    """Sensitive operations (every category: any one value of each, reference 9)."""
     return _text({"sensitive": "done"})
 
 
