@@ -17,13 +17,22 @@ import json
 from typing import Any
 
 from authsec_sdk import mcp_tool, protected_by_AuthSec
+from authsec_sdk.server_tools import add_fastmcp_tools, mcpserver_tools
+
+#: calculator's declared input: what ``tools/list`` shows for it under MCPServer and FastMCP.
+CALCULATOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"a": {"type": "number"}, "b": {"type": "number"}},
+    "required": ["a", "b"],
+}
 
 
 def _text(payload: Any) -> list[dict[str, Any]]:
     return [{"type": "text", "text": json.dumps(payload)}]
 
 
-@protected_by_AuthSec("calculator", description="Add two numbers (any signed-in user)")
+@protected_by_AuthSec("calculator", description="Add two numbers (any signed-in user)",
+                      inputSchema=CALCULATOR_SCHEMA)
 async def calculator(arguments: dict[str, Any]) -> list[dict[str, Any]]:
     a, b = float(arguments.get("a", 0)), float(arguments.get("b", 0))
     return _text({"result": a + b, "user": arguments["_user_info"]["email"]})
@@ -78,20 +87,17 @@ PROTECTED = [calculator, admin_dashboard, view_analytics, view_reports, deploy_p
 
 
 def build_fastmcp() -> Any:
-    """The same tools on a FastMCP 4.x server."""
+    """The same tools on a FastMCP 4.x server, each declaring its decorator's inputSchema."""
     from fastmcp import FastMCP
 
     server = FastMCP("authsec-blog-fastmcp")
-    for tool in PROTECTED:
-        server.tool(name=tool._authsec_tool_name, description=tool._tool_description)(tool)  # type: ignore[attr-defined]
+    add_fastmcp_tools(server, *PROTECTED)
     return server
 
 
 def build_server() -> Any:
-    """An ``mcp`` ``MCPServer`` with the blog's tools."""
+    """An ``mcp`` ``MCPServer`` with the blog's tools, each declaring its decorator's
+    inputSchema (``tools/list``) and receiving the client's ``arguments`` whole."""
     from mcp.server.mcpserver import MCPServer
 
-    server = MCPServer("authsec-blog")
-    for tool in PROTECTED:
-        server.tool(name=tool._authsec_tool_name, description=tool._tool_description)(tool)  # type: ignore[attr-defined]
-    return server
+    return MCPServer("authsec-blog", tools=mcpserver_tools(*PROTECTED))
