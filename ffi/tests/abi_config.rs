@@ -253,40 +253,33 @@ fn add_tool_rbac_registers_with_the_core_rules() {
     );
     let (name, _) = add_tool_rbac(r#"{"nope": 1}"#, "t", "{}").unwrap_err();
     assert_eq!(name, "config_invalid");
-    // NULL and invalid UTF-8: usage errors, nothing written.
-    let mut out: *mut authsec_text = ptr::null_mut();
-    let mut e = ptr::null_mut();
-    // SAFETY: NULL with a non-zero length is refused before any read.
-    let st = unsafe {
-        authsec_config_add_tool_rbac(
-            base.as_ptr().cast(),
-            base.len(),
-            ptr::null(),
-            3,
-            deploy.as_ptr().cast(),
-            deploy.len(),
-            &mut out,
-            &mut e,
-        )
+    // NULL and invalid UTF-8 for the tool: usage errors, nothing written.
+    let raw = |tool: *const u8, len: usize| {
+        let mut out: *mut authsec_text = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        // SAFETY: `tool` is NULL (refused before any read) or points to `len` readable bytes.
+        let st = unsafe {
+            authsec_config_add_tool_rbac(
+                base.as_ptr().cast(),
+                base.len(),
+                tool.cast(),
+                len,
+                deploy.as_ptr().cast(),
+                deploy.len(),
+                &mut out,
+                &mut e,
+            )
+        };
+        assert!(out.is_null(), "output written on failure");
+        (st, take_error(e).1)
     };
-    assert_eq!(st, authsec_status::NullParameter);
-    assert!(out.is_null());
-    let (_, name, _) = take_error(e);
-    assert_eq!(name, "null_parameter");
+    assert_eq!(
+        raw(ptr::null(), 3),
+        (authsec_status::NullParameter, "null_parameter".to_string())
+    );
     let bad = [0xffu8, 0xfe];
-    // SAFETY: valid pointers.
-    let st = unsafe {
-        authsec_config_add_tool_rbac(
-            base.as_ptr().cast(),
-            base.len(),
-            bad.as_ptr().cast(),
-            bad.len(),
-            deploy.as_ptr().cast(),
-            deploy.len(),
-            &mut out,
-            ptr::null_mut(),
-        )
-    };
-    assert_eq!(st, authsec_status::InvalidUtf8);
-    assert!(out.is_null());
+    assert_eq!(
+        raw(bad.as_ptr(), bad.len()),
+        (authsec_status::InvalidUtf8, "invalid_utf8".to_string())
+    );
 }
