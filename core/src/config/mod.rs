@@ -396,7 +396,7 @@ impl Config {
         match table.get(tool) {
             Some(old) if *old != requirement => Err(Error::config(format!(
                 "tool_rbac[{}] is registered twice with different requirements",
-                python_repr(&tool)
+                python_repr(tool)
             ))),
             Some(_) => Ok(()),
             None => {
