@@ -77,6 +77,8 @@ impl Default for ProxyOptions {
 
 struct Inner {
     rt: Runtime,
+    /// The identity header names of `opts.identity`, made once.
+    identity_names: headers::IdentityNames,
     upstream: Arc<dyn Upstream>,
     opts: ProxyOptions,
     metrics: Arc<Metrics>,
@@ -98,6 +100,7 @@ struct Facts {
     client: Option<String>,
     upstream_status: Option<u16>,
     upstream: Option<Duration>,
+    filtered: bool,
 }
 
 impl Proxy {
@@ -106,6 +109,7 @@ impl Proxy {
         Proxy {
             inner: Arc::new(Inner {
                 rt,
+                identity_names: opts.identity.names(),
                 upstream,
                 opts,
                 metrics: Arc::new(Metrics::default()),
@@ -155,6 +159,7 @@ impl Proxy {
         drop(listener);
         let _ = tokio::time::timeout(self.inner.opts.shutdown_grace, graceful.shutdown()).await;
         self.inner.upstream.shutdown().await;
+        self.inner.opts.log.flush();
         // The audit trail's last events (the core's `audit_log` sinks) before the process ends.
         self.inner.rt.flush_audit(Duration::from_secs(5));
     }
@@ -180,6 +185,7 @@ impl Proxy {
             client: None,
             upstream_status: None,
             upstream: None,
+            filtered: false,
         };
         if let Some(r) = self.admin(&parts.method, &path) {
             return self.finish(facts, r, Verdict::Admin, "ok".into());
@@ -287,11 +293,12 @@ impl Proxy {
         let id = &self.inner.opts.identity;
         id.strip(&mut headers);
         if let Some(a) = &principal {
-            id.add(&mut headers, &a.principal);
+            id.add_named(&self.inner.identity_names, &mut headers, &a.principal);
             facts.client = Some(sanitize(a.principal.client_id(), 64));
         }
         append_forwarded_for(&mut headers, peer);
         headers::add_via(&mut headers);
+        let fwd_method = parts.method.clone();
         let fwd = Forward {
             method: parts.method,
             path_and_query,
@@ -341,9 +348,29 @@ impl Proxy {
                 .response_filter(a.principal.clone(), a.tools_list_request, ct, ce)
         });
         let Some(mut filter) = filter.filter(|f| !f.passthrough()) else {
+            // A small answer that is not an event stream (a tools/call's JSON) is read whole
+            // first, so its head and body leave in one write (else hyper writes the head and
+            // the first bytes, then the end of a chunked body, separately).
+            let body = if gathers(&fwd_method, head.status, &head.headers) {
+                match gather(body, GATHER_MAX).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
+                        return self.finish(
+                            facts,
+                            Response::upstream_unavailable(),
+                            Verdict::UpstreamError,
+                            "upstream_body_error".into(),
+                        );
+                    }
+                }
+            } else {
+                body
+            };
             let resp = http::Response::from_parts(head, body);
             return self.track(facts, resp, verdict, reason.into());
         };
+        facts.filtered = true;
         head.headers.remove(CONTENT_LENGTH);
         if filter.drops_content_encoding() {
             head.headers.remove(CONTENT_ENCODING);
@@ -470,6 +497,7 @@ impl Proxy {
             upstream: facts.upstream,
             total: Duration::ZERO,
             bytes_out: 0,
+            filtered: facts.filtered,
             cut: None,
         };
         let inner = self.inner.clone();
@@ -500,6 +528,73 @@ async fn drain(mut body: Incoming, limit: u64) {
         }
     })
     .await;
+}
+
+/// At most this much of an unfiltered answer is read before its head goes out (see [`gather`]).
+const GATHER_MAX: usize = 64 * 1024;
+
+/// Whether an unfiltered answer is gathered before it is sent: it has a body (not a `HEAD`
+/// answer, a 1xx, 204 or 304), is not an event stream (SSE passes event by event as it comes)
+/// and does not declare a length above [`GATHER_MAX`].
+fn gathers(method: &http::Method, status: StatusCode, h: &HeaderMap) -> bool {
+    if method == http::Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return false;
+    }
+    let sse = h
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    let too_long = h
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > GATHER_MAX as u64);
+    !sse && !too_long
+}
+
+/// Read an answer's body until it ends or more than `max` bytes arrived (the way a buffering
+/// reverse proxy reads a small upstream answer): a whole body becomes one of known length (one
+/// write, with Content-Length); a longer one streams on after the bytes read so far (a trailers
+/// frame met on the way is passed on after them).
+async fn gather(mut body: Body, max: usize) -> Result<Body, BoxError> {
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => return Ok(full(buf.freeze())),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(d) => {
+                    buf.extend_from_slice(&d);
+                    if buf.len() > max {
+                        let first = futures::stream::iter([Ok(Frame::data(buf.freeze()))]);
+                        return Ok(chain(first, body));
+                    }
+                }
+                Err(trailers) => {
+                    let first =
+                        futures::stream::iter([Ok(Frame::data(buf.freeze())), Ok(trailers)]);
+                    return Ok(chain(first, body));
+                }
+            },
+        }
+    }
+}
+
+/// `first`'s frames, then the rest of `body`.
+fn chain(
+    first: impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + Sync + 'static,
+    body: Body,
+) -> Body {
+    let rest = futures::StreamExt::chain(first, http_body_util::BodyStream::new(body));
+    http_body_util::StreamBody::new(rest).boxed()
 }
 
 fn writeln_stderr(s: &str) -> std::io::Result<()> {
