@@ -751,3 +751,111 @@ impl Drop for Tracked {
         self.emit(None);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body as _;
+
+    fn frames(parts: Vec<Frame<Bytes>>) -> Body {
+        let s = futures::stream::iter(parts.into_iter().map(Ok::<_, BoxError>));
+        http_body_util::StreamBody::new(s).boxed()
+    }
+
+    fn data(s: &str) -> Frame<Bytes> {
+        Frame::data(Bytes::from(s.to_string()))
+    }
+
+    async fn all_frames(mut b: Body) -> Vec<Frame<Bytes>> {
+        let mut out = Vec::new();
+        while let Some(f) = b.frame().await {
+            out.push(f.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_small_answer_is_gathered_into_one_body_of_known_length() {
+        let b = gather(frames(vec![data("ab"), data("cd"), data("e")]), 8)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.size_hint().exact(),
+            Some(5),
+            "hyper writes it with Content-Length"
+        );
+        let f = all_frames(b).await;
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].data_ref().unwrap().as_ref(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn a_longer_answer_streams_on_after_what_was_read_and_keeps_its_trailers() {
+        let b = gather(frames(vec![data("abcd"), data("efgh"), data("ij")]), 6)
+            .await
+            .unwrap();
+        assert_eq!(b.size_hint().exact(), None);
+        let f = all_frames(b).await;
+        let got: Vec<&[u8]> = f.iter().map(|f| f.data_ref().unwrap().as_ref()).collect();
+        assert_eq!(got, [&b"abcdefgh"[..], b"ij"]);
+
+        let mut t = HeaderMap::new();
+        t.insert("x-t", HeaderValue::from_static("1"));
+        let b = gather(frames(vec![data("ab"), Frame::trailers(t), data("c")]), 8)
+            .await
+            .unwrap();
+        let f = all_frames(b).await;
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].data_ref().unwrap().as_ref(), b"ab");
+        assert_eq!(f[1].trailers_ref().unwrap()["x-t"], "1");
+        assert_eq!(f[2].data_ref().unwrap().as_ref(), b"c");
+    }
+
+    #[tokio::test]
+    async fn a_body_error_while_gathering_is_an_error() {
+        let s = futures::stream::iter([
+            Ok(data("ab")),
+            Err::<Frame<Bytes>, BoxError>("reset".into()),
+        ]);
+        let b = http_body_util::StreamBody::new(s).boxed();
+        assert!(gather(b, 8).await.is_err());
+    }
+
+    #[test]
+    fn event_streams_empty_answers_and_long_ones_are_not_held() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        let post = http::Method::POST;
+        let json = h(&[("content-type", "application/json")]);
+        assert!(gathers(&post, StatusCode::OK, &json));
+        assert!(gathers(&post, StatusCode::OK, &HeaderMap::new()));
+        assert!(gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-length", "65536")])
+        ));
+        assert!(!gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-length", "65537")])
+        ));
+        assert!(!gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-type", "Text/Event-Stream; charset=utf-8")])
+        ));
+        assert!(!gathers(&http::Method::HEAD, StatusCode::OK, &json));
+        for s in [
+            StatusCode::CONTINUE,
+            StatusCode::NO_CONTENT,
+            StatusCode::NOT_MODIFIED,
+        ] {
+            assert!(!gathers(&post, s, &json), "{s}");
+        }
+    }
+}
