@@ -355,13 +355,7 @@ impl Proxy {
                 match gather(body, GATHER_MAX).await {
                     Ok(b) => b,
                     Err(e) => {
-                        let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
-                        return self.finish(
-                            facts,
-                            Response::upstream_unavailable(),
-                            Verdict::UpstreamError,
-                            "upstream_body_error".into(),
-                        );
+                        return self.upstream_body_failed(facts, &e);
                     }
                 }
             } else {
@@ -386,13 +380,7 @@ impl Proxy {
                     Err(_) => continue, // trailers: dropped (the filtered body is a new body)
                 },
                 Some(Err(e)) => {
-                    let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
-                    return self.finish(
-                        facts,
-                        Response::upstream_unavailable(),
-                        Verdict::UpstreamError,
-                        "upstream_body_error".into(),
-                    );
+                    return self.upstream_body_failed(facts, &e);
                 }
                 None => {
                     ended = true;
@@ -451,6 +439,18 @@ impl Proxy {
             _ => return None,
         }
         Some(r)
+    }
+
+    /// The upstream's body failed before anything was sent: the cause is logged, the client
+    /// gets the core's 502.
+    fn upstream_body_failed(&self, facts: Facts, e: &BoxError) -> http::Response<Body> {
+        let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
+        self.finish(
+            facts,
+            Response::upstream_unavailable(),
+            Verdict::UpstreamError,
+            "upstream_body_error".into(),
+        )
     }
 
     /// Write a core answer (or an admin answer) and account for it.
