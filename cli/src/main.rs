@@ -91,6 +91,11 @@ struct ProxyArgs {
     /// Seconds to wait for the upstream's answer headers (or a stdio server's answer).
     #[arg(long, default_value_t = 120.0, value_name = "SECONDS")]
     upstream_timeout: f64,
+    /// Threads serving requests. 1 (the default): one event loop, no hand-over between
+    /// threads (the least CPU per request); more for a proxy whose own CPU is the bottleneck;
+    /// 0: one per core.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    threads: usize,
     /// The stdio server's command and arguments.
     #[arg(last = true, value_name = "COMMAND")]
     command: Vec<String>,
@@ -197,9 +202,44 @@ fn resource_path(uri: &str) -> String {
     url::Url::parse(uri).map_or_else(|_| "/".into(), |u| u.path().to_string())
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+/// The runtime a command runs on: for the proxy, `threads` (1: a current-thread runtime, every
+/// connection and the upstream pool on one event loop; 0: one worker per core); one worker per
+/// core for the other commands.
+fn tokio_runtime(threads: Option<usize>) -> std::io::Result<tokio::runtime::Runtime> {
+    match threads {
+        Some(1) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        Some(n) => {
+            let mut b = tokio::runtime::Builder::new_multi_thread();
+            if n > 0 {
+                b.worker_threads(n);
+            }
+            b.enable_all().build()
+        }
+        None => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let threads = match &cli.command {
+        Command::Proxy(a) => Some(a.threads),
+        _ => None,
+    };
+    let rt = match tokio_runtime(threads) {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("authsec: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    rt.block_on(run(cli))
+}
+
+async fn run(cli: Cli) -> ExitCode {
     let result = match cli.command {
         Command::Proxy(a) => proxy(a).await,
         Command::Doctor(a) => {

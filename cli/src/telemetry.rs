@@ -79,6 +79,9 @@ pub struct AccessRecord {
     pub total: Duration,
     /// Bytes of the answer sent to the client.
     pub bytes_out: u64,
+    /// The answer went through the core's response filter (the decision's `reads_response`
+    /// said the core reads it: a `tools/list` answer, any SSE stream under a policy).
+    pub filtered: bool,
     /// The core's refusal of an answer whose first bytes had already gone out: the stream was
     /// cut (the client sees an incomplete answer); this is what the core would have answered.
     pub cut: Option<authsec_core::Response>,
@@ -119,6 +122,9 @@ impl AccessRecord {
             ms(self.total),
             self.bytes_out
         ));
+        if self.filtered {
+            s.push_str(" filtered=true");
+        }
         if let Some(c) = &self.cut {
             s.push_str(&format!(" stream_cut={}", c.status));
         }
@@ -202,7 +208,8 @@ impl Histogram {
 
 #[derive(Default)]
 struct State {
-    requests: BTreeMap<(Verdict, String), u64>,
+    /// By decision, then reason (looked up by `&str`: counting allocates only a new reason).
+    requests: BTreeMap<Verdict, BTreeMap<String, u64>>,
     decide: Histogram,
     upstream: Histogram,
     cut: u64,
@@ -225,7 +232,13 @@ impl Metrics {
     /// Count a finished request.
     pub fn record(&self, r: &AccessRecord) {
         self.with(|s| {
-            *s.requests.entry((r.verdict, r.reason.clone())).or_default() += 1;
+            let by_reason = s.requests.entry(r.verdict).or_default();
+            match by_reason.get_mut(r.reason.as_str()) {
+                Some(n) => *n += 1,
+                None => {
+                    by_reason.insert(r.reason.clone(), 1);
+                }
+            }
             if r.verdict != Verdict::Admin {
                 s.decide.observe(r.decide);
             }
@@ -254,12 +267,14 @@ impl Metrics {
             let mut out = String::new();
             out.push_str("# HELP authsec_proxy_requests_total Requests by decision and reason.\n");
             out.push_str("# TYPE authsec_proxy_requests_total counter\n");
-            for ((v, reason), n) in &s.requests {
-                out.push_str(&format!(
-                    "authsec_proxy_requests_total{{decision=\"{}\",reason=\"{}\"}} {n}\n",
-                    v.as_str(),
-                    reason
-                ));
+            for (v, by_reason) in &s.requests {
+                for (reason, n) in by_reason {
+                    out.push_str(&format!(
+                        "authsec_proxy_requests_total{{decision=\"{}\",reason=\"{}\"}} {n}\n",
+                        v.as_str(),
+                        reason
+                    ));
+                }
             }
             out.push_str("# HELP authsec_proxy_decision_seconds Time the core took to decide a request (JWKS fetches and introspection included).\n");
             out.push_str("# TYPE authsec_proxy_decision_seconds histogram\n");
@@ -283,18 +298,55 @@ impl Metrics {
 
 /// Where access-log lines go.
 pub enum LogSink {
-    /// Standard error.
+    /// Standard error, buffered: lines are appended to a buffer that goes out in one write when
+    /// it holds 16 KiB, every 100 ms (a thread of its own), and on [`LogSink::flush`], so a
+    /// request does not pay a write of its own.
     Stderr,
     /// Nowhere.
     Off,
+}
+
+/// The access log's buffer for standard error.
+static STDERR_LINES: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+/// Buffered lines go out at this size without waiting for the flusher.
+const STDERR_FLUSH_AT: usize = 16 * 1024;
+
+fn flush_stderr_lines() {
+    let mut buf = STDERR_LINES.lock().unwrap_or_else(|p| p.into_inner());
+    if !buf.is_empty() {
+        let _ = std::io::stderr().lock().write_all(&buf);
+        buf.clear();
+    }
 }
 
 impl LogSink {
     /// Write one record.
     pub fn write(&self, r: &AccessRecord) {
         if let LogSink::Stderr = self {
+            static FLUSHER: std::sync::Once = std::sync::Once::new();
+            FLUSHER.call_once(|| {
+                let _ = std::thread::Builder::new()
+                    .name("authsec-access-log".into())
+                    .spawn(|| loop {
+                        std::thread::sleep(Duration::from_millis(100));
+                        flush_stderr_lines();
+                    });
+            });
             let line = r.line();
-            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            let mut buf = STDERR_LINES.lock().unwrap_or_else(|p| p.into_inner());
+            buf.extend_from_slice(line.as_bytes());
+            buf.push(b'\n');
+            if buf.len() >= STDERR_FLUSH_AT {
+                let _ = std::io::stderr().lock().write_all(&buf);
+                buf.clear();
+            }
+        }
+    }
+
+    /// Write out whatever is buffered (the proxy calls it when it stops).
+    pub fn flush(&self) {
+        if let LogSink::Stderr = self {
+            flush_stderr_lines();
         }
     }
 }
@@ -356,6 +408,7 @@ mod tests {
             upstream: None,
             total: Duration::from_micros(50),
             bytes_out: 10,
+            filtered: false,
             cut: None,
         };
         let l = r.line();

@@ -5,7 +5,10 @@ their own, driven by the official ``mcp`` client with oidc-provider tokens:
   filtered list, allowed call, the caller's identity in the upstream's headers (never the
   token), in-band denial, 401 with the metadata URL, and a raw SSE answer filtered event by event;
 - the SDK's stdio quickstart server behind ``authsec proxy --stdio``: the same flow through a
-  session of its own, and that session refused to another caller.
+  session of its own, and that session refused to another caller;
+- in both, ``/metrics`` read by the official Prometheus client's text-format parser
+  (``prometheus_client.parser``, pinned in requirements-test.txt): valid exposition text, every
+  family once, and the counts of what the test did.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from typing import Any
 
 import httpx2
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from mcp.client.session import ClientSession
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.mcpserver import Context, MCPServer
@@ -123,6 +127,47 @@ def check_challenge(url: str, issuer: str) -> None:
     assert doc["resource"] == url and doc["authorization_servers"] == [issuer]
 
 
+def check_metrics(url: str, at_least: dict[tuple[str, str], int]) -> dict[str, Any]:
+    """Parse ``/metrics`` of the proxy serving ``url`` with the Prometheus client's parser; every
+    ``(decision, reason)`` of ``at_least`` counted at least that many times. Returns the families
+    by name."""
+    base = url.rsplit("/", 1)[0]
+    status, headers, body = http("GET", f"{base}/metrics")
+    assert status == 200
+    assert headers["content-type"] == "text/plain; version=0.0.4; charset=utf-8"
+    families = list(text_string_to_metric_families(body.decode("utf-8")))
+    names = [f.name for f in families]
+    assert len(names) == len(set(names)), f"a family appears twice: {sorted(names)}"
+    by_name = {f.name: f for f in families}
+    for f in families:
+        assert f.type in ("counter", "gauge", "histogram"), (f.name, f.type)
+        assert f.documentation, f"{f.name} has no HELP"
+        for s in f.samples:
+            assert s.name.startswith(f.name), (f.name, s.name)
+        if f.type == "histogram":
+            series: dict[tuple[tuple[str, str], ...], list[tuple[float, float]]] = {}
+            counts: dict[tuple[tuple[str, str], ...], float] = {}
+            for s in f.samples:
+                key = tuple(sorted((k, v) for k, v in s.labels.items() if k != "le"))
+                if s.name.endswith("_bucket"):
+                    series.setdefault(key, []).append((float(s.labels["le"]), s.value))
+                elif s.name.endswith("_count"):
+                    counts[key] = s.value
+            for key, buckets in series.items():
+                values = [v for _, v in sorted(buckets)]
+                assert values == sorted(values), f"{f.name}{key}: buckets not cumulative"
+                assert sorted(buckets)[-1][0] == float("inf") and values[-1] == counts[key], f.name
+    requests = {(s.labels["decision"], s.labels["reason"]): s.value
+                for s in by_name["authsec_proxy_requests"].samples}
+    for key, n in at_least.items():
+        assert requests.get(key, 0) >= n, (key, requests)
+    assert by_name["authsec_proxy_upstream_seconds"].type == "histogram"
+    # The core's own metrics follow the proxy's, in the same exposition.
+    decisions = {s.labels["outcome"] for s in by_name["authsec_decisions"].samples}
+    assert {"allow", "deny"} <= decisions, decisions
+    return by_name
+
+
 def test_python_mcpserver_behind_authsec_proxy(oidc: AuthServer, proxy_ports: dict[str, int]) -> None:
     up_port = free_port()
     server = upstream_server()
@@ -160,6 +205,8 @@ def test_python_mcpserver_behind_authsec_proxy(oidc: AuthServer, proxy_ports: di
             assert status == 200 and headers["content-type"].startswith("text/event-stream")
             events = [json.loads(line[5:]) for line in raw.decode().splitlines() if line.startswith("data:") and line[5:].strip()]
             assert [sorted(t["name"] for t in e["result"]["tools"]) for e in events if "result" in e] == [["echo", "whoami"]]
+            check_metrics(url, {("allow", "ok"): 5, ("deny", "no_token"): 1,
+                                ("deny", "insufficient_scope"): 1, ("metadata", "metadata"): 1})
         finally:
             proxy.close()
         log = (ROOT / "target" / f"proxy-e2e-{proxy_ports['http']}.log").read_text()
@@ -199,5 +246,8 @@ def test_stdio_server_behind_authsec_proxy(oidc: AuthServer, proxy_ports: dict[s
         assert status == 404, body
         status, _, body = http("POST", url, call, {**accept, "Authorization": f"Bearer {reader}", "Mcp-Session-Id": sid})
         assert status == 200 and b"echo: x" in body
+        families = check_metrics(url, {("allow", "ok"): 3, ("deny", "no_token"): 1})
+        started = [s.value for s in families["authsec_proxy_stdio_sessions"].samples if s.name.endswith("_total")]
+        assert started and started[0] >= 2, started  # the client's session and the raw one
     finally:
         proxy.close()

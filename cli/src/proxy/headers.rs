@@ -15,16 +15,16 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 /// Header fields that describe one connection and never cross a proxy (RFC 9110 §7.6.1; the
 /// obsolete `Proxy-Connection` and `Keep-Alive` included), plus the proxy's own credentials.
-const HOP_BY_HOP: [&str; 9] = [
-    "connection",
-    "proxy-connection",
-    "keep-alive",
-    "te",
-    "transfer-encoding",
-    "upgrade",
-    "trailer",
-    "proxy-authorization",
-    "proxy-authenticate",
+const HOP_BY_HOP: [HeaderName; 9] = [
+    http::header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    http::header::TE,
+    http::header::TRANSFER_ENCODING,
+    http::header::UPGRADE,
+    http::header::TRAILER,
+    http::header::PROXY_AUTHORIZATION,
+    http::header::PROXY_AUTHENTICATE,
 ];
 
 /// Remove hop-by-hop fields: the fixed list and every field named in `Connection`.
@@ -42,7 +42,7 @@ pub fn strip_hop_by_hop(h: &mut HeaderMap) {
             h.remove(name);
         }
     }
-    for n in HOP_BY_HOP {
+    for n in &HOP_BY_HOP {
         h.remove(n);
     }
 }
@@ -78,6 +78,9 @@ impl Default for IdentityHeaders {
 /// `%` itself. So a subject with spaces, quotes of other scripts or control characters cannot
 /// split or forge a header; plain ASCII identifiers pass unchanged.
 pub fn encode_value(s: &str) -> String {
+    if s.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b'%') {
+        return s.to_string();
+    }
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if (0x21..=0x7e).contains(&b) && b != b'%' {
@@ -142,6 +145,28 @@ impl IdentityHeaders {
     /// (space-separated, each item encoded), `expires-at` when the token has `exp`,
     /// `spiffe-id` for a workload (JWT-SVID) caller, and `claims` when enabled.
     pub fn add(&self, h: &mut HeaderMap, p: &Principal) {
+        self.add_named(&self.names(), h, p);
+    }
+
+    /// The header names under this prefix, made once (a proxy keeps them; see
+    /// [`IdentityHeaders::add_named`]).
+    pub fn names(&self) -> IdentityNames {
+        let n =
+            |name: &str| HeaderName::from_bytes(format!("{}{name}", self.prefix).as_bytes()).ok();
+        IdentityNames {
+            subject: n("subject"),
+            issuer: n("issuer"),
+            client_id: n("client-id"),
+            scopes: n("scopes"),
+            audience: n("audience"),
+            expires_at: n("expires-at"),
+            spiffe_id: n("spiffe-id"),
+            claims: n("claims"),
+        }
+    }
+
+    /// [`IdentityHeaders::add`] with names made by [`IdentityHeaders::names`] of this prefix.
+    pub fn add_named(&self, names: &IdentityNames, h: &mut HeaderMap, p: &Principal) {
         if !self.enabled {
             return;
         }
@@ -152,31 +177,41 @@ impl IdentityHeaders {
                 .collect::<Vec<_>>()
                 .join(" ")
         };
-        let mut put = |name: &str, value: String| {
-            let full = format!("{}{name}", self.prefix);
-            if let (Ok(n), Ok(v)) = (
-                HeaderName::from_bytes(full.as_bytes()),
-                HeaderValue::from_str(&value),
-            ) {
-                h.insert(n, v);
+        // A name the prefix cannot make (a prefix `validate` refuses) is left out.
+        let mut put = |name: &Option<HeaderName>, value: String| {
+            if let (Some(n), Ok(v)) = (name, HeaderValue::try_from(value)) {
+                h.insert(n.clone(), v);
             }
         };
-        put("subject", encode_value(&p.subject));
-        put("issuer", encode_value(&p.issuer));
-        put("client-id", encode_value(p.client_id()));
-        put("scopes", list(&p.scopes));
-        put("audience", list(&p.audience));
+        put(&names.subject, encode_value(&p.subject));
+        put(&names.issuer, encode_value(&p.issuer));
+        put(&names.client_id, encode_value(p.client_id()));
+        put(&names.scopes, list(&p.scopes));
+        put(&names.audience, list(&p.audience));
         if let Some(exp) = p.expires_at() {
-            put("expires-at", exp.to_string());
+            put(&names.expires_at, exp.to_string());
         }
         if let Some(id) = p.spiffe_id() {
-            put("spiffe-id", encode_value(id));
+            put(&names.spiffe_id, encode_value(id));
         }
         if self.claims {
             let json = serde_json::to_vec(&p.claims).unwrap_or_default();
-            put("claims", URL_SAFE_NO_PAD.encode(json));
+            put(&names.claims, URL_SAFE_NO_PAD.encode(json));
         }
     }
+}
+
+/// The identity header names of one prefix ([`IdentityHeaders::names`]).
+#[derive(Debug, Clone)]
+pub struct IdentityNames {
+    subject: Option<HeaderName>,
+    issuer: Option<HeaderName>,
+    client_id: Option<HeaderName>,
+    scopes: Option<HeaderName>,
+    audience: Option<HeaderName>,
+    expires_at: Option<HeaderName>,
+    spiffe_id: Option<HeaderName>,
+    claims: Option<HeaderName>,
 }
 
 #[cfg(test)]

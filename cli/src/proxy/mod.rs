@@ -77,6 +77,8 @@ impl Default for ProxyOptions {
 
 struct Inner {
     rt: Runtime,
+    /// The identity header names of `opts.identity`, made once.
+    identity_names: headers::IdentityNames,
     upstream: Arc<dyn Upstream>,
     opts: ProxyOptions,
     metrics: Arc<Metrics>,
@@ -98,6 +100,7 @@ struct Facts {
     client: Option<String>,
     upstream_status: Option<u16>,
     upstream: Option<Duration>,
+    filtered: bool,
 }
 
 impl Proxy {
@@ -106,6 +109,7 @@ impl Proxy {
         Proxy {
             inner: Arc::new(Inner {
                 rt,
+                identity_names: opts.identity.names(),
                 upstream,
                 opts,
                 metrics: Arc::new(Metrics::default()),
@@ -155,6 +159,7 @@ impl Proxy {
         drop(listener);
         let _ = tokio::time::timeout(self.inner.opts.shutdown_grace, graceful.shutdown()).await;
         self.inner.upstream.shutdown().await;
+        self.inner.opts.log.flush();
         // The audit trail's last events (the core's `audit_log` sinks) before the process ends.
         self.inner.rt.flush_audit(Duration::from_secs(5));
     }
@@ -180,6 +185,7 @@ impl Proxy {
             client: None,
             upstream_status: None,
             upstream: None,
+            filtered: false,
         };
         if let Some(r) = self.admin(&parts.method, &path) {
             return self.finish(facts, r, Verdict::Admin, "ok".into());
@@ -287,11 +293,12 @@ impl Proxy {
         let id = &self.inner.opts.identity;
         id.strip(&mut headers);
         if let Some(a) = &principal {
-            id.add(&mut headers, &a.principal);
+            id.add_named(&self.inner.identity_names, &mut headers, &a.principal);
             facts.client = Some(sanitize(a.principal.client_id(), 64));
         }
         append_forwarded_for(&mut headers, peer);
         headers::add_via(&mut headers);
+        let fwd_method = parts.method.clone();
         let fwd = Forward {
             method: parts.method,
             path_and_query,
@@ -341,9 +348,23 @@ impl Proxy {
                 .response_filter(a.principal.clone(), a.tools_list_request, ct, ce)
         });
         let Some(mut filter) = filter.filter(|f| !f.passthrough()) else {
+            // A small answer that is not an event stream (a tools/call's JSON) is read whole
+            // first, so its head and body leave in one write (else hyper writes the head and
+            // the first bytes, then the end of a chunked body, separately).
+            let body = if gathers(&fwd_method, head.status, &head.headers) {
+                match gather(body, GATHER_MAX).await {
+                    Ok(b) => b,
+                    Err(e) => {
+                        return self.upstream_body_failed(facts, &e);
+                    }
+                }
+            } else {
+                body
+            };
             let resp = http::Response::from_parts(head, body);
             return self.track(facts, resp, verdict, reason.into());
         };
+        facts.filtered = true;
         head.headers.remove(CONTENT_LENGTH);
         if filter.drops_content_encoding() {
             head.headers.remove(CONTENT_ENCODING);
@@ -359,13 +380,7 @@ impl Proxy {
                     Err(_) => continue, // trailers: dropped (the filtered body is a new body)
                 },
                 Some(Err(e)) => {
-                    let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
-                    return self.finish(
-                        facts,
-                        Response::upstream_unavailable(),
-                        Verdict::UpstreamError,
-                        "upstream_body_error".into(),
-                    );
+                    return self.upstream_body_failed(facts, &e);
                 }
                 None => {
                     ended = true;
@@ -426,6 +441,18 @@ impl Proxy {
         Some(r)
     }
 
+    /// The upstream's body failed before anything was sent: the cause is logged, the client
+    /// gets the core's 502.
+    fn upstream_body_failed(&self, facts: Facts, e: &BoxError) -> http::Response<Body> {
+        let _ = writeln_stderr(&format!("authsec proxy: upstream body: {e}"));
+        self.finish(
+            facts,
+            Response::upstream_unavailable(),
+            Verdict::UpstreamError,
+            "upstream_body_error".into(),
+        )
+    }
+
     /// Write a core answer (or an admin answer) and account for it.
     fn finish(
         &self,
@@ -470,6 +497,7 @@ impl Proxy {
             upstream: facts.upstream,
             total: Duration::ZERO,
             bytes_out: 0,
+            filtered: facts.filtered,
             cut: None,
         };
         let inner = self.inner.clone();
@@ -500,6 +528,73 @@ async fn drain(mut body: Incoming, limit: u64) {
         }
     })
     .await;
+}
+
+/// At most this much of an unfiltered answer is read before its head goes out (see [`gather`]).
+const GATHER_MAX: usize = 64 * 1024;
+
+/// Whether an unfiltered answer is gathered before it is sent: it has a body (not a `HEAD`
+/// answer, a 1xx, 204 or 304), is not an event stream (SSE passes event by event as it comes)
+/// and does not declare a length above [`GATHER_MAX`].
+fn gathers(method: &http::Method, status: StatusCode, h: &HeaderMap) -> bool {
+    if method == http::Method::HEAD
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return false;
+    }
+    let sse = h
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|c| {
+            c.trim_start()
+                .to_ascii_lowercase()
+                .starts_with("text/event-stream")
+        });
+    let too_long = h
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .is_some_and(|n| n > GATHER_MAX as u64);
+    !sse && !too_long
+}
+
+/// Read an answer's body until it ends or more than `max` bytes arrived (the way a buffering
+/// reverse proxy reads a small upstream answer): a whole body becomes one of known length (one
+/// write, with Content-Length); a longer one streams on after the bytes read so far (a trailers
+/// frame met on the way is passed on after them).
+async fn gather(mut body: Body, max: usize) -> Result<Body, BoxError> {
+    let mut buf = bytes::BytesMut::new();
+    loop {
+        match body.frame().await {
+            None => return Ok(full(buf.freeze())),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(d) => {
+                    buf.extend_from_slice(&d);
+                    if buf.len() > max {
+                        let first = futures::stream::iter([Ok(Frame::data(buf.freeze()))]);
+                        return Ok(chain(first, body));
+                    }
+                }
+                Err(trailers) => {
+                    let first =
+                        futures::stream::iter([Ok(Frame::data(buf.freeze())), Ok(trailers)]);
+                    return Ok(chain(first, body));
+                }
+            },
+        }
+    }
+}
+
+/// `first`'s frames, then the rest of `body`.
+fn chain(
+    first: impl futures::Stream<Item = Result<Frame<Bytes>, BoxError>> + Send + Sync + 'static,
+    body: Body,
+) -> Body {
+    let rest = futures::StreamExt::chain(first, http_body_util::BodyStream::new(body));
+    http_body_util::StreamBody::new(rest).boxed()
 }
 
 fn writeln_stderr(s: &str) -> std::io::Result<()> {
@@ -654,5 +749,113 @@ impl http_body::Body for Tracked {
 impl Drop for Tracked {
     fn drop(&mut self) {
         self.emit(None);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body::Body as _;
+
+    fn frames(parts: Vec<Frame<Bytes>>) -> Body {
+        let s = futures::stream::iter(parts.into_iter().map(Ok::<_, BoxError>));
+        http_body_util::StreamBody::new(s).boxed()
+    }
+
+    fn data(s: &str) -> Frame<Bytes> {
+        Frame::data(Bytes::from(s.to_string()))
+    }
+
+    async fn all_frames(mut b: Body) -> Vec<Frame<Bytes>> {
+        let mut out = Vec::new();
+        while let Some(f) = b.frame().await {
+            out.push(f.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn a_small_answer_is_gathered_into_one_body_of_known_length() {
+        let b = gather(frames(vec![data("ab"), data("cd"), data("e")]), 8)
+            .await
+            .unwrap();
+        assert_eq!(
+            b.size_hint().exact(),
+            Some(5),
+            "hyper writes it with Content-Length"
+        );
+        let f = all_frames(b).await;
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].data_ref().unwrap().as_ref(), b"abcde");
+    }
+
+    #[tokio::test]
+    async fn a_longer_answer_streams_on_after_what_was_read_and_keeps_its_trailers() {
+        let b = gather(frames(vec![data("abcd"), data("efgh"), data("ij")]), 6)
+            .await
+            .unwrap();
+        assert_eq!(b.size_hint().exact(), None);
+        let f = all_frames(b).await;
+        let got: Vec<&[u8]> = f.iter().map(|f| f.data_ref().unwrap().as_ref()).collect();
+        assert_eq!(got, [&b"abcdefgh"[..], b"ij"]);
+
+        let mut t = HeaderMap::new();
+        t.insert("x-t", HeaderValue::from_static("1"));
+        let b = gather(frames(vec![data("ab"), Frame::trailers(t), data("c")]), 8)
+            .await
+            .unwrap();
+        let f = all_frames(b).await;
+        assert_eq!(f.len(), 3);
+        assert_eq!(f[0].data_ref().unwrap().as_ref(), b"ab");
+        assert_eq!(f[1].trailers_ref().unwrap()["x-t"], "1");
+        assert_eq!(f[2].data_ref().unwrap().as_ref(), b"c");
+    }
+
+    #[tokio::test]
+    async fn a_body_error_while_gathering_is_an_error() {
+        let s = futures::stream::iter([
+            Ok(data("ab")),
+            Err::<Frame<Bytes>, BoxError>("reset".into()),
+        ]);
+        let b = http_body_util::StreamBody::new(s).boxed();
+        assert!(gather(b, 8).await.is_err());
+    }
+
+    #[test]
+    fn event_streams_empty_answers_and_long_ones_are_not_held() {
+        let h = |pairs: &[(&'static str, &'static str)]| {
+            let mut m = HeaderMap::new();
+            for (k, v) in pairs {
+                m.insert(*k, HeaderValue::from_static(v));
+            }
+            m
+        };
+        let post = http::Method::POST;
+        let json = h(&[("content-type", "application/json")]);
+        assert!(gathers(&post, StatusCode::OK, &json));
+        assert!(gathers(&post, StatusCode::OK, &HeaderMap::new()));
+        assert!(gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-length", "65536")])
+        ));
+        assert!(!gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-length", "65537")])
+        ));
+        assert!(!gathers(
+            &post,
+            StatusCode::OK,
+            &h(&[("content-type", "Text/Event-Stream; charset=utf-8")])
+        ));
+        assert!(!gathers(&http::Method::HEAD, StatusCode::OK, &json));
+        for s in [
+            StatusCode::CONTINUE,
+            StatusCode::NO_CONTENT,
+            StatusCode::NOT_MODIFIED,
+        ] {
+            assert!(!gathers(&post, s, &json), "{s}");
+        }
     }
 }
