@@ -147,6 +147,94 @@ async fn threads_under_valgrind_have_no_errors_and_no_leaks() {
     );
 }
 
+/// The checks of the leak run: `AUTHSEC_LEAK_CHECKS` (scripts/leaks.sh: 1M), default 20k.
+fn leak_checks() -> u64 {
+    std::env::var("AUTHSEC_LEAK_CHECKS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// Point `cmd` (leaks.c) at the fixture: the configuration and 64 distinct `issues:read` tokens.
+async fn leaks_env(fx: &Fixture, cmd: &mut Command, checks: u64) {
+    let base = &fx.base_url;
+    let resource = "https://mcp.example.com/mcp";
+    let mut tokens = Vec::new();
+    for i in 0..64 {
+        let mut spec = rs256(base, "issues:read", resource);
+        spec["claims"]["jti"] = json!(format!("leak-{i}"));
+        tokens.push(fx.mint(spec).await);
+    }
+    let config = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": resource,
+        "max_body_bytes": 1024,
+        "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"]}});
+    cmd.env("AUTHSEC_TEST_CONFIG", config.to_string())
+        .env("AUTHSEC_TEST_TOKENS", tokens.join("\n"))
+        .env("AUTHSEC_TEST_CHECKS", checks.to_string())
+        .env("AUTHSEC_TEST_SAMPLES", "20");
+}
+
+/// The `rss <check> <kB>` samples of a leak run.
+fn rss_samples(out: &str) -> Vec<(u64, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix("rss ")?.split(' ');
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A mixed run of checks (allowed, denied, missing token, first sight, filtered tools/list,
+/// metadata, oversized, unparseable; see leaks.c): natively, RSS after warm-up (the first
+/// quarter) grows by less than 4 MiB; under valgrind memcheck, zero errors and zero definite,
+/// indirect or possible leaks. Both runs count panics caught at the boundary (status 901):
+/// zero. scripts/leaks.sh runs it with 1M checks and writes the samples down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
+    let exe = compile("leaks", &["ffi/tests/c/leaks.c"], false, &[]);
+    let fx = Fixture::start().await.unwrap();
+    let checks = leak_checks();
+
+    let mut native = Command::new(&exe);
+    leaks_env(&fx, &mut native, checks.max(200_000)).await;
+    let (ok, out, err) = run(native).await;
+    assert!(ok, "leaks.c failed natively:\n{out}\n{err}");
+    let samples = rss_samples(&out);
+    println!("native RSS samples (check, kB): {samples:?}");
+    assert_eq!(samples.len(), 20, "{out}");
+    let warm = samples[4].1;
+    let peak = samples[5..].iter().map(|s| s.1).max().unwrap();
+    assert!(
+        peak < warm + 4096,
+        "RSS grew from {warm} kB after warm-up to {peak} kB: {samples:?}"
+    );
+
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+    ])
+    .arg(&exe);
+    leaks_env(&fx, &mut cmd, checks).await;
+    let (ok, out, err) = run(cmd).await;
+    println!("valgrind RSS samples (check, kB): {:?}", rss_samples(&out));
+    let summary: Vec<&str> = err
+        .lines()
+        .filter(|l| {
+            l.contains("ERROR SUMMARY") || l.contains("lost:") || l.contains("in use at exit")
+        })
+        .collect();
+    println!("valgrind: {}", summary.join(" | "));
+    assert!(ok, "valgrind reported errors or leaks:\n{out}\n{err}");
+    assert!(
+        out.contains(&format!("leaks: {checks} checks ok, 0 panics")),
+        "{out}"
+    );
+    assert!(err.contains("ERROR SUMMARY: 0 errors"), "{err}");
+}
+
 /// The example server process, killed when dropped.
 struct Server(Child);
 
