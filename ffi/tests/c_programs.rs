@@ -147,12 +147,12 @@ async fn threads_under_valgrind_have_no_errors_and_no_leaks() {
     );
 }
 
-/// The checks of the leak run: `AUTHSEC_LEAK_CHECKS` (scripts/leaks.sh: 1M), default 20k.
-fn leak_checks() -> u64 {
-    std::env::var("AUTHSEC_LEAK_CHECKS")
+/// A count from the environment, or `default`.
+fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name)
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000)
+        .unwrap_or(default)
 }
 
 /// Point `cmd` (leaks.c) at the fixture: the configuration and 64 distinct `issues:read` tokens.
@@ -185,22 +185,36 @@ fn rss_samples(out: &str) -> Vec<(u64, u64)> {
 }
 
 /// A mixed run of checks (allowed, denied, missing token, first sight, filtered tools/list,
-/// metadata, oversized, unparseable; see leaks.c): natively, RSS after warm-up (the first
-/// quarter) grows by less than 4 MiB; under valgrind memcheck, zero errors and zero definite,
-/// indirect or possible leaks. Both runs count panics caught at the boundary (status 901):
-/// zero. scripts/leaks.sh runs it with 1M checks and writes the samples down.
+/// metadata, oversized, unparseable; see leaks.c), three ways, each counting panics caught at
+/// the boundary (status 901: must be zero):
+/// - natively, `AUTHSEC_LEAK_CHECKS` checks (default 20k): RSS after warm-up
+///   (the first quarter) grows by less than 4 MiB;
+/// - under AddressSanitizer and LeakSanitizer (the C side instrumented, every allocation of the
+///   Rust side through the interposed allocator), the same count: no error, no leak;
+/// - under valgrind memcheck, `AUTHSEC_LEAK_VALGRIND_CHECKS` (default 2000): zero errors and
+///   zero definite, indirect or possible leaks.
+///
+/// scripts/leaks.sh runs it with 1M checks and prints the samples.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
     let exe = compile("leaks", &["ffi/tests/c/leaks.c"], false, &[]);
+    let asan = compile("leaks", &["ffi/tests/c/leaks.c"], true, &[]);
     let fx = Fixture::start().await.unwrap();
-    let checks = leak_checks();
+    let checks = env_count("AUTHSEC_LEAK_CHECKS", 20_000);
+    let ok_line = |n: u64| format!("leaks: {n} checks ok, 0 panics");
 
     let mut native = Command::new(&exe);
-    leaks_env(&fx, &mut native, checks.max(200_000)).await;
+    let n = checks;
+    leaks_env(&fx, &mut native, n).await;
+    let started = std::time::Instant::now();
     let (ok, out, err) = run(native).await;
     assert!(ok, "leaks.c failed natively:\n{out}\n{err}");
+    assert!(out.contains(&ok_line(n)), "{out}");
     let samples = rss_samples(&out);
-    println!("native RSS samples (check, kB): {samples:?}");
+    println!(
+        "native, {n} checks in {:?}; RSS samples (check, kB): {samples:?}",
+        started.elapsed()
+    );
     assert_eq!(samples.len(), 20, "{out}");
     let warm = samples[4].1;
     let peak = samples[5..].iter().map(|s| s.1).max().unwrap();
@@ -209,6 +223,25 @@ async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
         "RSS grew from {warm} kB after warm-up to {peak} kB: {samples:?}"
     );
 
+    let mut cmd = Command::new(&asan);
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    leaks_env(&fx, &mut cmd, checks).await;
+    let started = std::time::Instant::now();
+    let (ok, out, err) = run(cmd).await;
+    println!(
+        "ASan+LSan, {checks} checks in {:?}: {}",
+        started.elapsed(),
+        out.lines().last().unwrap_or("")
+    );
+    assert!(
+        ok,
+        "AddressSanitizer or LeakSanitizer reported:\n{out}\n{err}"
+    );
+    assert!(out.contains(&ok_line(checks)), "{out}");
+    assert!(!err.contains("Sanitizer"), "{err}");
+
+    let checks = env_count("AUTHSEC_LEAK_VALGRIND_CHECKS", 2000);
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "--error-exitcode=99",
@@ -218,20 +251,21 @@ async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
     ])
     .arg(&exe);
     leaks_env(&fx, &mut cmd, checks).await;
+    let started = std::time::Instant::now();
     let (ok, out, err) = run(cmd).await;
-    println!("valgrind RSS samples (check, kB): {:?}", rss_samples(&out));
     let summary: Vec<&str> = err
         .lines()
         .filter(|l| {
             l.contains("ERROR SUMMARY") || l.contains("lost:") || l.contains("in use at exit")
         })
         .collect();
-    println!("valgrind: {}", summary.join(" | "));
-    assert!(ok, "valgrind reported errors or leaks:\n{out}\n{err}");
-    assert!(
-        out.contains(&format!("leaks: {checks} checks ok, 0 panics")),
-        "{out}"
+    println!(
+        "valgrind, {checks} checks in {:?}: {}",
+        started.elapsed(),
+        summary.join(" | ")
     );
+    assert!(ok, "valgrind reported errors or leaks:\n{out}\n{err}");
+    assert!(out.contains(&ok_line(checks)), "{out}");
     assert!(err.contains("ERROR SUMMARY: 0 errors"), "{err}");
 }
 
