@@ -210,6 +210,8 @@ async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
     let (ok, out, err) = run(native).await;
     assert!(ok, "leaks.c failed natively:\n{out}\n{err}");
     assert!(out.contains(&ok_line(n)), "{out}");
+    // The panic hook prints every panic, a caught one too: none may happen.
+    assert!(!err.contains("panicked at"), "{err}");
     let samples = rss_samples(&out);
     println!(
         "native, {n} checks in {:?}; RSS samples (check, kB): {samples:?}",
@@ -239,9 +241,12 @@ async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
         "AddressSanitizer or LeakSanitizer reported:\n{out}\n{err}"
     );
     assert!(out.contains(&ok_line(checks)), "{out}");
-    assert!(!err.contains("Sanitizer"), "{err}");
+    assert!(
+        !err.contains("Sanitizer") && !err.contains("panicked at"),
+        "{err}"
+    );
 
-    let checks = env_count("AUTHSEC_LEAK_VALGRIND_CHECKS", 2000);
+    let checks = env_count("AUTHSEC_LEAK_VALGRIND_CHECKS", 500);
     let mut cmd = Command::new("valgrind");
     cmd.args([
         "--error-exitcode=99",
