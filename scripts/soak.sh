@@ -39,6 +39,7 @@ if [ "${SOAK_SKIP_BUILD:-}" != 1 ]; then
   bash "$ROOT/scripts/npm-ci.sh" "$ROOT/examples/node"
 fi
 FIXTURE="${SOAK_FIXTURE:-$TARGET/debug/authsec-fixture}"
+[ -x "$FIXTURE" ] || { echo "$FIXTURE is missing: cargo build -p authsec-fixture" >&2; exit 2; }
 
 PIDS=()
 cleanup() {

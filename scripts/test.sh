@@ -74,8 +74,9 @@ echo "== Node binding: conformance, API, MCP SDK end-to-end, SPIRE (bindings/nod
 bash bindings/node/test.sh
 
 echo "== bounded soak (scripts/soak.sh 45: the Node example under wrk, rotating tokens, policy refreshes, an introspection outage; statuses, RSS, fds)"
-cargo build --locked -q -p authsec-fixture
-SOAK_SKIP_BUILD=1 bash scripts/soak.sh 45 | tail -n 1   # bindings/node/test.sh built the addon and installed examples/node
+# The fixture binary is the one cargo test built; bindings/node/test.sh built the addon and
+# installed examples/node.
+SOAK_SKIP_BUILD=1 bash scripts/soak.sh 45 | tail -n 1
 
 echo "== Python binding: pinned venv, package build, mypy, pytest, conformance driver (bindings/python/test.sh)"
 bash bindings/python/test.sh

@@ -18,7 +18,10 @@ use authsec_core::{
     Clock, Config, Decision, ErrorCode, ManifestSource, ManualClock, Request, Runtime,
 };
 use authsec_fixture::Fixture;
+use common::ready_policy;
 use serde_json::{json, Value};
+
+mod common;
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 /// The configured `request_timeout_seconds`.
@@ -190,58 +193,39 @@ fn assert_allowed(d: &Decision, why: &str) {
     }
 }
 
-/// The exact answer of a refused token: 401, the invalid_token challenge and body.
-fn assert_invalid_token(d: &Decision, description: &str) {
+/// The exact answer `status` with the Bearer challenge of `error` and `description`, and `body`
+/// (compact JSON); no upstream header (`Retry-After`) is ever copied.
+fn assert_refused(d: &Decision, status: u16, error: &str, description: &str, body: Value) {
     let Decision::Respond(r) = d else {
-        panic!("expected 401 ({description}), got {d:?}");
+        panic!("expected {status} ({description}), got {d:?}");
     };
-    assert_eq!(r.status, 401, "{description}");
-    assert_eq!(
-        r.header("www-authenticate"),
-        Some(
-            format!(
-                "Bearer realm=\"AuthSec Protected MCP Resource\", resource_metadata=\
-                 \"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\", \
-                 error=\"invalid_token\", error_description=\"{description}\""
-            )
-            .as_str()
-        )
+    assert_eq!(r.status, status, "{description}");
+    let challenge = format!(
+        "Bearer realm=\"AuthSec Protected MCP Resource\", resource_metadata=\
+         \"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\", \
+         error=\"{error}\", error_description=\"{description}\""
     );
+    assert_eq!(r.header("www-authenticate"), Some(challenge.as_str()));
     assert_eq!(r.header("content-type"), Some("application/json"));
     assert_eq!(
         r.header("retry-after"),
         None,
-        "an upstream header is never copied"
+        "an upstream header is copied"
     );
-    assert_eq!(
-        String::from_utf8_lossy(&r.body),
-        json!({"error": "invalid_token", "error_description": description,
-            "reason": "invalid_token"})
-        .to_string()
-    );
+    assert_eq!(String::from_utf8_lossy(&r.body), body.to_string());
+}
+
+/// The exact answer of a refused token: 401, the invalid_token challenge and body.
+fn assert_invalid_token(d: &Decision, description: &str) {
+    let body = json!({"error": "invalid_token", "error_description": description,
+        "reason": "invalid_token"});
+    assert_refused(d, 401, "invalid_token", description, body);
 }
 
 /// The exact 503 of a policy that cannot be served.
 fn assert_policy_unavailable(d: &Decision, description: &str) {
-    let Decision::Respond(r) = d else {
-        panic!("expected 503 ({description}), got {d:?}");
-    };
-    assert_eq!(r.status, 503, "{description}");
-    assert_eq!(
-        r.header("www-authenticate"),
-        Some(
-            format!(
-                "Bearer realm=\"AuthSec Protected MCP Resource\", resource_metadata=\
-                 \"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\", \
-                 error=\"policy_unavailable\", error_description=\"{description}\""
-            )
-            .as_str()
-        )
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&r.body),
-        json!({"error": "policy_unavailable", "error_description": description}).to_string()
-    );
+    let body = json!({"error": "policy_unavailable", "error_description": description});
+    assert_refused(d, 503, "policy_unavailable", description, body);
 }
 
 async fn counter(fx: &Fixture, name: &str) -> u64 {
@@ -513,16 +497,6 @@ async fn introspection_flapping() {
 }
 
 // ---- sdk-policy ----
-
-fn ready_policy() -> Value {
-    json!({"status": 200, "body": {
-    "state": "ready", "policy_complete": true, "generation": 3,
-    "scopes_supported": ["issues:read", "issues:write"],
-    "tool_policy": [
-        {"name": "list_issues", "is_public": false, "required_scopes": ["issues:read"]},
-        {"name": "create_issue", "is_public": false, "required_scopes": ["issues:write"]}
-    ]}})
-}
 
 fn policy_config(base: &str, extra: Value) -> Config {
     let mut c = json!({"jwks_url": format!("{base}/jwks"), "resource_server_id": "rs-1",

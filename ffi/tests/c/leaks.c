@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "authsec.h"
+#include "requests.h"
 
 #define MAX_TOKENS 256
 
@@ -30,18 +31,7 @@ static char *TOKENS[MAX_TOKENS];
 static size_t NTOKENS;
 static long PANICS;
 
-static const char CALL_LIST[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"list_issues\"}}";
-static const char CALL_CREATE[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"create_issue\"}}";
 static const char CALL_NO_ID[] = "{\"method\":\"tools/call\",\"params\":{\"name\":\"list_issues\"}}";
-static const char LIST[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}";
-static const char LIST_ANSWER[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"},"
-    "{\"name\":\"create_issue\"}]}}";
-static const char LIST_FILTERED[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"}],"
-    "\"cacheScope\":\"private\"}}";
 static const char UNPARSEABLE[] = "{\"jsonrpc\":\"2.0\",\"id\":";
 
 static int fail(const char *what) {
@@ -69,13 +59,6 @@ static int check(const char *method, const char *path, const char *body, const c
       RT, method, strlen(method), path, strlen(path), h, auth ? 2 : 1, (const uint8_t *)body,
       strlen(body), out, &err);
   return st == AUTHSEC_STATUS_OK ? 0 : bad_status(st, err, "check");
-}
-
-static int has(authsec_bytes b, const char *needle) {
-  size_t n = strlen(needle);
-  for (size_t i = 0; i + n <= b.len; i++)
-    if (memcmp(b.data + i, needle, n) == 0) return 1;
-  return 0;
 }
 
 static int status_of(authsec_decision *d) {
