@@ -125,6 +125,17 @@ fn transport(b: Broken) -> Option<&'static str> {
     }
 }
 
+/// How a caller describes `b`: `transport` + the transport failure, `status` + the status
+/// (429 for `TooMany`), or `garbage` for a body that is not JSON.
+fn describe(b: Broken, transport_failed: &str, status: &str, garbage: &str) -> String {
+    match (b, transport(b)) {
+        (_, Some(t)) => format!("{transport_failed}{t}"),
+        (Broken::Status(s), _) => format!("{status}{s}"),
+        (Broken::TooMany, _) => format!("{status}429"),
+        _ => garbage.to_string(),
+    }
+}
+
 /// Await `f`, failing when it takes longer than [`CEILING`].
 async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
     let start = Instant::now();
@@ -137,16 +148,21 @@ async fn bounded<T>(what: &str, f: impl Future<Output = T>) -> T {
     out
 }
 
+/// `base` with the members of `extra` set over it.
+fn merged(mut base: Value, extra: Value) -> Value {
+    for (k, v) in extra.as_object().unwrap() {
+        base[k] = v.clone();
+    }
+    base
+}
+
 fn config(base: &str, c: Value) -> Config {
-    let mut out = json!({
+    let defaults = json!({
         "issuer": base, "resource_uri": RESOURCE, "request_timeout_seconds": TIMEOUT_S,
         "introspection_client_id": "rs-1", "introspection_client_secret": "secret-1",
         "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"]},
     });
-    for (k, v) in c.as_object().unwrap() {
-        out[k] = v.clone();
-    }
-    Config::from_json(&out.to_string()).unwrap()
+    Config::from_json(&merged(defaults, c).to_string()).unwrap()
 }
 
 fn runtime(cfg: Config) -> (Runtime, Arc<ManualClock>) {
@@ -236,12 +252,12 @@ async fn counter(fx: &Fixture, name: &str) -> u64 {
 
 /// Why a JWKS fetch failed, as the key lookup reports it.
 fn jwks_error(b: Broken) -> String {
-    match (b, transport(b)) {
-        (_, Some(t)) => format!("JWKS fetch failed: {t}"),
-        (Broken::Status(s), _) => format!("JWKS fetch returned HTTP {s}"),
-        (Broken::TooMany, _) => "JWKS fetch returned HTTP 429".into(),
-        _ => "JWKS response is not JSON".into(),
-    }
+    describe(
+        b,
+        "JWKS fetch failed: ",
+        "JWKS fetch returned HTTP ",
+        "JWKS response is not JSON",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -388,12 +404,12 @@ async fn key_rotation_mid_run_fetches_the_new_kid_once() {
 // ---- introspection ----
 
 fn introspection_error(b: Broken) -> String {
-    match (b, transport(b)) {
-        (_, Some(t)) => format!("introspection request failed: {t}"),
-        (Broken::Status(s), _) => format!("introspection returned HTTP {s}"),
-        (Broken::TooMany, _) => "introspection returned HTTP 429".into(),
-        _ => "introspection returned non-JSON body".into(),
-    }
+    describe(
+        b,
+        "introspection request failed: ",
+        "introspection returned HTTP ",
+        "introspection returned non-JSON body",
+    )
 }
 
 fn introspection_backend(base: &str) -> Value {
@@ -403,11 +419,13 @@ fn introspection_backend(base: &str) -> Value {
 }
 
 fn introspection_config(base: &str, extra: Value) -> Config {
-    let mut c = json!({"introspection_url": format!("{base}/introspect")});
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    config(base, c)
+    config(
+        base,
+        merged(
+            json!({"introspection_url": format!("{base}/introspect")}),
+            extra,
+        ),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -499,22 +517,19 @@ async fn introspection_flapping() {
 // ---- sdk-policy ----
 
 fn policy_config(base: &str, extra: Value) -> Config {
-    let mut c = json!({"jwks_url": format!("{base}/jwks"), "resource_server_id": "rs-1",
+    let c = json!({"jwks_url": format!("{base}/jwks"), "resource_server_id": "rs-1",
         "validation_mode": "jwt_only"});
-    for (k, v) in extra.as_object().unwrap() {
-        c[k] = v.clone();
-    }
-    config(base, c)
+    config(base, merged(c, extra))
 }
 
 /// How a failed scope matrix fetch is described (`scope matrix fetch: ...` or `decode`).
 fn policy_error(b: Broken) -> String {
-    match (b, transport(b)) {
-        (_, Some(t)) => format!("scope matrix fetch: {t}"),
-        (Broken::Status(s), _) => format!("scope matrix fetch: HTTP {s}"),
-        (Broken::TooMany, _) => "scope matrix fetch: HTTP 429".into(),
-        _ => "scope matrix decode:".into(),
-    }
+    describe(
+        b,
+        "scope matrix fetch: ",
+        "scope matrix fetch: HTTP ",
+        "scope matrix decode:",
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
