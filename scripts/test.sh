@@ -2,10 +2,12 @@
 # The full test suite: format, lint and header-drift gates, every Rust test (unit, conformance
 # vectors through the core API and through the C ABI, remote policy and manifest against the
 # fixture backend, interop with a real oidc-provider authorization server installed here with npm,
-# the C programs under AddressSanitizer and valgrind; the `authsec` command: every vector through
+# the C programs under AddressSanitizer and valgrind, a mixed 20k-check leak run through the C
+# ABI natively (RSS flat), under ASan+LSan and valgrind (scripts/leaks.sh is the 1M-check run);
+# every backend fault with its exact answer (core/tests/faults.rs); the `authsec` command: every vector through
 # `authsec proxy` over HTTP, its proxy, stdio-bridge, doctor and binary tests), the Node binding
 # (every vector, the API, an MCP SDK client against an Express server behind mountMcp and an
-# unprotected one behind `authsec proxy`), the Python binding (pinned venv, mypy, pytest with
+# unprotected one behind `authsec proxy`), a 45 s soak of the Node example, the Python binding (pinned venv, mypy, pytest with
 # the official mcp client, servers behind mount_mcp and behind `authsec proxy` including --stdio,
 # every vector), the Go binding (vet, -race, every vector, the go-sdk end to end), each binding's
 # workload-identity tests against a real SPIRE server and agent (built once by
@@ -19,12 +21,12 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component add rustfmt clippy >/dev/null 2>&1 || true
 fi
 
-echo "== system packages for the C tests (gcc, libmicrohttpd, cJSON, valgrind)"
-if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || [ ! -f /usr/include/microhttpd.h ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
+echo "== system packages for the C tests and the soak (gcc, libmicrohttpd, cJSON, valgrind, wrk)"
+if ! command -v gcc >/dev/null || ! command -v valgrind >/dev/null || ! command -v wrk >/dev/null || [ ! -f /usr/include/microhttpd.h ] || [ ! -f /usr/include/cjson/cJSON.h ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind >/dev/null \
-    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind >/dev/null; }
+  $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind wrk >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq gcc libc6-dev libmicrohttpd-dev libcjson-dev valgrind wrk >/dev/null; }
 fi
 
 echo "== PostgreSQL for the tenant catalogue test (core/tests/catalogue.rs starts its own server)"
@@ -70,6 +72,11 @@ bash tests/spire/build.sh >/dev/null
 
 echo "== Node binding: conformance, API, MCP SDK end-to-end, SPIRE (bindings/node/test.sh)"
 bash bindings/node/test.sh
+
+echo "== bounded soak (scripts/soak.sh 45: the Node example under wrk, rotating tokens, policy refreshes, an introspection outage; statuses, RSS, fds)"
+# The fixture binary is the one cargo test built; bindings/node/test.sh built the addon and
+# installed examples/node.
+SOAK_SKIP_BUILD=1 bash scripts/soak.sh 45 | tail -n 1
 
 echo "== Python binding: pinned venv, package build, mypy, pytest, conformance driver (bindings/python/test.sh)"
 bash bindings/python/test.sh

@@ -11,8 +11,11 @@ use authsec_core::{
     Runtime,
 };
 use authsec_fixture::Fixture;
+use common::ready_policy;
 use futures::FutureExt;
 use serde_json::{json, Value};
+
+mod common;
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 
@@ -26,16 +29,6 @@ fn config(base: &str, extra: Value) -> Config {
         c[k] = v.clone();
     }
     Config::from_json(&c.to_string()).unwrap()
-}
-
-fn ready_policy() -> Value {
-    json!({"status": 200, "body": {
-    "state": "ready", "policy_complete": true, "generation": 3,
-    "scopes_supported": ["issues:read", "issues:write"],
-    "tool_policy": [
-        {"name": "list_issues", "is_public": false, "required_scopes": ["issues:read"]},
-        {"name": "create_issue", "is_public": false, "required_scopes": ["issues:write"]}
-    ]}})
 }
 
 async fn token(fx: &Fixture, scope: &str) -> String {

@@ -147,6 +147,133 @@ async fn threads_under_valgrind_have_no_errors_and_no_leaks() {
     );
 }
 
+/// A count from the environment, or `default`.
+fn env_count(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Point `cmd` (leaks.c) at the fixture: the configuration and 64 distinct `issues:read` tokens.
+async fn leaks_env(fx: &Fixture, cmd: &mut Command, checks: u64) {
+    let base = &fx.base_url;
+    let resource = "https://mcp.example.com/mcp";
+    let mut tokens = Vec::new();
+    for i in 0..64 {
+        let mut spec = rs256(base, "issues:read", resource);
+        spec["claims"]["jti"] = json!(format!("leak-{i}"));
+        tokens.push(fx.mint(spec).await);
+    }
+    let config = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": resource,
+        "max_body_bytes": 1024,
+        "tool_scopes": {"list_issues": ["issues:read"], "create_issue": ["issues:write"]}});
+    cmd.env("AUTHSEC_TEST_CONFIG", config.to_string())
+        .env("AUTHSEC_TEST_TOKENS", tokens.join("\n"))
+        .env("AUTHSEC_TEST_CHECKS", checks.to_string())
+        .env("AUTHSEC_TEST_SAMPLES", "20");
+}
+
+/// The `rss <check> <kB>` samples of a leak run.
+fn rss_samples(out: &str) -> Vec<(u64, u64)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut w = l.strip_prefix("rss ")?.split(' ');
+            Some((w.next()?.parse().ok()?, w.next()?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// A mixed run of checks (allowed, denied, missing token, first sight, filtered tools/list,
+/// metadata, oversized, unparseable; see leaks.c), three ways, each counting panics caught at
+/// the boundary (status 901: must be zero):
+/// - natively, `AUTHSEC_LEAK_CHECKS` checks (default 20k): RSS after warm-up
+///   (the first quarter) grows by less than 4 MiB;
+/// - under AddressSanitizer and LeakSanitizer (the C side instrumented, every allocation of the
+///   Rust side through the interposed allocator), the same count: no error, no leak;
+/// - under valgrind memcheck, `AUTHSEC_LEAK_VALGRIND_CHECKS` (default 2000): zero errors and
+///   zero definite, indirect or possible leaks.
+///
+/// scripts/leaks.sh runs it with 1M checks and prints the samples.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mixed_checks_leak_nothing_and_rss_stays_flat() {
+    let exe = compile("leaks", &["ffi/tests/c/leaks.c"], false, &[]);
+    let asan = compile("leaks", &["ffi/tests/c/leaks.c"], true, &[]);
+    let fx = Fixture::start().await.unwrap();
+    let checks = env_count("AUTHSEC_LEAK_CHECKS", 20_000);
+    let ok_line = |n: u64| format!("leaks: {n} checks ok, 0 panics");
+
+    let mut native = Command::new(&exe);
+    let n = checks;
+    leaks_env(&fx, &mut native, n).await;
+    let started = std::time::Instant::now();
+    let (ok, out, err) = run(native).await;
+    assert!(ok, "leaks.c failed natively:\n{out}\n{err}");
+    assert!(out.contains(&ok_line(n)), "{out}");
+    // The panic hook prints every panic, a caught one too: none may happen.
+    assert!(!err.contains("panicked at"), "{err}");
+    let samples = rss_samples(&out);
+    println!(
+        "native, {n} checks in {:?}; RSS samples (check, kB): {samples:?}",
+        started.elapsed()
+    );
+    assert_eq!(samples.len(), 20, "{out}");
+    let warm = samples[4].1;
+    let peak = samples[5..].iter().map(|s| s.1).max().unwrap();
+    assert!(
+        peak < warm + 4096,
+        "RSS grew from {warm} kB after warm-up to {peak} kB: {samples:?}"
+    );
+
+    let mut cmd = Command::new(&asan);
+    cmd.env("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+        .env("UBSAN_OPTIONS", "halt_on_error=1:print_stacktrace=1");
+    leaks_env(&fx, &mut cmd, checks).await;
+    let started = std::time::Instant::now();
+    let (ok, out, err) = run(cmd).await;
+    println!(
+        "ASan+LSan, {checks} checks in {:?}: {}",
+        started.elapsed(),
+        out.lines().last().unwrap_or("")
+    );
+    assert!(
+        ok,
+        "AddressSanitizer or LeakSanitizer reported:\n{out}\n{err}"
+    );
+    assert!(out.contains(&ok_line(checks)), "{out}");
+    assert!(
+        !err.contains("Sanitizer") && !err.contains("panicked at"),
+        "{err}"
+    );
+
+    let checks = env_count("AUTHSEC_LEAK_VALGRIND_CHECKS", 500);
+    let mut cmd = Command::new("valgrind");
+    cmd.args([
+        "--error-exitcode=99",
+        "--leak-check=full",
+        "--show-leak-kinds=definite,indirect,possible",
+        "--errors-for-leak-kinds=definite,indirect,possible",
+    ])
+    .arg(&exe);
+    leaks_env(&fx, &mut cmd, checks).await;
+    let started = std::time::Instant::now();
+    let (ok, out, err) = run(cmd).await;
+    let summary: Vec<&str> = err
+        .lines()
+        .filter(|l| {
+            l.contains("ERROR SUMMARY") || l.contains("lost:") || l.contains("in use at exit")
+        })
+        .collect();
+    println!(
+        "valgrind, {checks} checks in {:?}: {}",
+        started.elapsed(),
+        summary.join(" | ")
+    );
+    assert!(ok, "valgrind reported errors or leaks:\n{out}\n{err}");
+    assert!(out.contains(&ok_line(checks)), "{out}");
+    assert!(err.contains("ERROR SUMMARY: 0 errors"), "{err}");
+}
+
 /// The example server process, killed when dropped.
 struct Server(Child);
 

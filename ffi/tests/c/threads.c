@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "authsec.h"
+#include "requests.h"
 
 #define THREADS 8
 
@@ -20,17 +21,6 @@ static const authsec_runtime *RT;
 static int ROUNDS = 50;
 static char AUTH[4096];
 
-static const char CALL_LIST[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"list_issues\"}}";
-static const char CALL_CREATE[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"create_issue\"}}";
-static const char LIST[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\"}";
-static const char LIST_ANSWER[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"},"
-    "{\"name\":\"create_issue\"}]}}";
-static const char LIST_FILTERED[] =
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"result\":{\"tools\":[{\"name\":\"list_issues\"}],"
-    "\"cacheScope\":\"private\"}}";
 
 static int fail(const char *what) {
   fprintf(stderr, "threads: %s\n", what);
@@ -52,13 +42,6 @@ static int check(const char *body, int with_token, authsec_decision **out) {
     authsec_error_free(err);
     return 1;
   }
-  return 0;
-}
-
-static int has(authsec_bytes b, const char *needle) {
-  size_t n = strlen(needle);
-  for (size_t i = 0; i + n <= b.len; i++)
-    if (memcmp(b.data + i, needle, n) == 0) return 1;
   return 0;
 }
 
