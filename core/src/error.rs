@@ -146,6 +146,12 @@ pub const CODES: &[CodeInfo] = &[
         "The last X.509-SVID has expired and the Workload API has not sent a new one.",
     ),
     code(
+        360,
+        c"services_error",
+        CodeScope::Core,
+        "A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable.",
+    ),
+    code(
         900,
         c"internal",
         CodeScope::Core,
@@ -185,13 +191,16 @@ pub enum ErrorCode {
     WorkloadApiUnavailable = 340,
     /// The last X.509-SVID has expired and no new one arrived.
     SvidExpired = 341,
+    /// The AuthSec services API (service credentials) failed, refused, or answered something
+    /// unusable.
+    Services = 360,
     /// A bug: an invariant did not hold. Treat as a denial.
     Internal = 900,
 }
 
 impl ErrorCode {
     /// Every core code.
-    pub const ALL: [ErrorCode; 8] = [
+    pub const ALL: [ErrorCode; 9] = [
         ErrorCode::InvalidInput,
         ErrorCode::ConfigInvalid,
         ErrorCode::WorkloadNotConfigured,
@@ -199,6 +208,7 @@ impl ErrorCode {
         ErrorCode::Backend,
         ErrorCode::WorkloadApiUnavailable,
         ErrorCode::SvidExpired,
+        ErrorCode::Services,
         ErrorCode::Internal,
     ];
 

@@ -57,6 +57,7 @@ pub use audit::metrics::METRICS_CONTENT_TYPE;
 pub use audit::otlp;
 pub use audit::sink::{AuditSink, AuditStats, JsonLinesSink};
 pub use audit::DEFAULT_AUDIT_QUEUE;
+pub use backend::services::ServiceCredentials;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{

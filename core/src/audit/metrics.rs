@@ -26,14 +26,16 @@ pub(crate) enum Endpoint {
     Introspection,
     Policy,
     Manifest,
+    Services,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 4] = [
+    const ALL: [Endpoint; 5] = [
         Endpoint::Jwks,
         Endpoint::Introspection,
         Endpoint::Policy,
         Endpoint::Manifest,
+        Endpoint::Services,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -42,6 +44,7 @@ impl Endpoint {
             Endpoint::Introspection => "introspection",
             Endpoint::Policy => "policy",
             Endpoint::Manifest => "manifest",
+            Endpoint::Services => "services",
         }
     }
 }

@@ -2,3 +2,5 @@
 //! layers and manifest publishing share.
 
 pub(crate) mod http;
+pub(crate) mod redis;
+pub(crate) mod services;

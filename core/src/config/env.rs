@@ -65,7 +65,8 @@ impl Config {
                 )
             })
             .transpose()?;
-        let ecosystem = super::ecosystem::from_env(prefix, &get)?;
+        let mut ecosystem = super::ecosystem::from_env(prefix, &get)?;
+        super::fleet::from_env(prefix, &get, &mut ecosystem)?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
