@@ -31,6 +31,8 @@ export declare const ErrorCode: {
   readonly WORKLOAD_API_UNAVAILABLE: 'workload_api_unavailable'
   /** The last X.509-SVID has expired and the Workload API has not sent a new one. (341) */
   readonly SVID_EXPIRED: 'svid_expired'
+  /** A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable. (360) */
+  readonly SERVICES_ERROR: 'services_error'
   /** An internal invariant did not hold; treat as a denial. (900) */
   readonly INTERNAL: 'internal'
   /** A panic was caught at a binding boundary; treat as a denial and report the bug. (901) */
