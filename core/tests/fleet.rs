@@ -112,7 +112,6 @@ async fn check(rt: &Runtime, token: &str) -> Option<(u16, Vec<(String, String)>,
     let headers = [
         ("authorization", auth.as_str()),
         ("content-type", "application/json"),
-        ("accept", "application/json, text/event-stream"),
     ];
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list"}).to_string();
     let req = Request {
@@ -124,7 +123,6 @@ async fn check(rt: &Runtime, token: &str) -> Option<(u16, Vec<(String, String)>,
     let d = match rt.check(&req) {
         Check::Ready(d) => d,
         Check::Pending(p) => p.await,
-        other => panic!("unexpected check {other:?}"),
     };
     match d {
         Decision::Allow(_) => None,
@@ -133,22 +131,21 @@ async fn check(rt: &Runtime, token: &str) -> Option<(u16, Vec<(String, String)>,
     }
 }
 
-/// The `WWW-Authenticate` challenge of an inactive token, as the rules write it.
-fn inactive_challenge() -> String {
-    format!(
-        "Bearer realm=\"AuthSec Protected MCP Resource\", resource_metadata=\"https://mcp.example.com/.well-known/oauth-protected-resource/mcp\", error=\"invalid_token\", error_description=\"{INACTIVE_MESSAGE}\""
-    )
-}
-
+/// The in-band answer (reference: an MCP JSON-RPC request is refused inside JSON-RPC, error
+/// -32001 with the 401 in `data.authsec`) to a `tools/list` with an inactive token.
 fn assert_inactive(answer: &Option<(u16, Vec<(String, String)>, Vec<u8>)>) {
-    let (status, headers, _) = answer.as_ref().expect("refused");
-    assert_eq!(*status, 401);
-    let www: Vec<&str> = headers
-        .iter()
-        .filter(|(k, _)| k == "www-authenticate")
-        .map(|(_, v)| v.as_str())
-        .collect();
-    assert_eq!(www, [inactive_challenge().as_str()]);
+    let (status, headers, body) = answer.as_ref().expect("refused");
+    assert_eq!(*status, 200);
+    assert_eq!(
+        headers,
+        &[("content-type".to_string(), "application/json".to_string())]
+    );
+    let want = json!({"jsonrpc": "2.0", "id": 1, "error": {
+        "code": -32001,
+        "message": "Access has been revoked. The user needs to re-authenticate to get a new token.",
+        "data": {"authsec": {"error": "invalid_token", "status": 401,
+                             "error_description": INACTIVE_MESSAGE}}}});
+    assert_eq!(serde_json::from_slice::<Value>(body).unwrap(), want);
 }
 
 async fn introspections(fx: &Fixture) -> u64 {
@@ -342,5 +339,4 @@ async fn a_tampered_or_foreign_entry_is_never_an_allow() {
     let third = runtime(config(&fx, Some(&redis)), clock.clone());
     assert_inactive(&check(&third, "opaque-tamper-1").await);
     assert_eq!(introspections(&fx).await, 3);
-    let _: Value = Value::Null;
 }
