@@ -94,6 +94,10 @@ enum authsec_status
    */
   AUTHSEC_STATUS_SVID_EXPIRED = 341,
   /*
+   The sign-in session store (memory or Redis) could not be read or written.
+   */
+  AUTHSEC_STATUS_SESSION_STORE_UNAVAILABLE = 350,
+  /*
    An internal invariant did not hold; treat as a denial.
    */
   AUTHSEC_STATUS_INTERNAL = 900,

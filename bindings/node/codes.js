@@ -32,6 +32,8 @@ const ErrorCode = Object.freeze({
   WORKLOAD_API_UNAVAILABLE: 'workload_api_unavailable',
   /** The last X.509-SVID has expired and the Workload API has not sent a new one. (341) */
   SVID_EXPIRED: 'svid_expired',
+  /** The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted). (350) */
+  SESSION_STORE_UNAVAILABLE: 'session_store_unavailable',
   /** A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable. (360) */
   SERVICES_ERROR: 'services_error',
   /** An internal invariant did not hold; treat as a denial. (900) */

@@ -146,6 +146,12 @@ pub const CODES: &[CodeInfo] = &[
         "The last X.509-SVID has expired and the Workload API has not sent a new one.",
     ),
     code(
+        350,
+        c"session_store_unavailable",
+        CodeScope::Core,
+        "The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted).",
+    ),
+    code(
         360,
         c"services_error",
         CodeScope::Core,
@@ -191,6 +197,8 @@ pub enum ErrorCode {
     WorkloadApiUnavailable = 340,
     /// The last X.509-SVID has expired and no new one arrived.
     SvidExpired = 341,
+    /// The sign-in session store (memory or Redis) could not be read or written.
+    SessionStoreUnavailable = 350,
     /// The AuthSec services API (service credentials) failed, refused, or answered something
     /// unusable.
     Services = 360,
@@ -200,7 +208,7 @@ pub enum ErrorCode {
 
 impl ErrorCode {
     /// Every core code.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidInput,
         ErrorCode::ConfigInvalid,
         ErrorCode::WorkloadNotConfigured,
@@ -208,6 +216,7 @@ impl ErrorCode {
         ErrorCode::Backend,
         ErrorCode::WorkloadApiUnavailable,
         ErrorCode::SvidExpired,
+        ErrorCode::SessionStoreUnavailable,
         ErrorCode::Services,
         ErrorCode::Internal,
     ];

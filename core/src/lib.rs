@@ -43,6 +43,7 @@ mod policy; // what a principal may do: open, local and remote (AuthSec) policie
 mod request; // the JSON-RPC envelope and SSE framing
 mod response; // every byte the client sees: denials, challenges, metadata, filtered answers
 mod runtime; // the decision for one request, tying the layers together
+mod session; // sign-in sessions for clients without OAuth: the oauth_* tools and their stores
 mod text; // the header-safe text sanitizer
 mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal
 mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and on disk, JWT bundles
@@ -74,6 +75,11 @@ pub use response::Response;
 pub use runtime::{
     Allow, Check, Decision, FilterOutcome, Pending, Request, Runtime, RuntimeBuilder,
 };
+pub use session::memory::{MemoryStore, DEFAULT_MEMORY_ENTRIES};
+pub use session::record::{
+    PendingSignIn, SecretText, SessionId, SessionRecord, SessionTokens, TokenSource, RECORD_VERSION,
+};
+pub use session::store::SessionStore;
 pub use token::error::Reason;
 pub use token::principal::Principal;
 pub use token::scopes::ScopeHierarchy;

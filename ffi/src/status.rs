@@ -43,6 +43,8 @@ pub enum authsec_status {
     WorkloadApiUnavailable = 340,
     /// The last X.509-SVID has expired and the Workload API has not sent a new one.
     SvidExpired = 341,
+    /// The sign-in session store (memory or Redis) could not be read or written.
+    SessionStoreUnavailable = 350,
     /// An internal invariant did not hold; treat as a denial.
     Internal = 900,
     /// A panic was caught at the boundary; treat as a denial and report the bug.
@@ -52,7 +54,7 @@ pub enum authsec_status {
 impl authsec_status {
     /// Every status (cbindgen needs the enum; a test checks it against the core's registry).
     /// cbindgen:ignore
-    pub const ALL: [authsec_status; 17] = [
+    pub const ALL: [authsec_status; 18] = [
         authsec_status::Ok,
         authsec_status::NullParameter,
         authsec_status::InvalidUtf8,
@@ -68,6 +70,7 @@ impl authsec_status {
         authsec_status::BackendError,
         authsec_status::WorkloadApiUnavailable,
         authsec_status::SvidExpired,
+        authsec_status::SessionStoreUnavailable,
         authsec_status::Internal,
         authsec_status::Panic,
     ];

@@ -1,0 +1,9 @@
+//! Sign-in sessions for MCP clients without OAuth (the seed's `oauth_*` tools).
+//!
+//! `record` is what a session is (256-bit id, stored under a digest, serde record), `store`
+//! the [`SessionStore`](store::SessionStore) trait every backend implements, `memory` the
+//! bounded in-process store (the default). See docs/sign-in.md.
+
+pub mod memory;
+pub mod record;
+pub mod store;
