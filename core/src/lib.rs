@@ -79,6 +79,7 @@ pub use session::memory::{MemoryStore, DEFAULT_MEMORY_ENTRIES};
 pub use session::record::{
     PendingSignIn, SecretText, SessionId, SessionRecord, SessionTokens, TokenSource, RECORD_VERSION,
 };
+pub use session::redis::RedisSessionStore;
 pub use session::store::SessionStore;
 pub use token::error::Reason;
 pub use token::principal::Principal;

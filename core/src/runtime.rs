@@ -667,6 +667,15 @@ impl Runtime {
         })
     }
 
+    /// The sign-in session store shared by the fleet (`redis_url` set): sessions sealed in
+    /// the runtime's Redis. `None` without `redis_url` (the memory store serves).
+    pub fn fleet_session_store(&self) -> Option<Arc<dyn crate::session::store::SessionStore>> {
+        self.inner.store.clone().map(|s| {
+            Arc::new(crate::session::redis::RedisSessionStore::over(s))
+                as Arc<dyn crate::session::store::SessionStore>
+        })
+    }
+
     /// The credentials of the external service `service_name` for the user of `session_id`,
     /// from the AuthSec services API (`POST {services_url}/credentials`; the seed's
     /// `ServiceAccessSDK.get_service_credentials`). Errors (`services_error`, or

@@ -10,7 +10,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authsec_core::{
-    Check, Config, Decision, ManualClock, Request, Runtime, Secret, INACTIVE_MESSAGE,
+    Check, Config, Decision, ErrorCode, ManualClock, RedisSessionStore, Request, Runtime, Secret,
+    SecretText, SessionId, SessionRecord, SessionStore, SessionTokens, TokenSource,
+    INACTIVE_MESSAGE, RECORD_VERSION,
 };
 use authsec_fixture::Fixture;
 use serde_json::{json, Value};
@@ -339,4 +341,124 @@ async fn a_tampered_or_foreign_entry_is_never_an_allow() {
     let third = runtime(config(&fx, Some(&redis)), clock.clone());
     assert_inactive(&check(&third, "opaque-tamper-1").await);
     assert_eq!(introspections(&fx).await, 3);
+}
+
+/// The child half of `a_session_made_by_one_process_is_used_by_another`: a second server
+/// process writing a session through its own runtime, then printing the session id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_writer_process() {
+    let Ok(url) = std::env::var("FLEET_TEST_REDIS_URL") else {
+        return; // only meaningful as the child process below
+    };
+    let fx = Fixture::start().await.unwrap();
+    let mut cfg = config(&fx, None);
+    cfg.redis_url = Secret::new(url);
+    cfg.redis_key = Secret::new(KEY);
+    let rt = Runtime::new(cfg).unwrap();
+    let store = rt.fleet_session_store().expect("redis configured");
+    assert_eq!(store.kind(), "redis");
+    let id = SessionId::generate().unwrap();
+    let now = 1_900_000_000;
+    let record = SessionRecord {
+        v: RECORD_VERSION,
+        id_digest: id.digest(),
+        created_at: now,
+        expires_at: now + 3600,
+        mcp_session: None,
+        pending: None,
+        tokens: Some(SessionTokens {
+            access_token: SecretText("at-secret-fleet-session-1".into()),
+            refresh_token: Some(SecretText("rt-secret-fleet-session-1".into())),
+            id_token: None,
+            access_expires_at: now + 3600,
+            source: TokenSource::AuthorizationCode,
+        }),
+    };
+    let key = format!("authsec:session:{}", id.digest());
+    store
+        .put(&key, record.to_bytes().unwrap(), Duration::from_secs(600))
+        .await
+        .unwrap();
+    println!("FLEET-SESSION-ID={}", id.to_text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_made_by_one_process_is_used_by_another() {
+    if std::env::var("FLEET_TEST_REDIS_URL").is_ok() {
+        return; // we are the child
+    }
+    let redis = Redis::start();
+    let out = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "session_writer_process",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("FLEET_TEST_REDIS_URL", redis.url())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let id_text = stdout
+        .lines()
+        .find_map(|l| l.split("FLEET-SESSION-ID=").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the child printed the session id");
+    let id = SessionId::parse(id_text).unwrap();
+    let key = format!("authsec:session:{}", id.digest());
+
+    // Nothing of the session in clear in Redis.
+    let dump = redis.dump().await;
+    assert_eq!(
+        dump.len(),
+        1,
+        "{:?}",
+        dump.iter().map(|(k, _)| k).collect::<Vec<_>>()
+    );
+    assert_eq!(dump[0].0, format!("fleet-test:{key}"));
+    for clear in [
+        &b"at-secret-fleet-session-1"[..],
+        b"rt-secret-fleet-session-1",
+        b"access_token",
+        id_text.as_bytes(),
+    ] {
+        assert!(!dump[0].1.windows(clear.len()).any(|w| w == clear));
+    }
+
+    // This process reads the session the other one made.
+    let fx = Fixture::start().await.unwrap();
+    let rt = Runtime::new(config(&fx, Some(&redis))).unwrap();
+    let store = rt.fleet_session_store().unwrap();
+    let record = SessionRecord::from_bytes(&store.get(&key).await.unwrap().unwrap()).unwrap();
+    assert!(id.matches(&record.id_digest));
+    let tokens = record.tokens.unwrap();
+    assert_eq!(tokens.access_token.expose(), "at-secret-fleet-session-1");
+    // `take` is single-use across processes too.
+    assert!(store.take(&key).await.unwrap().is_some());
+    assert_eq!(store.take(&key).await.unwrap(), None);
+    // A store with another key cannot open a session (it is refused, never guessed at).
+    let mut other = config(&fx, Some(&redis));
+    other.redis_key = Secret::new("//////////////////////////////////////////8=");
+    let other = RedisSessionStore::from_config(&other).unwrap().unwrap();
+    other
+        .put("k", b"v".to_vec(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    let _ = other.get("k").await.unwrap();
+    let mine = rt.fleet_session_store().unwrap();
+    let refused = mine.get("k").await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::SessionStoreUnavailable);
+    assert_eq!(
+        refused.message(),
+        "session store: a redis value could not be opened with the configured key"
+    );
+    // Redis gone: an error, never a session.
+    drop(redis);
+    let down = mine.get(&key).await.unwrap_err();
+    assert_eq!(down.code(), ErrorCode::SessionStoreUnavailable);
 }

@@ -221,6 +221,16 @@ impl RedisStore {
         Ok(set.is_some())
     }
 
+    /// Remove `name` and return its opened value, in one step (`GETDEL`: of concurrent takes,
+    /// at most one gets the value).
+    pub(crate) async fn take(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let key = self.key_of(name);
+        let raw: Option<Vec<u8>> = self
+            .run(async |c| redis::cmd("GETDEL").arg(&key).query_async(c).await)
+            .await?;
+        raw.map(|v| self.open(&key, v)).transpose()
+    }
+
     /// Remove `name`.
     pub(crate) async fn delete(&self, name: &str) -> Result<(), StoreError> {
         let key = self.key_of(name);
