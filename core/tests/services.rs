@@ -110,7 +110,11 @@ async fn credentials_token_and_user_details() {
             "session_id and service_name are required"
         )
     );
-    assert_eq!(fx.counters().await["services"], 8, "the empty argument never left");
+    assert_eq!(
+        fx.counters().await["services"],
+        8,
+        "the empty argument never left"
+    );
 
     // An outage whose body echoes a credential: the caller sees the status only.
     fx.control(
