@@ -5,4 +5,15 @@ are here, as in the seed."""
 from ._native import version
 from .decorators import Session, mcp_tool, protected_by_AuthSec, tool_rbac
 
-__all__ = ["Session", "mcp_tool", "protected_by_AuthSec", "tool_rbac", "version"]
+from typing import Any
+
+__all__ = ["ServiceAccessSDK", "Session", "mcp_tool", "protected_by_AuthSec", "tool_rbac",
+           "version"]
+
+
+def __getattr__(name: str) -> Any:
+    # The seed's ``from authsec_sdk import ServiceAccessSDK``, loaded on first use.
+    if name == "ServiceAccessSDK":
+        from .services import ServiceAccessSDK
+        return ServiceAccessSDK
+    raise AttributeError(f"module 'authsec_sdk' has no attribute {name!r}")
