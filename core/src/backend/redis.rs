@@ -7,9 +7,9 @@
 //! || tag`. Whoever can write to Redis but does not hold the key can delete entries or publish
 //! notices (both only make a replica ask the authorization server again), never forge a value.
 //!
-//! Failure: every command is bounded by the configured `redis_timeout_seconds`; a failed
-//! connection is retried at most once per [`RECONNECT_PAUSE`] (meanwhile calls fail at once, so
-//! a Redis outage costs a request nothing but the lookup it skips). Errors never name the URL
+//! Failure: every command is bounded by the configured `redis_timeout_seconds`; after a failed
+//! connection, a timed-out command or a broken connection, Redis counts as down for
+//! [`RECONNECT_PAUSE`] (calls fail at once), so an outage costs a request at most one timeout. Errors never name the URL
 //! (it may hold a password), the key or a value.
 
 use std::fmt;
@@ -162,10 +162,25 @@ impl RedisStore {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => {
                 tracing::debug!(error = %describe(&e), "redis command failed");
+                if is_connection_error(&e) {
+                    self.mark_down();
+                }
                 Err(StoreError::Failed)
             }
-            Err(_) => Err(StoreError::TimedOut),
+            Err(_) => {
+                self.mark_down();
+                Err(StoreError::TimedOut)
+            }
         }
+    }
+
+    /// After a timeout or a broken connection, treat Redis as down for [`RECONNECT_PAUSE`]:
+    /// the request's further commands (and everyone else's) fail at once instead of each
+    /// waiting the timeout again; then a fresh connection is tried.
+    fn mark_down(&self) {
+        let mut c = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        c.manager = None;
+        c.not_before = Some(Instant::now() + RECONNECT_PAUSE);
     }
 
     /// Check that Redis answers (startup).
@@ -347,6 +362,11 @@ pub(crate) fn from_config(
 
 fn ttl_ms(ttl: Duration) -> u64 {
     u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+/// Whether `e` says the connection is unusable (not a Redis error answer).
+fn is_connection_error(e: &redis::RedisError) -> bool {
+    e.is_timeout() || e.is_io_error() || e.is_connection_dropped() || e.is_connection_refusal()
 }
 
 /// A Redis error's kind, never its text (which can echo a command argument).
