@@ -869,6 +869,24 @@ authsec_status authsec_runtime_user_info(const struct authsec_runtime *rt,
                                          struct authsec_error **err_out);
 
 /*
+ Sign-in (docs/sign-in.md): the `user_info` JSON document of the user signed in to the
+ session `session_id` (the id `oauth_start` returned), or the JSON text `null` when there is
+ no such signed-in session (sign-in off; the id malformed, unknown, expired or not signed in;
+ its token refused). Blocks while the session's token is validated or refreshed. On
+ `AUTHSEC_STATUS_OK`, `*user_info_out` receives a text the caller frees with
+ `authsec_text_free`. `AUTHSEC_STATUS_SESSION_STORE_UNAVAILABLE` when the store cannot be read.
+
+ # Safety
+ `rt` is a live runtime; `session_id` is readable for `session_id_len` bytes (UTF-8);
+ `user_info_out` is writable; `err_out` is NULL or writable.
+ */
+authsec_status authsec_runtime_session_user_info(const struct authsec_runtime *rt,
+                                                 const char *session_id,
+                                                 size_t session_id_len,
+                                                 struct authsec_text **user_info_out,
+                                                 struct authsec_error **err_out);
+
+/*
  Build a runtime from a JSON configuration (the snake_case fields of the AuthSec SDK
  configuration; unknown fields are refused).
 

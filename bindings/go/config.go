@@ -69,6 +69,22 @@ type Config struct {
 	RedisTimeoutSeconds   *float64 `json:"redis_timeout_seconds,omitzero"`
 	RedisLeaseWaitSeconds *float64 `json:"redis_lease_wait_seconds,omitzero"`
 	ServicesURL           string   `json:"services_url,omitempty"`
+	// SignIn turns on sign-in for MCP clients without OAuth: the runtime serves the oauth_*
+	// tools and the callback route (docs/sign-in.md). Nil: off.
+	SignIn *SignInConfig `json:"sign_in,omitempty"`
+}
+
+// SignInConfig is the sign_in object (docs/sign-in.md, the README's configuration table).
+type SignInConfig struct {
+	ClientID            string   `json:"client_id"`
+	ClientSecret        string   `json:"client_secret,omitzero"`
+	RedirectURI         string   `json:"redirect_uri"`
+	Issuer              string   `json:"issuer,omitzero"`
+	Scopes              []string `json:"scopes,omitzero"`
+	SignInWindowSeconds uint64   `json:"sign_in_window_seconds,omitzero"`
+	MaxSessionSeconds   uint64   `json:"max_session_seconds,omitzero"`
+	MaxSessions         uint64   `json:"max_sessions,omitzero"`
+	AppName             string   `json:"app_name,omitzero"`
 }
 
 // TrustedIssuer is one more issuer the runtime trusts, with the JWKS its tokens are verified

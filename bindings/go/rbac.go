@@ -106,3 +106,43 @@ func (rt *Runtime) UserInfo(d *Decision) (*UserInfo, error) {
 	}
 	return &u, nil
 }
+
+// SessionUserInfoJSON is the core's user_info document of the user signed in to a sign-in
+// session (the session_id oauth_start returned; docs/sign-in.md), or nil when there is no such
+// signed-in session (sign-in off; the id malformed, unknown, expired or not signed in; its token
+// refused). Blocks while the session's token is validated or refreshed.
+// CodeSessionStoreUnavailable when the session store cannot be read.
+func (rt *Runtime) SessionUserInfoJSON(sessionID string) ([]byte, error) {
+	h, err := rt.acquire()
+	if err != nil {
+		return nil, err
+	}
+	defer rt.mu.RUnlock()
+	p, n := cstr(sessionID)
+	var t *C.authsec_text
+	var e *C.authsec_error
+	st := C.authsec_runtime_session_user_info(h, p, n, &t, &e)
+	runtime.KeepAlive(rt)
+	runtime.KeepAlive(sessionID)
+	if st != C.AUTHSEC_STATUS_OK {
+		return nil, takeError(st, e)
+	}
+	raw := takeText(t)
+	if raw == "null" {
+		return nil, nil
+	}
+	return []byte(raw), nil
+}
+
+// SessionUserInfo is SessionUserInfoJSON parsed (nil, nil when there is no signed-in session).
+func (rt *Runtime) SessionUserInfo(sessionID string) (*UserInfo, error) {
+	raw, err := rt.SessionUserInfoJSON(sessionID)
+	if err != nil || raw == nil {
+		return nil, err
+	}
+	var u UserInfo
+	if err := json.Unmarshal(raw, &u); err != nil {
+		return nil, newError(CodeInternal, "the user_info document could not be read")
+	}
+	return &u, nil
+}

@@ -126,6 +126,22 @@ export interface Config {
   redisLeaseWaitSeconds?: number;
   /** Base URL of the AuthSec services API (service credentials). */
   servicesUrl?: string;
+  /** Sign-in for MCP clients without OAuth: the runtime serves the oauth_* tools and the
+   * callback route (docs/sign-in.md). The object's fields are the core's snake_case names. */
+  signIn?: SignInConfig;
+}
+
+/** The `sign_in` object (docs/sign-in.md; snake_case, as the core reads it). */
+export interface SignInConfig {
+  client_id: string;
+  redirect_uri: string;
+  client_secret?: string;
+  issuer?: string;
+  scopes?: string[];
+  sign_in_window_seconds?: number;
+  max_session_seconds?: number;
+  max_sessions?: number;
+  app_name?: string;
 }
 
 /** Options of Runtime.create / fromJson / fromEnv. */
@@ -438,6 +454,29 @@ export function protectedByAuthSec<A = Record<string, unknown>, E = unknown, R =
   options: ProtectedByAuthSecOptions,
   handler: ((args: A & { _user_info: UserInfo }) => R | Promise<R>) | ((args: A & { _user_info: UserInfo }, extra: E) => R | Promise<R>),
 ): ProtectedTool<A, E, R>;
+
+/** An unprotected tool for `runMcpServerWithOAuth` (the seed's `mcp_tool`). */
+export interface PlainTool {
+  name: string;
+  description?: string;
+  inputSchema?: Record<string, unknown>;
+  handler: (args: Record<string, unknown>, extra: unknown) => unknown;
+}
+
+/** Options of `runMcpServerWithOAuth` (docs/sign-in.md). */
+export interface RunMcpServerWithOAuthOptions {
+  tools?: Array<ProtectedTool<any, any, any> | PlainTool>;
+  clientId: string;
+  appName: string;
+  /** The runtime configuration (issuer, jwksUrl, resourceUri, ...); `signIn` optional. */
+  config?: Config;
+  host?: string;
+  /** 0: a free port. Default 3005. */
+  port?: number;
+}
+
+/** The seed's `runMcpServerWithOAuth`: an MCP server over HTTP with sign-in for clients without OAuth. */
+export function runMcpServerWithOAuth(options: RunMcpServerWithOAuthOptions): Promise<{ server: import('node:http').Server; runtime: Runtime; url: string; close(): Promise<void> }>;
 
 /** The `toolRbac` configuration map of tools made with `protectedByAuthSec`. */
 export function toolRbac(...tools: Array<ProtectedTool<any, any, any> | ProtectedTool<any, any, any>[]>): Record<string, RbacRequirement>;

@@ -948,3 +948,5 @@ function serviceCredentials(c) {
 }
 
 module.exports = { ServiceAccessSDK, Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId, METRICS_CONTENT_TYPE };
+// After the exports above: oauth-server.js builds on protect and toolRbac.
+module.exports.runMcpServerWithOAuth = require('./oauth-server.js').runMcpServerWithOAuth;

@@ -63,7 +63,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{
     AudienceMatch, Config, PolicyMode, RbacCatalogue, RbacClaims, RbacRequirement, Secret,
-    TenantCatalogue, ToolRbac, TrustedIssuer, ValidationMode, DEFAULT_SCOPE_CLAIMS,
+    SignInConfig, TenantCatalogue, ToolRbac, TrustedIssuer, ValidationMode, DEFAULT_SCOPE_CLAIMS,
 };
 pub use error::{code_info, CodeInfo, CodeScope, Error, ErrorCode, Result, CODES};
 pub use manifest::{ManifestReport, ManifestSource, RpcAnswer, RpcCall, RpcHandler};

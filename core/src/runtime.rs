@@ -35,10 +35,15 @@ use crate::response::denial::{Denial, DenialKind, Responder};
 use crate::response::filter::{self, ResponseFilter};
 use crate::response::metadata;
 pub use crate::response::Response;
+use crate::session::flow::SignIn;
+use crate::session::memory::MemoryStore;
+use crate::session::store::SessionStore;
 use crate::token::error::{AuthError, Reason};
 use crate::token::principal::Principal;
 use crate::token::user_info::UserInfo;
 use crate::token::validator::Validator;
+
+mod signin;
 
 /// One HTTP request as the host received it. Header names are matched case-insensitively.
 /// Its `Debug` output redacts credential headers and leaves out the body (see below).
@@ -204,9 +209,17 @@ pub struct RuntimeBuilder {
     clock: Arc<dyn Clock>,
     policy: Option<Arc<dyn PolicySource>>,
     catalogue: Option<Arc<dyn Catalogue>>,
+    sessions: Option<Arc<dyn SessionStore>>,
 }
 
 impl RuntimeBuilder {
+    /// Sign-in (`sign_in` configured): keep sessions in this store instead of the bounded
+    /// in-memory one (the Redis store for fleets).
+    pub fn session_store(mut self, store: Arc<dyn SessionStore>) -> Self {
+        self.sessions = Some(store);
+        self
+    }
+
     /// RBAC: add (or replace) one tool's requirement in `tool_rbac`, the registration API the
     /// bindings' decorators use; the table is the configuration's either way.
     pub fn tool_rbac(mut self, tool: &str, requirement: crate::config::RbacRequirement) -> Self {
@@ -323,6 +336,31 @@ impl RuntimeBuilder {
             &cfg.introspection_client_id,
             http.clone(),
         );
+        let sign_in_issuer = cfg
+            .sign_in
+            .as_ref()
+            .map(|s| s.discovery_issuer(&cfg).to_string())
+            .unwrap_or_default();
+        let signin = cfg.sign_in.as_ref().map(|s| {
+            // The fleet's Redis when configured (docs/fleet.md), else the bounded memory store.
+            let fleet_sessions = store.clone().map(|r| {
+                Arc::new(crate::session::redis::RedisSessionStore::over(r)) as Arc<dyn SessionStore>
+            });
+            let store = self.sessions.clone().or(fleet_sessions).unwrap_or_else(|| {
+                Arc::new(MemoryStore::new(
+                    self.clock.clone(),
+                    usize::try_from(s.max_sessions).unwrap_or(usize::MAX),
+                ))
+            });
+            Arc::new(SignIn::new(
+                s.clone(),
+                sign_in_issuer.clone(),
+                cfg.resource_uri.clone(),
+                http.clone(),
+                self.clock.clone(),
+                store,
+            ))
+        });
         let workloads = (!cfg.spiffe_trust_domain.trim().is_empty()
             && cfg.effective_policy_mode() != PolicyMode::Open)
             .then(|| WorkloadPolicies::new(&cfg.tool_workloads));
@@ -357,6 +395,8 @@ impl RuntimeBuilder {
                 db_catalogue,
                 responder,
                 metadata_path,
+                signin,
+                sign_in_issuer,
                 jwt_bundle_watch: std::sync::Mutex::new(None),
                 store,
                 services,
@@ -391,6 +431,10 @@ struct Inner {
     cors: Cors,
     responder: Responder,
     metadata_path: String,
+    /// Sign-in for clients without OAuth (`sign_in` configured).
+    signin: Option<Arc<SignIn>>,
+    /// The issuer sign-in discovers (for the info route).
+    sign_in_issuer: String,
     max_body: u64,
     /// Stops the Workload API JWT bundle watcher (set by `startup`, dropped with the runtime).
     #[allow(dead_code)]
@@ -475,6 +519,7 @@ impl Runtime {
             clock: Arc::new(SystemClock),
             policy: None,
             catalogue: None,
+            sessions: None,
         }
     }
 
@@ -857,6 +902,9 @@ impl Runtime {
         if req.body.len() as u64 > inner.max_body {
             return Check::Ready(self.too_large(note));
         }
+        if let Some(c) = self.sign_in_route(req, note, start) {
+            return c;
+        }
         let mut auth = req.headers_named("authorization");
         let header = auth.next();
         if auth.next().is_some() {
@@ -893,6 +941,9 @@ impl Runtime {
         }
         let token = match extract_bearer(header.unwrap_or("")) {
             Bearer::Missing => {
+                if let Some(c) = self.sign_in_request(req, era, &body, note, start) {
+                    return c;
+                }
                 let d = Denial::from_auth(AuthError::with_reason(Reason::NoToken, MISSING_TOKEN));
                 return Check::Ready(self.deny_auth(false, era, &body, d, note));
             }
@@ -1059,7 +1110,7 @@ impl Runtime {
         let (outcome, status) = match d {
             Decision::Allow(_) => (Outcome::Allow, None),
             Decision::PassThrough => (Outcome::PassThrough, None),
-            Decision::Respond(r) if note.reason == Some("metadata") => {
+            Decision::Respond(r) if matches!(note.reason, Some("metadata" | "sign_in")) => {
                 (Outcome::Respond, Some(r.status))
             }
             Decision::Respond(r) => (Outcome::Deny, Some(r.status)),

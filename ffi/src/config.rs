@@ -25,6 +25,11 @@ fn to_value(config: &Config) -> Result<serde_json::Value, Fail> {
             "introspection_client_secret".into(),
             config.introspection_client_secret.expose().into(),
         );
+        if let (Some(s), Some(serde_json::Value::Object(sign_in))) =
+            (&config.sign_in, obj.get_mut("sign_in"))
+        {
+            sign_in.insert("client_secret".into(), s.client_secret.expose().into());
+        }
     }
     Ok(v)
 }

@@ -2,9 +2,10 @@
 //! (`tool_rbac`, `rbac_claims`, `rbac_catalogue`, see docs/rbac.md); this module hands a host the
 //! core's `user_info` document for an allow, to inject as a tool's `_user_info` argument.
 
-use crate::boundary::{arg_ref, call, check_out, write_out};
+use crate::boundary::{arg_ref, arg_str, call, check_out, write_out};
 use crate::decision::authsec_decision;
 use crate::error::authsec_error;
+use crate::hidden;
 use crate::runtime::authsec_runtime;
 use crate::status::{authsec_status, Fail};
 use crate::text::authsec_text;
@@ -36,6 +37,40 @@ pub unsafe extern "C" fn authsec_runtime_user_info(
             )
         })?;
         let json = serde_json::to_string(&rt.core.user_info(p).to_json())
+            .map_err(|e| Fail::new(authsec_status::Internal, e.to_string()))?;
+        write_out(user_info_out, authsec_text::boxed(json))
+    })
+}
+
+/// Sign-in (docs/sign-in.md): the `user_info` JSON document of the user signed in to the
+/// session `session_id` (the id `oauth_start` returned), or the JSON text `null` when there is
+/// no such signed-in session (sign-in off; the id malformed, unknown, expired or not signed in;
+/// its token refused). Blocks while the session's token is validated or refreshed. On
+/// `AUTHSEC_STATUS_OK`, `*user_info_out` receives a text the caller frees with
+/// `authsec_text_free`. `AUTHSEC_STATUS_SESSION_STORE_UNAVAILABLE` when the store cannot be read.
+///
+/// # Safety
+/// `rt` is a live runtime; `session_id` is readable for `session_id_len` bytes (UTF-8);
+/// `user_info_out` is writable; `err_out` is NULL or writable.
+#[no_mangle]
+pub unsafe extern "C" fn authsec_runtime_session_user_info(
+    rt: *const authsec_runtime,
+    session_id: *const libc::c_char,
+    session_id_len: usize,
+    user_info_out: *mut *mut authsec_text,
+    err_out: *mut *mut authsec_error,
+) -> authsec_status {
+    call(err_out, || {
+        check_out(user_info_out, "user_info_out")?;
+        let rt = arg_ref!(rt, "runtime");
+        let id = arg_str!(session_id, session_id_len, "session_id");
+        hidden::check_may_block()?;
+        let principal = hidden::block_on(rt.core.session_principal(id))??;
+        let doc = match principal {
+            Some(p) => rt.core.user_info(&p).to_json(),
+            None => serde_json::Value::Null,
+        };
+        let json = serde_json::to_string(&doc)
             .map_err(|e| Fail::new(authsec_status::Internal, e.to_string()))?;
         write_out(user_info_out, authsec_text::boxed(json))
     })

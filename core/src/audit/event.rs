@@ -122,6 +122,7 @@ pub const REASONS: &[&str] = &[
     "body_too_large",
     "multiple_authorization",
     "metadata",
+    "sign_in",
     "internal",
 ];
 

@@ -27,15 +27,18 @@ pub(crate) enum Endpoint {
     Policy,
     Manifest,
     Services,
+    /// The sign-in calls: discovery, token, revocation and userinfo endpoints.
+    SignIn,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 5] = [
+    const ALL: [Endpoint; 6] = [
         Endpoint::Jwks,
         Endpoint::Introspection,
         Endpoint::Policy,
         Endpoint::Manifest,
         Endpoint::Services,
+        Endpoint::SignIn,
     ];
 
     pub(crate) fn as_str(self) -> &'static str {
@@ -45,6 +48,7 @@ impl Endpoint {
             Endpoint::Policy => "policy",
             Endpoint::Manifest => "manifest",
             Endpoint::Services => "services",
+            Endpoint::SignIn => "sign_in",
         }
     }
 }

@@ -91,8 +91,20 @@ impl HttpClient {
         form: &[(&str, &str)],
         auth: Basic<'_>,
     ) -> Result<(u16, Vec<u8>), HttpError> {
+        self.post_form_as(endpoint, url, form, Some(auth)).await
+    }
+
+    /// `POST url` with a form body, with Basic auth or none (an OAuth public client sends its
+    /// `client_id` in the form); returns the status and the body.
+    pub(crate) async fn post_form_as(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        form: &[(&str, &str)],
+        auth: Option<Basic<'_>>,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
         let body = form_urlencoded(form);
-        let req = self
+        let mut req = self
             .inner
             .post(url)
             .header(reqwest::header::ACCEPT, "application/json")
@@ -100,8 +112,26 @@ impl HttpClient {
                 reqwest::header::CONTENT_TYPE,
                 "application/x-www-form-urlencoded",
             )
-            .header(reqwest::header::AUTHORIZATION, auth.header())
             .body(body);
+        if let Some(a) = auth {
+            req = req.header(reqwest::header::AUTHORIZATION, a.header());
+        }
+        self.send(endpoint, req).await
+    }
+
+    /// `GET url` accepting JSON with `Authorization: Bearer <token>` (the OIDC userinfo
+    /// endpoint); returns the status and the body.
+    pub(crate) async fn get_json_bearer(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        token: &str,
+    ) -> Result<(u16, Vec<u8>), HttpError> {
+        let req = self
+            .inner
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::AUTHORIZATION, format!("Bearer {token}"));
         self.send(endpoint, req).await
     }
 

@@ -67,6 +67,7 @@ impl Config {
             .transpose()?;
         let mut ecosystem = super::ecosystem::from_env(prefix, &get)?;
         super::fleet::from_env(prefix, &get, &mut ecosystem)?;
+        let sign_in = super::signin::from_env(prefix, &get)?;
         Ok(Config {
             issuer: get("ISSUER"),
             authorization_server: get("AUTHORIZATION_SERVER"),
@@ -100,6 +101,7 @@ impl Config {
             tenant_claim: Some(get("TENANT_CLAIM").trim().to_string())
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| Config::default().tenant_claim),
+            sign_in,
             ..ecosystem
         })
     }

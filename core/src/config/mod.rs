@@ -8,11 +8,13 @@ pub(crate) mod ecosystem;
 pub(crate) mod env;
 pub(crate) mod fleet;
 pub(crate) mod rbac;
+pub(crate) mod signin;
 
 pub use ecosystem::{AudienceMatch, TrustedIssuer, DEFAULT_SCOPE_CLAIMS};
 pub use fleet::{
     DEFAULT_REDIS_LEASE_WAIT_SECONDS, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT_SECONDS,
 };
+pub use signin::SignInConfig;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -337,6 +339,9 @@ pub struct Config {
     /// Base URL of the AuthSec services API (`POST {services_url}/credentials`), for service
     /// credentials. Empty (default): not configured.
     pub services_url: String,
+    /// Sign-in for MCP clients without OAuth (issue 19, docs/sign-in.md): the runtime serves
+    /// the `oauth_*` tools and the callback route. `None` (default): off.
+    pub sign_in: Option<SignInConfig>,
 }
 
 impl Default for Config {
@@ -397,6 +402,7 @@ impl Default for Config {
             redis_timeout_seconds: DEFAULT_REDIS_TIMEOUT_SECONDS,
             redis_lease_wait_seconds: DEFAULT_REDIS_LEASE_WAIT_SECONDS,
             services_url: String::new(),
+            sign_in: None,
         }
     }
 }
@@ -606,7 +612,8 @@ impl Config {
         }
         self.validate_spiffe()?;
         ecosystem::validate(self)?;
-        fleet::validate(self)
+        fleet::validate(self)?;
+        signin::validate(self)
     }
 
     /// The workload-identity fields: a valid trust domain with exactly one JWT bundle source,

@@ -83,7 +83,6 @@ impl fmt::Debug for SessionId {
 
 /// 256 random bits as base64url text: a `state`, a nonce or a PKCE verifier (RFC 7636: 43
 /// characters from the unreserved set).
-#[allow(dead_code)] // the sign-in flow (the next commit) uses it
 pub fn random_text() -> Result<SecretText> {
     let mut bytes = [0u8; 32];
     aws_lc_rs::rand::fill(&mut bytes)

@@ -4,11 +4,12 @@ are here, as in the seed."""
 
 from ._native import version
 from .decorators import Session, mcp_tool, protected_by_AuthSec, tool_rbac
+from .oauth_server import build_mcp_app_with_oauth, run_mcp_server_with_oauth
 
 from typing import Any
 
-__all__ = ["ServiceAccessSDK", "Session", "mcp_tool", "protected_by_AuthSec", "tool_rbac",
-           "version"]
+__all__ = ["ServiceAccessSDK", "Session", "build_mcp_app_with_oauth", "mcp_tool", "protected_by_AuthSec",
+           "run_mcp_server_with_oauth", "tool_rbac", "version"]
 
 
 def __getattr__(name: str) -> Any:

@@ -164,6 +164,9 @@ class Config:
     """How long a replica waits for another's introspection of the same new token."""
     services_url: str = ""
     """Base URL of the AuthSec services API (service credentials, :class:`ServiceAccessSDK`)."""
+    sign_in: Optional[dict[str, Any]] = None
+    """Sign-in for MCP clients without OAuth (the ``oauth_*`` tools, docs/sign-in.md):
+    ``{"client_id", "redirect_uri", "client_secret"?, "issuer"?, "scopes"?, "app_name"?, ...}``."""
 
     # ------------------------------------------------------------------ JSON translation
 

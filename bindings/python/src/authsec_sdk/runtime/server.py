@@ -108,6 +108,10 @@ class _Guard:
             return
         method = str(scope["method"])
         path = str(scope["path"])
+        query = scope.get("query_string") or b""
+        if query:
+            # The request target as the client sent it (the sign-in callback reads its query).
+            path = f"{path}?{query.decode('latin-1')}"
         headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
         try:
             body = await _read_body(receive, headers, self.rt.max_body_bytes)
