@@ -462,3 +462,119 @@ async fn a_session_made_by_one_process_is_used_by_another() {
     let down = mine.get(&key).await.unwrap_err();
     assert_eq!(down.code(), ErrorCode::SessionStoreUnavailable);
 }
+
+/// The sign-in flow across two replicas sharing Redis: `oauth_start` on one, the browser's
+/// callback on the other, the protected call and `oauth_status` on either; nothing of the
+/// session in clear in Redis; `oauth_logout` on one signs out on both.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sign_in_started_on_one_replica_is_used_on_another() {
+    let redis = Redis::start();
+    let fx = Fixture::start().await.unwrap();
+    let replica = || {
+        let base = &fx.base_url;
+        let cfg = json!({
+            "issuer": base, "jwks_url": format!("{base}/jwks"),
+            "resource_uri": "https://mcp.example.com/mcp", "validation_mode": "jwt_only",
+            "tool_scopes": {"notes": ["notes:read"]},
+            "sign_in": {"client_id": "mcp-client", "redirect_uri": "http://127.0.0.1:3005/oauth/callback",
+                        "scopes": ["openid", "notes:read"]},
+            "redis_url": redis.url(), "redis_key": KEY, "redis_prefix": "fleet-test:"
+        });
+        Runtime::new(Config::from_json(&cfg.to_string()).unwrap()).unwrap()
+    };
+    let (a, b) = (replica(), replica());
+    let post = async |rt: &Runtime, body: Value| {
+        let text = body.to_string();
+        let headers = [("content-type", "application/json")];
+        let req = Request {
+            method: "POST",
+            path: "/mcp",
+            headers: &headers,
+            body: text.as_bytes(),
+        };
+        match rt.check(&req) {
+            Check::Ready(d) => d,
+            Check::Pending(p) => p.await,
+        }
+    };
+    let tool = async |rt: &Runtime, name: &str, args: Value| -> Value {
+        let body = json!({"jsonrpc": "2.0", "id": 7, "method": "tools/call",
+                          "params": {"name": name, "arguments": args}});
+        let Decision::Respond(r) = post(rt, body).await else {
+            panic!("{name}: not answered")
+        };
+        let v: Value = serde_json::from_slice(&r.body).unwrap();
+        serde_json::from_str(v["result"]["content"][0]["text"].as_str().unwrap()).unwrap()
+    };
+
+    let start = tool(&a, "oauth_start", json!({})).await;
+    let session = start["session_id"].as_str().unwrap().to_string();
+    let url = start["authorization_url"].as_str().unwrap().to_string();
+    // The browser signs in at the fixture and lands on the callback, served by replica B.
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let resp = client.get(&url).send().await.unwrap();
+    assert_eq!(resp.status().as_u16(), 302);
+    let location = resp.headers()["location"].to_str().unwrap().to_string();
+    let callback = location
+        .trim_start_matches("http://127.0.0.1:3005")
+        .to_string();
+    let req = Request {
+        method: "GET",
+        path: &callback,
+        headers: &[],
+        body: b"",
+    };
+    let page = match b.check(&req) {
+        Check::Ready(Decision::Respond(r)) => r,
+        Check::Pending(p) => match p.await {
+            Decision::Respond(r) => r,
+            other => panic!("callback: {other:?}"),
+        },
+        other => panic!("callback: {other:?}"),
+    };
+    assert_eq!(page.status, 200, "{}", String::from_utf8_lossy(&page.body));
+
+    // Replica A serves the protected tool with the session B completed.
+    let call = json!({"jsonrpc": "2.0", "id": 4, "method": "tools/call",
+                      "params": {"name": "notes", "arguments": {"session_id": session}}});
+    match post(&a, call.clone()).await {
+        Decision::Allow(allow) => assert_eq!(allow.principal.subject, "signin-user"),
+        other => panic!("protected call on A: {other:?}"),
+    }
+    let status = tool(&b, "oauth_status", json!({"session_id": session})).await;
+    assert_eq!(
+        (status["authenticated"].clone(), status["user_id"].clone()),
+        (json!(true), json!("signin-user"))
+    );
+
+    // Nothing in clear: no JWT (access or ID token), no session id, no token field name.
+    let dump = redis.dump().await;
+    assert!(!dump.is_empty());
+    for (k, v) in &dump {
+        assert!(!k.contains(&session), "{k}");
+        for clear in [
+            &b"eyJ"[..],
+            session.as_bytes(),
+            b"access_token",
+            b"signin-user",
+        ] {
+            assert!(
+                !v.windows(clear.len()).any(|w| w == clear),
+                "{k} holds {:?}",
+                String::from_utf8_lossy(clear)
+            );
+        }
+    }
+
+    // Logout on B signs out on A.
+    tool(&b, "oauth_logout", json!({"session_id": session})).await;
+    assert!(
+        matches!(post(&a, call).await, Decision::Respond(_)),
+        "A still allowed after logout on B"
+    );
+    let gone = tool(&a, "oauth_status", json!({"session_id": session})).await;
+    assert_eq!(gone["error"], "invalid_session");
+}
