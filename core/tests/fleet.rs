@@ -108,8 +108,11 @@ fn runtime(cfg: Config, clock: Arc<ManualClock>) -> Runtime {
     Runtime::builder(cfg).clock(clock).build().unwrap()
 }
 
+/// A refusal as a client sees it: status, headers, body.
+type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
 /// What a client gets for a `tools/list` with `token`: `None` for an allow, the answer otherwise.
-async fn check(rt: &Runtime, token: &str) -> Option<(u16, Vec<(String, String)>, Vec<u8>)> {
+async fn check(rt: &Runtime, token: &str) -> Option<Answer> {
     let auth = format!("Bearer {token}");
     let headers = [
         ("authorization", auth.as_str()),
@@ -135,7 +138,7 @@ async fn check(rt: &Runtime, token: &str) -> Option<(u16, Vec<(String, String)>,
 
 /// The in-band answer (reference: an MCP JSON-RPC request is refused inside JSON-RPC, error
 /// -32001 with the 401 in `data.authsec`) to a `tools/list` with an inactive token.
-fn assert_inactive(answer: &Option<(u16, Vec<(String, String)>, Vec<u8>)>) {
+fn assert_inactive(answer: &Option<Answer>) {
     let (status, headers, body) = answer.as_ref().expect("refused");
     assert_eq!(*status, 200);
     assert_eq!(
