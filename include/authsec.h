@@ -869,6 +869,33 @@ authsec_status authsec_runtime_user_info(const struct authsec_runtime *rt,
                                          struct authsec_error **err_out);
 
 /*
+ Register one tool's RBAC requirement in a JSON configuration (builder style: the
+ configuration in, a new configuration out; the input is not changed). `requirement_json` is
+ `{"roles", "groups", "resources", "scopes", "permissions", "require_all"}` (every key
+ optional, unknown keys refused). The core's rules apply (`Config::register_tool_rbac`): the
+ tool name is trimmed, a blank name or value is refused, the same tool again with the same
+ requirement is a no-op and with a different one `AUTHSEC_STATUS_CONFIG_INVALID`.
+
+ On `AUTHSEC_STATUS_OK`, `*config_out` receives the configuration as the snake_case JSON
+ `authsec_runtime_new` takes (every field, the secret included: it is the caller's own
+ input), freed with `authsec_text_free`. A configuration or requirement that does not parse
+ gives `AUTHSEC_STATUS_CONFIG_INVALID`.
+
+ # Safety
+ `config_json`, `tool` and `requirement_json` point to that many readable bytes (`tool` and
+ `requirement_json` may be NULL with 0); `config_out` is writable; `err_out` is NULL or
+ writable.
+ */
+authsec_status authsec_config_add_tool_rbac(const char *config_json,
+                                            size_t config_len,
+                                            const char *tool,
+                                            size_t tool_len,
+                                            const char *requirement_json,
+                                            size_t requirement_len,
+                                            struct authsec_text **config_out,
+                                            struct authsec_error **err_out);
+
+/*
  Sign-in (docs/sign-in.md): the `user_info` JSON document of the user signed in to the
  session `session_id` (the id `oauth_start` returned), or the JSON text `null` when there is
  no such signed-in session (sign-in off; the id malformed, unknown, expired or not signed in;

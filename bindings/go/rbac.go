@@ -107,6 +107,48 @@ func (rt *Runtime) UserInfo(d *Decision) (*UserInfo, error) {
 	return &u, nil
 }
 
+// WithToolRBAC registers one tool's RBAC requirement: a copy of c whose ToolRBAC has the tool
+// added (c itself and its map are not changed), the Go counterpart of the Python and Node
+// decorators, filling the same core table. The core decides (authsec_config_add_tool_rbac):
+// the tool name is trimmed, a blank name or value is refused, the same tool again with the same
+// requirement is a no-op and with a different one CodeConfigInvalid.
+//
+//	cfg, err := cfg.WithToolRBAC("deploy_production", authsec.RBACRequirement{
+//		Roles: []string{"admin", "deployer"}, Scopes: []string{"write"},
+//		Resources: []string{"production"}, RequireAll: true})
+func (c Config) WithToolRBAC(tool string, req RBACRequirement) (Config, error) {
+	table, err := json.Marshal(struct {
+		ToolRBAC map[string]RBACRequirement `json:"tool_rbac,omitzero"`
+	}{c.ToolRBAC})
+	if err != nil {
+		return c, newError(CodeConfigInvalid, "the tool_rbac table cannot be encoded as JSON")
+	}
+	reqJSON, err := json.Marshal(req)
+	if err != nil {
+		return c, newError(CodeConfigInvalid, "the requirement cannot be encoded as JSON")
+	}
+	cp, cn := cstr(string(table))
+	tp, tn := cstr(tool)
+	rp, rn := cstr(string(reqJSON))
+	var t *C.authsec_text
+	var e *C.authsec_error
+	st := C.authsec_config_add_tool_rbac(cp, cn, tp, tn, rp, rn, &t, &e)
+	runtime.KeepAlive(table)
+	runtime.KeepAlive(tool)
+	runtime.KeepAlive(reqJSON)
+	if st != C.AUTHSEC_STATUS_OK {
+		return c, takeError(st, e)
+	}
+	var out struct {
+		ToolRBAC map[string]RBACRequirement `json:"tool_rbac"`
+	}
+	if err := json.Unmarshal([]byte(takeText(t)), &out); err != nil {
+		return c, newError(CodeInternal, "the registered tool_rbac table could not be read")
+	}
+	c.ToolRBAC = out.ToolRBAC
+	return c, nil
+}
+
 // SessionUserInfoJSON is the core's user_info document of the user signed in to a sign-in
 // session (the session_id oauth_start returned; docs/sign-in.md), or nil when there is no such
 // signed-in session (sign-in off; the id malformed, unknown, expired or not signed in; its token

@@ -44,10 +44,13 @@ func TestRBACConfigJSONAndRedaction(t *testing.T) {
 func TestRBACDecisionsAndUserInfo(t *testing.T) {
 	base := fixture(t)
 	cfg := Config{Issuer: base, JWKSURL: base + "/jwks", ResourceURI: testResource,
-		ToolRBAC: map[string]RBACRequirement{
-			"admin_dashboard":   {Roles: []string{"admin"}},
-			"deploy_production": {Roles: []string{"admin"}, Resources: []string{"production"}, RequireAll: true},
-		}}
+		ToolRBAC: map[string]RBACRequirement{"admin_dashboard": {Roles: []string{"admin"}}}}
+	// deploy_production through the registration API: the same core table.
+	cfg, err := cfg.WithToolRBAC("deploy_production",
+		RBACRequirement{Roles: []string{"admin"}, Resources: []string{"production"}, RequireAll: true})
+	if err != nil {
+		t.Fatal(err)
+	}
 	rt := startedRuntime(t, cfg)
 	claims := map[string]any{"iss": base, "sub": "user-1", "aud": testResource, "email": "dev@example.com",
 		"tenant_id": "tenant-a", "roles": []string{"admin"}, "scope": "projects:write", "exp": time.Now().Unix() + 3600}
@@ -92,5 +95,52 @@ func TestRBACDecisionsAndUserInfo(t *testing.T) {
 	allow.Close()
 	if _, err := rt.UserInfoJSON(allow); !errors.Is(err, ErrInvalidArgument) {
 		t.Fatalf("user_info of a closed decision: %v", err)
+	}
+}
+
+// WithToolRBAC: the core's registration rules, a copy of the Config, errors as the core words them.
+func TestWithToolRBAC(t *testing.T) {
+	orig := Config{Issuer: "https://as.example", ToolRBAC: map[string]RBACRequirement{"a": {Roles: []string{"x"}}}}
+	deploy := RBACRequirement{Roles: []string{"admin", "deployer"}, Scopes: []string{"write"},
+		Resources: []string{"production"}, RequireAll: true}
+	cfg, err := orig.WithToolRBAC(" deploy_production ", deploy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(orig.ToolRBAC) != 1 {
+		t.Fatalf("the caller's map changed: %v", orig.ToolRBAC)
+	}
+	got := cfg.ToolRBAC["deploy_production"]
+	if len(cfg.ToolRBAC) != 2 || !got.RequireAll || strings.Join(got.Roles, ",") != "admin,deployer" ||
+		strings.Join(got.Resources, ",") != "production" || len(got.Groups) != 0 || cfg.Issuer != orig.Issuer {
+		t.Fatalf("got %+v", cfg.ToolRBAC)
+	}
+	// The same requirement again is a no-op.
+	if again, err := cfg.WithToolRBAC("deploy_production", deploy); err != nil || len(again.ToolRBAC) != 2 {
+		t.Fatalf("%v %v", again.ToolRBAC, err)
+	}
+	for _, c := range []struct {
+		tool string
+		req  RBACRequirement
+		want string
+	}{
+		{"deploy_production", RBACRequirement{Roles: []string{"admin"}},
+			"tool_rbac['deploy_production'] is registered twice with different requirements"},
+		{"t", RBACRequirement{Groups: []string{" "}}, "tool_rbac['t'].groups contains an empty value"},
+		{"  ", RBACRequirement{}, "tool_rbac contains an empty tool name"},
+	} {
+		out, err := cfg.WithToolRBAC(c.tool, c.req)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeConfigInvalid || e.Message != c.want {
+			t.Errorf("%q: got %v", c.tool, err)
+		}
+		if len(out.ToolRBAC) != 2 {
+			t.Errorf("%q: the table changed on failure: %v", c.tool, out.ToolRBAC)
+		}
+	}
+	// From no table at all.
+	fresh, err := (Config{}).WithToolRBAC("calculator", RBACRequirement{})
+	if err != nil || len(fresh.ToolRBAC) != 1 {
+		t.Fatalf("%v %v", fresh.ToolRBAC, err)
 	}
 }

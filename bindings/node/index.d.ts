@@ -264,6 +264,11 @@ export declare class Runtime {
   /** The decision: synchronous when decided from memory, a Promise only when I/O is needed. */
   check(request: CheckRequest): Decision | Promise<Decision>;
   /**
+   * A request whose body the host stopped reading because it is over `maxBodyBytes` (the body
+   * is not read): what `check` answers that whole body (metadata, the CORS Origin rule, or 413).
+   */
+  checkOversized(request: Omit<CheckRequest, 'body'>): Decision;
+  /**
    * Filter a handler's whole answer (SSE for `text/event-stream`; JSON when the decision's
    * request contained tools/list, or a bare principal is given). Unreadable: 502 `bad_gateway`.
    */

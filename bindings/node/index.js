@@ -181,6 +181,17 @@ function allowTarget(target, what) {
 const TOKEN = Symbol('authsec.native');
 let nativeOf; // the native runtime of a Runtime, for protect()'s hot path
 
+// The method and path of a check's request object (GET and / when absent), refused when not strings.
+function requestLine(request) {
+  if (request === null || typeof request !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'request must be an object');
+  const method = request.method === undefined ? 'GET' : request.method;
+  const path = request.path === undefined ? '/' : request.path;
+  if (typeof method !== 'string' || typeof path !== 'string') {
+    throw authsecError(ErrorCode.INVALID_INPUT, 'request.method and request.path must be strings');
+  }
+  return [method, path];
+}
+
 class Runtime {
   #native;
   /** One entry per audit callback: the flush markers it still has to see. */
@@ -249,13 +260,19 @@ class Runtime {
    */
   check(request) {
     const rt = this.#rt();
-    if (request === null || typeof request !== 'object') throw authsecError(ErrorCode.INVALID_INPUT, 'request must be an object');
-    const method = request.method === undefined ? 'GET' : request.method;
-    const path = request.path === undefined ? '/' : request.path;
-    if (typeof method !== 'string' || typeof path !== 'string') {
-      throw authsecError(ErrorCode.INVALID_INPUT, 'request.method and request.path must be strings');
-    }
+    const [method, path] = requestLine(request);
     return runNativeCheck(rt, method, path, flatHeaders(request.headers), toBody(request.body));
+  }
+
+  /**
+   * Decide a request whose body the host stopped reading because it is over `maxBodyBytes`
+   * (`{method, path, headers}`; a body is not read): the answer `check` gives that whole body
+   * (the metadata document on its route, the CORS Origin rule, otherwise 413), from memory.
+   */
+  checkOversized(request) {
+    const rt = this.#rt();
+    const [method, path] = requestLine(request);
+    return wrapDecision(rt.checkOversized(method, path, flatHeaders(request.headers)));
   }
 
   /**

@@ -602,6 +602,7 @@ impl Binding for ProxyBinding {
             path: rt.rt.metadata_path().to_string(),
             headers: vec![],
             body: vec![],
+            oversized: false,
         };
         tokio::task::block_in_place(|| {
             tokio::runtime::Handle::current().block_on(async {

@@ -22,7 +22,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, PolicyMode};
 use crate::error::{Error, ErrorCode, Result};
 use crate::manifest::{self, ManifestReport, ManifestSource};
-use crate::policy::catalogue::{DbCatalogue, SharedDbCatalogue};
+use crate::policy::catalogue::{DbCatalogue, Outage, SharedDbCatalogue};
 use crate::policy::rbac::{Catalogue, InlineCatalogue, Rbac, RbacSource};
 use crate::policy::remote::{CacheStatus, RemotePolicy, ScopeMatrix};
 use crate::policy::resources::{self, ItemRules, ListKind};
@@ -303,6 +303,7 @@ impl RuntimeBuilder {
                 c,
                 self.clock.clone(),
                 crate::clock::secs_f64(cfg.request_timeout_seconds),
+                Outage::of(cfg.effective_policy_mode()),
             )
             .map_err(Error::config)?,
             _ => None,
@@ -568,9 +569,14 @@ impl Runtime {
                 db.set_spawner(h);
             }
             if let Err(e) = db.load().await {
-                warnings.push(format!(
-                    "{e}; RBAC-gated tools answer 503 policy_unavailable until the catalogue loads"
-                ));
+                warnings.push(match db.outage() {
+                    Outage::Refuse => format!(
+                        "{e}; RBAC-gated tools answer 503 policy_unavailable until the catalogue loads"
+                    ),
+                    _ => format!(
+                        "{e}; no role, group, scope, resource or permission counts until the catalogue loads"
+                    ),
+                });
             }
         }
         let Some(matrix) = &self.inner.remote else {
@@ -773,15 +779,48 @@ impl Runtime {
     /// `max_body_bytes` (a declared `Content-Length` over the limit, or more bytes than that
     /// arrived): the decision [`Runtime::check`] gives that whole body (the metadata document
     /// on its route, otherwise `413`), without the host buffering or allocating the body.
-    /// `req.body` is ignored. Always decided from memory; audited like [`Runtime::check`].
+    /// `req.body` is ignored. Always decided from memory; audited like [`Runtime::check`]. The
+    /// CORS Origin rule applies as in [`Runtime::check`]: an origin that is not allowed is
+    /// refused with 403 before the size matters, an allowed one can read the answer.
     pub fn check_oversized(&self, req: &Request<'_>) -> Decision {
         let start = Instant::now();
         let mut note = Note::new(self, req);
-        let d = self
-            .metadata_answer(req, &mut note)
-            .unwrap_or_else(|| self.too_large(&mut note));
+        let d = match self.cors_origin(req, scan_headers(req).origin) {
+            Err(refused) => refused,
+            Ok(origin) => {
+                let d = self
+                    .metadata_answer(req, &mut note)
+                    .unwrap_or_else(|| self.too_large(&mut note));
+                match origin {
+                    Some(o) => self.with_cors(o, d),
+                    None => d,
+                }
+            }
+        };
         self.observe(note, &d, start);
         d
+    }
+
+    /// The CORS Origin rule of both entry points: with `cors_allowed_origins` configured, a
+    /// request from an origin that is not allowed is refused (`Err`, 403; the metadata document
+    /// is public), an allowed one is `Ok(Some(origin))`, whose answer gets the CORS headers.
+    /// Without configured origins, or without `Origin`, `Ok(None)`.
+    fn cors_origin<'a>(
+        &self,
+        req: &Request<'_>,
+        origin: Option<&'a str>,
+    ) -> std::result::Result<Option<&'a str>, Decision> {
+        let cors = &self.inner.cors;
+        match origin {
+            Some(o) if cors.configured() => {
+                if !self.is_metadata_request(req) && !cors.allows(o) {
+                    Err(Decision::Respond(cors::forbidden_origin()))
+                } else {
+                    Ok(Some(o))
+                }
+            }
+            _ => Ok(None),
+        }
     }
 
     /// The metadata document when `req` is a `GET`/`HEAD` on its path.
@@ -832,14 +871,11 @@ impl Runtime {
                 }
             }
         }
-        let cors = &self.inner.cors;
-        let origin = match scan.origin {
-            Some(o) if cors.configured() => o,
-            _ => return self.check_request(req, &scan, note, start),
+        let origin = match self.cors_origin(req, scan.origin) {
+            Err(refused) => return Check::Ready(refused),
+            Ok(Some(o)) => o,
+            Ok(None) => return self.check_request(req, &scan, note, start),
         };
-        if !self.is_metadata_request(req) && !cors.allows(origin) {
-            return Check::Ready(Decision::Respond(cors::forbidden_origin()));
-        }
         match self.check_request(req, &scan, note, start) {
             Check::Ready(d) => Check::Ready(self.with_cors(origin, d)),
             Check::Pending(p) => {
@@ -1698,5 +1734,52 @@ mod tests {
         )));
         assert_eq!(meta.status, 200);
         assert_eq!(meta.body, rt.metadata().body);
+    }
+
+    /// The CORS Origin rule of `check` applies to an oversized request too: a disallowed origin
+    /// is refused with 403 (not 413), an allowed one gets the 413 readable to it.
+    #[test]
+    fn check_oversized_applies_the_cors_origin_rule() {
+        let cfg = Config::from_json(
+            r#"{"issuer": "https://as.example.com", "jwks_url": "https://as.example.com/jwks",
+                "resource_uri": "https://mcp.example.com/mcp", "max_body_bytes": 10,
+                "tool_scopes": {"list_issues": ["issues:read"]},
+                "cors_allowed_origins": ["https://app.example.com"]}"#,
+        )
+        .unwrap();
+        let rt = Runtime::new(cfg).unwrap();
+        let big = [b'x'; 11];
+        for origin in ["https://evil.example.com", "https://app.example.com"] {
+            let headers = [("authorization", "Bearer abc"), ("origin", origin)];
+            let req = |body| Request {
+                method: "POST",
+                path: "/mcp",
+                headers: &headers,
+                body,
+            };
+            let Check::Ready(whole) = rt.check(&req(&big)) else {
+                panic!("decided from memory");
+            };
+            let whole = respond(whole);
+            let over = respond(rt.check_oversized(&req(&[])));
+            assert_eq!(
+                (over.status, &over.headers, &over.body),
+                (whole.status, &whole.headers, &whole.body),
+                "{origin}"
+            );
+            let allow = over
+                .headers
+                .iter()
+                .find(|(k, _)| k == "access-control-allow-origin")
+                .map(|(_, v)| v.as_str());
+            if origin == "https://evil.example.com" {
+                assert_eq!(over.status, 403);
+                assert_eq!(over.body, cors::forbidden_origin().body);
+                assert_eq!(allow, None);
+            } else {
+                assert_eq!(over.status, 413);
+                assert_eq!(allow, Some(origin));
+            }
+        }
     }
 }

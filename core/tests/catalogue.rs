@@ -4,8 +4,10 @@
 //! Each runs one scenario through `Runtime::check` with tokens minted by the fixture:
 //! two tenants do not see each other's catalogue; a role deleted from the tenant's table stops
 //! counting once the TTL has passed and the background reload has run; with the database
-//! unreadable the last snapshot serves up to `stale_seconds`, then RBAC-gated calls are 503
-//! `policy_unavailable`, never an allow.
+//! unreadable the last snapshot serves up to `stale_seconds`, then the catalogue degrades as the
+//! policy mode says (docs/rbac.md "Degradation"), in every mode: `remote_required` 503
+//! `policy_unavailable`, `remote_with_local_fallback` the last snapshot, `local_only` and `open`
+//! nothing counting (a 403 RBAC denial). Never an allow for a value the catalogue never held.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -34,6 +36,33 @@ const ROWS: [&str; 4] = [
     "INSERT INTO resources VALUES ('tenant-a', 'projects')",
 ];
 
+/// The four policy modes, each with the configuration that selects it. The scope policy makes
+/// the four tools public, so RBAC (and the catalogue) alone decides.
+const MODES: [&str; 4] = [
+    "open",
+    "local_only",
+    "remote_with_local_fallback",
+    "remote_required",
+];
+const TOOLS: [&str; 4] = [
+    "admin_dashboard",
+    "engineering_tools",
+    "viewer_tool",
+    "calculator",
+];
+
+fn mode_config(mode: &str) -> Value {
+    let public: serde_json::Map<String, Value> =
+        TOOLS.iter().map(|t| (t.to_string(), json!([]))).collect();
+    match mode {
+        "open" => json!({}),
+        "local_only" => json!({"policy_mode": "local_only", "tool_scopes": public}),
+        remote => json!({"policy_mode": remote, "tool_scopes": public,
+            "introspection_client_id": "rs-1", "introspection_client_secret": "secret-1",
+            "resource_server_id": "rs-1", "validation_mode": "jwt_only"}),
+    }
+}
+
 /// Outcome of one tools/call, as a client would see it.
 #[derive(Debug, PartialEq)]
 enum Seen {
@@ -50,9 +79,17 @@ struct Harness {
 }
 
 impl Harness {
-    async fn new(catalogue: Value) -> (Harness, Vec<String>) {
+    async fn new(catalogue: Value, mode: &str) -> (Harness, Vec<String>) {
         let fixture = Fixture::start().await.expect("fixture");
         let base = fixture.base_url.clone();
+        let tool_policy: Vec<Value> = TOOLS
+            .iter()
+            .map(|t| json!({"name": t, "is_public": true, "required_scopes": []}))
+            .collect();
+        fixture
+            .reset(json!({"policy": {"status": 200, "body": {
+                "state": "ready", "policy_complete": true, "tool_policy": tool_policy}}}))
+            .await;
         let mut tokens = Vec::new();
         for (name, tenant, roles) in [
             ("a", "tenant-a", json!(["admin", "developer"])),
@@ -66,13 +103,16 @@ impl Harness {
                 .await;
             tokens.push((name.to_string(), t));
         }
-        let cfg = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": RU,
+        let mut cfg = json!({"issuer": base, "jwks_url": format!("{base}/jwks"), "resource_uri": RU,
             "request_timeout_seconds": 5,
             "tool_rbac": {"admin_dashboard": {"roles": ["admin"]},
                           "engineering_tools": {"groups": ["engineering"]},
                           "viewer_tool": {"roles": ["viewer"]},
                           "calculator": {}},
             "rbac_catalogue": catalogue});
+        for (k, v) in mode_config(mode).as_object().expect("object") {
+            cfg[k] = v.clone();
+        }
         let clock = Arc::new(ManualClock::new());
         let rt = Runtime::builder(Config::from_json(&cfg.to_string()).expect("config"))
             .clock(clock.clone() as Arc<dyn authsec_core::Clock>)
@@ -130,60 +170,100 @@ impl Harness {
     }
 }
 
-/// The scenario every database source must pass. `delete_admin` removes tenant-a's admin role;
-/// `break_db` makes the database unreadable.
-async fn scenario<D, B>(h: &Harness, delete_admin: D, break_db: B)
+/// Before the outage, what every database source must do. `delete_admin` removes tenant-a's
+/// admin role (once, for every harness on that database).
+async fn before_outage<D>(hs: &[Harness], delete_admin: D)
+where
+    D: std::future::Future<Output = ()>,
+{
+    for h in hs {
+        // Each tenant sees its own catalogue only: tenant-b does not define admin or engineering.
+        assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
+        assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
+        assert_eq!(
+            h.call("b", "admin_dashboard").await,
+            Seen::Denied(DENIED.into())
+        );
+        assert_eq!(
+            h.call("b", "engineering_tools").await,
+            Seen::Denied(DENIED.into())
+        );
+        assert_eq!(h.call("b", "viewer_tool").await, Seen::Allowed);
+        assert_eq!(
+            h.call("a", "viewer_tool").await,
+            Seen::Denied(DENIED.into())
+        );
+    }
+    // The admin deletes tenant-a's admin role: within the TTL the snapshot still holds it; once
+    // the TTL has passed the reload drops it.
+    delete_admin.await;
+    for h in hs {
+        assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
+        h.expire_and_reload(31).await;
+        assert_eq!(
+            h.call("a", "admin_dashboard").await,
+            Seen::Denied(DENIED.into())
+        );
+        assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
+    }
+}
+
+/// With the database unreadable (`break_db` already run): the last snapshot serves up to
+/// stale_seconds (120), then the mode's degradation.
+async fn after_outage(h: &Harness, mode: &str) {
+    h.expire_and_reload(31).await;
+    assert_eq!(
+        h.call("a", "engineering_tools").await,
+        Seen::Allowed,
+        "{mode}"
+    );
+    assert_eq!(
+        h.call("a", "admin_dashboard").await,
+        Seen::Denied(DENIED.into()),
+        "{mode}"
+    );
+    h.expire_and_reload(100).await;
+    for (who, tool) in [
+        ("a", "engineering_tools"),
+        ("a", "admin_dashboard"),
+        ("b", "viewer_tool"),
+    ] {
+        let seen = h.call(who, tool).await;
+        let want = match (mode, tool) {
+            ("remote_required", _) => Seen::Status(503, "policy_unavailable".into()),
+            // The last snapshot: engineering and viewer still held, admin already deleted.
+            ("remote_with_local_fallback", "admin_dashboard") => Seen::Denied(DENIED.into()),
+            ("remote_with_local_fallback", _) => Seen::Allowed,
+            // Nothing counts: even what the snapshot held is denied.
+            _ => Seen::Denied(DENIED.into()),
+        };
+        assert_eq!(seen, want, "{mode} {who} {tool}");
+    }
+    // A tool without requirement categories is not gated by the catalogue.
+    assert_eq!(h.call("a", "calculator").await, Seen::Allowed, "{mode}");
+}
+
+/// One harness per policy mode on the same catalogue source.
+async fn harnesses(catalogue: Value) -> Vec<Harness> {
+    let mut hs = Vec::new();
+    for mode in MODES {
+        let (h, warnings) = Harness::new(catalogue.clone(), mode).await;
+        assert!(warnings.is_empty(), "{mode}: {warnings:?}");
+        hs.push(h);
+    }
+    hs
+}
+
+async fn scenario<D, B>(hs: &[Harness], delete_admin: D, break_db: B)
 where
     D: std::future::Future<Output = ()>,
     B: std::future::Future<Output = ()>,
 {
-    // Each tenant sees its own catalogue only: tenant-b does not define admin or engineering.
-    assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
-    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
-    assert_eq!(
-        h.call("b", "admin_dashboard").await,
-        Seen::Denied(DENIED.into())
-    );
-    assert_eq!(
-        h.call("b", "engineering_tools").await,
-        Seen::Denied(DENIED.into())
-    );
-    assert_eq!(h.call("b", "viewer_tool").await, Seen::Allowed);
-    assert_eq!(
-        h.call("a", "viewer_tool").await,
-        Seen::Denied(DENIED.into())
-    );
-    // The admin deletes tenant-a's admin role: within the TTL the snapshot still holds it; once
-    // the TTL has passed the reload drops it.
-    delete_admin.await;
-    assert_eq!(h.call("a", "admin_dashboard").await, Seen::Allowed);
-    h.expire_and_reload(31).await;
-    assert_eq!(
-        h.call("a", "admin_dashboard").await,
-        Seen::Denied(DENIED.into())
-    );
-    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
-
-    // Database unreadable: the last snapshot serves up to stale_seconds (120) ...
+    before_outage(hs, delete_admin).await;
     break_db.await;
-    h.expire_and_reload(31).await;
-    assert_eq!(h.call("a", "engineering_tools").await, Seen::Allowed);
-    assert_eq!(
-        h.call("a", "admin_dashboard").await,
-        Seen::Denied(DENIED.into())
-    );
-    // ... then every RBAC-gated call is 503 policy_unavailable: never an allow.
-    h.expire_and_reload(100).await;
-    for tool in ["engineering_tools", "admin_dashboard", "viewer_tool"] {
-        let seen = h.call("a", tool).await;
-        assert_eq!(
-            seen,
-            Seen::Status(503, "policy_unavailable".into()),
-            "{tool}"
-        );
+    for (h, mode) in hs.iter().zip(MODES) {
+        after_outage(h, mode).await;
     }
-    // A tool without requirement categories is not gated by the catalogue.
-    assert_eq!(h.call("a", "calculator").await, Seen::Allowed);
 }
 
 fn temp_dir(tag: &str) -> PathBuf {
@@ -220,8 +300,7 @@ async fn sqlite_catalogue() {
     for s in SCHEMA.iter().chain(ROWS.iter()) {
         sqlx::query(s).execute(&admin).await.expect(s);
     }
-    let (h, warnings) = Harness::new(json!({"sqlite": file.to_str().unwrap()})).await;
-    assert!(warnings.is_empty(), "{warnings:?}");
+    let hs = harnesses(json!({"sqlite": file.to_str().unwrap()})).await;
     let delete = async {
         sqlx::query("DELETE FROM roles WHERE tenant_id = 'tenant-a' AND name = 'admin'")
             .execute(&admin)
@@ -234,7 +313,7 @@ async fn sqlite_catalogue() {
             .await
             .expect("drop");
     };
-    scenario(&h, delete, broken).await;
+    scenario(&hs, delete, broken).await;
     admin.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -243,18 +322,32 @@ async fn sqlite_catalogue() {
 async fn sqlite_missing_file_is_unavailable_never_allowed() {
     let dir = temp_dir("sqlite-missing");
     let file = dir.join("absent.db");
-    let (h, warnings) = Harness::new(json!({"sqlite": file.to_str().unwrap()})).await;
-    assert_eq!(warnings.len(), 1, "{warnings:?}");
-    assert!(
-        warnings[0].contains("tenant catalogue: reading roles failed"),
-        "{warnings:?}"
-    );
-    assert!(!file.exists(), "the catalogue must never create the file");
-    assert_eq!(
-        h.call("a", "admin_dashboard").await,
-        Seen::Status(503, "policy_unavailable".into())
-    );
-    assert_eq!(h.call("a", "calculator").await, Seen::Allowed);
+    for mode in MODES {
+        let (h, warnings) = Harness::new(json!({"sqlite": file.to_str().unwrap()}), mode).await;
+        assert_eq!(warnings.len(), 1, "{mode}: {warnings:?}");
+        assert!(
+            warnings[0].contains("tenant catalogue: reading roles failed"),
+            "{warnings:?}"
+        );
+        assert!(!file.exists(), "the catalogue must never create the file");
+        // Never loaded: no snapshot to fall back to, so only remote_required differs.
+        let want = if mode == "remote_required" {
+            assert!(
+                warnings[0].ends_with("answer 503 policy_unavailable until the catalogue loads")
+            );
+            Seen::Status(503, "policy_unavailable".into())
+        } else {
+            assert!(
+                warnings[0].ends_with("counts until the catalogue loads"),
+                "{warnings:?}"
+            );
+            Seen::Denied(DENIED.into())
+        };
+        for tool in ["admin_dashboard", "engineering_tools"] {
+            assert_eq!(h.call("a", tool).await, want, "{mode} {tool}");
+        }
+        assert_eq!(h.call("a", "calculator").await, Seen::Allowed, "{mode}");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -391,8 +484,7 @@ async fn postgres_catalogue() {
     for s in SCHEMA.iter().chain(ROWS.iter()) {
         sqlx::query(s).execute(&admin).await.expect(s);
     }
-    let (h, warnings) = Harness::new(json!({"postgres": pg.url()})).await;
-    assert!(warnings.is_empty(), "{warnings:?}");
+    let hs = harnesses(json!({"postgres": pg.url()})).await;
     let delete = async {
         sqlx::query("DELETE FROM roles WHERE tenant_id = 'tenant-a' AND name = 'admin'")
             .execute(&admin)
@@ -403,7 +495,7 @@ async fn postgres_catalogue() {
         admin.close().await;
         pg.stop(); // the database is down
     };
-    scenario(&h, delete, down).await;
+    scenario(&hs, delete, down).await;
     // The URL (which may hold a password) never appears in the runtime's Debug output.
-    assert!(!format!("{:?}", h.rt).contains("authsec@127.0.0.1"));
+    assert!(!format!("{:?}", hs[0].rt).contains("authsec@127.0.0.1"));
 }

@@ -77,8 +77,12 @@ impl Binding for Core {
                 headers: &headers,
                 body: &req.body,
             };
-            let check = rt.rt.check(&request);
-            match check.resolve().await {
+            let decision = if req.oversized {
+                rt.rt.check_oversized(&request)
+            } else {
+                rt.rt.check(&request).resolve().await
+            };
+            match decision {
                 Decision::Allow(a) => Outcome::Allow {
                     principal: serde_json::to_value(&*a.principal).unwrap_or_default(),
                     filter_tools_list: a.filter_tools_list,

@@ -1,6 +1,7 @@
 // The AuthSec blog's decorator example on Node (issue 16, docs/rbac.md): McpServer tools wrapped
 // with protectedByAuthSec, their requirements in the runtime's toolRbac, behind mountMcp. The
-// core hides and denies what the caller fails; an allowed tool gets args._user_info.
+// core hides and denies what the caller fails; an allowed tool gets args._user_info. Every
+// requirement is the blog post's (authsec-ai/sdk-authsec README.md, docs/rbac.md).
 //   AUTHSEC_ISSUER=... AUTHSEC_JWKS_URL=... AUTHSEC_RESOURCE_URI=... PORT=8080 node blog.mjs
 import express from 'express';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -13,13 +14,16 @@ export const TOOLS = [
   protectedByAuthSec({ toolName: 'calculator', description: 'Add (any signed-in user)' }, async (a) => text({ user: a._user_info.email })),
   protectedByAuthSec({ toolName: 'admin_dashboard', roles: ['admin'] }, async (a) => text({ user: a._user_info.email })),
   protectedByAuthSec({ toolName: 'view_analytics', resources: ['analytics'], scopes: ['read'], requireAll: true }, async (a) => text({ user: a._user_info.email })),
-  protectedByAuthSec({ toolName: 'view_reports', roles: ['manager', 'analyst'], resources: ['reports'] }, async () => text({ reports: 'ok' })),
+  protectedByAuthSec({ toolName: 'view_reports', roles: ['admin', 'manager', 'analyst'], requireAll: false }, async () => text({ reports: 'ok' })),
   protectedByAuthSec(
     { toolName: 'deploy_production', roles: ['admin', 'deployer'], scopes: ['write'], resources: ['production'], requireAll: true },
     async (a) => text({ deployed: true, by: a._user_info.email }),
   ),
-  protectedByAuthSec({ toolName: 'engineering_tools', groups: ['engineering'] }, async (a, extra) => text({ tenant: a._user_info.tenant_id, client: extra.authInfo.clientId })),
-  protectedByAuthSec({ toolName: 'sensitive_operations', roles: ['admin'], permissions: ['secrets:delete'], requireAll: true }, async () => text({ done: true })),
+  protectedByAuthSec({ toolName: 'engineering_tools', groups: ['engineering', 'devops'] }, async (a, extra) => text({ tenant: a._user_info.tenant_id, client: extra.authInfo.clientId })),
+  protectedByAuthSec(
+    { toolName: 'sensitive_operations', roles: ['admin', 'superuser'], groups: ['security-team'], scopes: ['write', 'admin'], resources: ['production', 'sensitive-data'], requireAll: true },
+    async () => text({ done: true }),
+  ),
 ];
 
 function mcpServer() {

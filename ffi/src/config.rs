@@ -13,7 +13,7 @@ use crate::text::authsec_text;
 /// The configuration as the JSON `authsec_runtime_new` takes. `Serialize` redacts the secret
 /// (so a logged configuration never carries it); here the caller gets back its own input, which
 /// must stay usable, so the secret is written in clear into this one document.
-fn to_value(config: &Config) -> Result<serde_json::Value, Fail> {
+pub(crate) fn to_value(config: &Config) -> Result<serde_json::Value, Fail> {
     let mut v = serde_json::to_value(config).map_err(|_| {
         Fail::new(
             authsec_status::Internal,

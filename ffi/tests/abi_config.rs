@@ -182,3 +182,104 @@ fn failures_leave_outputs_untouched() {
         assert_eq!(out, sentinel);
     }
 }
+
+fn add_tool_rbac(
+    config: &str,
+    tool: &str,
+    req: &str,
+) -> Result<serde_json::Value, (String, String)> {
+    // SAFETY: valid pointers for the duration of the call.
+    text_call(|o, e| unsafe {
+        authsec_config_add_tool_rbac(
+            config.as_ptr().cast(),
+            config.len(),
+            tool.as_ptr().cast(),
+            tool.len(),
+            req.as_ptr().cast(),
+            req.len(),
+            o,
+            e,
+        )
+    })
+}
+
+/// `authsec_config_add_tool_rbac`: the C registration API fills the core's `tool_rbac` table
+/// (the configuration otherwise as given), with the core's rules and messages, and the
+/// registered table decides in a runtime built from the result.
+#[test]
+fn add_tool_rbac_registers_with_the_core_rules() {
+    let base = r#"{"issuer": "https://as.example.com", "jwks_url": "https://as.example.com/jwks",
+        "resource_uri": "https://mcp.example.com/mcp", "introspection_client_secret": "s3cret"}"#;
+    let deploy = r#"{"roles": ["admin", "deployer"], "scopes": ["write"], "resources": ["production"], "require_all": true}"#;
+    let cfg = add_tool_rbac(base, " deploy_production ", deploy).unwrap();
+    assert_eq!(
+        cfg["tool_rbac"],
+        serde_json::json!({"deploy_production": {"roles": ["admin", "deployer"], "groups": [],
+            "resources": ["production"], "scopes": ["write"], "permissions": [], "require_all": true}})
+    );
+    assert_eq!(cfg["issuer"], "https://as.example.com");
+    assert_eq!(cfg["introspection_client_secret"], "s3cret");
+    let text = cfg.to_string();
+    // Again with the same requirement: unchanged; a second tool is added.
+    let same = add_tool_rbac(&text, "deploy_production", deploy).unwrap();
+    assert_eq!(same["tool_rbac"], cfg["tool_rbac"]);
+    let two = add_tool_rbac(&text, "calculator", "{}").unwrap();
+    assert_eq!(two["tool_rbac"].as_object().unwrap().len(), 2);
+    assert!(validate(&two.to_string()).is_ok());
+    let err = |name: &str, msg: &str| Err((name.to_string(), msg.to_string()));
+    assert_eq!(
+        add_tool_rbac(&text, "deploy_production", r#"{"roles": ["admin"]}"#),
+        err(
+            "config_invalid",
+            "tool_rbac['deploy_production'] is registered twice with different requirements"
+        )
+    );
+    assert_eq!(
+        add_tool_rbac(&text, "t", r#"{"roles": [""]}"#),
+        err(
+            "config_invalid",
+            "tool_rbac['t'].roles contains an empty value"
+        )
+    );
+    assert_eq!(
+        add_tool_rbac(&text, " ", "{}"),
+        err("config_invalid", "tool_rbac contains an empty tool name")
+    );
+    let (name, message) = add_tool_rbac(&text, "t", r#"{"role": ["admin"]}"#).unwrap_err();
+    assert_eq!(name, "config_invalid");
+    assert!(
+        message.starts_with("invalid tool_rbac requirement JSON: unknown field `role`"),
+        "{message}"
+    );
+    let (name, _) = add_tool_rbac(r#"{"nope": 1}"#, "t", "{}").unwrap_err();
+    assert_eq!(name, "config_invalid");
+    // NULL and invalid UTF-8 for the tool: usage errors, nothing written.
+    let raw = |tool: *const u8, len: usize| {
+        let mut out: *mut authsec_text = ptr::null_mut();
+        let mut e = ptr::null_mut();
+        // SAFETY: `tool` is NULL (refused before any read) or points to `len` readable bytes.
+        let st = unsafe {
+            authsec_config_add_tool_rbac(
+                base.as_ptr().cast(),
+                base.len(),
+                tool.cast(),
+                len,
+                deploy.as_ptr().cast(),
+                deploy.len(),
+                &mut out,
+                &mut e,
+            )
+        };
+        assert!(out.is_null(), "output written on failure");
+        (st, take_error(e).1)
+    };
+    assert_eq!(
+        raw(ptr::null(), 3),
+        (authsec_status::NullParameter, "null_parameter".to_string())
+    );
+    let bad = [0xffu8, 0xfe];
+    assert_eq!(
+        raw(bad.as_ptr(), bad.len()),
+        (authsec_status::InvalidUtf8, "invalid_utf8".to_string())
+    );
+}

@@ -106,19 +106,20 @@ fn check(rt: &Rt, req: &Req) -> Outcome<Dec> {
     let mut err: *mut authsec_error = ptr::null_mut();
     // SAFETY: every pointer/length pair describes live memory owned by `req` and `headers`.
     let st = unsafe {
-        authsec_runtime_check_request(
-            rt.0,
+        let (m, ml, p, pl) = (
             req.method.as_ptr().cast(),
             req.method.len(),
             req.path.as_ptr().cast(),
             req.path.len(),
-            headers.as_ptr(),
-            headers.len(),
-            req.body.as_ptr(),
-            req.body.len(),
-            &mut d,
-            &mut err,
-        )
+        );
+        let (hs, hl) = (headers.as_ptr(), headers.len());
+        if req.oversized {
+            // The host stopped reading the body: the oversized-body call takes none.
+            authsec_runtime_check_oversized(rt.0, m, ml, p, pl, hs, hl, &mut d, &mut err)
+        } else {
+            let (b, bl) = (req.body.as_ptr(), req.body.len());
+            authsec_runtime_check_request(rt.0, m, ml, p, pl, hs, hl, b, bl, &mut d, &mut err)
+        }
     };
     if st != authsec_status::Ok {
         let f = failure(st, err);

@@ -120,7 +120,16 @@ test('request shapes: header pairs, flat raw headers, header objects, string and
   assert.throws(() => rt.check({ method: 'POST', path: '/mcp', headers: 'x' }), { code: 'invalid_input' });
   assert.throws(() => rt.check({ method: 'POST', path: '/mcp', body: 42 }), { code: 'invalid_input' });
   assert.throws(() => rt.filterResponse({}, 'application/json', '{}'), { code: 'invalid_input' });
+  // checkOversized: the whole-body answer without a body (413; the metadata document on its path).
+  const over = rt.checkOversized({ method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}`]] });
+  assert.equal(over.kind, 'respond');
+  assert.equal(over.status, 413);
+  assert.deepEqual(JSON.parse(Buffer.from(over.body).toString()), { error: 'invalid_request', error_description: 'request body exceeds max_body_bytes (4194304)' });
+  assert.deepEqual(rt.checkOversized({ method: 'GET', path: rt.metadataPath }), rt.metadata());
+  assert.throws(() => rt.checkOversized(null), { code: 'invalid_input', message: 'request must be an object' });
+  assert.throws(() => rt.checkOversized({ method: 1 }), { code: 'invalid_input' });
   rt.close();
+  assert.throws(() => rt.checkOversized({ method: 'GET', path: '/' }), { code: 'invalid_input', message: 'the runtime is closed' });
   assert.throws(() => rt.check({ method: 'GET', path: '/' }), { code: 'invalid_input', message: 'the runtime is closed' });
   await assert.rejects(rt.startup(), { code: 'invalid_input' });
 });

@@ -47,13 +47,15 @@ function decision(d) {
 
 function request(r) {
   if (r === null || typeof r !== 'object') throw new ProtocolError('request must be an object');
-  return { method: r.method, path: r.path, headers: r.headers, body: Buffer.from(r.body_base64 ?? '', 'base64') };
+  return { method: r.method, path: r.path, headers: r.headers, body: Buffer.from(r.body_base64 ?? '', 'base64'), oversized: r.oversized === true };
 }
 
 // One check, as its own answer (a rejected check is an error answer, not a protocol failure).
 async function check(req) {
   try {
-    return { ok: true, decision: decision(await runtime().check(req)) };
+    // oversized: the host stopped reading the body, so the oversized-body call gets none.
+    const d = req.oversized ? runtime().checkOversized(req) : await runtime().check(req);
+    return { ok: true, decision: decision(d) };
   } catch (e) {
     return failure(e);
   }

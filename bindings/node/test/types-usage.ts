@@ -22,6 +22,8 @@ async function usage(): Promise<void> {
   );
   const warnings: string[] = await rt.startup();
   const d: Decision = await rt.check({ method: 'POST', path: '/mcp', headers: [['authorization', 'Bearer x']], body: '{}' });
+  const over: Decision = rt.checkOversized({ method: 'POST', path: '/mcp', headers: [['origin', 'https://app.example.com']] });
+  void over;
   if (d.kind === 'allow') {
     const s: string = d.principal.subject;
     const f: FilterOutcome = rt.filterResponse(d, 'application/json', Buffer.from('{}'));

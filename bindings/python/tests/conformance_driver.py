@@ -59,7 +59,11 @@ class Driver:
 
     def check(self, req: Any) -> dict[str, Any]:
         try:
-            d = self.runtime().check(*self.request(req))
+            method, path, headers, body = self.request(req)
+            if req.get("oversized") is True:  # the host stopped reading the body: none is passed
+                d = self.runtime().check_oversized(method, path, headers)
+            else:
+                d = self.runtime().check(method, path, headers, body)
             return {"ok": True, "decision": self.decision(d)}
         except Exception as e:  # a refused check is an error answer
             return failure(e)

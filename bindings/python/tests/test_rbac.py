@@ -54,16 +54,22 @@ def test_blog_server_behind_mount_mcp(kind: str, oidc: AuthServer, mcp_ports: di
 
     async def flow(session: ClientSession) -> dict[str, Any]:
         listed = await session.list_tools()
-        out: dict[str, Any] = {"names": sorted(t.name for t in listed.tools)}
+        out: dict[str, Any] = {"names": sorted(t.name for t in listed.tools),
+                               "schemas": {t.name: t.input_schema for t in listed.tools}}
         for name in ("calculator", "admin_dashboard", "view_analytics", "engineering_tools",
                      "deploy_production", "view_reports", "sensitive_operations"):
-            out[name] = await session.call_tool(name, {})
+            out[name] = await session.call_tool(name, {"a": 2, "b": 3.5} if name == "calculator" else {})
         return out
 
     with Served(app, port):
         out = asyncio.run(session_run(url, token, flow))
         # the list shows exactly the tools the blog's user passes
-        assert out["names"] == ["admin_dashboard", "calculator", "engineering_tools", "view_analytics"]
+        assert out["names"] == ["admin_dashboard", "calculator", "engineering_tools", "view_analytics", "view_reports"]
+        # each tool declares its decorator's inputSchema (the seed's default: an empty object)
+        assert out["schemas"]["calculator"] == blog_server.CALCULATOR_SCHEMA
+        assert out["schemas"]["admin_dashboard"] == {"type": "object", "properties": {}}
+        # and gets the client's arguments object whole, with _user_info added
+        assert json.loads(text_of(out["calculator"]))["result"] == 5.5
         for name in ("calculator", "admin_dashboard", "view_analytics"):
             assert out[name].is_error is not True, text_of(out[name])
             assert json.loads(text_of(out[name]))["user"] == "dev@example.com"  # _user_info inside the tool
@@ -75,8 +81,9 @@ def test_blog_server_behind_mount_mcp(kind: str, oidc: AuthServer, mcp_ports: di
         meta = (denied.meta or {}).get("authsec", {})
         assert meta == {"error": "insufficient_scope", "status": 403,
                         "error_description": "RBAC denied: missing required resources", "tool": "deploy_production"}
-        assert (out["view_reports"].meta or {})["authsec"]["error_description"] == "RBAC denied: no RBAC requirement satisfied"
-        assert (out["sensitive_operations"].meta or {})["authsec"]["error_description"] == "RBAC denied: missing required permissions"
+        assert out["view_reports"].is_error is not True and json.loads(text_of(out["view_reports"])) == {"reports": "ok"}
+        assert (out["sensitive_operations"].meta or {})["authsec"]["error_description"] == \
+            "RBAC denied: missing required groups, resources"
         # a client that is not JSON-RPC gets the 403 with the reason
         status, headers, body = http("POST", url, {"method": "tools/call", "params": {"name": "deploy_production"}},
                                      {"Authorization": f"Bearer {token}", "Accept": "application/json, text/event-stream"})
@@ -151,3 +158,43 @@ def test_wrapper_reads_the_request_context_and_never_a_finished_request() -> Non
     finally:
         _user_info_ctx.reset(token)
     assert seen == [("u-1", "u-1", "t-1")]
+
+
+def test_server_tools_declare_the_decorator_schema_and_refuse_what_they_cannot_map() -> None:
+    from mcp.server.mcpserver import MCPServer
+
+    from authsec_sdk.server_tools import add_fastmcp_tools, mcpserver_tools
+
+    schema = {"type": "object", "properties": {"q": {"type": "string"}}, "required": ["q"]}
+
+    @mcp_tool(name="echo", inputSchema=schema)
+    async def echo(arguments: dict[str, Any]) -> list[dict[str, Any]]:
+        return [{"type": "text", "text": json.dumps(arguments)}]
+
+    async def run() -> tuple[Any, Any]:
+        server = MCPServer("t", tools=mcpserver_tools(echo))
+        listed = await server.list_tools()
+        return listed, await server.call_tool("echo", {"q": "x", "extra": [1]})
+
+    listed, called = asyncio.run(run())
+    assert [(t.name, t.input_schema) for t in listed] == [("echo", schema)]
+    assert json.loads(called.content[0].text) == {"q": "x", "extra": [1]}
+    schema["properties"] = {}  # the registered schema is a copy
+    assert listed[0].input_schema["properties"] == {"q": {"type": "string"}}
+
+    async def plain(arguments: dict[str, Any]) -> list[Any]:
+        return []
+
+    with pytest.raises(TypeError, match="not made with protected_by_AuthSec or mcp_tool"):
+        mcpserver_tools(plain)
+
+    @protected_by_AuthSec("arr", inputSchema={"type": "array"})
+    async def arr(arguments: dict[str, Any]) -> list[Any]:
+        return []
+
+    with pytest.raises(ValueError, match="inputSchema must be a JSON Schema object"):
+        mcpserver_tools(arr)
+    from fastmcp import FastMCP
+
+    with pytest.raises(ValueError, match="inputSchema must be a JSON Schema object"):
+        add_fastmcp_tools(FastMCP("f"), arr)

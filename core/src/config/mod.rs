@@ -419,6 +419,30 @@ fn blank(s: &str) -> bool {
 }
 
 impl Config {
+    /// RBAC registration (the C and Go APIs, and every binding's decorator table): add one
+    /// tool's requirement to `tool_rbac` (creating the table). The tool name is trimmed; a
+    /// blank name or a blank value is refused as `validate` refuses it; registering a tool again
+    /// with the same requirement is a no-op, with a different one `config_invalid` (two
+    /// decorators disagreeing must not let the later one silently widen or narrow the rule).
+    pub fn register_tool_rbac(&mut self, tool: &str, requirement: RbacRequirement) -> Result<()> {
+        let tool = tool.trim();
+        let one: ToolRbac = [(tool.to_string(), requirement.clone())].into();
+        rbac::validate(Some(&one), &RbacClaims::default(), None, python_repr)
+            .map_err(Error::config)?;
+        let table = self.tool_rbac.get_or_insert_with(Default::default);
+        match table.get(tool) {
+            Some(old) if *old != requirement => Err(Error::config(format!(
+                "tool_rbac[{}] is registered twice with different requirements",
+                python_repr(tool)
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                table.insert(tool.to_string(), requirement);
+                Ok(())
+            }
+        }
+    }
+
     /// Parse a configuration from JSON text. Unknown fields are rejected with an error naming
     /// the field. The result is not yet validated (see [`Config::validate`]).
     pub fn from_json(text: &str) -> Result<Config> {
@@ -764,6 +788,42 @@ pub(crate) fn python_repr(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn register_tool_rbac_adds_refuses_blanks_and_conflicts() {
+        let mut c = Config::default();
+        let req = |v: serde_json::Value| -> RbacRequirement { serde_json::from_value(v).unwrap() };
+        c.register_tool_rbac(
+            " deploy ",
+            req(serde_json::json!({"roles": ["admin"], "require_all": true})),
+        )
+        .unwrap();
+        // The same again is a no-op; a different one is refused and changes nothing.
+        c.register_tool_rbac(
+            "deploy",
+            req(serde_json::json!({"roles": ["admin"], "require_all": true})),
+        )
+        .unwrap();
+        let e = c
+            .register_tool_rbac("deploy", req(serde_json::json!({"roles": ["other"]})))
+            .unwrap_err();
+        assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+        assert_eq!(
+            e.message(),
+            "tool_rbac['deploy'] is registered twice with different requirements"
+        );
+        let e = c
+            .register_tool_rbac("x", req(serde_json::json!({"roles": [" "]})))
+            .unwrap_err();
+        assert_eq!(e.message(), "tool_rbac['x'].roles contains an empty value");
+        let e = c
+            .register_tool_rbac("  ", RbacRequirement::default())
+            .unwrap_err();
+        assert_eq!(e.message(), "tool_rbac contains an empty tool name");
+        let table = c.tool_rbac.as_ref().unwrap();
+        assert_eq!(table.len(), 1);
+        assert_eq!(table["deploy"].roles, vec!["admin".to_string()]);
+    }
 
     #[test]
     fn a_mistyped_secret_is_refused_without_echoing_it() {

@@ -9,6 +9,7 @@
 
 pub(crate) mod catalogue;
 pub(crate) mod rbac;
+pub(crate) mod refresh;
 pub(crate) mod remote;
 pub(crate) mod resources;
 

@@ -18,7 +18,8 @@ use crate::token::user_info::UserInfo;
 pub enum TenantAnswer {
     /// The tenant's catalogue.
     Found(Arc<TenantCatalogue>),
-    /// The tenant has no catalogue: nothing in its tokens counts.
+    /// The tenant has no catalogue (or the catalogue is down in a mode where nothing then
+    /// counts, `catalogue::Outage`): nothing in its tokens counts.
     Unknown,
     /// The catalogue cannot answer now (no fresh enough entry): RBAC decisions are 503
     /// `policy_unavailable` with this description, never an allow.

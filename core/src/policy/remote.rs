@@ -5,7 +5,6 @@
 //! [`PolicySource`]. Decisions read a snapshot and never wait for a refresh once a map exists.
 
 use std::fmt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
@@ -17,6 +16,7 @@ use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
 use crate::clock::{secs_f64, Clock};
 use crate::config::{Config, PolicyMode};
+use crate::policy::refresh::{servable, Refresher};
 use crate::policy::{PolicySource, PolicyView, ToolMap};
 
 /// Why the remote policy is not usable.
@@ -103,9 +103,7 @@ pub struct ScopeMatrix {
     clock: Arc<dyn Clock>,
     settings: CacheSettings,
     state: RwLock<State>,
-    refreshing: AtomicBool,
-    idle: tokio::sync::Notify,
-    spawner: RwLock<Option<tokio::runtime::Handle>>,
+    refresher: Refresher,
 }
 
 /// The policy document's shape of interest.
@@ -225,15 +223,13 @@ impl ScopeMatrix {
                 backoff: secs_f64(cfg.scope_matrix_backoff_seconds),
             },
             state: RwLock::new(State::default()),
-            refreshing: AtomicBool::new(false),
-            idle: tokio::sync::Notify::new(),
-            spawner: RwLock::new(tokio::runtime::Handle::try_current().ok()),
+            refresher: Refresher::new(),
         }
     }
 
     /// Remember the tokio runtime that runs background refreshes.
     pub(crate) fn set_spawner(&self, handle: tokio::runtime::Handle) {
-        *self.spawner.write().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        self.refresher.set_spawner(handle);
     }
 
     /// Fetch the policy now and update the cache (errors are recorded, then returned).
@@ -315,47 +311,23 @@ impl ScopeMatrix {
     }
 
     /// Start one background refresh when the map is older than the TTL and no backoff applies;
-    /// concurrent callers after expiry start exactly one.
+    /// concurrent callers after expiry start exactly one ([`Refresher`]).
     fn maybe_refresh(self: &Arc<Self>, s: &State, now: Duration) {
         let expired = s
             .fetched_at
             .is_none_or(|f| now.saturating_sub(f) > self.settings.ttl);
-        let backoff_over = s.next_refresh_at.is_none_or(|n| now > n);
-        if !(expired && backoff_over) {
-            return;
-        }
-        let Some(handle) = self
-            .spawner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        else {
-            return;
-        };
-        if self
-            .refreshing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
+        if !Refresher::due(expired, s.next_refresh_at, now) {
             return;
         }
         let this = self.clone();
-        handle.spawn(async move {
+        self.refresher.spawn(async move {
             let _ = this.fetch_and_cache().await;
-            this.refreshing.store(false, Ordering::Release);
-            this.idle.notify_waiters();
         });
     }
 
     /// Wait until no background refresh is running (for tests and orderly shutdown).
     pub async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if !self.refreshing.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
+        self.refresher.wait_idle().await;
     }
 
     /// The map to decide with (reference `get_cached`): `Ok(None)` when never fetched.
@@ -366,10 +338,12 @@ impl ScopeMatrix {
         let age = s.fetched_at.map(|f| now.saturating_sub(f));
         match (&s.tool_map, &s.last_err) {
             (None, Some(e)) => Err(e.to_string()),
-            (Some(_), Some(e)) if age.is_none_or(|a| a > self.settings.max_stale) => Err(format!(
-                "scope matrix cache stale (age={}s) and last refresh failed: {e}",
-                age.unwrap_or_default().as_secs()
-            )),
+            (Some(_), Some(e)) if age.is_none_or(|a| !servable(a, self.settings.max_stale)) => {
+                Err(format!(
+                    "scope matrix cache stale (age={}s) and last refresh failed: {e}",
+                    age.unwrap_or_default().as_secs()
+                ))
+            }
             (m, _) => Ok(m.clone()),
         }
     }
@@ -381,7 +355,8 @@ impl ScopeMatrix {
         self.maybe_refresh(&s, now);
         let age = s.fetched_at.map(|f| now.saturating_sub(f));
         if s.last_err.is_some()
-            && (s.scopes_supported.is_none() || age.is_none_or(|a| a > self.settings.max_stale))
+            && (s.scopes_supported.is_none()
+                || age.is_none_or(|a| !servable(a, self.settings.max_stale)))
         {
             return None;
         }

@@ -253,15 +253,17 @@ test("the blog's protectedByAuthSec tools on McpServer: the list shows exactly t
   const client = await connect(blogServer.url, await token('mcp-blog', 'read write', blogResource));
   try {
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
-    assert.deepEqual(names, ['admin_dashboard', 'calculator', 'engineering_tools', 'view_analytics']);
+    assert.deepEqual(names, ['admin_dashboard', 'calculator', 'engineering_tools', 'view_analytics', 'view_reports']);
     for (const name of ['calculator', 'admin_dashboard', 'view_analytics']) {
       const r = await client.callTool({ name, arguments: {} });
       assert.notEqual(r.isError, true, name);
       assert.equal(JSON.parse(r.content[0].text).user, 'dev@example.com', name);
     }
+    const reports = await client.callTool({ name: 'view_reports', arguments: {} });
+    assert.deepEqual(JSON.parse(reports.content[0].text), { reports: 'ok' });
     const eng = await client.callTool({ name: 'engineering_tools', arguments: {} });
     assert.deepEqual(JSON.parse(eng.content[0].text), { tenant: 'tenant-a', client: 'mcp-blog' });
-    const reasons = { deploy_production: 'missing required resources', view_reports: 'no RBAC requirement satisfied', sensitive_operations: 'missing required permissions' };
+    const reasons = { deploy_production: 'missing required resources', sensitive_operations: 'missing required groups, resources' };
     for (const [name, reason] of Object.entries(reasons)) {
       const r = await client.callTool({ name, arguments: {} });
       assert.equal(r.isError, true, name);

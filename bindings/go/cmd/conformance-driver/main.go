@@ -67,6 +67,8 @@ type request struct {
 	Path       string      `json:"path"`
 	Headers    [][2]string `json:"headers"`
 	BodyBase64 string      `json:"body_base64"`
+	// Oversized: the host stopped reading the body; decide with CheckOversized (no body).
+	Oversized bool `json:"oversized"`
 }
 
 type obj = map[string]any
@@ -114,20 +116,32 @@ func (d *driver) decision(dec *authsec.Decision) (obj, error) {
 	return nil, fmt.Errorf("unknown decision kind %d", dec.Kind)
 }
 
-func toRequest(r *request) (authsec.Request, error) {
+func toRequest(r *request) (checked, error) {
 	if r == nil {
-		return authsec.Request{}, perr("request must be an object")
+		return checked{}, perr("request must be an object")
 	}
 	body, err := base64.StdEncoding.DecodeString(r.BodyBase64)
 	if err != nil {
-		return authsec.Request{}, perr("body_base64 is not base64")
+		return checked{}, perr("body_base64 is not base64")
 	}
-	return authsec.Request{Method: r.Method, Path: r.Path, Headers: r.Headers, Body: body}, nil
+	return checked{authsec.Request{Method: r.Method, Path: r.Path, Headers: r.Headers, Body: body}, r.Oversized}, nil
+}
+
+// checked is a request to decide, and whether with CheckOversized.
+type checked struct {
+	req       authsec.Request
+	oversized bool
 }
 
 // check is one check as its own answer (a refused check is an error answer).
-func (d *driver) check(rt *authsec.Runtime, req authsec.Request) obj {
-	dec, err := rt.Check(req)
+func (d *driver) check(rt *authsec.Runtime, c checked) obj {
+	var dec *authsec.Decision
+	var err error
+	if c.oversized {
+		dec, err = rt.CheckOversized(c.req)
+	} else {
+		dec, err = rt.Check(c.req)
+	}
 	if err != nil {
 		return failure(err)
 	}

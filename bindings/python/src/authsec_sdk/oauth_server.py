@@ -96,7 +96,8 @@ def _rpc_app(tools: dict[str, Tool], app_name: str) -> Any:
             return
         method = req.get("method")
         rid = req.get("id")
-        params = req.get("params") if isinstance(req.get("params"), dict) else {}
+        raw_params = req.get("params")
+        params: dict[str, Any] = raw_params if isinstance(raw_params, dict) else {}
         if method == "notifications/initialized" or (isinstance(method, str) and method.startswith("notifications/")):
             await _answer(send, 202, None)
             return
@@ -115,7 +116,8 @@ def _rpc_app(tools: dict[str, Tool], app_name: str) -> Any:
             result = {"tools": [t[0] for t in tools.values()]}
         elif method == "tools/call":
             name = params.get("name")
-            args = params.get("arguments") if isinstance(params.get("arguments"), dict) else {}
+            raw_args = params.get("arguments")
+            args: dict[str, Any] = raw_args if isinstance(raw_args, dict) else {}
             tool = tools.get(name) if isinstance(name, str) else None
             if tool is None:
                 result = {"content": _content({"error": f"Unknown tool: {name}"})}

@@ -1,27 +1,53 @@
 //! Database-backed tenant catalogues (issue 16 "database-backed validation"): the whole
 //! catalogue is held in memory as a snapshot, loaded at startup and reloaded in the background
-//! once it is older than the TTL (one refresh however many requests arrive), so the hot path
-//! never waits for the database. While reloads fail a snapshot is served up to `stale_seconds`
-//! old; after that, and before the first load, the tenant answer is `Unavailable` (RBAC-gated
-//! calls are 503 `policy_unavailable`, never an allow).
+//! once it is older than the TTL (one reload however many requests arrive, through the shared
+//! [`Refresher`]), so the hot path never waits for the database. While reloads fail a snapshot
+//! is served up to `stale_seconds` old; after that, and before the first load, the catalogue is
+//! unavailable and degrades as the policy mode says ([`Outage`], docs/rbac.md): a 503 in
+//! `remote_required`, the last snapshot in `remote_with_local_fallback`, nothing counting in
+//! `local_only` and `open`. Never an allow for a value the catalogue never held.
 
 pub(crate) mod db;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 use crate::clock::{secs_f64, Clock};
-use crate::config::{RbacCatalogue, TenantCatalogue};
+use crate::config::{PolicyMode, RbacCatalogue, TenantCatalogue};
 use crate::policy::rbac::{Catalogue, TenantAnswer};
+use crate::policy::refresh::{servable, Refresher};
+
+/// What an unavailable catalogue (never loaded, or older than the stale window with its
+/// reloads failing) answers, from the policy mode (reference §4.6 read for the catalogue).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outage {
+    /// `remote_required`: the policy source is required, RBAC-gated tools are 503
+    /// `policy_unavailable`.
+    Refuse,
+    /// `remote_with_local_fallback`: the last snapshot that loaded is the local fallback and
+    /// keeps serving past the stale window; with none yet, nothing counts.
+    LastSnapshot,
+    /// `local_only`, `open`: the decision stays local and definite: the caller holds nothing
+    /// that counts (a tool with a requirement category is a 403 RBAC denial).
+    NothingCounts,
+}
+
+impl Outage {
+    /// The outage rule of a policy mode (resolved, never `unset`).
+    pub fn of(mode: PolicyMode) -> Outage {
+        match mode {
+            PolicyMode::RemoteRequired => Outage::Refuse,
+            PolicyMode::RemoteWithLocalFallback => Outage::LastSnapshot,
+            _ => Outage::NothingCounts,
+        }
+    }
+}
 
 struct Snapshot {
     tenants: HashMap<String, Arc<TenantCatalogue>>,
     loaded_at: Option<Duration>,
-    attempted_at: Option<Duration>,
+    next_attempt_at: Option<Duration>,
     last_error: Option<String>,
 }
 
@@ -32,10 +58,9 @@ pub struct DbCatalogue {
     ttl: Duration,
     stale: Duration,
     timeout: Duration,
+    outage: Outage,
     state: RwLock<Snapshot>,
-    refreshing: AtomicBool,
-    idle: Notify,
-    spawner: RwLock<Option<tokio::runtime::Handle>>,
+    refresher: Refresher,
 }
 
 impl std::fmt::Debug for DbCatalogue {
@@ -45,11 +70,13 @@ impl std::fmt::Debug for DbCatalogue {
 }
 
 impl DbCatalogue {
-    /// The catalogue of a database `config` (`None` for an inline one). No I/O here.
+    /// The catalogue of a database `config` (`None` for an inline one), degrading as `outage`
+    /// says. No I/O here.
     pub fn new(
         config: &RbacCatalogue,
         clock: Arc<dyn Clock>,
         timeout: Duration,
+        outage: Outage,
     ) -> Result<Option<Arc<DbCatalogue>>, String> {
         let Some(db) = db::Db::from_config(config, timeout)? else {
             return Ok(None);
@@ -60,21 +87,25 @@ impl DbCatalogue {
             ttl: secs_f64(config.ttl_seconds),
             stale: secs_f64(config.stale_seconds),
             timeout,
+            outage,
             state: RwLock::new(Snapshot {
                 tenants: HashMap::new(),
                 loaded_at: None,
-                attempted_at: None,
+                next_attempt_at: None,
                 last_error: None,
             }),
-            refreshing: AtomicBool::new(false),
-            idle: Notify::new(),
-            spawner: RwLock::new(tokio::runtime::Handle::try_current().ok()),
+            refresher: Refresher::new(),
         })))
+    }
+
+    /// How this catalogue degrades while unavailable.
+    pub fn outage(&self) -> Outage {
+        self.outage
     }
 
     /// Remember the tokio runtime that runs background reloads.
     pub fn set_spawner(&self, handle: tokio::runtime::Handle) {
-        *self.spawner.write().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        self.refresher.set_spawner(handle);
     }
 
     /// Load the whole catalogue now (startup, tests); on failure the old snapshot stays.
@@ -98,51 +129,22 @@ impl DbCatalogue {
 
     /// Wait until no background reload is running.
     pub async fn wait_idle(&self) {
-        loop {
-            let notified = self.idle.notified();
-            if !self.refreshing.load(Ordering::Acquire) {
-                return;
-            }
-            notified.await;
-        }
+        self.refresher.wait_idle().await;
     }
 
-    /// Start one background reload, unless one ran less than the backoff (the TTL, at most
+    /// Start one background reload, unless one started less than the backoff (the TTL, at most
     /// 10 s) ago: a database that is down is not hammered by every request.
     fn refresh_in_background(self: &Arc<Self>, now: Duration) {
         {
             let mut s = self.state.write().unwrap_or_else(|e| e.into_inner());
-            let backoff = self.ttl.min(Duration::from_secs(10));
-            if s.attempted_at
-                .is_some_and(|a| now.saturating_sub(a) < backoff)
-            {
+            if !Refresher::due(true, s.next_attempt_at, now) || self.refresher.running() {
                 return;
             }
-            if self.refreshing.load(Ordering::Acquire) {
-                return;
-            }
-            s.attempted_at = Some(now);
-        }
-        let Some(handle) = self
-            .spawner
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-        else {
-            return;
-        };
-        if self
-            .refreshing
-            .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
-            .is_err()
-        {
-            return;
+            s.next_attempt_at = Some(now.saturating_add(self.ttl.min(Duration::from_secs(10))));
         }
         let this = self.clone();
-        handle.spawn(async move {
+        self.refresher.spawn(async move {
             let _ = this.load().await;
-            this.refreshing.store(false, Ordering::Release);
-            this.idle.notify_waiters();
         });
     }
 }
@@ -156,24 +158,23 @@ impl Catalogue for SharedDbCatalogue {
         let now = c.clock.now();
         let (answer, expired) = {
             let s = c.state.read().unwrap_or_else(|e| e.into_inner());
-            match s.loaded_at {
-                None => (
-                    TenantAnswer::Unavailable("tenant catalogue not loaded".into()),
-                    true,
-                ),
-                Some(at) => {
-                    let age = now.saturating_sub(at);
-                    let answer = if age > c.stale.max(c.ttl) {
-                        TenantAnswer::Unavailable("tenant catalogue unavailable".into())
-                    } else {
-                        match s.tenants.get(tenant) {
-                            Some(t) => TenantAnswer::Found(t.clone()),
-                            None => TenantAnswer::Unknown,
-                        }
-                    };
-                    (answer, age > c.ttl)
+            let lookup = || match s.tenants.get(tenant) {
+                Some(t) => TenantAnswer::Found(t.clone()),
+                None => TenantAnswer::Unknown,
+            };
+            let age = s.loaded_at.map(|at| now.saturating_sub(at));
+            let answer = match (age, c.outage) {
+                (Some(a), _) if servable(a, c.stale.max(c.ttl)) => lookup(),
+                (Some(_), Outage::LastSnapshot) => lookup(),
+                (_, Outage::NothingCounts | Outage::LastSnapshot) => TenantAnswer::Unknown,
+                (None, Outage::Refuse) => {
+                    TenantAnswer::Unavailable("tenant catalogue not loaded".into())
                 }
-            }
+                (Some(_), Outage::Refuse) => {
+                    TenantAnswer::Unavailable("tenant catalogue unavailable".into())
+                }
+            };
+            (answer, age.is_none_or(|a| a > c.ttl))
         };
         if expired {
             c.refresh_in_background(now);

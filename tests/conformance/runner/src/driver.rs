@@ -268,12 +268,16 @@ fn outcome(answer: Result<Value, Failure>) -> Outcome<u64> {
 }
 
 fn request(req: &Req) -> Value {
-    json!({
+    let mut r = json!({
         "method": req.method,
         "path": req.path,
         "headers": req.headers.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
         "body_base64": B64.encode(&req.body),
-    })
+    });
+    if req.oversized {
+        r["oversized"] = Value::Bool(true);
+    }
+    r
 }
 
 /// A driver program as a [`Binding`]. Spawn one per run with [`Driver::spawn`]; it holds one

@@ -38,6 +38,9 @@ pub struct Req {
     pub headers: Vec<(String, String)>,
     /// Body bytes.
     pub body: Vec<u8>,
+    /// Decide with the oversized-body call (`Runtime::check_oversized`): the host stopped
+    /// reading `body`, which that call does not take.
+    pub oversized: bool,
 }
 
 /// An answer the runtime writes itself.
@@ -458,6 +461,7 @@ fn build_request(r: &vector::Request) -> Result<Req, String> {
         path: r.path.clone().unwrap_or_else(|| "/mcp".into()),
         headers: r.headers.clone(),
         body: r.body()?,
+        oversized: r.oversized,
     })
 }
 

@@ -167,6 +167,10 @@ pub struct Request {
     body: Option<String>,
     body_base64: Option<String>,
     body_repeat: Option<Repeat>,
+    /// The host stopped reading the body (over `max_body_bytes`): decided with the binding's
+    /// oversized-body call, which gets no body (a binding over HTTP sends the body as given).
+    #[serde(default)]
+    pub oversized: bool,
 }
 
 /// A large body without a large file.
