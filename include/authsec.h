@@ -98,6 +98,11 @@ enum authsec_status
    */
   AUTHSEC_STATUS_SESSION_STORE_UNAVAILABLE = 350,
   /*
+   The AuthSec services API (service credentials) failed, refused, or answered something
+   unusable.
+   */
+  AUTHSEC_STATUS_SERVICES_ERROR = 360,
+  /*
    An internal invariant did not hold; treat as a denial.
    */
   AUTHSEC_STATUS_INTERNAL = 900,
@@ -1099,6 +1104,58 @@ authsec_status authsec_runtime_wait_policy_refresh(const struct authsec_runtime 
 authsec_status authsec_runtime_advance_clock(const struct authsec_runtime *rt,
                                              uint64_t millis,
                                              struct authsec_error **err_out);
+
+/*
+ The credentials of the external service `service_name` for the user of `session_id`
+ (`POST {services_url}/credentials`). Blocks for the call. On `AUTHSEC_STATUS_OK`,
+ `*credentials_out` is the answer as JSON (`service_id`, `service_name`, `service_type`,
+ `auth_type`, `url`, `credentials`, `metadata`, `retrieved_at`), freed with
+ `authsec_text_free`. Failures: `AUTHSEC_STATUS_SERVICES_ERROR` (not configured, HTTP error,
+ refusal, unusable answer), `AUTHSEC_STATUS_INVALID_INPUT` (an empty argument); no message
+ carries a credential.
+
+ # Safety
+ `rt` is live; the strings are readable for their lengths; `credentials_out` is writable;
+ `err_out` is NULL or writable. Not from a thread that runs a tokio runtime.
+ */
+authsec_status authsec_runtime_service_credentials(const struct authsec_runtime *rt,
+                                                   const char *session_id,
+                                                   size_t session_id_len,
+                                                   const char *service_name,
+                                                   size_t service_name_len,
+                                                   struct authsec_text **credentials_out,
+                                                   struct authsec_error **err_out);
+
+/*
+ The service's access token (`credentials.access_token`), as for
+ `authsec_runtime_service_credentials`; `AUTHSEC_STATUS_SERVICES_ERROR` with "No access token
+ available for <name>" when the credentials have none.
+
+ # Safety
+ As for `authsec_runtime_service_credentials`.
+ */
+authsec_status authsec_runtime_service_token(const struct authsec_runtime *rt,
+                                             const char *session_id,
+                                             size_t session_id_len,
+                                             const char *service_name,
+                                             size_t service_name_len,
+                                             struct authsec_text **token_out,
+                                             struct authsec_error **err_out);
+
+/*
+ The user's details at the service (`POST {services_url}/user-details`) as a JSON object,
+ as for `authsec_runtime_service_credentials`.
+
+ # Safety
+ As for `authsec_runtime_service_credentials`.
+ */
+authsec_status authsec_runtime_service_user_details(const struct authsec_runtime *rt,
+                                                    const char *session_id,
+                                                    size_t session_id_len,
+                                                    const char *service_name,
+                                                    size_t service_name_len,
+                                                    struct authsec_text **details_out,
+                                                    struct authsec_error **err_out);
 
 /*
  The stable name of a status (`"ok"`, `"config_invalid"`, ...) as a static NUL-terminated

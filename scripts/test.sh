@@ -37,6 +37,16 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
     || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq postgresql >/dev/null; }
 fi
 
+echo "== redis-server for the fleet test (core/tests/fleet.rs starts its own server on a free port)"
+if ! command -v redis-server >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq redis-server >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq redis-server >/dev/null; }
+fi
+# Debian's package starts a system-wide server on 6379; the test never uses it (its own server,
+# its own port).
+
 echo "== lock files (Cargo.lock; npm locks are checked by npm ci below)"
 lock_err="$(mktemp)"
 cargo metadata --locked --format-version 1 >/dev/null 2>"$lock_err" || {

@@ -36,6 +36,8 @@ const (
 	CodeSvidExpired Code = 341
 	// CodeSessionStoreUnavailable (core): The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted).
 	CodeSessionStoreUnavailable Code = 350
+	// CodeServicesError (core): A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable.
+	CodeServicesError Code = 360
 	// CodeInternal (core): An internal invariant did not hold; treat as a denial.
 	CodeInternal Code = 900
 	// CodePanic (binding): A panic was caught at a binding boundary; treat as a denial and report the bug.
@@ -74,6 +76,8 @@ var (
 	ErrSvidExpired error = CodeSvidExpired
 	// ErrSessionStoreUnavailable is the sentinel of CodeSessionStoreUnavailable.
 	ErrSessionStoreUnavailable error = CodeSessionStoreUnavailable
+	// ErrServicesError is the sentinel of CodeServicesError.
+	ErrServicesError error = CodeServicesError
 	// ErrInternal is the sentinel of CodeInternal.
 	ErrInternal error = CodeInternal
 	// ErrPanic is the sentinel of CodePanic.
@@ -98,6 +102,7 @@ var codeTable = []codeInfo{
 	{CodeWorkloadApiUnavailable, "workload_api_unavailable", "core", "The SPIFFE Workload API could not be reached, refused the workload, or sent no SVID in time."},
 	{CodeSvidExpired, "svid_expired", "core", "The last X.509-SVID has expired and the Workload API has not sent a new one."},
 	{CodeSessionStoreUnavailable, "session_store_unavailable", "core", "The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted)."},
+	{CodeServicesError, "services_error", "core", "A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable."},
 	{CodeInternal, "internal", "core", "An internal invariant did not hold; treat as a denial."},
 	{CodePanic, "panic", "binding", "A panic was caught at a binding boundary; treat as a denial and report the bug."},
 }

@@ -61,6 +61,14 @@ type Config struct {
 	PromptScopes                    map[string][]string `json:"prompt_scopes,omitzero"`
 	DenyUnlistedResourcesAndPrompts *bool               `json:"deny_unlisted_resources_and_prompts,omitzero"`
 	CORSAllowedOrigins              []string            `json:"cors_allowed_origins,omitzero"`
+
+	// Fleets and service credentials (docs/fleet.md). RedisURL and RedisKey are secrets.
+	RedisURL              string   `json:"redis_url,omitempty"`
+	RedisKey              string   `json:"redis_key,omitempty"`
+	RedisPrefix           string   `json:"redis_prefix,omitempty"`
+	RedisTimeoutSeconds   *float64 `json:"redis_timeout_seconds,omitzero"`
+	RedisLeaseWaitSeconds *float64 `json:"redis_lease_wait_seconds,omitzero"`
+	ServicesURL           string   `json:"services_url,omitempty"`
 	// SignIn turns on sign-in for MCP clients without OAuth: the runtime serves the oauth_*
 	// tools and the callback route (docs/sign-in.md). Nil: off.
 	SignIn *SignInConfig `json:"sign_in,omitempty"`
@@ -98,10 +106,16 @@ func (c Config) json() ([]byte, error) {
 	return b, nil
 }
 
-// String hides the client secret, so a logged Config never leaks it.
+// String hides the client secret, the Redis URL and key, so a logged Config never leaks them.
 func (c Config) String() string {
 	if c.IntrospectionClientSecret != "" {
 		c.IntrospectionClientSecret = "[REDACTED]"
+	}
+	if c.RedisURL != "" {
+		c.RedisURL = "[REDACTED]"
+	}
+	if c.RedisKey != "" {
+		c.RedisKey = "[REDACTED]"
 	}
 	if c.RBACCatalogue != nil && c.RBACCatalogue.Postgres != "" {
 		cat := *c.RBACCatalogue

@@ -33,6 +33,8 @@ export declare const ErrorCode: {
   readonly SVID_EXPIRED: 'svid_expired'
   /** The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted). (350) */
   readonly SESSION_STORE_UNAVAILABLE: 'session_store_unavailable'
+  /** A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable. (360) */
+  readonly SERVICES_ERROR: 'services_error'
   /** An internal invariant did not hold; treat as a denial. (900) */
   readonly INTERNAL: 'internal'
   /** A panic was caught at a binding boundary; treat as a denial and report the bug. (901) */

@@ -114,6 +114,18 @@ export interface Config {
   denyUnlistedResourcesAndPrompts?: boolean;
   /** Origins (or '*') whose CORS preflights the core answers; other origins get 403. Default []. */
   corsAllowedOrigins?: string[];
+  /** The fleet's Redis (`redis://[:password@]host:port/db`, docs/fleet.md); a secret. */
+  redisUrl?: string;
+  /** AES-256-GCM key sealing every Redis value (32 random bytes, base64); a secret. */
+  redisKey?: string;
+  /** Prefix of every Redis key and channel. Default `authsec:`. */
+  redisPrefix?: string;
+  /** Bound of every Redis command, seconds. Default 0.25. */
+  redisTimeoutSeconds?: number;
+  /** How long a replica waits for another's introspection of the same new token. Default 1. */
+  redisLeaseWaitSeconds?: number;
+  /** Base URL of the AuthSec services API (service credentials). */
+  servicesUrl?: string;
   /** Sign-in for MCP clients without OAuth: the runtime serves the oauth_* tools and the
    * callback route (docs/sign-in.md). The object's fields are the core's snake_case names. */
   signIn?: SignInConfig;
@@ -276,6 +288,8 @@ export declare class Runtime {
   readonly publishManifestAtStartup: boolean;
   /** Publish the tool manifest from tools, or through a synthetic MCP handshake. */
   publishManifest(source: ToolDescriptor[] | JsonRpcHandler): Promise<ManifestResult>;
+  /** The AuthSec services API through the core (ServiceAccessSDK uses it). */
+  service(what: 'credentials' | 'token' | 'user_details', sessionId: string, serviceName: string): Promise<string>;
   /** The remote policy cache status, or null unless the policy mode is remote. */
   policyStatus(): PolicyStatus | null;
   /** Release the runtime; later calls throw `invalid_input`. */
@@ -471,3 +485,25 @@ export function runMcpServerWithOAuth(options: RunMcpServerWithOAuthOptions): Pr
 
 /** The `toolRbac` configuration map of tools made with `protectedByAuthSec`. */
 export function toolRbac(...tools: Array<ProtectedTool<any, any, any> | ProtectedTool<any, any, any>[]>): Record<string, RbacRequirement>;
+
+/** One service's credentials (the seed's fields, camelCase). `credentials` is not enumerable. */
+export interface ServiceCredentials {
+  serviceId: string;
+  serviceName: string;
+  serviceType: string;
+  authType: string;
+  url: string;
+  readonly credentials: Record<string, unknown>;
+  metadata: Record<string, unknown>;
+  retrievedAt: string;
+}
+
+/** The seed's ServiceAccessSDK over the runtime's services API client (servicesUrl). */
+export declare class ServiceAccessSDK {
+  constructor(session: { sessionId: string } | { session_id: string }, runtime: Runtime);
+  readonly sessionId: string;
+  getServiceCredentials(serviceName: string): Promise<ServiceCredentials>;
+  getServiceToken(serviceName: string): Promise<string>;
+  getServiceUserDetails(serviceName: string): Promise<Record<string, unknown>>;
+  close(): Promise<void>;
+}

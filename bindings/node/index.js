@@ -373,6 +373,24 @@ class Runtime {
     return Promise.reject(authsecError(ErrorCode.INVALID_INPUT, 'publishManifest needs an array of tools or a JSON-RPC callback'));
   }
 
+  /**
+   * The AuthSec services API (`servicesUrl`) for the user of `sessionId`: `what` is
+   * `credentials`, `token` or `user_details` (see ServiceAccessSDK). Rejects with an Error whose
+   * `code` is `services_error` or `invalid_input`; no message carries a credential.
+   */
+  service(what, sessionId, serviceName) {
+    let rt;
+    try {
+      rt = this.#rt();
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (typeof sessionId !== 'string' || typeof serviceName !== 'string') {
+      return Promise.reject(authsecError(ErrorCode.INVALID_INPUT, 'sessionId and serviceName must be strings'));
+    }
+    return rt.service(what, sessionId, serviceName);
+  }
+
   /** The remote policy cache status, or null unless the policy mode is remote. */
   policyStatus() {
     return this.#rt().policyStatus();
@@ -887,6 +905,65 @@ function toolRbac(...tools) {
 /** The Content-Type of Runtime.metrics()'s text (Prometheus text format 0.0.4). */
 const METRICS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
-module.exports = { Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId, METRICS_CONTENT_TYPE };
+/**
+ * The seed's ServiceAccessSDK, camelCase: the credentials of the external services the user of
+ * a sign-in session connected, from the AuthSec services API (`servicesUrl`), called by the
+ * core. `session` is an object with `sessionId` (or the seed's `session_id`). Credential values
+ * never appear in an error, and `inspect`/`JSON.stringify` of a credentials object name the
+ * credential fields only.
+ */
+class ServiceAccessSDK {
+  #runtime;
+
+  constructor(session, runtime) {
+    const id = session === null || typeof session !== 'object' ? undefined : (session.sessionId ?? session.session_id);
+    if (typeof id !== 'string') throw new TypeError('Session must contain session_id');
+    if (!(runtime instanceof Runtime)) throw authsecError(ErrorCode.INVALID_INPUT, 'ServiceAccessSDK needs a Runtime');
+    this.sessionId = id;
+    this.#runtime = runtime;
+  }
+
+  /** `{serviceId, serviceName, serviceType, authType, url, credentials, metadata, retrievedAt}`. */
+  async getServiceCredentials(serviceName) {
+    const c = JSON.parse(await this.#runtime.service('credentials', this.sessionId, serviceName));
+    return serviceCredentials(c);
+  }
+
+  /** `credentials.access_token`; rejects `services_error` "No access token available for <name>". */
+  async getServiceToken(serviceName) {
+    return this.#runtime.service('token', this.sessionId, serviceName);
+  }
+
+  /** The user's details at the service, as the services API answers them. */
+  async getServiceUserDetails(serviceName) {
+    return JSON.parse(await this.#runtime.service('user_details', this.sessionId, serviceName));
+  }
+
+  /** Nothing to close (the runtime owns the connections). */
+  async close() {}
+}
+
+/** The camelCase credentials object, its secrets hidden from inspect and JSON. */
+function serviceCredentials(c) {
+  const out = {
+    serviceId: c.service_id,
+    serviceName: c.service_name,
+    serviceType: c.service_type,
+    authType: c.auth_type,
+    url: c.url,
+    metadata: c.metadata ?? {},
+    retrievedAt: c.retrieved_at,
+  };
+  const names = Object.keys(c.credentials);
+  Object.defineProperty(out, 'credentials', { value: c.credentials, enumerable: false });
+  Object.defineProperty(out, 'toJSON', { value: () => ({ ...out, credentials: `<redacted: ${names.join(', ')}>` }), enumerable: false });
+  Object.defineProperty(out, Symbol.for('nodejs.util.inspect.custom'), {
+    value: () => `ServiceCredentials ${JSON.stringify(out)}`,
+    enumerable: false,
+  });
+  return out;
+}
+
+module.exports = { ServiceAccessSDK, Runtime, Principal, protect, mountMcp, writeDecision, protectedByAuthSec, toolRbac, ErrorCode, QuickStartSVID, peerSpiffeId, METRICS_CONTENT_TYPE };
 // After the exports above: oauth-server.js builds on protect and toolRbac.
 module.exports.runMcpServerWithOAuth = require('./oauth-server.js').runMcpServerWithOAuth;

@@ -75,6 +75,12 @@ export declare class NativeRuntime {
   get publishManifestAtStartup(): boolean
   /** The remote policy cache status, `null` unless the policy mode is remote. */
   policyStatus(): PolicyStatus | null
+  /**
+   * The AuthSec services API (`services_url`) through the core: `what` is `credentials`
+   * (resolves to the answer's JSON text), `token` (the access token) or `user_details`
+   * (JSON text). Rejects with `services_error` / `invalid_input`, never a credential.
+   */
+  service(what: string, sessionId: string, serviceName: string): Promise<string>
   /** Publish the manifest from a list of MCP tool objects (JSON text of the array). */
   publishManifestTools(toolsJson: string): Promise<ManifestResult>
   /**

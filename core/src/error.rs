@@ -152,6 +152,12 @@ pub const CODES: &[CodeInfo] = &[
         "The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted).",
     ),
     code(
+        360,
+        c"services_error",
+        CodeScope::Core,
+        "A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable.",
+    ),
+    code(
         900,
         c"internal",
         CodeScope::Core,
@@ -193,13 +199,16 @@ pub enum ErrorCode {
     SvidExpired = 341,
     /// The sign-in session store (memory or Redis) could not be read or written.
     SessionStoreUnavailable = 350,
+    /// The AuthSec services API (service credentials) failed, refused, or answered something
+    /// unusable.
+    Services = 360,
     /// A bug: an invariant did not hold. Treat as a denial.
     Internal = 900,
 }
 
 impl ErrorCode {
     /// Every core code.
-    pub const ALL: [ErrorCode; 9] = [
+    pub const ALL: [ErrorCode; 10] = [
         ErrorCode::InvalidInput,
         ErrorCode::ConfigInvalid,
         ErrorCode::WorkloadNotConfigured,
@@ -208,6 +217,7 @@ impl ErrorCode {
         ErrorCode::WorkloadApiUnavailable,
         ErrorCode::SvidExpired,
         ErrorCode::SessionStoreUnavailable,
+        ErrorCode::Services,
         ErrorCode::Internal,
     ];
 

@@ -58,6 +58,7 @@ pub use audit::metrics::METRICS_CONTENT_TYPE;
 pub use audit::otlp;
 pub use audit::sink::{AuditSink, AuditStats, JsonLinesSink};
 pub use audit::DEFAULT_AUDIT_QUEUE;
+pub use backend::services::ServiceCredentials;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::env::DEFAULT_PREFIX;
 pub use config::{
@@ -78,6 +79,7 @@ pub use session::memory::{MemoryStore, DEFAULT_MEMORY_ENTRIES};
 pub use session::record::{
     PendingSignIn, SecretText, SessionId, SessionRecord, SessionTokens, TokenSource, RECORD_VERSION,
 };
+pub use session::redis::RedisSessionStore;
 pub use session::store::SessionStore;
 pub use token::error::Reason;
 pub use token::principal::Principal;

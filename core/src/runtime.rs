@@ -330,14 +330,24 @@ impl RuntimeBuilder {
         } else {
             policy
         };
-        let validator = Validator::new(&cfg, http.clone(), self.clock.clone());
+        let store = crate::backend::redis::from_config(&cfg)?;
+        let validator = Validator::new(&cfg, http.clone(), self.clock.clone(), store.clone());
+        let services = crate::backend::services::ServicesClient::new(
+            &cfg.services_url,
+            &cfg.introspection_client_id,
+            http.clone(),
+        );
         let sign_in_issuer = cfg
             .sign_in
             .as_ref()
             .map(|s| s.discovery_issuer(&cfg).to_string())
             .unwrap_or_default();
         let signin = cfg.sign_in.as_ref().map(|s| {
-            let store = self.sessions.clone().unwrap_or_else(|| {
+            // The fleet's Redis when configured (docs/fleet.md), else the bounded memory store.
+            let fleet_sessions = store.clone().map(|r| {
+                Arc::new(crate::session::redis::RedisSessionStore::over(r)) as Arc<dyn SessionStore>
+            });
+            let store = self.sessions.clone().or(fleet_sessions).unwrap_or_else(|| {
                 Arc::new(MemoryStore::new(
                     self.clock.clone(),
                     usize::try_from(s.max_sessions).unwrap_or(usize::MAX),
@@ -389,6 +399,8 @@ impl RuntimeBuilder {
                 signin,
                 sign_in_issuer,
                 jwt_bundle_watch: std::sync::Mutex::new(None),
+                store,
+                services,
             }),
         })
     }
@@ -428,6 +440,10 @@ struct Inner {
     /// Stops the Workload API JWT bundle watcher (set by `startup`, dropped with the runtime).
     #[allow(dead_code)]
     jwt_bundle_watch: std::sync::Mutex<Option<tokio::sync::watch::Sender<bool>>>,
+    /// The fleet store (`redis_url`), shared by the replicas (`docs/fleet.md`).
+    store: Option<Arc<crate::backend::redis::RedisStore>>,
+    /// The AuthSec services API (`services_url`).
+    services: crate::backend::services::ServicesClient,
 }
 
 impl Drop for Inner {
@@ -537,6 +553,14 @@ impl Runtime {
     /// The warnings, and whether startup serves degraded (deny-all or the local fallback).
     async fn startup_inner(&self) -> Result<(Vec<String>, bool)> {
         let mut warnings = insecure_url_warnings(&self.inner.cfg);
+        if let Some(store) = &self.inner.store {
+            self.inner.validator.join_fleet();
+            if let Err(e) = store.ping().await {
+                warnings.push(format!(
+                    "redis_url: {e} at startup; nothing is shared until it answers (each replica validates on its own meanwhile)"
+                ));
+            }
+        }
         if let Some(w) = self.start_jwt_bundle_watch().await {
             warnings.push(w);
         }
@@ -692,6 +716,53 @@ impl Runtime {
             u.restrict(None);
             u
         })
+    }
+
+    /// The sign-in session store shared by the fleet (`redis_url` set): sessions sealed in
+    /// the runtime's Redis. `None` without `redis_url` (the memory store serves).
+    pub fn fleet_session_store(&self) -> Option<Arc<dyn crate::session::store::SessionStore>> {
+        self.inner.store.clone().map(|s| {
+            Arc::new(crate::session::redis::RedisSessionStore::over(s))
+                as Arc<dyn crate::session::store::SessionStore>
+        })
+    }
+
+    /// The credentials of the external service `service_name` for the user of `session_id`,
+    /// from the AuthSec services API (`POST {services_url}/credentials`; the seed's
+    /// `ServiceAccessSDK.get_service_credentials`). Errors (`services_error`, or
+    /// `invalid_input` for an empty argument) never carry a credential value.
+    pub async fn service_credentials(
+        &self,
+        session_id: &str,
+        service_name: &str,
+    ) -> Result<crate::backend::services::ServiceCredentials> {
+        self.inner
+            .services
+            .credentials(session_id, service_name)
+            .await
+    }
+
+    /// The service's `credentials.access_token` (the seed's `get_service_token`);
+    /// `services_error` "No access token available for <name>" when there is none.
+    pub async fn service_token(
+        &self,
+        session_id: &str,
+        service_name: &str,
+    ) -> Result<crate::config::Secret> {
+        self.inner.services.token(session_id, service_name).await
+    }
+
+    /// The user's details at the service (`POST {services_url}/user-details`, the seed's
+    /// `get_service_user_details`): the answer's JSON object.
+    pub async fn service_user_details(
+        &self,
+        session_id: &str,
+        service_name: &str,
+    ) -> Result<serde_json::Map<String, serde_json::Value>> {
+        self.inner
+            .services
+            .user_details(session_id, service_name)
+            .await
     }
 
     /// The normalized configuration.

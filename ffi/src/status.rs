@@ -45,6 +45,9 @@ pub enum authsec_status {
     SvidExpired = 341,
     /// The sign-in session store (memory or Redis) could not be read or written.
     SessionStoreUnavailable = 350,
+    /// The AuthSec services API (service credentials) failed, refused, or answered something
+    /// unusable.
+    ServicesError = 360,
     /// An internal invariant did not hold; treat as a denial.
     Internal = 900,
     /// A panic was caught at the boundary; treat as a denial and report the bug.
@@ -54,7 +57,7 @@ pub enum authsec_status {
 impl authsec_status {
     /// Every status (cbindgen needs the enum; a test checks it against the core's registry).
     /// cbindgen:ignore
-    pub const ALL: [authsec_status; 18] = [
+    pub const ALL: [authsec_status; 19] = [
         authsec_status::Ok,
         authsec_status::NullParameter,
         authsec_status::InvalidUtf8,
@@ -71,6 +74,7 @@ impl authsec_status {
         authsec_status::WorkloadApiUnavailable,
         authsec_status::SvidExpired,
         authsec_status::SessionStoreUnavailable,
+        authsec_status::ServicesError,
         authsec_status::Internal,
         authsec_status::Panic,
     ];

@@ -466,6 +466,44 @@ impl NativeRuntime {
         })
     }
 
+    /// The AuthSec services API (`services_url`) through the core: `what` is `credentials`
+    /// (resolves to the answer's JSON text), `token` (the access token) or `user_details`
+    /// (JSON text). Rejects with `services_error` / `invalid_input`, never a credential.
+    #[napi(ts_return_type = "Promise<string>")]
+    pub fn service<'env>(
+        &self,
+        env: &'env Env,
+        what: String,
+        session_id: String,
+        service_name: String,
+    ) -> napi::Result<PromiseRaw<'env, String>> {
+        let core = self.core.clone();
+        env.spawn_future_with_callback(
+            async move {
+                Ok(match what.as_str() {
+                    "credentials" => core
+                        .service_credentials(&session_id, &service_name)
+                        .await
+                        .map(|c| Some(c.to_json().to_string())),
+                    "token" => core
+                        .service_token(&session_id, &service_name)
+                        .await
+                        .map(|t| Some(t.expose().to_string())),
+                    "user_details" => core
+                        .service_user_details(&session_id, &service_name)
+                        .await
+                        .map(|d| Some(Value::Object(d).to_string())),
+                    _ => Ok(None),
+                })
+            },
+            |env, r| match r {
+                Ok(Some(text)) => Ok(text),
+                Ok(None) => reject(env, INVALID_INPUT, "unknown service call"),
+                Err(e) => reject(env, e.code().as_str(), e.message()),
+            },
+        )
+    }
+
     /// Publish the manifest from a list of MCP tool objects (JSON text of the array).
     #[napi(ts_return_type = "Promise<ManifestResult>")]
     pub fn publish_manifest_tools<'env>(

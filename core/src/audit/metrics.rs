@@ -26,16 +26,18 @@ pub(crate) enum Endpoint {
     Introspection,
     Policy,
     Manifest,
+    Services,
     /// The sign-in calls: discovery, token, revocation and userinfo endpoints.
     SignIn,
 }
 
 impl Endpoint {
-    const ALL: [Endpoint; 5] = [
+    const ALL: [Endpoint; 6] = [
         Endpoint::Jwks,
         Endpoint::Introspection,
         Endpoint::Policy,
         Endpoint::Manifest,
+        Endpoint::Services,
         Endpoint::SignIn,
     ];
 
@@ -45,6 +47,7 @@ impl Endpoint {
             Endpoint::Introspection => "introspection",
             Endpoint::Policy => "policy",
             Endpoint::Manifest => "manifest",
+            Endpoint::Services => "services",
             Endpoint::SignIn => "sign_in",
         }
     }

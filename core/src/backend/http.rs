@@ -155,6 +155,27 @@ impl HttpClient {
         self.send(endpoint, req).await
     }
 
+    /// `POST url` with a JSON body and extra headers (no credentials); returns the status and
+    /// the body.
+    pub(crate) async fn post_json(
+        &self,
+        endpoint: Endpoint,
+        url: &str,
+        body: Vec<u8>,
+        headers: &[(&'static str, &str)],
+    ) -> Result<(u16, Vec<u8>), HttpError> {
+        let mut req = self
+            .inner
+            .post(url)
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        self.send(endpoint, req).await
+    }
+
     async fn send(
         &self,
         endpoint: Endpoint,

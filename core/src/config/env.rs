@@ -65,7 +65,8 @@ impl Config {
                 )
             })
             .transpose()?;
-        let ecosystem = super::ecosystem::from_env(prefix, &get)?;
+        let mut ecosystem = super::ecosystem::from_env(prefix, &get)?;
+        super::fleet::from_env(prefix, &get, &mut ecosystem)?;
         let sign_in = super::signin::from_env(prefix, &get)?;
         Ok(Config {
             issuer: get("ISSUER"),

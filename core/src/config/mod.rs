@@ -6,10 +6,14 @@
 
 pub(crate) mod ecosystem;
 pub(crate) mod env;
+pub(crate) mod fleet;
 pub(crate) mod rbac;
 pub(crate) mod signin;
 
 pub use ecosystem::{AudienceMatch, TrustedIssuer, DEFAULT_SCOPE_CLAIMS};
+pub use fleet::{
+    DEFAULT_REDIS_LEASE_WAIT_SECONDS, DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT_SECONDS,
+};
 pub use signin::SignInConfig;
 
 use std::collections::BTreeMap;
@@ -314,6 +318,27 @@ pub struct Config {
     /// WWW-Authenticate` on the core's 401/403 answers. Empty (default): preflights pass to the
     /// host's handler, never challenged.
     pub cors_allowed_origins: Vec<String>,
+
+    // ----- Fleets and service credentials (issue 19, docs/fleet.md). -----
+    /// The Redis store shared by the replicas of one server (`redis://[:password@]host:port/db`):
+    /// introspection results and revocations, and sign-in sessions. Empty (default): nothing
+    /// is shared. A secret (it may hold a password): never printed.
+    pub redis_url: Secret,
+    /// AES-256-GCM key (32 random bytes, base64) sealing every value written to Redis.
+    /// Required with `redis_url`.
+    pub redis_key: Secret,
+    /// Prefix of every Redis key and channel (default `authsec:`), so several servers can share
+    /// one Redis without seeing each other's entries.
+    pub redis_prefix: String,
+    /// Bound of every Redis command and connection attempt, seconds (default 0.25). A Redis
+    /// slower than this is treated as down for that request.
+    pub redis_timeout_seconds: f64,
+    /// How long a replica waits for another replica's introspection of the same new token
+    /// before it introspects itself, seconds (default 1).
+    pub redis_lease_wait_seconds: f64,
+    /// Base URL of the AuthSec services API (`POST {services_url}/credentials`), for service
+    /// credentials. Empty (default): not configured.
+    pub services_url: String,
     /// Sign-in for MCP clients without OAuth (issue 19, docs/sign-in.md): the runtime serves
     /// the `oauth_*` tools and the callback route. `None` (default): off.
     pub sign_in: Option<SignInConfig>,
@@ -371,6 +396,12 @@ impl Default for Config {
             prompt_scopes: None,
             deny_unlisted_resources_and_prompts: false,
             cors_allowed_origins: Vec::new(),
+            redis_url: Secret::default(),
+            redis_key: Secret::default(),
+            redis_prefix: DEFAULT_REDIS_PREFIX.to_string(),
+            redis_timeout_seconds: DEFAULT_REDIS_TIMEOUT_SECONDS,
+            redis_lease_wait_seconds: DEFAULT_REDIS_LEASE_WAIT_SECONDS,
+            services_url: String::new(),
             sign_in: None,
         }
     }
@@ -605,6 +636,7 @@ impl Config {
         }
         self.validate_spiffe()?;
         ecosystem::validate(self)?;
+        fleet::validate(self)?;
         signin::validate(self)
     }
 

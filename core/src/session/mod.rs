@@ -2,12 +2,13 @@
 //!
 //! `record` is what a session is (256-bit id, stored under a digest, serde record), `store`
 //! the [`SessionStore`](store::SessionStore) trait every backend implements, `memory` the
-//! bounded in-process store (the default), `flow` the OAuth flow behind the tools (discovery,
-//! PKCE, the callback, refresh, revocation), `answer` every byte of their answers. See
-//! docs/sign-in.md.
+//! bounded in-process store (the default), `redis` the fleet's shared store, `flow` the OAuth
+//! flow behind the tools (discovery, PKCE, the callback, refresh, revocation), `answer` every
+//! byte of their answers. See docs/sign-in.md and docs/fleet.md.
 
 pub mod answer;
 pub mod flow;
 pub mod memory;
 pub mod record;
+pub mod redis;
 pub mod store;

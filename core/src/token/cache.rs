@@ -19,6 +19,25 @@ use sha2::{Digest, Sha256};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct TokenKey([u8; 32]);
 
+impl TokenKey {
+    /// Lower-case hex of the digest (the fleet store's key names and revocation notices).
+    pub(crate) fn hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The key whose [`TokenKey::hex`] is `hex`.
+    pub(crate) fn from_hex(hex: &str) -> Option<TokenKey> {
+        if hex.len() != 64 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok()?;
+        }
+        Some(TokenKey(out))
+    }
+}
+
 impl Hash for TokenKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         // The key is already a uniform digest: its first eight bytes are a perfect hash input.
@@ -105,6 +124,11 @@ impl<V: Clone> TokenCache<V> {
     /// least likely to be used again.
     pub(crate) fn insert(&self, key: TokenKey, value: V, until: Duration, _now: Duration) {
         self.store.insert(key, (value, until));
+    }
+
+    /// Forget `key` (a revocation notice from another replica).
+    pub(crate) fn remove(&self, key: &TokenKey) {
+        self.store.remove(key);
     }
 
     /// Entries held now (tests and metrics).

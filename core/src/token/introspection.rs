@@ -7,6 +7,14 @@
 //! in-flight entry when it ends (or unwinds), whether or not anyone still waits for it. A later
 //! request therefore never resumes a stale call. The in-flight map is bounded
 //! ([`MAX_IN_FLIGHT`]); beyond it, or outside a tokio runtime, a call runs uncoalesced.
+//!
+//! With a fleet store ([`Fleet`], `docs/fleet.md`) and the result cache on, answers are shared
+//! by the replicas: the lookup is local cache -> Redis -> the endpoint. A replica about to call
+//! the endpoint first takes a short lease in Redis; another replica meeting the lease waits
+//! (bounded by `redis_lease_wait_seconds`) for the answer to appear, then calls itself. An
+//! `active: false` answer from the endpoint replaces the shared entry and is announced on the
+//! revocation channel, and each replica drops its local entry for that token. Any Redis failure
+//! leaves exactly the behaviour without Redis: the local cache and a direct call.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +26,7 @@ use serde_json::{Map, Value};
 
 use crate::audit::metrics::Endpoint;
 use crate::backend::http::{Basic, HttpClient};
+use crate::backend::redis::RedisStore;
 use crate::clock::{secs_f64, Clock};
 use crate::token::cache::{token_key, TokenCache, TokenKey};
 use crate::token::error::AuthError;
@@ -58,6 +67,34 @@ pub(crate) struct Introspector {
     inner: Arc<Inner>,
 }
 
+/// Sharing introspection answers through the fleet store.
+pub(crate) struct Fleet {
+    pub store: Arc<RedisStore>,
+    /// How long to wait for another replica's call before calling ourselves.
+    pub lease_wait: Duration,
+    /// How long a lease lives (the bound of the call it stands for).
+    pub lease_ttl: Duration,
+}
+
+/// Name of the shared answer of a token (its hash) in the store.
+fn answer_name(key: &TokenKey) -> String {
+    format!("introspection:{}", key.hex())
+}
+
+fn lease_name(key: &TokenKey) -> String {
+    format!("introspection-lease:{}", key.hex())
+}
+
+/// The channel revocation notices (token hashes in hex) go on.
+const REVOKED_CHANNEL: &str = "introspection-revoked";
+
+/// Pause between two looks for the answer of a leased call.
+const LEASE_POLL: Duration = Duration::from_millis(20);
+
+/// How long a revocation notice keeps a replica from caching the shared entry it read
+/// concurrently (the notice may overtake it).
+const REVOKED_MEMORY: Duration = Duration::from_secs(60);
+
 struct Inner {
     url: String,
     client_id: String,
@@ -71,6 +108,14 @@ struct Inner {
     in_flight: Mutex<HashMap<TokenKey, (u64, InFlight)>>,
     next_id: AtomicU64,
     max_in_flight: usize,
+    fleet: Option<FleetState>,
+}
+
+struct FleetState {
+    fleet: Fleet,
+    /// Tokens announced revoked recently: a shared *active* entry read for one is not cached.
+    revoked: TokenCache<()>,
+    subscribed: std::sync::Once,
 }
 
 impl Introspector {
@@ -98,8 +143,41 @@ impl Introspector {
                 in_flight: Mutex::new(HashMap::new()),
                 next_id: AtomicU64::new(0),
                 max_in_flight: MAX_IN_FLIGHT,
+                fleet: None,
             }),
         }
+    }
+
+    /// Share answers through `fleet` (only when the result cache is on: with a TTL of 0 every
+    /// request introspects, and so does every replica).
+    pub(crate) fn with_fleet(mut self, fleet: Fleet, capacity: usize) -> Self {
+        if let Some(inner) = Arc::get_mut(&mut self.inner) {
+            if !inner.cache_ttl.is_zero() {
+                inner.fleet = Some(FleetState {
+                    fleet,
+                    revoked: TokenCache::new(capacity),
+                    subscribed: std::sync::Once::new(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Subscribe to revocation notices (once, inside a tokio runtime).
+    pub(crate) fn join_fleet(&self) {
+        let Some(f) = &self.inner.fleet else { return };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return;
+        }
+        f.subscribed.call_once(|| {
+            let weak = Arc::downgrade(&self.inner);
+            RedisStore::subscribe(&f.fleet.store, REVOKED_CHANNEL, move |hex| {
+                let (Some(inner), Some(key)) = (weak.upgrade(), TokenKey::from_hex(hex)) else {
+                    return;
+                };
+                inner.forget(&key);
+            });
+        });
     }
 
     /// A cached answer, when the cache is on and holds a live one.
@@ -114,6 +192,10 @@ impl Introspector {
     pub(crate) async fn introspect(&self, token: &str) -> Introspected {
         let key = token_key(token);
         if let Some(p) = self.cached(&key) {
+            return Ok(p);
+        }
+        self.join_fleet();
+        if let Some(p) = self.inner.shared_answer(&key).await {
             return Ok(p);
         }
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
@@ -139,7 +221,7 @@ impl Introspector {
                 };
                 let token = token.to_string();
                 let task = handle.spawn(async move {
-                    let result = guard.inner.call(&token).await;
+                    let result = guard.inner.call_shared(&token).await;
                     drop(guard);
                     result
                 });
@@ -155,7 +237,7 @@ impl Introspector {
         };
         match shared {
             Some(f) => f.await,
-            None => self.inner.call(token).await,
+            None => self.inner.call_shared(token).await,
         }
     }
 
@@ -171,6 +253,111 @@ impl Introspector {
 }
 
 impl Inner {
+    /// A revocation notice for `key`: drop the local answer, and for a while do not cache a
+    /// shared active answer read concurrently.
+    fn forget(&self, key: &TokenKey) {
+        self.cache.remove(key);
+        if let Some(f) = &self.fleet {
+            let now = self.clock.now();
+            f.revoked
+                .insert(*key, (), now.saturating_add(REVOKED_MEMORY), now);
+        }
+    }
+
+    /// The shared answer for `key`, if the store holds a live one (cached locally when taken).
+    /// `None` on any store failure: the caller goes on as without a store.
+    async fn shared_answer(&self, key: &TokenKey) -> Option<Arc<Principal>> {
+        let f = self.fleet.as_ref()?;
+        let bytes = match f.fleet.store.get(&answer_name(key)).await {
+            Ok(Some(b)) => b,
+            Ok(None) => return None,
+            Err(e) => {
+                tracing::debug!(error = %e, "shared introspection lookup skipped");
+                return None;
+            }
+        };
+        let (answer, until): (Map<String, Value>, f64) =
+            serde_json::from_slice::<Value>(&bytes).ok().and_then(|v| {
+                let until = v.get("until")?.as_f64()?;
+                match v.get("answer")? {
+                    Value::Object(m) => Some((m.clone(), until)),
+                    _ => None,
+                }
+            })?;
+        let now = self.clock.now();
+        let until = secs_f64(until);
+        if until <= now {
+            return None;
+        }
+        let principal = self.principal_of(answer);
+        if principal.active && f.revoked.get(key, now).is_some() {
+            return None;
+        }
+        self.cache.insert(*key, principal.clone(), until, now);
+        Some(principal)
+    }
+
+    /// Introspect through the fleet's lease: the replica that takes it calls the endpoint; one
+    /// that meets it waits (bounded) for the answer, then calls itself.
+    async fn call_shared(&self, token: &str) -> Introspected {
+        let Some(f) = &self.fleet else {
+            return self.call(token).await;
+        };
+        let key = token_key(token);
+        let leased = f
+            .fleet
+            .store
+            .put_new(&lease_name(&key), b"1", f.fleet.lease_ttl)
+            .await;
+        if leased == Ok(false) {
+            let deadline = tokio::time::Instant::now() + f.fleet.lease_wait;
+            while tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(LEASE_POLL).await;
+                if let Some(p) = self.shared_answer(&key).await {
+                    return Ok(p);
+                }
+            }
+        }
+        self.call(token).await
+    }
+
+    /// Publish a fresh answer: the shared entry until `until`, and, for `active: false`, the
+    /// revocation notice. Failures are logged, never the caller's concern.
+    async fn share(
+        &self,
+        key: &TokenKey,
+        answer: &Map<String, Value>,
+        until: Duration,
+        now: Duration,
+    ) {
+        let Some(f) = &self.fleet else { return };
+        let entry = serde_json::json!({"until": until.as_secs_f64(), "answer": answer});
+        let Ok(bytes) = serde_json::to_vec(&entry) else {
+            return;
+        };
+        let store = &f.fleet.store;
+        if let Err(e) = store
+            .put(&answer_name(key), &bytes, until.saturating_sub(now))
+            .await
+        {
+            tracing::debug!(error = %e, "shared introspection answer not stored");
+        }
+        let _ = store.delete(&lease_name(key)).await;
+        if answer.get("active") != Some(&Value::Bool(true)) {
+            if let Err(e) = store.publish(REVOKED_CHANNEL, &key.hex()).await {
+                tracing::warn!(error = %e, "revocation notice not published");
+            }
+        }
+    }
+
+    /// The principal of an answer (with `active` as answered).
+    fn principal_of(&self, payload: Map<String, Value>) -> Arc<Principal> {
+        let active = payload.get("active") == Some(&Value::Bool(true));
+        let mut principal = Principal::from_claims_with(payload, true, &self.scope_rules);
+        principal.active = active;
+        Arc::new(principal)
+    }
+
     async fn call(&self, token: &str) -> Introspected {
         let auth = Basic {
             user: &self.client_id,
@@ -207,11 +394,9 @@ impl Inner {
                 ))
             }
         };
-        let active = payload.get("active") == Some(&Value::Bool(true));
         let exp = payload.get("exp").and_then(Value::as_f64);
-        let mut principal = Principal::from_claims_with(payload, true, &self.scope_rules);
-        principal.active = active;
-        let principal = Arc::new(principal);
+        let shared = self.fleet.is_some().then(|| payload.clone());
+        let principal = self.principal_of(payload);
         if !self.cache_ttl.is_zero() {
             let now = self.clock.now();
             // Both the TTL and the answer's `exp` may be huge: saturate, never panic inside the
@@ -220,9 +405,23 @@ impl Inner {
             if let Some(exp) = exp {
                 until = until.min(secs_f64(exp));
             }
+            let key = token_key(token);
             if until > now {
-                self.cache
-                    .insert(token_key(token), principal.clone(), until, now);
+                self.cache.insert(key, principal.clone(), until, now);
+            }
+            if let Some(answer) = shared {
+                if until > now {
+                    self.share(&key, &answer, until, now).await;
+                } else if !principal.active {
+                    // Not cacheable, but the other replicas must still hear of it.
+                    self.share(
+                        &key,
+                        &answer,
+                        now.saturating_add(Duration::from_secs(1)),
+                        now,
+                    )
+                    .await;
+                }
             }
         }
         Ok(principal)

@@ -69,7 +69,12 @@ struct Spiffe {
 }
 
 impl Validator {
-    pub(crate) fn new(cfg: &Config, http: HttpClient, clock: Arc<dyn Clock>) -> Self {
+    pub(crate) fn new(
+        cfg: &Config,
+        http: HttpClient,
+        clock: Arc<dyn Clock>,
+        store: Option<Arc<crate::backend::redis::RedisStore>>,
+    ) -> Self {
         let capacity = usize::try_from(cfg.token_cache_capacity).unwrap_or(usize::MAX);
         let mode = cfg.effective_validation_mode();
         let observer = http.observer().clone();
@@ -92,7 +97,7 @@ impl Validator {
         }
         let scope_rules = Arc::new(ScopeRules::new(&cfg.scope_claims, &cfg.scope_hierarchy));
         let introspector = (mode != ValidationMode::JwtOnly).then(|| {
-            Introspector::new(
+            let i = Introspector::new(
                 cfg.introspection_url.trim().to_string(),
                 cfg.introspection_client_id.clone(),
                 cfg.introspection_client_secret.expose().to_string(),
@@ -101,7 +106,18 @@ impl Validator {
                 Duration::from_secs(cfg.introspection_cache_ttl_seconds),
                 capacity,
                 scope_rules.clone(),
-            )
+            );
+            match store {
+                Some(store) => i.with_fleet(
+                    crate::token::introspection::Fleet {
+                        store,
+                        lease_wait: crate::clock::secs_f64(cfg.redis_lease_wait_seconds),
+                        lease_ttl: crate::clock::secs_f64(cfg.request_timeout_seconds),
+                    },
+                    capacity,
+                ),
+                None => i,
+            }
         });
         let td = cfg.spiffe_trust_domain.trim();
         let spiffe = (!td.is_empty()).then(|| {
@@ -258,6 +274,14 @@ impl Validator {
         result
             .and_then(|p| self.check_audience(p))
             .and_then(check_binding)
+    }
+
+    /// Start listening for the fleet's revocation notices (inside a tokio runtime; also done
+    /// by the first introspection).
+    pub(crate) fn join_fleet(&self) {
+        if let Some(i) = &self.introspector {
+            i.join_fleet();
+        }
     }
 
     /// A cached introspection answer, counted as a hit or a miss.

@@ -6,5 +6,15 @@ from ._native import version
 from .decorators import Session, mcp_tool, protected_by_AuthSec, tool_rbac
 from .oauth_server import build_mcp_app_with_oauth, run_mcp_server_with_oauth
 
-__all__ = ["Session", "build_mcp_app_with_oauth", "mcp_tool", "protected_by_AuthSec", "run_mcp_server_with_oauth",
-           "tool_rbac", "version"]
+from typing import Any
+
+__all__ = ["ServiceAccessSDK", "Session", "build_mcp_app_with_oauth", "mcp_tool", "protected_by_AuthSec",
+           "run_mcp_server_with_oauth", "tool_rbac", "version"]
+
+
+def __getattr__(name: str) -> Any:
+    # The seed's ``from authsec_sdk import ServiceAccessSDK``, loaded on first use.
+    if name == "ServiceAccessSDK":
+        from .services import ServiceAccessSDK
+        return ServiceAccessSDK
+    raise AttributeError(f"module 'authsec_sdk' has no attribute {name!r}")

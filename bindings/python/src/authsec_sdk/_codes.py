@@ -42,6 +42,8 @@ class ErrorCode:
     """The last X.509-SVID has expired and the Workload API has not sent a new one."""
     SESSION_STORE_UNAVAILABLE: Final = 350
     """The sign-in session store could not be read or written (the sign-in tools answer with an error; no session is trusted)."""
+    SERVICES_ERROR: Final = 360
+    """A call to the AuthSec services API (service credentials) failed, was refused, or answered something unusable."""
     INTERNAL: Final = 900
     """An internal invariant did not hold; treat as a denial."""
     PANIC: Final = 901
@@ -66,6 +68,7 @@ NAMES: Final[dict[int, str]] = {
     340: "workload_api_unavailable",
     341: "svid_expired",
     350: "session_store_unavailable",
+    360: "services_error",
     900: "internal",
     901: "panic",
 }

@@ -119,6 +119,12 @@ def _load() -> ctypes.CDLL:
         ),
         "authsec_runtime_metadata": (c_uint32, [_P, _PP, _PP]),
         "authsec_runtime_user_info": (c_uint32, [_P, _P, _PP, _PP]),
+        "authsec_runtime_service_credentials": (
+            c_uint32, [_P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP]),
+        "authsec_runtime_service_token": (
+            c_uint32, [_P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP]),
+        "authsec_runtime_service_user_details": (
+            c_uint32, [_P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP]),
         "authsec_runtime_max_body_bytes": (c_uint64, [_P]),
         "authsec_runtime_metadata_path": (_Str, [_P]),
         "authsec_runtime_try_check_request": (

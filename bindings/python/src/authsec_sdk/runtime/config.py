@@ -152,6 +152,18 @@ class Config:
     """Deny resources and prompts no rule names (default: not gated until a rule exists)."""
     cors_allowed_origins: list[str] = field(default_factory=list)
     """Origins (or ``*``) whose CORS preflights the core answers; other origins get 403."""
+    redis_url: str = field(default="", repr=False)
+    """The fleet's Redis (``redis://[:password@]host:port/db``, docs/fleet.md); a secret."""
+    redis_key: str = field(default="", repr=False)
+    """AES-256-GCM key sealing every Redis value: 32 random bytes, base64; a secret."""
+    redis_prefix: str = "authsec:"
+    """Prefix of every Redis key and channel."""
+    redis_timeout_seconds: float = 0.25
+    """Bound of every Redis command; slower counts as down for that request."""
+    redis_lease_wait_seconds: float = 1.0
+    """How long a replica waits for another's introspection of the same new token."""
+    services_url: str = ""
+    """Base URL of the AuthSec services API (service credentials, :class:`ServiceAccessSDK`)."""
     sign_in: Optional[dict[str, Any]] = None
     """Sign-in for MCP clients without OAuth (the ``oauth_*`` tools, docs/sign-in.md):
     ``{"client_id", "redirect_uri", "client_secret"?, "issuer"?, "scopes"?, "app_name"?, ...}``."""

@@ -439,6 +439,37 @@ class Runtime:
         value: dict[str, Any] = json.loads(self.user_info_json(decision))
         return value
 
+    # ------------------------------------------------------------------ service credentials
+
+    def _service(self, export: str, session_id: str, service_name: str) -> str:
+        sid = str(session_id).encode("utf-8")
+        name = str(service_name).encode("utf-8")
+        out = ctypes.c_void_p()
+        _native.call(getattr(_native.lib, export), self._ptr(), sid, len(sid), name, len(name),
+                     ctypes.byref(out))
+        return _native.take_text(out)
+
+    def service_credentials(self, session_id: str, service_name: str) -> dict[str, Any]:
+        """The credentials of ``service_name`` for the user of ``session_id`` from the AuthSec
+        services API (``services_url``), as the core read them: ``service_id``,
+        ``service_name``, ``service_type``, ``auth_type``, ``url``, ``credentials``,
+        ``metadata``, ``retrieved_at``. Blocks for the call; :class:`AuthsecError`
+        ``services_error`` (never carrying a credential) on failure."""
+        value: dict[str, Any] = json.loads(
+            self._service("authsec_runtime_service_credentials", session_id, service_name))
+        return value
+
+    def service_token(self, session_id: str, service_name: str) -> str:
+        """The service's ``credentials.access_token``; ``services_error`` "No access token
+        available for <name>" when there is none."""
+        return self._service("authsec_runtime_service_token", session_id, service_name)
+
+    def service_user_details(self, session_id: str, service_name: str) -> dict[str, Any]:
+        """The user's details at the service, as the services API answers them."""
+        value: dict[str, Any] = json.loads(
+            self._service("authsec_runtime_service_user_details", session_id, service_name))
+        return value
+
     def wait_policy_refresh(self) -> None:
         """Block until a background policy refresh, if one runs, has finished (tests)."""
         _native.call(_native.lib.authsec_runtime_wait_policy_refresh, self._ptr())
