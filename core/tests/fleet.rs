@@ -377,7 +377,7 @@ async fn session_writer_process() {
             source: TokenSource::AuthorizationCode,
         }),
     };
-    let key = format!("authsec:session:{}", id.digest());
+    let key = format!("session:{}", id.digest());
     store
         .put(&key, record.to_bytes().unwrap(), Duration::from_secs(600))
         .await
@@ -413,7 +413,7 @@ async fn a_session_made_by_one_process_is_used_by_another() {
         .and_then(|rest| rest.split_whitespace().next())
         .expect("the child printed the session id");
     let id = SessionId::parse(id_text).unwrap();
-    let key = format!("authsec:session:{}", id.digest());
+    let key = format!("session:{}", id.digest());
 
     // Nothing of the session in clear in Redis.
     let dump = redis.dump().await;

@@ -721,7 +721,7 @@ const STORE_DOWN: &str = "The sign-in could not be saved. Try again.";
 /// The store key of an MCP session's pointer to its sign-in session (a digest of the
 /// `Mcp-Session-Id`).
 fn mcp_key(mcp_digest: &str) -> String {
-    format!("authsec:mcp:{mcp_digest}")
+    format!("mcp:{mcp_digest}")
 }
 
 async fn validate(

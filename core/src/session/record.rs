@@ -97,14 +97,14 @@ pub fn digest_text(bytes: &[u8]) -> String {
 
 /// The store key of a session: a digest of its id, never the id.
 pub fn session_key(id: &SessionId) -> String {
-    format!("authsec:session:{}", id.digest())
+    format!("session:{}", id.digest())
 }
 
 /// The store key of a pending sign-in's `state`: a digest of the state. Its value is the
 /// session's [`session_key`]; the callback `take`s it, so a state (and the code that came with
 /// it) works once.
 pub fn state_key(state: &str) -> String {
-    format!("authsec:state:{}", digest_text(state.as_bytes()))
+    format!("state:{}", digest_text(state.as_bytes()))
 }
 
 /// Text that must not show in logs or `Debug` (a token, a PKCE verifier, a nonce). Serializes

@@ -17,7 +17,8 @@ use crate::error::{Error, ErrorCode, Result};
 use crate::session::store::SessionStore;
 
 /// Sessions in the fleet's Redis, under `<redis_prefix><key>` (the session layer's keys are
-/// digests: `authsec:session:<sha256 of the id>`, `authsec:state:<sha256 of the state>`).
+/// digests: `session:<sha256 of the id>`, `state:<sha256 of the state>`, so with the default prefix
+/// `authsec:session:...`).
 #[derive(Debug, Clone)]
 pub struct RedisSessionStore {
     store: Arc<RedisStore>,
