@@ -141,7 +141,9 @@ function runNativeCheck(rt, method, path, flat, body) {
   }
   const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, flat.join('\0'), body);
   if (r instanceof Promise) return r.then(wrapDecision);
-  // An allow without filtering comes back as the bare principal handle (no properties).
+  // An allow comes back as `[handle, toolsListRequest]` when the filter may read the answer
+  // (every allow under a policy), as the bare principal handle (no properties) when it does not.
+  if (Array.isArray(r)) return { kind: 'allow', principal: new Principal(r[0]), filterToolsList: true, toolsListRequest: r[1] };
   if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false, toolsListRequest: false };
   return wrapDecision(r);
 }
