@@ -15,6 +15,9 @@
 #                   (default: all)
 #   LOAD_SKIP_BUILD 1: use what is built (release builds, the venv, node_modules)
 #
+# Each row also gives the server's CPU time per request (user + system, from /proc, the server
+# process and its children, over the measured run): the figure to compare on a shared machine.
+#
 # Every answer must be HTTP 200 with the expected body (counted by the wrk script's response
 # callback); a row with any other answer, a socket error or a server that did not start is marked
 # FAIL and the script exits 1. Servers listen on 127.0.0.1 only and are stopped by PID.
@@ -58,7 +61,7 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
     export NAPI_TYPE_DEF_TMP_FOLDER="$TARGET/napi-type-def"   # as bindings/node/scripts/build.sh
     (cd "$ROOT" && cargo build --locked --release -p authsec-node)
     mkdir -p "$OUT/node-runtime"
-    cp "$ROOT/bindings/node/index.js" "$ROOT/bindings/node/codes.js" "$OUT/node-runtime/"
+    cp "$ROOT/bindings/node/index.js" "$ROOT/bindings/node/codes.js" "$ROOT/bindings/node/spiffe.js" "$OUT/node-runtime/"
     cp "$TARGET/release/libauthsec_node.so" "$OUT/node-runtime/authsec.node"
   fi
   if want c; then
@@ -124,6 +127,20 @@ stop() {
   wait "$1" 2>/dev/null || true
 }
 
+# cpu_ticks PID: user + system CPU clock ticks of PID and its descendants (/proc), so a server's
+# CPU time per request can be read over the measured run (less noisy than req/s on a shared
+# machine, where wrk and other work take turns on the cores).
+cpu_ticks() {
+  local total=0 p t
+  for p in "$1" $(pgrep -P "$1" 2>/dev/null || true); do
+    if [ "$p" != "$1" ]; then t="$(cpu_ticks "$p")"
+    else t="$(sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null | awk '{ print $12 + $13 }' || echo 0)"; fi
+    total=$((total + ${t:-0}))
+  done
+  echo "$total"
+}
+CLK_TCK="$(getconf CLK_TCK)"
+
 # ---- the fixture (JWKS and the token) ---------------------------------------------------------
 step "fixture backend"
 start fixture "$TARGET/release/authsec-fixture" --port 0 --ignore-stdin
@@ -145,7 +162,7 @@ C_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"list
 # it. Sets RPS, P99 (µs) and BAD (empty when every answer was right, else why not).
 measure() {
   local name="$1" expect="$2"; shift 2
-  RPS=0 P99=0 BAD=""
+  RPS=0 P99=0 CPU=0 BAD=""
   if ! start "$name" "$@"; then BAD="did not start"; return 0; fi
   local pid="$PID" got
   got="$(curl -s -o "$OUT/$name.probe" -w '%{http_code}' -X POST "$URL/mcp" -H 'content-type: application/json' \
@@ -159,13 +176,17 @@ measure() {
   if [ "$WARMUP" != 0 ]; then
     LOAD_EXPECT="$expect" "${wrk[@]}" -d"${WARMUP}s" "$URL/mcp" >"$OUT/$name.warmup" 2>&1 || true
   fi
+  local ticks0 ticks1
+  ticks0="$(cpu_ticks "$pid")"
   LOAD_EXPECT="$expect" "${wrk[@]}" -d"${SECONDS_PER_RUN}s" "$URL/mcp" >"$OUT/$name.wrk" 2>&1 || true
+  ticks1="$(cpu_ticks "$pid")"
   stop "$pid"
   local line
   line="$(grep '^LOAD requests=' "$OUT/$name.wrk" || true)"
   if [ -z "$line" ]; then BAD="wrk printed no summary (see $OUT/$name.wrk)"; return 0; fi
   field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p" <<<"$line"; }
   RPS="$(field rps)"; P99="$(field p99_us)"
+  CPU="$(awk -v t="$((ticks1 - ticks0))" -v hz="$CLK_TCK" -v n="$(field answered)" 'BEGIN { printf "%.1f", (n > 0 ? t * 1e6 / hz / n : 0) }')"
   local non200 badbody sockerr
   non200="$(field non200)"; badbody="$(field badbody)"; sockerr="$(field socket_errors)"
   if [ "$non200" != 0 ] || [ "$badbody" != 0 ] || [ "$sockerr" != 0 ]; then
@@ -184,10 +205,10 @@ row() {
   ucmd=("$@")
   step "$title: unprotected"
   measure "${ucmd[@]}"
-  local urps="$RPS" up99="$P99" ubad="$BAD"
+  local urps="$RPS" up99="$P99" ucpu="$CPU" ubad="$BAD"
   step "$title: protected"
   measure "${pcmd[@]}"
-  local prps="$RPS" pp99="$P99" pbad="$BAD"
+  local prps="$RPS" pp99="$P99" pcpu="$CPU" pbad="$BAD"
   local verdict ratio added
   if [ -n "$pbad$ubad" ]; then
     FAILED=1
@@ -200,7 +221,7 @@ row() {
     elif awk -v r="$ratio" -v t="${target#>= }" 'BEGIN { exit !(r + 0 >= t + 0) }'; then verdict="met"
     else verdict="below target"; fi
   fi
-  ROWS+=("| $title | $(printf '%.0f' "$prps") | $(printf '%.0f' "$urps") | $ratio | $target | $(awk -v p="$up99" 'BEGIN{printf "%.2f", p/1000}') / $(awk -v p="$pp99" 'BEGIN{printf "%.2f", p/1000}') ms | $added | $verdict |")
+  ROWS+=("| $title | $(printf '%.0f' "$prps") | $(printf '%.0f' "$urps") | $ratio | $target | $(awk -v p="$up99" 'BEGIN{printf "%.2f", p/1000}') / $(awk -v p="$pp99" 'BEGIN{printf "%.2f", p/1000}') ms | $added | $ucpu / $pcpu | $verdict |")
 }
 
 NODE="$LOAD/node/server.mjs"
@@ -245,7 +266,7 @@ fi
 
 printf '\nwrk -t%s -c%s -d%ss (warm-up %ss) on 127.0.0.1, allowed tools/call, %s, %s, %s cores\n\n' \
   "$THREADS" "$CONNECTIONS" "$SECONDS_PER_RUN" "$WARMUP" "$(date -u +%Y-%m-%d)" "$(uname -m)" "$(nproc)"
-echo "| scenario | protected req/s | unprotected req/s | ratio | target | p99 unprotected / protected | added p99 | result |"
-echo "|---|---|---|---|---|---|---|---|"
+echo "| scenario | protected req/s | unprotected req/s | ratio | target | p99 unprotected / protected | added p99 | server CPU µs/req unprotected / protected | result |"
+echo "|---|---|---|---|---|---|---|---|---|"
 for r in "${ROWS[@]}"; do echo "$r"; done
 exit "$FAILED"

@@ -130,18 +130,20 @@ function flatHeaders(headers) {
 
 function runNativeCheck(rt, method, path, flat, body) {
   // One string crosses the boundary instead of 2n (names and values cannot contain NUL in HTTP;
-  // if one does, the list form keeps it exact).
-  let block = '';
+  // if one does, the list form keeps it exact). `join` builds a flat string the native side
+  // reads in one copy (a `+=` chain would be a rope it must flatten first).
   let nul = false;
   for (let i = 0; i < flat.length; i++) {
-    const s = flat[i];
-    if (s.indexOf('\0') !== -1) { nul = true; break; }
-    block += i === 0 ? s : '\0' + s;
+    if (flat[i].indexOf('\0') !== -1) {
+      nul = true;
+      break;
+    }
   }
-  if (flat.length === 0) block = '';
-  const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, block, body);
+  const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, flat.join('\0'), body);
   if (r instanceof Promise) return r.then(wrapDecision);
-  // An allow without filtering comes back as the bare principal handle (no properties).
+  // An allow comes back as `[handle, toolsListRequest]` when the filter may read the answer
+  // (every allow under a policy), as the bare principal handle (no properties) when it does not.
+  if (Array.isArray(r)) return { kind: 'allow', principal: new Principal(r[0]), filterToolsList: true, toolsListRequest: r[1] };
   if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false, toolsListRequest: false };
   return wrapDecision(r);
 }
@@ -491,54 +493,76 @@ function clearHeaders(res) {
   for (const name of res.getHeaderNames()) res.removeHeader(name);
 }
 
-/** The MCP SDK's AuthInfo for a principal, from the core's typed accessors and its bearer
- * extraction. Every field is a memoized getter on a plain object (own properties, so spreading
- * and JSON work): a handler that never reads `req.auth`, or reads only part of it, pays only
- * for what it reads, and assigning `req.auth` costs no property redefinition on `req`. */
-function authInfo(principal, flat, resourceUri, runtime) {
-  let token;
-  let resource;
-  let extra;
-  return {
-    get token() {
-      if (token === undefined) token = native.bearerToken(flat);
-      return token;
-    },
-    get clientId() { return principal.clientId; },
-    get scopes() { return principal.scopes; },
-    get expiresAt() {
-      const exp = principal.expiresAt;
-      return exp === null ? undefined : exp;
-    },
-    get resource() {
-      if (resource === undefined) {
-        try {
-          resource = new URL(resourceUri);
-        } catch {
-          resource = null; // resource_uri is validated by the core; nothing to add otherwise
-        }
+/** The MCP SDK's AuthInfo for a principal (`req.auth`), from the core's typed accessors and its
+ * bearer extraction. Every field is a memoized getter on the class (one small object per
+ * request, no closures: an object literal with getters costs microseconds to create): a handler
+ * that never reads `req.auth`, or reads only part of it, pays only for what it reads.
+ * `toJSON()` gives every field as a plain object (`JSON.stringify(req.auth)`). */
+class AuthInfo {
+  #principal;
+  #flat;
+  #resourceUri;
+  #runtime;
+  #token;
+  #resource;
+  #extra;
+
+  constructor(principal, flat, resourceUri, runtime) {
+    this.#principal = principal;
+    this.#flat = flat;
+    this.#resourceUri = resourceUri;
+    this.#runtime = runtime;
+  }
+
+  get token() {
+    if (this.#token === undefined) this.#token = native.bearerToken(this.#flat);
+    return this.#token;
+  }
+
+  get clientId() { return this.#principal.clientId; }
+
+  get scopes() { return this.#principal.scopes; }
+
+  get expiresAt() {
+    const exp = this.#principal.expiresAt;
+    return exp === null ? undefined : exp;
+  }
+
+  get resource() {
+    if (this.#resource === undefined) {
+      try {
+        this.#resource = new URL(this.#resourceUri);
+      } catch {
+        this.#resource = null; // resource_uri is validated by the core; nothing to add otherwise
       }
-      return resource === null ? undefined : resource;
-    },
-    get extra() {
-      if (extra === undefined) {
-        extra = {
-          subject: principal.subject,
-          issuer: principal.issuer,
-          audience: principal.audience,
-          get claims() { return principal.claims; },
-          principal,
-          // The core's user_info document (docs/rbac.md), built on first read.
-          get userInfo() {
-            const v = runtime.userInfo(principal);
-            Object.defineProperty(this, 'userInfo', { value: v, enumerable: true });
-            return v;
-          },
-        };
-      }
-      return extra;
-    },
-  };
+    }
+    return this.#resource === null ? undefined : this.#resource;
+  }
+
+  get extra() {
+    if (this.#extra === undefined) {
+      const principal = this.#principal;
+      const runtime = this.#runtime;
+      this.#extra = {
+        subject: principal.subject,
+        issuer: principal.issuer,
+        audience: principal.audience,
+        get claims() { return principal.claims; },
+        principal,
+        // The core's user_info document (docs/rbac.md), built on first read.
+        get userInfo() {
+          const v = runtime.userInfo(principal);
+          Object.defineProperty(this, 'userInfo', { value: v, enumerable: true });
+          return v;
+        },
+      };
+    }
+    return this.#extra;
+  }
+
+  toJSON() {
+    return { token: this.token, clientId: this.clientId, scopes: this.scopes, expiresAt: this.expiresAt, resource: this.resource, extra: this.extra };
+  }
 }
 
 // Read the request body. Over the limit (declared by Content-Length or counted while reading)
@@ -588,6 +612,94 @@ function readBody(req, limit) {
   });
 }
 
+// The core's `ResponseFilter::reads` answers, remembered per (tools/list flag, Content-Type): a
+// server answers with a handful of Content-Types, so the crossing is paid once per type, not per
+// request. Bounded: cleared past 64 types.
+const READS = [new Map(), new Map()];
+
+function filterReads(toolsListRequest, contentType) {
+  const memo = READS[toolsListRequest ? 1 : 0];
+  let reads = memo.get(contentType);
+  if (reads === undefined) {
+    reads = native.filterReads(toolsListRequest, contentType);
+    if (memo.size >= 64) memo.clear();
+    memo.set(contentType, reads);
+  }
+  return reads;
+}
+
+// The Content-Type a `writeHead(status, [reason], headers)` call commits: the headers argument's
+// (a plain object with one Content-Type key) or the one set on the response. `undefined` when it
+// cannot be told cheaply (an array of headers, two spellings of the key): the caller then takes
+// the filtering path, which reads the head exactly as the filter itself does.
+function headContentType(res, headers) {
+  if (headers !== undefined && headers !== null) {
+    if (typeof headers !== 'object' || Array.isArray(headers)) return undefined;
+    let found = null;
+    let seen = 0;
+    for (const k of Object.keys(headers)) {
+      if (headers[k] !== undefined && k.length === 12 && k.toLowerCase() === 'content-type') {
+        found = String(headers[k]);
+        seen++;
+      }
+    }
+    if (seen > 1) return undefined;
+    if (seen === 1) return found;
+  }
+  const v = res.getHeader('content-type');
+  return v === undefined ? null : String(v);
+}
+
+/**
+ * Arm the response of an allow whose answer the filter may have to read (`filterToolsList`):
+ * shared hooks (no per-request closures) on writeHead, write, end and flushHeaders wait for the
+ * head. The first of them puts the response's own methods back, asks the core whether it reads an
+ * answer with that Content-Type (`filterReads`, the usual tools/call JSON answer: no), and only
+ * then sets up the interception (`interceptToolsList`) before going on with the call.
+ */
+const ARMED = Symbol('authsec.armed');
+
+function armResponse(res, runtime, decision, onError) {
+  res[ARMED] = { runtime, decision, onError, writeHead: res.writeHead, write: res.write, end: res.end, flushHeaders: res.flushHeaders };
+  res.writeHead = armedWriteHead;
+  res.write = armedWrite;
+  res.end = armedEnd;
+  res.flushHeaders = armedFlushHeaders;
+}
+
+// Put the response's methods back; set up the interception when the filter reads this answer.
+function disarm(res, contentType) {
+  const s = res[ARMED];
+  res[ARMED] = undefined;
+  res.writeHead = s.writeHead;
+  res.write = s.write;
+  res.end = s.end;
+  res.flushHeaders = s.flushHeaders;
+  if (contentType === undefined || filterReads(s.decision.toolsListRequest, contentType)) {
+    interceptToolsList(res, s.runtime, s.decision, s.onError);
+  }
+}
+
+function armedWriteHead(status, reason, headers) {
+  disarm(this, headContentType(this, typeof reason === 'string' ? headers : reason));
+  return this.writeHead.apply(this, arguments);
+}
+
+function armedWrite() {
+  disarm(this, headContentType(this, undefined));
+  return this.write.apply(this, arguments);
+}
+
+function armedEnd() {
+  disarm(this, headContentType(this, undefined));
+  return this.end.apply(this, arguments);
+}
+
+function armedFlushHeaders() {
+  disarm(this, headContentType(this, undefined));
+  return this.flushHeaders.apply(this, arguments);
+}
+
 /**
  * Route the handler's answer through the core's response filter: the head is held until the
  * filter's first bytes (Content-Length dropped, or set from a held JSON body; Content-Encoding
@@ -607,7 +719,7 @@ function interceptToolsList(res, runtime, decision, onError) {
     if (filter !== null) return filter.passthrough;
     const h = (name) => (res.getHeader(name) === undefined ? null : String(res.getHeader(name)));
     const contentType = h('content-type');
-    if (!native.filterReads(decision.toolsListRequest, contentType)) {
+    if (!filterReads(decision.toolsListRequest, contentType)) {
       // The core would pass this answer through untouched: no filter to create or feed.
       filter = PASSTHROUGH;
       restore();
@@ -744,6 +856,7 @@ function protect(handler, options) {
   // Configuration read once, not per request (each is a native call).
   const limit = runtime.maxBodyBytes;
   const resourceUri = runtime.resourceUri;
+  const logError = (e) => logger.error(e.message);
 
   async function authsecProtected(req, res, next) {
     try {
@@ -771,7 +884,7 @@ function protect(handler, options) {
         return;
       }
       let parsed;
-      if (body.length > 0 && method.toUpperCase() === 'POST') {
+      if (body.length > 0 && (method === 'POST' || method.toUpperCase() === 'POST')) {
         try {
           parsed = JSON.parse(body.toString('utf8'));
         } catch {
@@ -780,9 +893,9 @@ function protect(handler, options) {
       }
       if (parsed !== undefined && req.body === undefined) req.body = parsed;
       if (decision.kind === 'allow') {
-        req.auth = authInfo(decision.principal, flat, resourceUri, runtime);
+        req.auth = new AuthInfo(decision.principal, flat, resourceUri, runtime);
         req.authsec = { principal: decision.principal, filterToolsList: decision.filterToolsList };
-        if (decision.filterToolsList) interceptToolsList(res, runtime, decision, (e) => logger.error(e.message));
+        if (decision.filterToolsList) armResponse(res, runtime, decision, logError);
       }
       await handler(req, res, parsed, next);
     } catch (e) {

@@ -40,9 +40,9 @@ export declare class NativeRuntime {
    * without filtering as the bare principal handle), a Promise of it only when I/O is needed.
    * `headers` is `name\0value\0...`.
    */
-  check(method: string, path: string, headers: string, body: Buffer): ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>
+  check(method: string, path: string, headers: string, body: Buffer): ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>
   /** `check` with headers as a flat list `[name, value, name, value, ...]` (any characters). */
-  checkList(method: string, path: string, headers: Array<string>, body: Buffer): ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>
+  checkList(method: string, path: string, headers: Array<string>, body: Buffer): ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>
   /**
    * Decide a request whose body is over `max_body_bytes` without passing the body (the
    * host stopped reading it): `Runtime::check_oversized`. Headers as in `checkList`.

@@ -126,10 +126,36 @@ fn config_from_camel(json: &str) -> Fallible<Config> {
 // ---------------------------------------------------------------------------------------------
 // Decisions as JS values
 
-/// What `check` returns: the principal handle alone (an allow without filtering, the hot path),
-/// a decision object, or a Promise of one when the core needs I/O.
-type CheckResult<'env> =
-    Either3<External<Arc<Principal>>, NativeDecision, PromiseRaw<'env, NativeDecision>>;
+/// What `check` returns: the principal handle alone (an allow without filtering), `[handle,
+/// toolsListRequest]` (an allow whose answer the filter may read: every allow under a policy, the
+/// hot path; an array of two costs less to build than a decision object), a decision object, or
+/// a Promise of one when the core needs I/O.
+type CheckResult<'env> = Either4<
+    External<Arc<Principal>>,
+    FilteredAllow,
+    NativeDecision,
+    PromiseRaw<'env, NativeDecision>,
+>;
+
+/// An allow whose answer the filter may read, as the JS array `[handle, toolsListRequest]`.
+pub struct FilteredAllow(External<Arc<Principal>>, bool);
+
+impl TypeName for FilteredAllow {
+    fn type_name() -> &'static str {
+        "Array"
+    }
+
+    fn value_type() -> ValueType {
+        ValueType::Object
+    }
+}
+
+impl ToNapiValue for FilteredAllow {
+    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
+        // SAFETY: `env` is the valid env napi passed to the calling method.
+        unsafe { <(External<Arc<Principal>>, bool)>::to_napi_value(env, (val.0, val.1)) }
+    }
+}
 
 /// A decision or filter answer, as the JS layer receives it. `kind` is `allow`, `respond`,
 /// `pass_through`, `unchanged`, `rewritten` or (a stream filter step) `forward`.
@@ -310,7 +336,9 @@ impl NativeRuntime {
     /// Decide one request. Returns the decision when the core decided from memory (an allow
     /// without filtering as the bare principal handle), a Promise of it only when I/O is needed.
     /// `headers` is `name\0value\0...`.
-    #[napi(ts_return_type = "ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>")]
+    #[napi(
+        ts_return_type = "ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>"
+    )]
     pub fn check<'env>(
         &self,
         env: &'env Env,
@@ -324,7 +352,9 @@ impl NativeRuntime {
     }
 
     /// `check` with headers as a flat list `[name, value, name, value, ...]` (any characters).
-    #[napi(ts_return_type = "ExternalObject<unknown> | NativeDecision | Promise<NativeDecision>")]
+    #[napi(
+        ts_return_type = "ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>"
+    )]
     pub fn check_list<'env>(
         &self,
         env: &'env Env,
@@ -709,13 +739,17 @@ impl NativeRuntime {
             body,
         };
         match self.core.check(&req) {
-            // The hot path: an allow without filtering is the bare principal handle (one N-API
-            // value instead of an object with three properties).
+            // The hot paths: an allow is the bare principal handle (no filtering) or the handle
+            // and the tools/list flag (filtering), never an object with named properties.
             Check::Ready(Decision::Allow(a)) if !a.filter_tools_list => {
-                Ok(Either3::A(External::new(a.principal)))
+                Ok(Either4::A(External::new(a.principal)))
             }
-            Check::Ready(d) => Ok(Either3::B(NativeDecision::from_decision(d))),
-            Check::Pending(p) => Ok(Either3::C(
+            Check::Ready(Decision::Allow(a)) => Ok(Either4::B(FilteredAllow(
+                External::new(a.principal),
+                a.tools_list_request,
+            ))),
+            Check::Ready(d) => Ok(Either4::C(NativeDecision::from_decision(d))),
+            Check::Pending(p) => Ok(Either4::D(
                 env.spawn_future_with_callback(p.map(Ok), |_, d| {
                     Ok(NativeDecision::from_decision(d))
                 })?,

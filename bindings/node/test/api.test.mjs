@@ -292,6 +292,80 @@ test('protect(): denials as the core writes them, req.auth, parsed body, JSON an
   }
 });
 
+test('protect(): the filter reads an SSE answer however the handler starts its head; a JSON tools/call answer passes as written', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  const event = `event: message\ndata: ${JSON.stringify(TOOLS)}\n\n`;
+  // Each way a node:http handler can commit its head: the first response call decides whether
+  // the core's filter reads the answer (an SSE answer, under a policy: always).
+  const starts = {
+    'writeHead, flat array': (res) => { res.writeHead(200, ['Content-Type', 'text/event-stream']); res.end(event); },
+    'writeHead, pairs': (res) => { res.writeHead(200, 'OK', [['content-type', 'text/event-stream']]); res.end(event); },
+    'writeHead, two spellings': (res) => { res.writeHead(200, { 'Content-Type': 'application/json', 'content-type': 'text/event-stream' }); res.end(event); },
+    'writeHead over setHeader': (res) => { res.setHeader('content-type', 'application/json'); res.writeHead(200, { 'Content-Type': 'text/event-stream' }); res.end(event); },
+    'implicit head by write': (res) => { res.setHeader('content-type', 'text/event-stream'); res.write(event); res.end(); },
+    'implicit head by end': (res) => { res.statusCode = 200; res.setHeader('content-type', 'text/event-stream'); res.end(event); },
+    flushHeaders: (res) => { res.setHeader('content-type', 'text/event-stream'); res.flushHeaders(); res.end(event); },
+  };
+  const answer = JSON.stringify({ jsonrpc: '2.0', id: 3, result: { content: [{ type: 'text', text: 'ok' }] } });
+  const handler = protect((req, res) => {
+    if (req.headers['x-start'] === undefined) {
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(answer) });
+      res.end(answer);
+      return;
+    }
+    starts[req.headers['x-start']](res);
+  }, { config: config(), logger: { warn() {}, error() {} } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read' });
+    const headers = { authorization: `Bearer ${token}`, 'content-type': 'application/json' };
+    // A tools/call (not a list request): only the answer's Content-Type makes the filter read it.
+    for (const name of Object.keys(starts)) {
+      const r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { ...headers, 'x-start': name }, body: call('list_issues') });
+      assert.equal(r.status, 200, name);
+      const sse = await r.text();
+      const data = sse.split('\n').filter((l) => l.startsWith('data: ')).map((l) => JSON.parse(l.slice(6)));
+      assert.equal(data.length, 1, `${name}: ${sse}`);
+      assert.deepEqual(data[0].result.tools.map((t) => t.name), ['list_issues'], name);
+    }
+    const r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers, body: call('list_issues') });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-length'), String(Buffer.byteLength(answer)));
+    assert.equal(await r.text(), answer);
+  } finally {
+    await srv.close();
+  }
+});
+
+test('protect(): req.auth reads the principal lazily and serializes as the MCP SDK AuthInfo', async () => {
+  await fx.control('POST', '/_control/reset', '{}');
+  let auth;
+  const handler = protect((req, res) => {
+    auth = req.auth;
+    res.end(JSON.stringify(req.auth));
+  }, { config: config(), logger: { warn() {}, error() {} } });
+  await handler.ready;
+  const srv = await serve(handler);
+  try {
+    const token = await mint({ scope: 'issues:read', client_id: 'client-9' });
+    const r = await fetch(`${srv.url}/mcp`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: call('list_issues') });
+    assert.equal(r.status, 200);
+    const json = JSON.parse(await r.text());
+    assert.equal(json.token, token);
+    assert.equal(json.clientId, 'client-9');
+    assert.deepEqual(json.scopes, ['issues:read']);
+    assert.equal(typeof json.expiresAt, 'number');
+    assert.equal(json.resource, RESOURCE);
+    assert.equal(json.extra.subject, 'user-1');
+    assert.equal(json.extra.claims.client_id, 'client-9');
+    assert.equal(auth.token, token, 'the getters answer after the request too');
+    assert.equal(auth.extra, auth.extra, 'memoized');
+  } finally {
+    await srv.close();
+  }
+});
+
 test('protect(): a declared Content-Length over the limit gets the core 413 without buffering or allocating it', async () => {
   await fx.control('POST', '/_control/reset', '{}');
   // A limit too large to allocate: a binding that sized a buffer from it would fail with 500.
