@@ -11,7 +11,7 @@ import re
 import sys
 
 LAYERS = ["error", "clock", "text", "audit", "config", "backend", "token", "policy", "request",
-          "response", "workload", "session", "manifest", "runtime"]
+          "response", "workload", "session", "manifest", "runtime", "fuzzing"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core", "src")
 

@@ -48,6 +48,11 @@ mod text; // the header-safe text sanitizer
 mod token; // bearer tokens: JWT, JWKS, introspection, caches, the principal
 mod workload; // SPIFFE: the Workload API socket, X.509-SVIDs kept current and on disk, JWT bundles
 
+/// The private parsers for the fuzz targets of `fuzz/` (cargo feature `fuzzing`; not part of the API).
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use audit::event::{
     DecisionEvent, LifecycleEvent, Outcome, ValidationPath, AUDIT_SCHEMA_VERSION, MAX_FIELD_CHARS,
     REASONS,

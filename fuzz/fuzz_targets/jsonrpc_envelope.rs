@@ -1,0 +1,175 @@
+//! The JSON-RPC envelope reader as a differential against `serde_json::Value`.
+//!
+//! Invariants, for any bytes:
+//! - whitespace only: ours reads `Empty`;
+//! - `serde_json` refuses the document: ours refuses it too (no body a strict parser would
+//!   reject reaches the decision);
+//! - `serde_json` reads it: ours refuses exactly when the top level is not an object or array,
+//!   or an envelope (or its `params` object) has a repeated key (`serde_json` would take the
+//!   last) or a key equal to a member we read under simple case folding; otherwise ours reads the
+//!   same `jsonrpc`, id, method, `params.name` and `params.uri` as `serde_json`, element by
+//!   element for a batch.
+
+#![no_main]
+
+use authsec_core::fuzzing::{parse_jsonrpc, Body, Envelope, Id, Item};
+use libfuzzer_sys::fuzz_target;
+use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
+use serde_json::Value;
+
+/// A JSON document as written: object members in order, repeats kept.
+enum Tree {
+    Leaf,
+    Array(Vec<Tree>),
+    Object(Vec<(String, Tree)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Tree {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tree, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Tree;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_unit<E>(self) -> Result<Tree, E> {
+                Ok(Tree::Leaf)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Tree, A::Error> {
+                let mut v = Vec::new();
+                while let Some(t) = s.next_element()? {
+                    v.push(t);
+                }
+                Ok(Tree::Array(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Tree, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, t)) = m.next_entry::<String, Tree>()? {
+                    v.push((k, t));
+                }
+                Ok(Tree::Object(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `c` matches the ASCII letter `m` case-insensitively under Unicode (full upper- or lower-case
+/// mappings, plus U+0130 whose simple lower-case mapping is `i`). Written independently of the
+/// core's table.
+fn folds_to(c: char, m: char) -> bool {
+    c == m
+        || c.to_uppercase().eq(m.to_uppercase())
+        || c.to_lowercase().eq(m.to_lowercase())
+        || (c == '\u{0130}' && m == 'i')
+}
+
+/// The keys of one object that a strict reader of `members` must refuse: a repeat, or a key
+/// that is a member only under case folding.
+fn refused_keys(members: &[(String, Tree)], known: &[&str]) -> bool {
+    for (i, (k, _)) in members.iter().enumerate() {
+        if members[..i].iter().any(|(p, _)| p == k) {
+            return true;
+        }
+        let folded = known.iter().any(|m| {
+            k != m && k.chars().count() == m.len() && k.chars().zip(m.chars()).all(|(c, m)| folds_to(c, m))
+        });
+        if folded {
+            return true;
+        }
+    }
+    false
+}
+
+/// True when a strict reader must refuse this envelope object.
+fn envelope_refused(members: &[(String, Tree)]) -> bool {
+    if refused_keys(members, &["jsonrpc", "id", "method", "params"]) {
+        return true;
+    }
+    members.iter().any(|(k, v)| match (k.as_str(), v) {
+        ("params", Tree::Object(p)) => refused_keys(p, &["name", "uri"]),
+        _ => false,
+    })
+}
+
+fn str_member(obj: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
+    obj.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+/// What `serde_json` says the envelope carries.
+fn expected(obj: &serde_json::Map<String, Value>) -> Envelope {
+    let params = obj.get("params").and_then(Value::as_object);
+    Envelope {
+        jsonrpc: obj.get("jsonrpc").and_then(Value::as_str) == Some("2.0"),
+        id: match obj.get("id") {
+            None => Id::Absent,
+            Some(Value::Number(n)) => Id::Number(n.clone()),
+            Some(Value::String(s)) => Id::String(s.clone()),
+            Some(_) => Id::Null,
+        },
+        method: str_member(obj, "method"),
+        name: params.and_then(|p| str_member(p, "name")),
+        uri: params.and_then(|p| str_member(p, "uri")),
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    let ours = parse_jsonrpc(data);
+    if data.iter().all(u8::is_ascii_whitespace) {
+        assert_eq!(ours, Ok(Body::Empty));
+        return;
+    }
+    let value = match serde_json::from_slice::<Value>(data) {
+        Ok(v) => v,
+        Err(e) => {
+            assert!(ours.is_err(), "serde_json refuses ({e}) but ours read {ours:?}");
+            return;
+        }
+    };
+    let tree: Tree = serde_json::from_slice(data).expect("serde_json read it as a Value");
+    let must_refuse = match &tree {
+        Tree::Object(m) => envelope_refused(m),
+        Tree::Array(items) => items
+            .iter()
+            .any(|t| matches!(t, Tree::Object(m) if envelope_refused(m))),
+        Tree::Leaf => true,
+    };
+    if must_refuse {
+        assert!(ours.is_err(), "ours read a body it must refuse: {ours:?}");
+        return;
+    }
+    let ours = match ours {
+        Ok(b) => b,
+        Err(e) => panic!("ours refused a body serde_json reads without ambiguity: {e}"),
+    };
+    match (&value, ours) {
+        (Value::Object(obj), Body::Single(env)) => assert_eq!(env, expected(obj)),
+        (Value::Array(items), Body::Batch(ours)) => {
+            assert_eq!(items.len(), ours.len());
+            for (v, item) in items.iter().zip(ours) {
+                match (v, item) {
+                    (Value::Object(obj), Item::Object(env)) => assert_eq!(env, expected(obj)),
+                    (Value::Object(_), other) => panic!("object read as {other:?}"),
+                    (_, Item::Other) => {}
+                    (_, other) => panic!("non-object read as {other:?}"),
+                }
+            }
+        }
+        (v, b) => panic!("shape differs: serde_json {v:?}, ours {b:?}"),
+    }
+});
