@@ -4,7 +4,8 @@
 # fixture backend, interop with a real oidc-provider authorization server installed here with npm,
 # the C programs under AddressSanitizer and valgrind, a mixed 20k-check leak run through the C
 # ABI natively (RSS flat), under ASan+LSan and valgrind (scripts/leaks.sh is the 1M-check run);
-# every backend fault with its exact answer (core/tests/faults.rs); the `authsec` command: every vector through
+# every backend fault with its exact answer (core/tests/faults.rs); a few seconds of each
+# libFuzzer target (scripts/fuzz.sh on the nightly toolchain); the `authsec` command: every vector through
 # `authsec proxy` over HTTP, its proxy, stdio-bridge, doctor and binary tests), the Node binding
 # (every vector, the API, an MCP SDK client against an Express server behind mountMcp and an
 # unprotected one behind `authsec proxy`), a 45 s soak of the Node example, the Python binding (pinned venv, mypy, pytest with
@@ -72,6 +73,10 @@ bash scripts/header.sh --check
 echo "== cargo test"
 cargo build --locked -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --locked --workspace
+
+echo "== fuzz targets: seeds match the vectors, then a bounded smoke run of each (scripts/fuzz.sh; fails on a crash)"
+python3 scripts/fuzz-seeds.py --check
+bash scripts/fuzz.sh "${AUTHSEC_FUZZ_SMOKE_SECONDS:-5}"
 
 echo "== the off-by-default OTLP exporter (feature otlp): builds, lints, exports a decision span"
 cargo clippy --locked -p authsec-core --features otlp --all-targets -- -D warnings
