@@ -6,12 +6,16 @@
 //! (`"tools\u002fcall"` is `tools/call`), keys are case-sensitive, a key that equals a member we
 //! read only under Unicode simple case folding (`Method`, `PARAMS`, `paramſ`, `Name`) is an error
 //! too (Go's `encoding/json` and other case-insensitive decoders would take it as that member),
-//! and the rest of the document is validated but not materialized.
+//! and the rest of the document is validated but not materialized. Validated as strictly as a
+//! full parse: members we do not read are read by `Skip`, never by serde's `IgnoredAny` (whose
+//! fast path in serde_json skips nesting depth, number range, UTF-8 and surrogate checks), so a
+//! body passes exactly when `serde_json::Value` would read it (the differential that `fuzz/`'s
+//! `jsonrpc_envelope` target asserts).
 
 use std::borrow::Cow;
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 use serde_json::{Number, Value};
 
@@ -206,7 +210,7 @@ impl<'de> Visitor<'de> for ItemVisitor {
         Ok(Item::Object(EnvelopeVisitor.visit_map(map)?))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Item, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Item::Other)
     }
     fn visit_bool<E>(self, _: bool) -> Result<Item, E> {
@@ -269,6 +273,50 @@ fn case_folded_member(key: &str, members: &[&'static str]) -> Option<&'static st
     members.iter().copied().find(|m| {
         key != *m && key.chars().count() == m.len() && key.chars().map(fold_to_ascii).eq(m.chars())
     })
+}
+
+/// Any JSON value, read through `deserialize_any` at every level and dropped: the checks of a
+/// full parse (the nesting limit of 128, numbers within `f64`, UTF-8 and surrogate pairs in
+/// strings) apply to the members the decision does not read too.
+struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Skip, D::Error> {
+        struct SkipVisitor;
+        impl<'de> Visitor<'de> for SkipVisitor {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(SkipVisitor)
+    }
 }
 
 /// An object key as the parser reads it: borrowed from the body unless it had escapes.
@@ -338,11 +386,11 @@ impl<'de> Deserialize<'de> for Scalar<'de> {
                 Ok(Scalar::Other)
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar<'de>, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
                 Ok(Scalar::Other)
             }
             fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar<'de>, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                while seq.next_element::<Skip>()?.is_some() {}
                 Ok(Scalar::Other)
             }
         }
@@ -445,7 +493,7 @@ impl<'de> Visitor<'de> for EnvelopeVisitor {
                     env.uri = p.1;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -479,14 +527,14 @@ impl<'de> Visitor<'de> for ParamsVisitor {
                 "name" => name = map.next_value::<Scalar>()?.into_string(),
                 "uri" => uri = map.next_value::<Scalar>()?.into_string(),
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
         Ok((name, uri))
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok((None, None))
     }
     fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
@@ -596,6 +644,37 @@ mod tests {
         }
         assert_eq!(case_folded_member("na\u{212A}e", &["nake"]), Some("nake"));
         assert_eq!(case_folded_member("name", &["name"]), None);
+    }
+
+    #[test]
+    fn unread_members_are_validated_like_a_full_parse() {
+        let call = |args: &str| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"a","arguments":{args}}}}}"#
+            )
+        };
+        let deep = call(&format!("{}{}", "[".repeat(130), "]".repeat(130)));
+        let refused: [&[u8]; 7] = [
+            deep.as_bytes(),
+            br#"{"method":"x","extra":1e400}"#,
+            b"{\"method\":\"x\",\"extra\":\"\xff\"}",
+            br#"{"method":"x","extra":"\udc00"}"#,
+            br#"{"method":"x","extra":{"k":"\ud800"}}"#,
+            br#"[{"method":"x"},[1e400]]"#,
+            br#"{"method":"x","params":[-1e999]}"#,
+        ];
+        for body in refused {
+            assert!(serde_json::from_slice::<Value>(body).is_err());
+            assert!(parse(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+        let err = parse(deep.as_bytes()).unwrap_err().0;
+        assert_eq!(
+            err,
+            "invalid JSON-RPC request: recursion limit exceeded at line 1 column 205"
+        );
+        // Within the limits, unread members still pass.
+        let ok = call(&format!(r#"{{"n":1e300,"s":"\ud83d\ude00","d":{}{}}}"#, "[".repeat(100), "]".repeat(100)));
+        assert!(matches!(parse(ok.as_bytes()), Ok(Body::Single(e)) if e.name.as_deref() == Some("a")));
     }
 
     #[test]
