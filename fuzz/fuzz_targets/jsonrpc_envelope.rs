@@ -87,7 +87,7 @@ fn refused_keys(members: &[(String, Tree)], known: &[&str]) -> bool {
             return true;
         }
         let folded = known.iter().any(|m| {
-            k != m && k.chars().count() == m.len() && k.chars().zip(m.chars()).all(|(c, m)| folds_to(c, m))
+            k.as_str() != *m && k.chars().count() == m.len() && k.chars().zip(m.chars()).all(|(c, m)| folds_to(c, m))
         });
         if folded {
             return true;
