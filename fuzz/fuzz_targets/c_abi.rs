@@ -19,6 +19,9 @@
 //!   leading or trailing whitespace), and a readable body;
 //! - filtering with a decision that is not an allow is refused with `INVALID_ARGUMENT`;
 //! - every handle is freed (LeakSanitizer runs at exit).
+//!
+//! A configuration naming an audit log or a tenant catalogue is validated but not built (it would
+//! write at a fuzzed path).
 
 #![no_main]
 
@@ -220,9 +223,9 @@ fn request(input: &mut Input, oversized: bool) {
         || path.null_with_len()
         || blobs.iter().any(|(n, v)| n.null_with_len() || v.null_with_len())
         || (!oversized && body.null_with_len());
-    let mut decision = null_mut();
+    let mut decision: *mut authsec_decision = null_mut();
     let out = if out_given { &mut decision as *mut _ } else { null_mut() };
-    let mut err = null_mut();
+    let mut err: *mut authsec_error = null_mut();
     let errp = if err_given { &mut err as *mut _ } else { null_mut() };
     // SAFETY: every pointer is NULL or readable for its length; outs are NULL or writable.
     let st = unsafe {
@@ -270,6 +273,18 @@ fn config_call(input: &mut Input, op: u8) {
                 }
             }
             _ => {
+                // Nothing is written at a fuzzed path: no audit log, no tenant catalogue.
+                let text = std::str::from_utf8(cfg.bytes()).unwrap_or("");
+                if authsec_core::Config::from_json(text)
+                    .is_ok_and(|c| {
+                        !c.audit_log.is_empty()
+                            || c.rbac_catalogue.is_some_and(|r| {
+                                !r.sqlite.is_empty() || r.postgres != authsec_core::Secret::default()
+                            })
+                    })
+                {
+                    return;
+                }
                 let mut rt = null();
                 let st = if op == 2 {
                     authsec_runtime_new(cfg.ptr.cast(), cfg.len, &mut rt, &mut err)

@@ -5,15 +5,19 @@
 //! `open_c` to no scope; the caller holds `a`, so only `read_a` and `open_c` may be listed.
 //!
 //! Invariants:
-//! - chunking never changes the outcome: the bytes forwarded before a refusal (or in all), and
-//!   the refusal's status, are the same fed in one chunk, in the fuzzer's chunks, and through
-//!   the one-shot `Runtime::filter_response`;
+//! - chunking never changes the outcome: the bytes forwarded are the same fed in one chunk, in
+//!   the fuzzer's chunks, and through the one-shot `Runtime::filter_response`; a refusal is the
+//!   same refusal under every chunking (the chunk it arrives in is withheld, so smaller chunks
+//!   may have forwarded more of the complete events before it: one chunk's bytes are a prefix
+//!   of the fuzzer's chunks' bytes);
 //! - a refusal is a 502 or 503 from the core, and nothing is forwarded after it;
 //! - the output never lists a tool the policy denies: in every `result` of every message (every
 //!   SSE event's data), every entry of every `tools` member is an object whose every `name`
 //!   member is an allowed tool;
 //! - the other bytes are the input's: with the `cacheScope` values the filter writes taken out,
-//!   the output is a subsequence of the input (entries are only cut, never rewritten);
+//!   the output is a subsequence of the input (entries are only cut, never rewritten); for SSE,
+//!   event by event: the same events, each with the same non-data lines in the same order (a
+//!   line inside a cut entry is moved out of it, never dropped), its data only cut;
 //! - for JSON, the output reads (`serde_json`) as the input with the denied entries removed and
 //!   `cacheScope: "private"` set on each result whose tools array was filtered.
 
@@ -190,13 +194,15 @@ fn remove_all(bytes: &[u8], pat: &[u8]) -> Vec<u8> {
     out
 }
 
-/// The data of each event of an SSE stream (LF, CR and CRLF line ends; an unterminated last
-/// event counts), written independently of the core's framer.
-fn sse_data(stream: &[u8]) -> Vec<Vec<u8>> {
-    let mut events = Vec::new();
-    let mut data: Option<Vec<u8>> = None;
-    let mut i = 0;
+/// One SSE event: its data (the `data` lines joined by LF; `None` without one) and its other
+/// lines in order.
+type SseEvent = (Option<Vec<u8>>, Vec<Vec<u8>>);
+
+/// The events of an SSE stream (LF, CR and CRLF line ends; an unterminated last event counts),
+/// written independently of the core's framer.
+fn sse_events(stream: &[u8]) -> Vec<SseEvent> {
     let mut lines = Vec::new();
+    let mut i = 0;
     while i < stream.len() {
         let start = i;
         while i < stream.len() && stream[i] != b'\n' && stream[i] != b'\r' {
@@ -210,28 +216,39 @@ fn sse_data(stream: &[u8]) -> Vec<Vec<u8>> {
             i += 1;
         }
     }
+    let mut events = Vec::new();
+    let mut current: Option<SseEvent> = None;
     for line in lines {
         if line.is_empty() {
-            events.extend(data.take());
+            events.extend(current.take());
             continue;
         }
+        let ev = current.get_or_insert_with(|| (None, Vec::new()));
         let (field, value) = match line.iter().position(|b| *b == b':') {
             Some(p) => (&line[..p], &line[p + 1..]),
             None => (line, &b""[..]),
         };
         if field == b"data" {
             let value = value.strip_prefix(b" ").unwrap_or(value);
-            match &mut data {
-                None => data = Some(value.to_vec()),
+            match &mut ev.0 {
+                None => ev.0 = Some(value.to_vec()),
                 Some(d) => {
                     d.push(b'\n');
                     d.extend_from_slice(value);
                 }
             }
+        } else {
+            ev.1.push(line.to_vec());
         }
     }
-    events.extend(data);
+    events.extend(current);
     events
+}
+
+/// With the `cacheScope` values the filter writes taken out, `out` is a subsequence of `input`.
+fn only_cut(out: &[u8], input: &[u8]) -> bool {
+    let stripped = remove_all(&remove_all(out, br#","cacheScope":"private""#), br#""private""#);
+    is_subsequence(&stripped, input)
 }
 
 /// Forwarded bytes and the refusal status, if any.
@@ -273,7 +290,16 @@ fuzz_target!(|data: &[u8]| {
         Some(1 + (state >> 16) as usize % 48)
     });
     let chunked = stream(body, sse, &mut sizes);
-    assert_eq!(whole, chunked, "chunking changed the outcome");
+    match (&whole.1, &chunked.1) {
+        (None, None) => assert_eq!(whole.0, chunked.0, "chunking changed the output"),
+        // A refusal withholds the chunk it arrives in: smaller chunks may have forwarded more of
+        // the events before it, never other bytes.
+        (Some(a), Some(b)) => {
+            assert_eq!(a, b, "chunking changed the refusal");
+            assert!(chunked.0.starts_with(&whole.0), "chunking changed the forwarded prefix");
+        }
+        _ => panic!("chunking changed the outcome: {:?} vs {:?}", whole.1, chunked.1),
+    }
 
     let ct = if sse { "text/event-stream" } else { "application/json" };
     let one_shot = match runtime().filter_response(&principal(), Some(ct), body) {
@@ -293,11 +319,20 @@ fuzz_target!(|data: &[u8]| {
     if let Some(status) = refused {
         assert!(status == 502 || status == 503, "refused with {status}");
     }
-    let stripped = remove_all(&remove_all(&out, br#","cacheScope":"private""#), br#""private""#);
-    assert!(is_subsequence(&stripped, body), "the output has bytes the input does not");
-
     if sse {
-        for ev in sse_data(&out) {
+        // Event by event: the same non-data lines in the same order (the filter may move one out
+        // of a cut entry, never drop it), data only cut; complete events only are forwarded.
+        let (ins, outs) = (sse_events(body), sse_events(&out));
+        if refused.is_none() {
+            assert_eq!(ins.len(), outs.len(), "events added or lost");
+        }
+        assert!(outs.len() <= ins.len());
+        for ((in_data, in_other), (out_data, out_other)) in ins.iter().zip(&outs) {
+            assert_eq!(in_other, out_other, "an event's other lines changed");
+            let (i, o) = (in_data.as_deref().unwrap_or_default(), out_data.as_deref().unwrap_or_default());
+            assert!(only_cut(o, i), "an event's data has bytes the input's does not");
+        }
+        for ev in outs.iter().filter_map(|e| e.0.as_ref()) {
             if ev.iter().all(u8::is_ascii_whitespace) {
                 continue;
             }
@@ -307,7 +342,10 @@ fuzz_target!(|data: &[u8]| {
                 assert_lists_only_allowed(&doc);
             }
         }
-    } else if refused.is_none() && !out.iter().all(u8::is_ascii_whitespace) {
+    } else {
+        assert!(only_cut(&out, body), "the output has bytes the input does not");
+    }
+    if !sse && refused.is_none() && !out.iter().all(u8::is_ascii_whitespace) {
         // As for SSE: an answer serde_json cannot read in full gets the byte check only.
         if let Ok(doc) = serde_json::from_slice::<Tree>(&out) {
             assert_lists_only_allowed(&doc);
