@@ -20,8 +20,8 @@
 //! - filtering with a decision that is not an allow is refused with `INVALID_ARGUMENT`;
 //! - every handle is freed (LeakSanitizer runs at exit).
 //!
-//! A configuration naming an audit log or a tenant catalogue is validated but not built (it would
-//! write at a fuzzed path).
+//! A configuration naming an audit log or a tenant catalogue database is validated but not built
+//! (it would open a fuzzed path or address).
 
 #![no_main]
 
@@ -48,7 +48,9 @@ fn runtime() -> *const authsec_runtime {
     RT.get_or_init(|| {
         let mut rt = null();
         // SAFETY: CONFIG is readable for its length; rt is writable.
-        let st = unsafe { authsec_runtime_new(CONFIG.as_ptr().cast(), CONFIG.len(), &mut rt, null_mut()) };
+        let st = unsafe {
+            authsec_runtime_new(CONFIG.as_ptr().cast(), CONFIG.len(), &mut rt, null_mut())
+        };
         assert_eq!(st, authsec_status::Ok);
         Rt(rt)
     })
@@ -86,14 +88,22 @@ impl<'a> Input<'a> {
     }
     fn blob(&mut self) -> Blob {
         let n = match self.byte() {
-            0xFF => return Blob { ptr: null(), len: usize::from(self.byte()) },
+            0xFF => {
+                return Blob {
+                    ptr: null(),
+                    len: usize::from(self.byte()),
+                }
+            }
             0xFE => usize::from(u16::from_le_bytes([self.byte(), self.byte()])),
             n => usize::from(n),
         };
         let n = n.min(self.0.len());
         let (b, rest) = self.0.split_at(n);
         self.0 = rest;
-        Blob { ptr: b.as_ptr(), len: n }
+        Blob {
+            ptr: b.as_ptr(),
+            len: n,
+        }
     }
 }
 
@@ -110,9 +120,15 @@ fn str_bytes(s: authsec_str) -> Vec<u8> {
 /// Check the status/error pair of one call and free the error.
 fn settle(st: authsec_status, err: *mut authsec_error, err_given: bool, must_fail: bool) {
     assert!(authsec_status::ALL.contains(&st), "an undocumented status");
-    assert!(st != authsec_status::Panic && st != authsec_status::Internal, "status {st:?}");
+    assert!(
+        st != authsec_status::Panic && st != authsec_status::Internal,
+        "status {st:?}"
+    );
     if must_fail {
-        assert!(st != authsec_status::Ok, "OK with a NULL where one is not allowed");
+        assert!(
+            st != authsec_status::Ok,
+            "OK with a NULL where one is not allowed"
+        );
     }
     if !err_given {
         return;
@@ -140,21 +156,50 @@ fn check_response(r: *const authsec_response) {
         assert!((100..=599).contains(&status), "status {status}");
         let n = authsec_response_header_count(r);
         for i in 0..n {
-            let (mut name, mut value) = (authsec_str { data: null(), len: 0 }, authsec_str { data: null(), len: 0 });
-            assert_eq!(authsec_response_header(r, i, &mut name, &mut value), authsec_status::Ok);
+            let (mut name, mut value) = (
+                authsec_str {
+                    data: null(),
+                    len: 0,
+                },
+                authsec_str {
+                    data: null(),
+                    len: 0,
+                },
+            );
+            assert_eq!(
+                authsec_response_header(r, i, &mut name, &mut value),
+                authsec_status::Ok
+            );
             let name = str_bytes(name);
             let value = str_bytes(value);
-            assert!(!name.is_empty() && name.iter().all(|b| is_tchar(*b)), "header name {name:?}");
             assert!(
-                value.iter().all(|b| (0x20..=0x7E).contains(b) || *b == b'\t'),
+                !name.is_empty() && name.iter().all(|b| is_tchar(*b)),
+                "header name {name:?}"
+            );
+            assert!(
+                value
+                    .iter()
+                    .all(|b| (0x20..=0x7E).contains(b) || *b == b'\t'),
                 "header value {:?}",
                 String::from_utf8_lossy(&value)
             );
             assert!(!value.first().is_some_and(|b| *b == b' ' || *b == b'\t'));
             assert!(!value.last().is_some_and(|b| *b == b' ' || *b == b'\t'));
         }
-        let (mut name, mut value) = (authsec_str { data: null(), len: 0 }, authsec_str { data: null(), len: 0 });
-        assert_eq!(authsec_response_header(r, n, &mut name, &mut value), authsec_status::InvalidArgument);
+        let (mut name, mut value) = (
+            authsec_str {
+                data: null(),
+                len: 0,
+            },
+            authsec_str {
+                data: null(),
+                len: 0,
+            },
+        );
+        assert_eq!(
+            authsec_response_header(r, n, &mut name, &mut value),
+            authsec_status::InvalidArgument
+        );
         let body = authsec_response_body(r);
         assert!(!body.data.is_null());
         let bytes = std::slice::from_raw_parts(body.data, body.len);
@@ -169,7 +214,9 @@ fn check_decision(d: *mut authsec_decision, input: &mut Input) {
         let kind = authsec_decision_get_kind(d);
         assert!(matches!(
             kind,
-            authsec_decision_kind::Allow | authsec_decision_kind::Respond | authsec_decision_kind::PassThrough
+            authsec_decision_kind::Allow
+                | authsec_decision_kind::Respond
+                | authsec_decision_kind::PassThrough
         ));
         let resp = authsec_decision_response(d);
         if kind == authsec_decision_kind::Respond {
@@ -185,7 +232,14 @@ fn check_decision(d: *mut authsec_decision, input: &mut Input) {
         let mut result = null_mut();
         let mut err = null_mut();
         let st = authsec_runtime_filter_response(
-            runtime(), d, ct.ptr.cast(), ct.len, body.ptr, body.len, &mut result, &mut err,
+            runtime(),
+            d,
+            ct.ptr.cast(),
+            ct.len,
+            body.ptr,
+            body.len,
+            &mut result,
+            &mut err,
         );
         settle(st, err, true, true);
         assert!(result.is_null());
@@ -194,7 +248,16 @@ fn check_decision(d: *mut authsec_decision, input: &mut Input) {
         }
         let mut filter = null_mut();
         let mut err = null_mut();
-        let st = authsec_runtime_response_filter(runtime(), d, ct.ptr.cast(), ct.len, null(), 0, &mut filter, &mut err);
+        let st = authsec_runtime_response_filter(
+            runtime(),
+            d,
+            ct.ptr.cast(),
+            ct.len,
+            null(),
+            0,
+            &mut filter,
+            &mut err,
+        );
         settle(st, err, true, true);
         assert!(filter.is_null());
     }
@@ -211,29 +274,68 @@ fn request(input: &mut Input, oversized: bool) {
     let blobs: Vec<(Blob, Blob)> = (0..count).map(|_| (input.blob(), input.blob())).collect();
     let headers: Vec<authsec_header> = blobs
         .iter()
-        .map(|(n, v)| authsec_header { name: n.ptr.cast(), name_len: n.len, value: v.ptr.cast(), value_len: v.len })
+        .map(|(n, v)| authsec_header {
+            name: n.ptr.cast(),
+            name_len: n.len,
+            value: v.ptr.cast(),
+            value_len: v.len,
+        })
         .collect();
     let headers_null = flags & 8 == 8 && count > 0;
-    let hp = if headers_null { null() } else { headers.as_ptr() };
+    let hp = if headers_null {
+        null()
+    } else {
+        headers.as_ptr()
+    };
     let body = input.blob();
     let nulls = rt.is_null()
         || !out_given
         || headers_null
         || method.null_with_len()
         || path.null_with_len()
-        || blobs.iter().any(|(n, v)| n.null_with_len() || v.null_with_len())
+        || blobs
+            .iter()
+            .any(|(n, v)| n.null_with_len() || v.null_with_len())
         || (!oversized && body.null_with_len());
     let mut decision: *mut authsec_decision = null_mut();
-    let out = if out_given { &mut decision as *mut _ } else { null_mut() };
+    let out = if out_given {
+        &mut decision as *mut _
+    } else {
+        null_mut()
+    };
     let mut err: *mut authsec_error = null_mut();
-    let errp = if err_given { &mut err as *mut _ } else { null_mut() };
+    let errp = if err_given {
+        &mut err as *mut _
+    } else {
+        null_mut()
+    };
     // SAFETY: every pointer is NULL or readable for its length; outs are NULL or writable.
     let st = unsafe {
         if oversized {
-            authsec_runtime_check_oversized(rt, method.ptr.cast(), method.len, path.ptr.cast(), path.len, hp, count, out, errp)
+            authsec_runtime_check_oversized(
+                rt,
+                method.ptr.cast(),
+                method.len,
+                path.ptr.cast(),
+                path.len,
+                hp,
+                count,
+                out,
+                errp,
+            )
         } else {
             authsec_runtime_try_check_request(
-                rt, method.ptr.cast(), method.len, path.ptr.cast(), path.len, hp, count, body.ptr, body.len, out, errp,
+                rt,
+                method.ptr.cast(),
+                method.len,
+                path.ptr.cast(),
+                path.len,
+                hp,
+                count,
+                body.ptr,
+                body.len,
+                out,
+                errp,
             )
         }
     };
@@ -265,8 +367,11 @@ fn config_call(input: &mut Input, op: u8) {
                 settle(st, err, true, must_fail);
                 if st == authsec_status::Ok {
                     let s = str_bytes(authsec_text_str(text));
-                    let v: serde_json::Value = serde_json::from_slice(&s).expect("resolve answers JSON");
-                    assert!(v.get("normalized").is_some_and(serde_json::Value::is_object));
+                    let v: serde_json::Value =
+                        serde_json::from_slice(&s).expect("resolve answers JSON");
+                    assert!(v
+                        .get("normalized")
+                        .is_some_and(serde_json::Value::is_object));
                     authsec_text_free(text);
                 } else {
                     assert!(text.is_null());
@@ -275,27 +380,33 @@ fn config_call(input: &mut Input, op: u8) {
             _ => {
                 // Nothing is written at a fuzzed path: no audit log, no tenant catalogue.
                 let text = std::str::from_utf8(cfg.bytes()).unwrap_or("");
-                if authsec_core::Config::from_json(text)
-                    .is_ok_and(|c| {
-                        !c.audit_log.is_empty()
-                            || c.rbac_catalogue.is_some_and(|r| {
-                                !r.sqlite.is_empty() || r.postgres != authsec_core::Secret::default()
-                            })
-                    })
-                {
+                if authsec_core::Config::from_json(text).is_ok_and(|c| {
+                    !c.audit_log.is_empty()
+                        || c.rbac_catalogue.is_some_and(|r| {
+                            !r.sqlite.is_empty() || r.postgres != authsec_core::Secret::default()
+                        })
+                }) {
                     return;
                 }
                 let mut rt = null();
                 let st = if op == 2 {
                     authsec_runtime_new(cfg.ptr.cast(), cfg.len, &mut rt, &mut err)
                 } else {
-                    authsec_runtime_new_with_manual_clock(cfg.ptr.cast(), cfg.len, &mut rt, &mut err)
+                    authsec_runtime_new_with_manual_clock(
+                        cfg.ptr.cast(),
+                        cfg.len,
+                        &mut rt,
+                        &mut err,
+                    )
                 };
                 settle(st, err, true, must_fail);
                 if st == authsec_status::Ok {
                     assert!(!rt.is_null());
                     let mut resp = null_mut();
-                    assert_eq!(authsec_runtime_metadata(rt, &mut resp, null_mut()), authsec_status::Ok);
+                    assert_eq!(
+                        authsec_runtime_metadata(rt, &mut resp, null_mut()),
+                        authsec_status::Ok
+                    );
                     check_response(resp);
                     authsec_response_free(resp);
                     authsec_runtime_free(rt);
@@ -329,7 +440,11 @@ fuzz_target!(|data: &[u8]| {
             7 => {
                 let mut resp = null_mut();
                 let mut err = null_mut();
-                let rt = if input.byte() & 1 == 1 { null() } else { runtime() };
+                let rt = if input.byte() & 1 == 1 {
+                    null()
+                } else {
+                    runtime()
+                };
                 // SAFETY: rt is NULL or live; outs are writable.
                 let st = unsafe { authsec_runtime_metadata(rt, &mut resp, &mut err) };
                 settle(st, err, true, rt.is_null());
@@ -343,7 +458,10 @@ fuzz_target!(|data: &[u8]| {
                 // Accessors and frees take NULL and answer neutral values.
                 // SAFETY: NULL is allowed for every one of these.
                 unsafe {
-                    assert_eq!(authsec_decision_get_kind(null()), authsec_decision_kind::Respond);
+                    assert_eq!(
+                        authsec_decision_get_kind(null()),
+                        authsec_decision_kind::Respond
+                    );
                     assert!(authsec_decision_response(null()).is_null());
                     assert_eq!(authsec_response_status(null()), 0);
                     assert_eq!(authsec_response_header_count(null()), 0);

@@ -71,10 +71,18 @@ fuzz_target!(|data: &[u8]| {
     );
     assert!(!challenge.starts_with(' ') && !challenge.ends_with(' '));
 
-    let realm_in = if realm.is_empty() { "AuthSec Protected Resource" } else { &realm };
+    let realm_in = if realm.is_empty() {
+        "AuthSec Protected Resource"
+    } else {
+        &realm
+    };
     let mut want = vec![("realm", expected_value(realm_in))];
     want.push(("resource_metadata", expected_value(&metadata)));
-    for (name, value) in [("error", &error), ("error_description", &description), ("scope", &scope)] {
+    for (name, value) in [
+        ("error", &error),
+        ("error_description", &description),
+        ("scope", &scope),
+    ] {
         if !value.is_empty() {
             want.push((name, expected_value(value)));
         }
@@ -86,5 +94,9 @@ fuzz_target!(|data: &[u8]| {
         assert!(v.chars().count() <= MAX_ATTRIBUTE_CHARS);
     }
     let cap = "Bearer ".len() + 5 * (MAX_ATTRIBUTE_CHARS + "error_description=\"\", ".len());
-    assert!(challenge.len() <= cap, "challenge longer than the cap: {}", challenge.len());
+    assert!(
+        challenge.len() <= cap,
+        "challenge longer than the cap: {}",
+        challenge.len()
+    );
 });

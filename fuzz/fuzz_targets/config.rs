@@ -36,9 +36,10 @@ fn rt() -> &'static tokio::runtime::Runtime {
 /// or a tenant catalogue database (a SQLite file, a PostgreSQL server) would be opened at a
 /// fuzzed path or address. Inline catalogues are built.
 fn builds_without_side_effects(cfg: &Config) -> bool {
-    let catalogue_db = cfg.rbac_catalogue.as_ref().is_some_and(|r| {
-        !r.sqlite.is_empty() || r.postgres != authsec_core::Secret::default()
-    });
+    let catalogue_db = cfg
+        .rbac_catalogue
+        .as_ref()
+        .is_some_and(|r| !r.sqlite.is_empty() || r.postgres != authsec_core::Secret::default());
     cfg.audit_log.is_empty() && !catalogue_db
 }
 
@@ -48,7 +49,10 @@ fn check(cfg: Config) {
     let again = serde_json::to_string(&back).expect("serializes");
     assert_eq!(text, again, "serializing is not idempotent");
     if back != cfg {
-        assert!(text.contains("<redacted>"), "round trip changed a config without secrets");
+        assert!(
+            text.contains("<redacted>"),
+            "round trip changed a config without secrets"
+        );
     }
     let verdict = cfg.validate().map_err(|e| (e.code(), e.to_string()));
     let verdict_back = back.validate().map_err(|e| (e.code(), e.to_string()));
@@ -56,7 +60,10 @@ fn check(cfg: Config) {
         assert_eq!(verdict, verdict_back);
     }
     if verdict.is_ok() {
-        assert!(cfg.normalized().validate().is_ok(), "normalizing broke a valid config");
+        assert!(
+            cfg.normalized().validate().is_ok(),
+            "normalizing broke a valid config"
+        );
         if !builds_without_side_effects(&cfg) {
             return;
         }

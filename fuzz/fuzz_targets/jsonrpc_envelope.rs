@@ -87,7 +87,9 @@ fn refused_keys(members: &[(String, Tree)], known: &[&str]) -> bool {
             return true;
         }
         let folded = known.iter().any(|m| {
-            k.as_str() != *m && k.chars().count() == m.len() && k.chars().zip(m.chars()).all(|(c, m)| folds_to(c, m))
+            k.as_str() != *m
+                && k.chars().count() == m.len()
+                && k.chars().zip(m.chars()).all(|(c, m)| folds_to(c, m))
         });
         if folded {
             return true;
@@ -137,7 +139,10 @@ fuzz_target!(|data: &[u8]| {
     let value = match serde_json::from_slice::<Value>(data) {
         Ok(v) => v,
         Err(e) => {
-            assert!(ours.is_err(), "serde_json refuses ({e}) but ours read {ours:?}");
+            assert!(
+                ours.is_err(),
+                "serde_json refuses ({e}) but ours read {ours:?}"
+            );
             return;
         }
     };

@@ -65,7 +65,12 @@ fn object(segment: &str) -> Option<Map<String, Value>> {
 }
 
 /// What the parser must report for `token`, or `None` when it must refuse it.
-type Expected = (String, Option<String>, Option<Option<String>>, Map<String, Value>);
+type Expected = (
+    String,
+    Option<String>,
+    Option<Option<String>>,
+    Map<String, Value>,
+);
 
 fn expected(token: &str) -> Option<Expected> {
     let parts: Vec<&str> = token.split('.').collect();
@@ -128,7 +133,9 @@ fuzz_target!(|data: &[u8]| {
         let header = parts.next().unwrap_or_default();
         let claims = parts.next().unwrap_or_default();
         let sig = parts.next().unwrap_or_default();
-        let Ok(sig) = std::str::from_utf8(sig) else { return };
+        let Ok(sig) = std::str::from_utf8(sig) else {
+            return;
+        };
         let token = format!(
             "{}.{}.{}",
             URL_SAFE_NO_PAD.encode(header),
@@ -138,11 +145,15 @@ fuzz_target!(|data: &[u8]| {
         check_token(&token);
         return;
     }
-    let Ok(jwk) = serde_json::from_slice::<Value>(rest) else { return };
+    let Ok(jwk) = serde_json::from_slice::<Value>(rest) else {
+        return;
+    };
     if let Some((kid, alg)) = parse_jwk(&jwk) {
         let obj = jwk.as_object().expect("a usable JWK is an object");
-        assert!(matches!(obj.get("use"), None | Some(Value::Null))
-            || obj.get("use").and_then(Value::as_str) == Some("sig"));
+        assert!(
+            matches!(obj.get("use"), None | Some(Value::Null))
+                || obj.get("use").and_then(Value::as_str) == Some("sig")
+        );
         assert!(matches!(
             obj.get("kty").and_then(Value::as_str),
             Some("RSA" | "EC" | "OKP")
@@ -151,7 +162,10 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(obj.get("alg").and_then(Value::as_str), Some(alg.as_str()));
         }
         if let Some(kid) = kid {
-            assert!(obj.get("kid").is_some(), "a kid the JWK does not carry: {kid}");
+            assert!(
+                obj.get("kid").is_some(),
+                "a kid the JWK does not carry: {kid}"
+            );
         }
     }
 });

@@ -124,7 +124,9 @@ fn assert_lists_only_allowed(doc: &Tree) {
     for m in messages {
         let Tree::Object(m) = m else { continue };
         for result in members(m, "result") {
-            let Tree::Object(result) = result else { continue };
+            let Tree::Object(result) = result else {
+                continue;
+            };
             for tools in members(result, "tools") {
                 let Tree::Array(tools) = tools else { continue };
                 for tool in tools {
@@ -132,7 +134,10 @@ fn assert_lists_only_allowed(doc: &Tree) {
                         panic!("a non-object tools entry was forwarded")
                     };
                     let mut names = members(tool, "name").peekable();
-                    assert!(names.peek().is_some(), "a tool without a name was forwarded");
+                    assert!(
+                        names.peek().is_some(),
+                        "a tool without a name was forwarded"
+                    );
                     for name in names {
                         match name {
                             Tree::Leaf(Value::String(n)) if ALLOWED.contains(&n.as_str()) => {}
@@ -247,7 +252,10 @@ fn sse_events(stream: &[u8]) -> Vec<SseEvent> {
 
 /// With the `cacheScope` values the filter writes taken out, `out` is a subsequence of `input`.
 fn only_cut(out: &[u8], input: &[u8]) -> bool {
-    let stripped = remove_all(&remove_all(out, br#","cacheScope":"private""#), br#""private""#);
+    let stripped = remove_all(
+        &remove_all(out, br#","cacheScope":"private""#),
+        br#""private""#,
+    );
     is_subsequence(&stripped, input)
 }
 
@@ -255,7 +263,11 @@ fn only_cut(out: &[u8], input: &[u8]) -> bool {
 type Outcome = (Vec<u8>, Option<u16>);
 
 fn stream(body: &[u8], sse: bool, chunks: &mut dyn Iterator<Item = usize>) -> Outcome {
-    let ct = if sse { "text/event-stream" } else { "application/json" };
+    let ct = if sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
     let mut f = runtime().response_filter(principal(), true, Some(ct), None);
     assert!(!f.passthrough());
     let mut out = Vec::new();
@@ -296,12 +308,22 @@ fuzz_target!(|data: &[u8]| {
         // the events before it, never other bytes.
         (Some(a), Some(b)) => {
             assert_eq!(a, b, "chunking changed the refusal");
-            assert!(chunked.0.starts_with(&whole.0), "chunking changed the forwarded prefix");
+            assert!(
+                chunked.0.starts_with(&whole.0),
+                "chunking changed the forwarded prefix"
+            );
         }
-        _ => panic!("chunking changed the outcome: {:?} vs {:?}", whole.1, chunked.1),
+        _ => panic!(
+            "chunking changed the outcome: {:?} vs {:?}",
+            whole.1, chunked.1
+        ),
     }
 
-    let ct = if sse { "text/event-stream" } else { "application/json" };
+    let ct = if sse {
+        "text/event-stream"
+    } else {
+        "application/json"
+    };
     let one_shot = match runtime().filter_response(&principal(), Some(ct), body) {
         FilterOutcome::Unchanged => (body.to_vec(), None),
         FilterOutcome::Rewritten(b) => (b, None),
@@ -312,7 +334,10 @@ fuzz_target!(|data: &[u8]| {
         // The one-shot form forwards nothing on a refusal; the stream may have sent events.
         (Some(a), Some(b)) => assert_eq!(a, b),
         (None, None) => assert_eq!(whole.0, one_shot.0, "one-shot and streamed differ"),
-        _ => panic!("one-shot {:?} and streamed {:?} disagree", one_shot.1, whole.1),
+        _ => panic!(
+            "one-shot {:?} and streamed {:?} disagree",
+            one_shot.1, whole.1
+        ),
     }
 
     let (out, refused) = whole;
@@ -329,8 +354,14 @@ fuzz_target!(|data: &[u8]| {
         assert!(outs.len() <= ins.len());
         for ((in_data, in_other), (out_data, out_other)) in ins.iter().zip(&outs) {
             assert_eq!(in_other, out_other, "an event's other lines changed");
-            let (i, o) = (in_data.as_deref().unwrap_or_default(), out_data.as_deref().unwrap_or_default());
-            assert!(only_cut(o, i), "an event's data has bytes the input's does not");
+            let (i, o) = (
+                in_data.as_deref().unwrap_or_default(),
+                out_data.as_deref().unwrap_or_default(),
+            );
+            assert!(
+                only_cut(o, i),
+                "an event's data has bytes the input's does not"
+            );
         }
         for ev in outs.iter().filter_map(|e| e.0.as_ref()) {
             if ev.iter().all(u8::is_ascii_whitespace) {
@@ -343,7 +374,10 @@ fuzz_target!(|data: &[u8]| {
             }
         }
     } else {
-        assert!(only_cut(&out, body), "the output has bytes the input does not");
+        assert!(
+            only_cut(&out, body),
+            "the output has bytes the input does not"
+        );
     }
     if !sse && refused.is_none() && !out.iter().all(u8::is_ascii_whitespace) {
         // As for SSE: an answer serde_json cannot read in full gets the byte check only.

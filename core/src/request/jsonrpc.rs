@@ -673,8 +673,14 @@ mod tests {
             "invalid JSON-RPC request: recursion limit exceeded at line 1 column 205"
         );
         // Within the limits, unread members still pass.
-        let ok = call(&format!(r#"{{"n":1e300,"s":"\ud83d\ude00","d":{}{}}}"#, "[".repeat(100), "]".repeat(100)));
-        assert!(matches!(parse(ok.as_bytes()), Ok(Body::Single(e)) if e.name.as_deref() == Some("a")));
+        let ok = call(&format!(
+            r#"{{"n":1e300,"s":"\ud83d\ude00","d":{}{}}}"#,
+            "[".repeat(100),
+            "]".repeat(100)
+        ));
+        assert!(
+            matches!(parse(ok.as_bytes()), Ok(Body::Single(e)) if e.name.as_deref() == Some("a"))
+        );
     }
 
     #[test]
