@@ -147,6 +147,14 @@ fn settle(st: authsec_status, err: *mut authsec_error, err_given: bool, must_fai
     }
 }
 
+/// An out-parameter for a string, before the call writes it.
+fn no_str() -> authsec_str {
+    authsec_str {
+        data: null(),
+        len: 0,
+    }
+}
+
 /// Check one response's status, headers and body.
 fn check_response(r: *const authsec_response) {
     assert!(!r.is_null());
@@ -156,16 +164,7 @@ fn check_response(r: *const authsec_response) {
         assert!((100..=599).contains(&status), "status {status}");
         let n = authsec_response_header_count(r);
         for i in 0..n {
-            let (mut name, mut value) = (
-                authsec_str {
-                    data: null(),
-                    len: 0,
-                },
-                authsec_str {
-                    data: null(),
-                    len: 0,
-                },
-            );
+            let (mut name, mut value) = (no_str(), no_str());
             assert_eq!(
                 authsec_response_header(r, i, &mut name, &mut value),
                 authsec_status::Ok
@@ -186,16 +185,7 @@ fn check_response(r: *const authsec_response) {
             assert!(!value.first().is_some_and(|b| *b == b' ' || *b == b'\t'));
             assert!(!value.last().is_some_and(|b| *b == b' ' || *b == b'\t'));
         }
-        let (mut name, mut value) = (
-            authsec_str {
-                data: null(),
-                len: 0,
-            },
-            authsec_str {
-                data: null(),
-                len: 0,
-            },
-        );
+        let (mut name, mut value) = (no_str(), no_str());
         assert_eq!(
             authsec_response_header(r, n, &mut name, &mut value),
             authsec_status::InvalidArgument

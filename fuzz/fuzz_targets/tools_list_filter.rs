@@ -26,8 +26,8 @@
 use std::sync::{Arc, OnceLock};
 
 use authsec_core::{Config, FilterOutcome, Principal, Runtime};
+use authsec_fuzz::Tree;
 use libfuzzer_sys::fuzz_target;
-use serde::de::{Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
 const ALLOWED: [&str; 2] = ["read_a", "open_c"];
@@ -58,62 +58,6 @@ fn principal() -> Arc<Principal> {
     })
 }
 
-/// A JSON document as written: object members in order, repeats kept.
-enum Tree {
-    Leaf(Value),
-    Array(Vec<Tree>),
-    Object(Vec<(String, Tree)>),
-}
-
-impl<'de> serde::Deserialize<'de> for Tree {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tree, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Tree;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("JSON")
-            }
-            fn visit_bool<E>(self, b: bool) -> Result<Tree, E> {
-                Ok(Tree::Leaf(b.into()))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Tree, E> {
-                Ok(Tree::Leaf(n.into()))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Tree, E> {
-                Ok(Tree::Leaf(n.into()))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Tree, E> {
-                Ok(Tree::Leaf(n.into()))
-            }
-            fn visit_str<E>(self, s: &str) -> Result<Tree, E> {
-                Ok(Tree::Leaf(s.into()))
-            }
-            fn visit_unit<E>(self) -> Result<Tree, E> {
-                Ok(Tree::Leaf(Value::Null))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut s: A) -> Result<Tree, A::Error> {
-                let mut v = Vec::new();
-                while let Some(t) = s.next_element()? {
-                    v.push(t);
-                }
-                Ok(Tree::Array(v))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut m: A) -> Result<Tree, A::Error> {
-                let mut v = Vec::new();
-                while let Some((k, t)) = m.next_entry::<String, Tree>()? {
-                    v.push((k, t));
-                }
-                Ok(Tree::Object(v))
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-fn members<'a>(obj: &'a [(String, Tree)], key: &'a str) -> impl Iterator<Item = &'a Tree> {
-    obj.iter().filter(move |(k, _)| k == key).map(|(_, v)| v)
-}
-
 /// Every tool every `result` lists in one message (or batch) is allowed, whichever copy of a
 /// repeated member a client reads.
 fn assert_lists_only_allowed(doc: &Tree) {
@@ -123,17 +67,17 @@ fn assert_lists_only_allowed(doc: &Tree) {
     };
     for m in messages {
         let Tree::Object(m) = m else { continue };
-        for result in members(m, "result") {
+        for result in Tree::members(m, "result") {
             let Tree::Object(result) = result else {
                 continue;
             };
-            for tools in members(result, "tools") {
+            for tools in Tree::members(result, "tools") {
                 let Tree::Array(tools) = tools else { continue };
                 for tool in tools {
                     let Tree::Object(tool) = tool else {
                         panic!("a non-object tools entry was forwarded")
                     };
-                    let mut names = members(tool, "name").peekable();
+                    let mut names = Tree::members(tool, "name").peekable();
                     assert!(
                         names.peek().is_some(),
                         "a tool without a name was forwarded"
