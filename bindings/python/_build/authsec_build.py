@@ -1,15 +1,17 @@
 """A small PEP 517 build backend for authsec-sdk: the standard library, cargo and a C compiler.
 
-Why not maturin or setuptools-rust: the package is pure Python over the C ABI (ctypes), so the
-only native artefact is ``libauthsec``, which cargo already builds; a backend of our own needs no
-build dependency from the package index (``requires = []``), so ``pip install ./bindings/python``
-works offline from a fresh clone and the pinned test install resolves nothing on the day.
+Why not maturin or setuptools-rust: the package is Python over the C ABI, so the native
+artefacts are ``libauthsec``, which cargo already builds, and one small cffi extension compiled
+from a generated C file; a backend of our own needs one pinned build dependency (``cffi``, which
+is also the extension's runtime), so ``pip install ./bindings/python`` needs nothing else from
+the package index and the pinned test install (``--no-build-isolation``) resolves nothing.
 
 ``build_wheel`` runs ``cargo build --locked --release -p authsec-ffi`` in the repository this
 directory belongs to (``AUTHSEC_CARGO_PROFILE=dev`` builds the debug library instead, for the
-test suite's speed), copies the shared library into ``authsec_sdk/_lib/`` and writes a
-platform wheel (``py3-none-<platform>``). There is no sdist: the library is built from the
-repository, not from an archive of this folder.
+test suite's speed), copies the shared library into ``authsec_sdk/_lib/``, compiles the cffi
+extension ``authsec_sdk._authsec_cffi`` against ``include/authsec.h`` (authsec_cffi_build.py)
+and writes a wheel for this interpreter (``cp311-cp311-<platform>``). There is no sdist: the
+library is built from the repository, not from an archive of this folder.
 """
 
 from __future__ import annotations
@@ -22,11 +24,16 @@ import re
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import zipfile
 from pathlib import Path
 
+from authsec_cffi_build import build_extension  # _build/ is the backend-path (pyproject.toml)
+
 HERE = Path(__file__).resolve().parent.parent  # bindings/python
 PACKAGE = "authsec_sdk"
+#: The extension's runtime (its ``_cffi_backend``); the build pins cffi==2.1.1 (pyproject.toml).
+CFFI_RUNTIME = "cffi>=1.17"
 
 
 def _project() -> dict[str, str]:
@@ -87,8 +94,13 @@ def _record_line(arcname: str, data: bytes) -> str:
     return f"{arcname},sha256={digest},{len(data)}"
 
 
-def _platform_tag() -> str:
-    return sysconfig.get_platform().replace("-", "_").replace(".", "_")
+def _wheel_tag() -> str:
+    """``cpXY-cpXY<flags>-<platform>``: the cffi extension is built for this interpreter."""
+    if sys.implementation.name != "cpython":
+        raise RuntimeError("authsec-sdk's compiled extension is built for CPython only")
+    version = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+    platform = sysconfig.get_platform().replace("-", "_").replace(".", "_")
+    return f"{version}-{version}{getattr(sys, 'abiflags', '')}-{platform}"
 
 
 def _metadata(p: dict[str, str]) -> str:
@@ -99,13 +111,14 @@ def _metadata(p: dict[str, str]) -> str:
         f"Summary: {p['description']}\n"
         f"Requires-Python: {p['requires-python']}\n"
         "License: Apache-2.0\n"
+        f"Requires-Dist: {CFFI_RUNTIME}\n"
         "Provides-Extra: starlette\n"
         "Requires-Dist: starlette>=0.27; extra == \"starlette\"\n"
     )
 
 
 def get_requires_for_build_wheel(config_settings: object = None) -> list[str]:
-    return []
+    return []  # the build-system requirement (cffi) is all
 
 
 def build_wheel(
@@ -114,7 +127,7 @@ def build_wheel(
     p = _project()
     lib = _cargo_build()
     dist = p["name"].replace("-", "_")
-    tag = f"py3-none-{_platform_tag()}"
+    tag = _wheel_tag()
     name = f"{dist}-{p['version']}-{tag}.whl"
     info = f"{dist}-{p['version']}.dist-info"
     files: list[tuple[str, bytes]] = []
@@ -123,6 +136,9 @@ def build_wheel(
         if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed", ".pyi"):
             files.append((path.relative_to(src).as_posix(), path.read_bytes()))
     files.append((f"{PACKAGE}/_lib/{lib.name}", lib.read_bytes()))
+    with tempfile.TemporaryDirectory() as tmp:
+        ext = build_extension(_repo_root(), Path(tmp))
+        files.append((f"{PACKAGE}/{ext.name}", ext.read_bytes()))
     files.append((f"{info}/METADATA", _metadata(p).encode()))
     wheel_meta = f"Wheel-Version: 1.0\nGenerator: authsec_build\nRoot-Is-Purelib: false\nTag: {tag}\n"
     files.append((f"{info}/WHEEL", wheel_meta.encode()))

@@ -1,12 +1,25 @@
-"""ctypes declarations of libauthsec (include/authsec.h) and the few helpers every call needs.
+"""The two layers over libauthsec (include/authsec.h) and the few helpers every call needs.
+
+- ``fast`` and ``ffi``: the compiled cffi (API mode) extension ``authsec_sdk._authsec_cffi``
+  (built by the package build, see ``_build/authsec_cffi_build.py``) for everything a request
+  runs: the check, the decision accessors, ``authsec_decision_filter_reads``, the response
+  filter, the responses and errors they return. About a third of ctypes' cost per call, and
+  the ``authsec_header[]`` is built in C.
+- ``lib``: ctypes declarations for the calls a process makes a few times (configuration,
+  runtime construction and startup, manifest publishing, metrics, the audit and handshake
+  callbacks, the SPIFFE workload). ctypes is kept there on purpose: those calls are not on the
+  request path, and its ``CFUNCTYPE`` callbacks are the only callbacks this package needs (an
+  API-mode cffi callback would need ``extern "Python"`` declarations compiled in for each one).
 
 Nothing here decides anything: it moves bytes across the C ABI and turns a non-OK status into an
-:class:`AuthsecError` carrying the core's stable code name and message. ``ctypes.CDLL`` releases
-the GIL for the duration of every foreign call, so a call that blocks on I/O (a JWKS fetch, an
+:class:`AuthsecError` carrying the core's stable code name and message. Both layers release the
+GIL for the duration of every foreign call, so a call that blocks on I/O (a JWKS fetch, an
 introspection, the startup policy fetch) never stops other Python threads.
 
 The library is the one the package build put into ``authsec_sdk/_lib/``; ``AUTHSEC_LIBRARY``
-names another file (a development build).
+names another file (a development build). It is loaded once, with ``RTLD_GLOBAL``, before the
+extension is imported: the extension is not linked against a path, the dynamic loader resolves
+its symbols against this library, so both layers always call the same one.
 """
 
 from __future__ import annotations
@@ -50,15 +63,6 @@ class _Str(Structure):
     _fields_ = [("data", c_void_p), ("len", c_size_t)]
 
 
-class _Header(Structure):
-    _fields_ = [
-        ("name", c_char_p),
-        ("name_len", c_size_t),
-        ("value", c_char_p),
-        ("value_len", c_size_t),
-    ]
-
-
 _P = c_void_p  # every opaque handle
 _PP = POINTER(c_void_p)  # every out-parameter of a handle
 
@@ -86,16 +90,14 @@ def _library_path() -> str:
 def _load() -> ctypes.CDLL:
     path = _library_path()
     try:
-        lib = ctypes.CDLL(path)
+        # RTLD_GLOBAL: the cffi extension's symbols resolve against this library (see above).
+        lib = ctypes.CDLL(path, mode=ctypes.RTLD_GLOBAL)
     except OSError as e:
         raise ImportError(
             f"authsec_sdk: cannot load libauthsec from {path} ({e}); "
             "reinstall with pip install ./bindings/python or set AUTHSEC_LIBRARY"
         ) from e
     sigs: dict[str, tuple[Any, list[Any]]] = {
-        "authsec_error_code": (c_uint32, [_P]),
-        "authsec_error_message": (_Str, [_P]),
-        "authsec_error_free": (None, [_P]),
         "authsec_text_str": (_Str, [_P]),
         "authsec_text_free": (None, [_P]),
         "authsec_status_name": (c_char_p, [c_uint32]),
@@ -108,17 +110,6 @@ def _load() -> ctypes.CDLL:
         "authsec_runtime_from_env": (c_uint32, [c_char_p, c_size_t, _PP, _PP]),
         "authsec_runtime_free": (None, [_P]),
         "authsec_runtime_startup": (c_uint32, [_P, _PP, _PP]),
-        "authsec_runtime_check_request": (
-            c_uint32,
-            [_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_Header), c_size_t, c_char_p,
-             c_size_t, _PP, _PP],
-        ),
-        "authsec_runtime_check_oversized": (
-            c_uint32,
-            [_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_Header), c_size_t, _PP, _PP],
-        ),
-        "authsec_runtime_metadata": (c_uint32, [_P, _PP, _PP]),
-        "authsec_runtime_user_info": (c_uint32, [_P, _P, _PP, _PP]),
         "authsec_runtime_service_credentials": (
             c_uint32, [_P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP]),
         "authsec_runtime_service_token": (
@@ -127,31 +118,16 @@ def _load() -> ctypes.CDLL:
             c_uint32, [_P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP]),
         "authsec_runtime_max_body_bytes": (c_uint64, [_P]),
         "authsec_runtime_metadata_path": (_Str, [_P]),
-        "authsec_runtime_try_check_request": (
-            c_uint32,
-            [_P, c_char_p, c_size_t, c_char_p, c_size_t, POINTER(_Header), c_size_t, c_char_p,
-             c_size_t, _PP, _PP],
-        ),
         "authsec_runtime_wait_policy_refresh": (c_uint32, [_P, _PP]),
         "authsec_runtime_advance_clock": (c_uint32, [_P, c_uint64, _PP]),
         "authsec_runtime_add_audit_callback": (c_uint32, [_P, AUDIT_CALLBACK, c_void_p, _PP]),
         "authsec_runtime_flush_audit": (c_uint32, [_P, c_uint64, POINTER(c_bool), _PP]),
         "authsec_runtime_metrics": (c_uint32, [_P, _PP, _PP]),
-        "authsec_runtime_filter_response": (
-            c_uint32, [_P, _P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP],
-        ),
         "authsec_runtime_publish_manifest": (c_uint32, [_P, c_char_p, c_size_t, _PP, _PP]),
         "authsec_runtime_publish_manifest_handshake": (c_uint32, [_P, RPC_CALLBACK, c_void_p, _PP, _PP]),
         "authsec_rpc_answer_set": (
             c_uint32, [c_void_p, c_uint16, c_char_p, c_size_t, c_char_p, c_size_t, c_char_p, c_size_t],
         ),
-        "authsec_decision_get_kind": (c_uint32, [_P]),
-        "authsec_decision_filter_tools_list": (c_bool, [_P]),
-        "authsec_decision_filter_reads": (c_bool, [_P, c_char_p, c_size_t]),
-        "authsec_decision_subject": (_Str, [_P]),
-        "authsec_decision_principal_json": (_Str, [_P]),
-        "authsec_decision_client_id": (_Str, [_P]),
-        "authsec_decision_spiffe_id": (_Str, [_P]),
         "authsec_workload_start": (c_uint32, [c_char_p, c_size_t, c_char_p, c_size_t, c_uint32, _PP, _PP]),
         "authsec_workload_version": (c_uint64, [_P]),
         "authsec_workload_wait_update": (c_uint64, [_P, c_uint64, c_uint32]),
@@ -171,29 +147,6 @@ def _load() -> ctypes.CDLL:
         "authsec_svid_expires_at": (c_uint64, [_P]),
         "authsec_svid_version": (c_uint64, [_P]),
         "authsec_svid_free": (None, [_P]),
-        "authsec_decision_expires_at": (c_bool, [_P, POINTER(c_uint64)]),
-        "authsec_decision_response": (_P, [_P]),
-        "authsec_decision_free": (None, [_P]),
-        "authsec_response_status": (c_uint16, [_P]),
-        "authsec_response_header_count": (c_size_t, [_P]),
-        "authsec_response_header": (c_uint32, [_P, c_size_t, POINTER(_Str), POINTER(_Str)]),
-        "authsec_response_body": (_Str, [_P]),
-        "authsec_response_free": (None, [_P]),
-        "authsec_filter_result_get_kind": (c_uint32, [_P]),
-        "authsec_filter_result_body": (_Str, [_P]),
-        "authsec_filter_result_response": (_P, [_P]),
-        "authsec_filter_result_free": (None, [_P]),
-        "authsec_runtime_response_filter": (
-            c_uint32, [_P, _P, c_char_p, c_size_t, c_char_p, c_size_t, _PP, _PP],
-        ),
-        "authsec_response_filter_feed": (c_uint32, [_P, c_char_p, c_size_t, POINTER(_Str), _PP, _PP]),
-        "authsec_response_filter_finish": (c_uint32, [_P, POINTER(_Str), _PP, _PP]),
-        "authsec_response_filter_passthrough": (c_bool, [_P]),
-        "authsec_response_filter_drops_content_encoding": (c_bool, [_P]),
-        "authsec_response_filter_holds_body": (c_bool, [_P]),
-        "authsec_response_filter_free": (None, [_P]),
-        "authsec_response_startup_failed": (c_uint32, [_PP, _PP]),
-        "authsec_response_internal_error": (c_uint32, [_PP, _PP]),
     }
     for name, (restype, argtypes) in sigs.items():
         fn = getattr(lib, name)
@@ -203,6 +156,43 @@ def _load() -> ctypes.CDLL:
 
 
 lib = _load()
+
+try:
+    from ._authsec_cffi import ffi, lib as fast
+except ImportError as e:  # pragma: no cover - a broken install
+    raise ImportError(
+        f"authsec_sdk: the compiled extension authsec_sdk._authsec_cffi is missing or does not "
+        f"match libauthsec ({e}); reinstall with pip install ./bindings/python"
+    ) from e
+
+_NULL = ffi.NULL
+
+
+def cview(s: Any) -> bytes:
+    """Copy a borrowed ``authsec_str``/``authsec_bytes`` (cffi) out of the library."""
+    n = s.len
+    if not n:
+        return b""
+    return ffi.buffer(s.data, n)[:]  # type: ignore[no-any-return]
+
+
+def cerror(status: int, err: Any) -> AuthsecError:
+    """Turn ``err`` (an ``authsec_error *``, possibly NULL) into an :class:`AuthsecError` and
+    free it. Every error of both layers is read here."""
+    if err != _NULL:
+        message = cview(fast.authsec_error_message(err)).decode("utf-8", "replace")
+        fast.authsec_error_free(err)
+    else:
+        message = NAMES.get(status, "unknown")
+    return error_for(status, message)
+
+
+def ccall(fn: Callable[..., int], *args: Any) -> None:
+    """Call a fallible export of the extension whose last parameter is ``err_out``."""
+    err = ffi.new("authsec_error **")
+    status = fn(*args, err)
+    if status != 0:
+        raise cerror(status, err[0])
 
 
 def view(s: _Str) -> bytes:
@@ -221,13 +211,8 @@ def call(fn: Callable[..., int], *args: Any) -> None:
 
 
 def take_error(status: int, err: c_void_p) -> AuthsecError:
-    """Turn ``err`` (possibly NULL) into an :class:`AuthsecError` and free it."""
-    if err.value:
-        message = view(lib.authsec_error_message(err)).decode("utf-8", "replace")
-        lib.authsec_error_free(err)
-    else:
-        message = NAMES.get(status, "unknown")
-    return error_for(status, message)
+    """Turn a ctypes ``err`` (possibly NULL) into an :class:`AuthsecError` and free it."""
+    return cerror(status, ffi.cast("authsec_error *", err.value or 0))
 
 
 def take_text(handle: c_void_p) -> str:
@@ -242,42 +227,30 @@ def take_json(handle: c_void_p) -> Any:
     return json.loads(take_text(handle))
 
 
-def headers_array(headers: list[tuple[bytes, bytes]]) -> Any:
-    """An ``authsec_header[]`` over the given byte pairs (the caller keeps them alive)."""
-    # One tuple per element, converted by ctypes in C: several times cheaper than setting the
-    # four fields one by one. Exactly bytes (not a subclass, whose len() could lie about the
-    # buffer): anything else is a TypeError (the caller converts str pairs and retries).
-    elements: list[Any] = [
-        (n, len(n), v, len(v)) for n, v in headers if type(n) is bytes and type(v) is bytes
-    ]
-    if len(elements) != len(headers):
-        raise TypeError("header names and values must be bytes")
-    return (_Header * len(headers))(*elements)
-
-
-def response_parts(resp: int | None) -> tuple[int, list[tuple[str, str]], bytes]:
-    """(status, headers, body) of a borrowed or owned ``authsec_response``."""
-    if not resp:
+def response_parts(resp: Any) -> tuple[int, list[tuple[str, str]], bytes]:
+    """(status, headers, body) of a borrowed or owned ``authsec_response *`` (cffi)."""
+    if resp == _NULL:
         raise AuthsecError(ErrorCode.INTERNAL, "the library returned no response")
-    status = int(lib.authsec_response_status(resp))
+    status = int(fast.authsec_response_status(resp))
     headers: list[tuple[str, str]] = []
-    for i in range(int(lib.authsec_response_header_count(resp))):
-        name, value = _Str(), _Str()
-        st = lib.authsec_response_header(resp, i, ctypes.byref(name), ctypes.byref(value))
+    name, value = ffi.new("authsec_str *"), ffi.new("authsec_str *")
+    for i in range(int(fast.authsec_response_header_count(resp))):
+        st = fast.authsec_response_header(resp, i, name, value)
         if st != ErrorCode.OK:
             raise AuthsecError(st, "response header out of range")
-        headers.append((view(name).decode("latin-1"), view(value).decode("latin-1")))
-    return status, headers, view(lib.authsec_response_body(resp))
+        headers.append((cview(name[0]).decode("latin-1"), cview(value[0]).decode("latin-1")))
+    return status, headers, cview(fast.authsec_response_body(resp))
 
 
 def owned_response(fn: Callable[..., int]) -> tuple[int, list[tuple[str, str]], bytes]:
-    """(status, headers, body) of an owned response built by ``fn(response_out, err_out)``."""
-    out = c_void_p()
-    call(fn, ctypes.byref(out))
+    """(status, headers, body) of an owned response built by ``fn(response_out, err_out)``
+    (an export of the extension)."""
+    out = ffi.new("authsec_response **")
+    ccall(fn, out)
     try:
-        return response_parts(out.value)
+        return response_parts(out[0])
     finally:
-        lib.authsec_response_free(out)
+        fast.authsec_response_free(out[0])
 
 
 def version() -> str:

@@ -7,7 +7,9 @@ exception-raising helpers for hosts that write their own middleware; they ask th
 question ``mount_mcp`` asks and translate its answer into the SDK's exception types.
 
 Blocking calls (a check that must fetch a JWKS or introspect, startup, manifest publishing) run in
-a worker thread from the ``async`` methods; ctypes releases the GIL during every foreign call.
+a worker thread from the ``async`` methods; every foreign call releases the GIL. The per-request
+calls go through the compiled cffi extension (``_native.fast``), the rest through ctypes
+(``_native.lib``; see ``authsec_sdk._native``).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import json
 import logging
 import threading
 from dataclasses import dataclass
+from itertools import chain
 from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, Optional
+from typing import Any, Optional, Union
 from urllib.parse import urlsplit
 
 from .. import _native
 from .._codes import ErrorCode
-from .._native import AuthsecError
+from .._native import AuthsecError, ffi, fast
 from .config import Config, PolicyMode
 from .errors import (
     AuthorizationError,
@@ -56,6 +59,17 @@ METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 """The ``Content-Type`` of :meth:`Runtime.metrics` (Prometheus text format 0.0.4)."""
 
 
+#: The encoded methods of every request, computed once.
+_METHODS = {m: m.encode() for m in ("GET", "POST", "DELETE", "OPTIONS", "HEAD", "PUT", "PATCH")}
+
+
+def _latin1(text: Any) -> bytes:
+    """A header value given as text, as its bytes (bytes-like values as they are)."""
+    if isinstance(text, str):
+        return text.encode("latin-1")
+    return _b(text)
+
+
 def _b(value: Any) -> bytes:
     if type(value) is bytes:
         return value
@@ -66,15 +80,21 @@ def _b(value: Any) -> bytes:
     raise TypeError(f"header names and values must be str or bytes (got {type(value).__name__})")
 
 
-def _header_args(headers: HeaderPairs) -> tuple[list[tuple[bytes, bytes]], Any]:
-    """The pairs as bytes and the ``authsec_header[]`` over them. ASGI headers are already a
-    list of byte pairs: they are used as they are (no copy)."""
+_BYTES_ONLY = {bytes}
+_KINDS = {_native.DECISION_ALLOW: "allow", _native.DECISION_PASS_THROUGH: "pass_through"}
+_CHECK_TRY, _CHECK_BLOCKING, _CHECK_OVERSIZED = 0, 1, 2
+
+
+def _flat_headers(headers: HeaderPairs) -> tuple[bytes, list[int], int]:
+    """The headers as ``authsec_py_check`` takes them: names and values back to back, their
+    lengths, the pair count. ASGI headers (a list of byte pairs) go through C-level loops only;
+    anything else (str, bytearray, a bytes subclass whose len() could lie) is converted by
+    :func:`_b` first."""
     pairs = headers if isinstance(headers, list) else list(headers)
-    try:
-        return pairs, _native.headers_array(pairs)
-    except TypeError:  # some name or value is a str (or not text at all: _b says which)
-        pairs = [(_b(k), _b(v)) for k, v in pairs]
-        return pairs, _native.headers_array(pairs)
+    flat = list(chain.from_iterable(pairs))
+    if len(flat) != 2 * len(pairs) or set(map(type, flat)) != _BYTES_ONLY:
+        flat = list(chain.from_iterable([(_b(k), _b(v)) for k, v in pairs]))
+    return b"".join(flat), list(map(len, flat)), len(pairs)
 
 
 class Decision:
@@ -83,22 +103,18 @@ class Decision:
 
     __slots__ = ("_handle", "kind", "filter_tools_list", "_principal", "_response")
 
-    def __init__(self, handle: ctypes.c_void_p) -> None:
-        self._handle: Optional[int] = handle.value
-        kind = _native.lib.authsec_decision_get_kind(self._handle)
-        self.kind = {
-            _native.DECISION_ALLOW: "allow",
-            _native.DECISION_PASS_THROUGH: "pass_through",
-        }.get(kind, "respond")
-        self.filter_tools_list = bool(
-            self.kind == "allow" and _native.lib.authsec_decision_filter_tools_list(self._handle)
-        )
+    def __init__(self, out: Any) -> None:
+        """From the ``authsec_py_check_out`` of a check that ran."""
+        handle = out.decision
+        self._handle: Any = handle
+        self.kind = _KINDS.get(out.kind, "respond")
+        self.filter_tools_list = self.kind == "allow" and bool(out.filter_tools_list)
         self._principal: Optional[Principal] = None
         self._response: Optional[AuthsecResponse] = None
         if self.kind == "respond":
             # A respond decision without a response is a library bug; response_parts raises
             # (the host then refuses the request): never an allow.
-            self._response = _native.response_parts(_native.lib.authsec_decision_response(self._handle))
+            self._response = _native.response_parts(fast.authsec_decision_response(handle))
 
     @property
     def principal(self) -> Optional[Principal]:
@@ -125,14 +141,15 @@ class Decision:
     def _build_principal(self) -> Principal:
         if self._handle is None:
             raise AuthsecError(3, "the decision is closed")
-        raw = _native.view(_native.lib.authsec_decision_principal_json(self._handle))
+        h = self._handle
+        raw = _native.cview(fast.authsec_decision_principal_json(h))
         p = Principal.from_core(json.loads(raw))
         # The derived fields come from the core's accessors (one rule for every binding).
-        p.client_id = _native.view(_native.lib.authsec_decision_client_id(self._handle)).decode()
-        exp = ctypes.c_uint64(0)
-        if _native.lib.authsec_decision_expires_at(self._handle, ctypes.byref(exp)):
-            p.expires_at = int(exp.value)
-        spiffe_id = _native.view(_native.lib.authsec_decision_spiffe_id(self._handle)).decode()
+        p.client_id = _native.cview(fast.authsec_decision_client_id(h)).decode()
+        exp = ffi.new("uint64_t *")
+        if fast.authsec_decision_expires_at(h, exp):
+            p.expires_at = int(exp[0])
+        spiffe_id = _native.cview(fast.authsec_decision_spiffe_id(h)).decode()
         p.spiffe_id = spiffe_id or None
         return p
 
@@ -141,24 +158,27 @@ class Decision:
         """(status, headers, body) to write for a respond decision, else ``None``."""
         return self._response
 
-    def reads_response(self, content_type: Optional[str]) -> bool:
-        """Whether the handler's answer with this Content-Type must go through
-        :meth:`Runtime.response_filter` (``authsec_decision_filter_reads``). False means the
-        filter would pass it unchanged (a ``tools/call``'s JSON answer): forward it as it is.
-        True on any doubt (a closed or non-allow decision)."""
+    def reads_response(self, content_type: Union[str, bytes, None]) -> bool:
+        """Whether the handler's answer with this Content-Type (the header's bytes, or text)
+        must go through :meth:`Runtime.response_filter` (``authsec_decision_filter_reads``).
+        False means the filter would pass it unchanged (a ``tools/call``'s JSON answer): forward
+        it as it is. True on any doubt (a closed or non-allow decision)."""
         if self._handle is None:
             return True
-        ct = content_type.encode("latin-1") if content_type is not None else None
-        return bool(_native.lib.authsec_decision_filter_reads(self._handle, ct, len(ct or b"")))
+        if content_type is None:
+            return bool(fast.authsec_decision_filter_reads(self._handle, ffi.NULL, 0))
+        ct = content_type if type(content_type) is bytes else _latin1(content_type)
+        return bool(fast.authsec_decision_filter_reads(self._handle, ct, len(ct)))
 
-    def handle(self) -> int:
+    def handle(self) -> Any:
+        """The ``authsec_decision *`` (cffi) of an open decision."""
         if self._handle is None:
             raise AuthsecError(3, "the decision is closed")
         return self._handle
 
     def close(self) -> None:
         if self._handle is not None:
-            _native.lib.authsec_decision_free(self._handle)
+            fast.authsec_decision_free(self._handle)
             self._handle = None
 
     def __del__(self) -> None:
@@ -187,38 +207,46 @@ class ResponseFilter:
     ``("respond", response)`` (a 502 for an unreadable answer, a 503 when the policy became
     unavailable: forward nothing more). One thread at a time."""
 
-    __slots__ = ("_handle", "passthrough", "drops_content_encoding", "holds_body", "_decision")
+    __slots__ = ("_handle", "passthrough", "drops_content_encoding", "holds_body", "_decision", "_out")
 
-    def __init__(self, handle: ctypes.c_void_p, decision: Decision) -> None:
-        self._handle: Optional[int] = handle.value
+    def __init__(self, handle: Any, decision: Decision) -> None:
+        self._handle: Any = handle
         self._decision = decision  # the filter borrows nothing from it, but keep the order of frees
-        self.passthrough = bool(_native.lib.authsec_response_filter_passthrough(self._handle))
+        self.passthrough = bool(fast.authsec_response_filter_passthrough(handle))
         # A pass-through filter changes nothing (the usual case: a tools/call's JSON answer), so
         # the two head rules are asked only of a filter that reads the answer.
         self.drops_content_encoding = not self.passthrough and bool(
-            _native.lib.authsec_response_filter_drops_content_encoding(self._handle)
+            fast.authsec_response_filter_drops_content_encoding(handle)
         )
-        self.holds_body = not self.passthrough and bool(_native.lib.authsec_response_filter_holds_body(self._handle))
+        self.holds_body = not self.passthrough and bool(fast.authsec_response_filter_holds_body(handle))
+        # The out-parameters of every step, allocated once (one thread at a time).
+        self._out = (ffi.new("authsec_bytes *"), ffi.new("authsec_response **"), ffi.new("authsec_error **"))
 
-    def _step(self, fn: Callable[..., int], *args: Any) -> tuple[str, Any]:
+    def _step(self, chunk: Optional[bytes]) -> tuple[str, Any]:
         if self._handle is None:
             raise AuthsecError(3, "the response filter is closed")
-        forward = _native._Str()
-        resp = ctypes.c_void_p()
-        _native.call(fn, self._handle, *args, ctypes.byref(forward), ctypes.byref(resp))
-        if resp.value:
-            return "respond", _native.response_parts(resp.value)
-        return "forward", _native.view(forward)
+        forward, resp, err = self._out
+        resp[0] = ffi.NULL
+        err[0] = ffi.NULL
+        if chunk is None:
+            status = fast.authsec_response_filter_finish(self._handle, forward, resp, err)
+        else:
+            status = fast.authsec_response_filter_feed(self._handle, chunk, len(chunk), forward, resp, err)
+        if status != 0:
+            raise _native.cerror(status, err[0])
+        if resp[0] != ffi.NULL:
+            return "respond", _native.response_parts(resp[0])
+        return "forward", _native.cview(forward[0])
 
     def feed(self, chunk: bytes) -> tuple[str, Any]:
-        return self._step(_native.lib.authsec_response_filter_feed, chunk, len(chunk))
+        return self._step(bytes(chunk))
 
     def finish(self) -> tuple[str, Any]:
-        return self._step(_native.lib.authsec_response_filter_finish)
+        return self._step(None)
 
     def close(self) -> None:
         if self._handle is not None:
-            _native.lib.authsec_response_filter_free(self._handle)
+            fast.authsec_response_filter_free(self._handle)
             self._handle = None
 
     def __del__(self) -> None:
@@ -251,6 +279,7 @@ class Runtime:
         _native.call(fn, raw, len(raw), ctypes.byref(out))
         self.cfg = cfg
         self._rt: Optional[int] = out.value
+        self._c: Any = ffi.cast("authsec_runtime *", out.value or 0)  # the same handle, for cffi
         self._lock = threading.Lock()
         self._audit_callbacks: list[Any] = []
         self.metadata_path = _native.view(_native.lib.authsec_runtime_metadata_path(self._rt)).decode()
@@ -264,6 +293,7 @@ class Runtime:
         (:class:`~authsec_sdk.runtime.ConfigError`)."""
         rt = cls.__new__(cls)
         rt._rt = None
+        rt._c = None
         # The core parses and validates first; only a configuration it accepted is mirrored
         # into a Config (the same JSON, so every key is known).
         probe = Config()
@@ -293,12 +323,19 @@ class Runtime:
             raise AuthsecError(3, "the runtime is closed")
         return self._rt
 
+    def _cptr(self) -> Any:
+        """The runtime's ``authsec_runtime *`` for the extension's calls."""
+        if self._rt is None:
+            raise AuthsecError(3, "the runtime is closed")
+        return self._c
+
     def close(self) -> None:
         """Drop the native runtime. Decisions already made stay readable."""
         with self._lock:
             if self._rt is not None:
                 _native.lib.authsec_runtime_free(self._rt)
                 self._rt = None
+                self._c = None
 
     def __del__(self) -> None:
         try:
@@ -333,65 +370,63 @@ class Runtime:
 
     # ------------------------------------------------------------------ requests
 
+    def _check(self, mode: int, method: str, path: str, headers: HeaderPairs, body: bytes) -> tuple[int, Any]:
+        """One ``authsec_py_check`` call: (status, its ``authsec_py_check_out``)."""
+        blob, lens, count = _flat_headers(headers)
+        m = _METHODS.get(method) or method.encode()
+        p = path.encode()
+        out = ffi.new("authsec_py_check_out *")
+        status = fast.authsec_py_check(
+            self._cptr(), mode, m, len(m), p, len(p), blob, len(blob), lens, count, body, len(body), out
+        )
+        return status, out
+
+    def _decided(self, status: int, out: Any) -> Decision:
+        if status != 0:
+            raise _native.cerror(status, out.error)
+        return Decision(out)
+
     def check(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
         """Decide one request (may block for a JWKS fetch or an introspection)."""
-        pairs, arr = _header_args(headers)
-        m, p = method.encode(), path.encode()
-        out = ctypes.c_void_p()
-        _native.call(
-            _native.lib.authsec_runtime_check_request,
-            self._ptr(), m, len(m), p, len(p), arr, len(pairs), body, len(body), ctypes.byref(out),
-        )
-        return Decision(out)
+        return self._decided(*self._check(_CHECK_BLOCKING, method, path, headers, body))
 
     async def check_async(self, method: str, path: str, headers: HeaderPairs, body: bytes = b"") -> Decision:
         """The decision without stalling the event loop: on the loop when the core decides from
         memory (``authsec_runtime_try_check_request``: every request of a session after its
         first), else :meth:`check` in a worker thread (a key fetch or an introspection)."""
-        pairs, arr = _header_args(headers)
-        m, p = method.encode(), path.encode()
-        out = ctypes.c_void_p()
-        status = _native.lib.authsec_runtime_try_check_request(
-            self._ptr(), m, len(m), p, len(p), arr, len(pairs), body, len(body), ctypes.byref(out), None,
-        )
+        status, out = self._check(_CHECK_TRY, method, path, headers, body)
         if status == 0:
             return Decision(out)
+        if out.error != ffi.NULL:
+            fast.authsec_error_free(out.error)
         if status != ErrorCode.WOULD_BLOCK:
             # Any other refusal: the blocking call reports it the usual way (typed error).
-            return self.check(method, path, pairs, body)
-        return await asyncio.to_thread(self.check, method, path, pairs, body)
+            return self.check(method, path, headers, body)
+        return await asyncio.to_thread(self.check, method, path, headers, body)
 
     def check_oversized(self, method: str, path: str, headers: HeaderPairs) -> Decision:
         """The decision for a body over :attr:`max_body_bytes` that was not read (413, or the
         metadata document on its route)."""
-        pairs, arr = _header_args(headers)
-        m, p = method.encode(), path.encode()
-        out = ctypes.c_void_p()
-        _native.call(
-            _native.lib.authsec_runtime_check_oversized,
-            self._ptr(), m, len(m), p, len(p), arr, len(pairs), ctypes.byref(out),
-        )
-        return Decision(out)
+        return self._decided(*self._check(_CHECK_OVERSIZED, method, path, headers, b""))
 
     def filter_response(self, decision: Decision, content_type: Optional[str], body: bytes) -> FilterResult:
         """Filter the handler's ``tools/list`` answer (JSON or SSE) for an allow decision."""
-        ct = content_type.encode("latin-1") if content_type is not None else None
-        out = ctypes.c_void_p()
-        _native.call(
-            _native.lib.authsec_runtime_filter_response,
-            self._ptr(), decision.handle(), ct, len(ct or b""), body, len(body), ctypes.byref(out),
+        ct = _latin1(content_type) if content_type is not None else ffi.NULL
+        ct_len = len(ct) if content_type is not None else 0
+        box = ffi.new("authsec_filter_result **")
+        _native.ccall(
+            fast.authsec_runtime_filter_response, self._cptr(), decision.handle(), ct, ct_len, bytes(body), len(body), box
         )
+        out = box[0]
         try:
-            kind = _native.lib.authsec_filter_result_get_kind(out)
+            kind = fast.authsec_filter_result_get_kind(out)
             if kind == _native.FILTER_UNCHANGED:
                 return FilterResult("unchanged")
             if kind == _native.FILTER_REWRITTEN:
-                return FilterResult("rewritten", body=_native.view(_native.lib.authsec_filter_result_body(out)))
-            return FilterResult(
-                "respond", response=_native.response_parts(_native.lib.authsec_filter_result_response(out))
-            )
+                return FilterResult("rewritten", body=_native.cview(fast.authsec_filter_result_body(out)))
+            return FilterResult("respond", response=_native.response_parts(fast.authsec_filter_result_response(out)))
         finally:
-            _native.lib.authsec_filter_result_free(out)
+            fast.authsec_filter_result_free(out)
 
     def response_filter(
         self, decision: Decision, content_type: Optional[str], content_encoding: Optional[str]
@@ -399,40 +434,43 @@ class Runtime:
         """Start the core's streaming filter of the handler's answer to an allow decision (SSE
         events forwarded as they complete, a JSON answer held to the end, gzip/deflate/br
         decoded)."""
-        ct = content_type.encode("latin-1") if content_type is not None else None
-        ce = content_encoding.encode("latin-1") if content_encoding is not None else None
-        out = ctypes.c_void_p()
-        _native.call(
-            _native.lib.authsec_runtime_response_filter,
-            self._ptr(), decision.handle(), ct, len(ct or b""), ce, len(ce or b""), ctypes.byref(out),
+        ct = ffi.NULL if content_type is None else _latin1(content_type)
+        ce = ffi.NULL if content_encoding is None else _latin1(content_encoding)
+        out = ffi.new("authsec_response_filter **")
+        _native.ccall(
+            fast.authsec_runtime_response_filter, self._cptr(), decision.handle(),
+            ct, 0 if content_type is None else len(ct), ce, 0 if content_encoding is None else len(ce), out,
         )
-        return ResponseFilter(out, decision)
+        return ResponseFilter(out[0], decision)
 
     @staticmethod
     def internal_error_response() -> AuthsecResponse:
         """The core's answer when a call into the library failed (500 ``server_error``)."""
-        return _native.owned_response(_native.lib.authsec_response_internal_error)
+        return _native.owned_response(fast.authsec_response_internal_error)
 
     @staticmethod
     def startup_failed_response() -> AuthsecResponse:
         """The core's answer while startup has failed (503 ``temporarily_unavailable``)."""
-        return _native.owned_response(_native.lib.authsec_response_startup_failed)
+        return _native.owned_response(fast.authsec_response_startup_failed)
 
     def metadata(self) -> AuthsecResponse:
         """The RFC 9728 protected-resource metadata answer (status, headers, body)."""
-        out = ctypes.c_void_p()
-        _native.call(_native.lib.authsec_runtime_metadata, self._ptr(), ctypes.byref(out))
+        out = ffi.new("authsec_response **")
+        _native.ccall(fast.authsec_runtime_metadata, self._cptr(), out)
         try:
-            return _native.response_parts(out.value)
+            return _native.response_parts(out[0])
         finally:
-            _native.lib.authsec_response_free(out)
+            fast.authsec_response_free(out[0])
 
     def user_info_json(self, decision: Decision) -> str:
         """The core's ``user_info`` document of an allow decision, as JSON text (docs/rbac.md):
         ``sub``, ``email``, ``tenant_id`` and the effective RBAC sets."""
-        out = ctypes.c_void_p()
-        _native.call(_native.lib.authsec_runtime_user_info, self._ptr(), decision.handle(), ctypes.byref(out))
-        return _native.take_text(out)
+        out = ffi.new("authsec_text **")
+        _native.ccall(fast.authsec_runtime_user_info, self._cptr(), decision.handle(), out)
+        try:
+            return _native.cview(fast.authsec_text_str(out[0])).decode("utf-8")
+        finally:
+            fast.authsec_text_free(out[0])
 
     def user_info(self, decision: Decision) -> dict[str, Any]:
         """:meth:`user_info_json` parsed: what a protected tool receives as ``_user_info``."""
