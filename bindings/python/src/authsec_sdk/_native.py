@@ -158,7 +158,7 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 
 try:
-    from ._authsec_cffi import ffi, lib as fast
+    from ._authsec_cffi import ffi as ffi, lib as fast
 except ImportError as e:  # pragma: no cover - a broken install
     raise ImportError(
         f"authsec_sdk: the compiled extension authsec_sdk._authsec_cffi is missing or does not "

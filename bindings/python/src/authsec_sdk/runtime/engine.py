@@ -15,10 +15,12 @@ calls go through the compiled cffi extension (``_native.fast``), the rest throug
 from __future__ import annotations
 
 import asyncio
+import atexit
 import ctypes
 import json
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from itertools import chain
 from collections.abc import Awaitable, Callable, Iterable
@@ -537,6 +539,12 @@ class Runtime:
         with self._lock:
             _native.call(_native.lib.authsec_runtime_add_audit_callback, self._ptr(), cb, None)
             # The library calls it until the runtime is freed: keep it alive as long.
+            if not self._audit_callbacks:
+                # The audit thread must not call into an interpreter that is shutting down (a
+                # thread entering Python then is ended mid-call, through the library's frames:
+                # the process aborts). Free the runtime at exit: queued lines are delivered,
+                # then the callbacks are detached.
+                atexit.register(_close_at_exit, weakref.ref(self))
             self._audit_callbacks.append(cb)
 
     def add_audit_logger(self, logger: logging.Logger, level: int = logging.INFO) -> None:
@@ -715,6 +723,12 @@ class AuthorizeResult:
     allowed: bool
     principal: Optional[Principal] = None
     denial: Optional[AuthorizeDenial] = None
+
+
+def _close_at_exit(ref: "weakref.ref[Runtime]") -> None:
+    rt = ref()
+    if rt is not None:
+        rt.close()
 
 
 async def _call_rpc(rpc: RpcHandler, request: dict[str, Any], sid: str) -> RpcAnswer:

@@ -96,7 +96,12 @@ def _endpoint_app(endpoint: Callable[[Any], Any]) -> ASGIApp:
 
 
 class _Guard:
-    """Puts every HTTP request through the core, then writes the core's answer or calls ``app``."""
+    """Puts every HTTP request through the core, then writes the core's answer or calls ``app``.
+
+    The allowed request is the hot path (benchmarks in the README): the body is read once, the
+    headers go to the core as the ASGI server gave them (byte pairs, no re-encoding), the
+    handler's ``receive`` and ``send`` are small objects rather than per-request closures, and
+    the answer is fed to the core's response filter only when the core says it reads it."""
 
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -106,90 +111,113 @@ class _Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        rt = self.rt
+        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
+        try:
+            body = await _read_body(receive, headers, rt.max_body_bytes)
+        except _Disconnected:
+            return  # the client left before its body arrived: nobody to answer, nothing to call
         method = str(scope["method"])
         path = str(scope["path"])
-        query = scope.get("query_string") or b""
+        query = scope.get("query_string")
         if query:
             # The request target as the client sent it (the sign-in callback reads its query).
             path = f"{path}?{query.decode('latin-1')}"
-        headers: list[tuple[bytes, bytes]] = scope.get("headers") or []
-        try:
-            body = await _read_body(receive, headers, self.rt.max_body_bytes)
-        except _Disconnected:
-            return  # the client left before its body arrived: nobody to answer, nothing to call
         try:
             if body is None:
-                decision = self.rt.check_oversized(method, path, headers)
+                decision = rt.check_oversized(method, path, headers)
             else:
-                decision = await self.rt.check_async(method, path, headers, body)
+                decision = await rt.check_async(method, path, headers, body)
         except AuthsecError as e:
             # Fail closed: the core did not decide, so the handler is never called.
             await _refuse(send, e)
             return
+        kind = decision.kind
+        if kind == "respond":
+            try:
+                assert decision.response is not None
+                await _send_response(send, *decision.response)
+            finally:
+                decision.close()
+            return
         try:
-            await self._dispatch(decision, scope, receive, send, body or b"")
+            await self._call_app(decision, kind, scope, _Replay(body or b"", receive), send)
         finally:
             # An allow's principal reads the decision lazily (request.state, the context
             # variable, possibly kept by the handler): its handle is freed with the last
             # reference. Every other decision is freed now.
-            if decision.kind != "allow":
+            if kind != "allow":
                 decision.close()
 
-    async def _dispatch(self, d: Decision, scope: Scope, receive: Receive, send: Send, body: bytes) -> None:
-        if d.kind == "respond":
-            assert d.response is not None
-            await _send_response(send, *d.response)
-            return
-        replay = _replay(body, receive)
-        # pass-through (the MCP handshake without a usable token) runs with no principal: the
-        # state key and the context variable are set to None, never left to what came before.
+    async def _call_app(self, d: Decision, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
+        """Call the handler for an allow or a pass-through (the MCP handshake without a usable
+        token, which runs with no principal: the state key and the context variable are set to
+        None, never left to what came before)."""
         principal = d.lazy_principal()
         # The core's user_info (RBAC configured only): request.state and the context variable;
         # the slot is emptied when the request ends (see _UserInfoSlot).
-        info = self.rt.user_info(d) if d.kind == "allow" and self.rt.cfg.tool_rbac is not None else None
+        info = self.rt.user_info(d) if kind == "allow" and self.rt.cfg.tool_rbac is not None else None
         slot = _UserInfoSlot(info)
         inner = dict(scope)
-        inner["state"] = {**scope.get("state", {}), "authsec_principal": principal, "authsec_user_info": info}
+        state = scope.get("state")
+        inner["state"] = {**state, "authsec_principal": principal, "authsec_user_info": info} if state else {
+            "authsec_principal": principal, "authsec_user_info": info
+        }
         token = _principal_ctx.set(principal)
         info_token = _user_info_ctx.set(slot)
-        if d.kind == "pass_through":
-            try:
-                await self.app(inner, replay, send)
-            finally:
-                slot.value = None
-                _user_info_ctx.reset(info_token)
-                _principal_ctx.reset(token)
-            return
         try:
             if not d.filter_tools_list:
-                await self.app(inner, replay, send)
+                await self.app(inner, receive, send)
                 return
             filtered = _FilteredSend(self.rt, d, send)
-            await self.app(inner, replay, filtered)
-            await filtered.end()
+            await self.app(inner, receive, filtered)
+            if filtered.filter is not None and not filtered.closed:
+                await filtered.end()
         finally:
             slot.value = None
             _user_info_ctx.reset(info_token)
             _principal_ctx.reset(token)
 
 
+class _Replay:
+    """The handler's ``receive``: the body read for the check, once, then the server's."""
+
+    __slots__ = ("body", "receive")
+
+    def __init__(self, body: bytes, receive: Receive) -> None:
+        self.body: Optional[bytes] = body
+        self.receive = receive
+
+    async def __call__(self) -> Message:
+        body = self.body
+        if body is not None:
+            self.body = None
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await self.receive()
+
+
 class _FilteredSend:
-    """The ``send`` of a handler whose answer goes through the core's streaming filter: the head
-    is held until the filter's first bytes (Content-Length dropped, or set from a held JSON
-    body; Content-Encoding dropped when the filter decodes), every chunk is fed, and a refusal
-    (502 unreadable, 503 policy unavailable) replaces the answer, or ends the stream when bytes
-    were already sent. A library failure is the core's 500 (or ends the stream)."""
+    """The ``send`` of a handler whose answer the core may filter (``tools/list``). At the head
+    it asks the core whether it reads an answer of this Content-Type
+    (``authsec_decision_filter_reads``); when it does not (a ``tools/call``'s JSON answer) every
+    message is forwarded as it is. Otherwise the head is held until the filter's first bytes
+    (Content-Length dropped, or set from a held JSON body; Content-Encoding dropped when the
+    filter decodes), every chunk is fed, and a refusal (502 unreadable, 503 policy unavailable)
+    replaces the answer, or ends the stream when bytes were already sent. A library failure is
+    the core's 500 (or ends the stream)."""
+
+    # Defaults on the class: the usual request (passed through at its head) sets one attribute.
+    filter: Optional[ResponseFilter] = None
+    passthrough = False
+    status = 500
+    headers: list[tuple[bytes, bytes]] = []
+    head_sent = False
+    closed = False  # refused, failed or finished: forward nothing more
 
     def __init__(self, rt: Runtime, decision: Decision, send: Send) -> None:
         self.rt = rt
         self.decision = decision
         self.send = send
-        self.filter: Optional[ResponseFilter] = None
-        self.passthrough = False
-        self.status = 500
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.head_sent = False
-        self.closed = False  # refused, failed or finished: forward nothing more
 
     async def __call__(self, msg: Message) -> None:
         if self.passthrough:
@@ -207,22 +235,24 @@ class _FilteredSend:
                 await self.end()
 
     async def _start(self, msg: Message) -> None:
-        headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
-        content_type: Optional[str] = None
-        content_encoding: Optional[str] = None
-        for k, v in headers:
-            name = k.lower()
-            if name == b"content-type" and content_type is None:
-                content_type = v.decode("latin-1")
-            elif name == b"content-encoding" and content_encoding is None:
-                content_encoding = v.decode("latin-1")
+        content_type: Optional[bytes] = None
+        for k, v in msg.get("headers", ()):
+            if len(k) == 12 and k.lower() == b"content-type":
+                content_type = bytes(v)
+                break
         if not self.decision.reads_response(content_type):
             # The core says the filter would pass this answer unchanged: forward it as it is.
             self.passthrough = True
             await self.send(msg)
             return
+        headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
+        content_encoding = next((v for k, v in headers if k.lower() == b"content-encoding"), None)
         try:
-            f = self.rt.response_filter(self.decision, content_type, content_encoding)
+            f = self.rt.response_filter(
+                self.decision,
+                None if content_type is None else content_type.decode("latin-1"),
+                None if content_encoding is None else content_encoding.decode("latin-1"),
+            )
         except AuthsecError as e:
             self.closed = True
             await _refuse(self.send, e)
@@ -300,7 +330,7 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit
     """The whole body, or ``None`` when it is over ``limit`` (declared or received). A body cut
     short by a disconnect raises :class:`_Disconnected`: a partial body is never decided on."""
     for k, v in headers:
-        if k.lower() == b"content-length":
+        if len(k) == 14 and k.lower() == b"content-length":
             try:
                 if int(v) > limit:
                     return None
@@ -316,23 +346,12 @@ async def _read_body(receive: Receive, headers: list[tuple[bytes, bytes]], limit
         size += len(chunk)
         if size > limit:
             return None
-        chunks.append(chunk)
         if not msg.get("more_body", False):
-            break
-    return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
+            if not chunks and type(chunk) is bytes:
+                return chunk  # one message: the usual request, no copy
+            chunks.append(chunk)
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 async def _capture(app: ASGIApp, scope: Scope, receive: Receive) -> tuple[int, list[tuple[bytes, bytes]], list[bytes]]:
@@ -428,21 +447,16 @@ def _handshake_rpc(app: ASGIApp, path: str, cfg: Config) -> Callable[[dict[str, 
             "server": (parts.hostname or "127.0.0.1", parts.port or 80), "state": {},
         }
 
-        sent = False
-
-        async def receive() -> Message:
-            nonlocal sent
-            if not sent:
-                sent = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            await asyncio.Event().wait()  # no client: _capture answers http.disconnect
-            return {"type": "http.disconnect"}
-
-        status, resp_headers, chunks = await _capture(app, scope, receive)
+        status, resp_headers, chunks = await _capture(app, scope, _Replay(body, _no_client))
         h = {k.lower(): v.decode("latin-1") for k, v in resp_headers}
         return status, h.get(b"content-type", "application/json"), b"".join(chunks), h.get(b"mcp-session-id")
 
     return rpc
+
+
+async def _no_client() -> Message:
+    await asyncio.Event().wait()  # no client: _capture answers http.disconnect
+    return {"type": "http.disconnect"}
 
 
 async def publish_manifest_safe(
