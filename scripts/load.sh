@@ -82,6 +82,7 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
     [ -x "$OURS_VENV/bin/python" ] || python3 -m venv "$OURS_VENV"
     grep -v '^authsec-sdk==' "$LOAD/python/requirements.txt" > "$OUT/python-ours-requirements.txt"
     "$OURS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$OUT/python-ours-requirements.txt"
+    bash "$ROOT/bindings/python/scripts/build-deps.sh" "$OURS_VENV/bin/python"
     AUTHSEC_CARGO_PROFILE=release "$OURS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
       --no-deps --no-build-isolation --force-reinstall "$ROOT/bindings/python"
   fi

@@ -24,7 +24,8 @@ if ! "$PY" -m pip check >/dev/null 2>&1; then
   exit 1
 fi
 
-step "build and install authsec-sdk (its backend runs cargo, profile $AUTHSEC_CARGO_PROFILE)"
+step "build and install authsec-sdk (its backend runs cargo and compiles the cffi extension, profile $AUTHSEC_CARGO_PROFILE)"
+bash "$PY_DIR/scripts/build-deps.sh" "$PY"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation --force-reinstall "$PY_DIR"
 
 step "codes drift check"

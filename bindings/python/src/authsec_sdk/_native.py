@@ -158,13 +158,15 @@ def _load() -> ctypes.CDLL:
 lib = _load()
 
 try:
-    from ._authsec_cffi import ffi as ffi, lib as fast
+    from . import _authsec_cffi
 except ImportError as e:  # pragma: no cover - a broken install
     raise ImportError(
         f"authsec_sdk: the compiled extension authsec_sdk._authsec_cffi is missing or does not "
         f"match libauthsec ({e}); reinstall with pip install ./bindings/python"
     ) from e
 
+ffi: Any = _authsec_cffi.ffi
+fast: Any = _authsec_cffi.lib
 _NULL = ffi.NULL
 
 

@@ -541,8 +541,9 @@ def mount_mcp(app: Any, path: str, handler: Any, cfg: Config, *, rpc_handler: Op
     rt = Runtime(cfg)
     inner_app, inner_lifespan = asgi_from_handler(handler, path, cfg)
     guard = _Guard(inner_app, rt)
-    app.router.routes.append(Route(rt.metadata_path, endpoint=guard))
+    # The MCP route first: the router tries routes in order, and it is the one every call takes.
     app.router.routes.append(Route(path, endpoint=guard))
+    app.router.routes.append(Route(rt.metadata_path, endpoint=guard))
 
     original = app.router.lifespan_context
 
