@@ -382,3 +382,20 @@ def test_header_pairs_of_any_text_type_decide_alike(backend: Backend) -> None:
     assert d.kind == "respond" and d.response is not None and b'"error":"invalid_token"' in d.response[2]
     with pytest.raises(TypeError):
         rt.check("POST", "/mcp", [(b"authorization", 12345)], body)
+
+
+def test_many_headers_are_all_given_to_the_core(backend: Backend) -> None:
+    """More headers than the extension keeps on its stack (32) take its heap path: the core
+    still sees every one, the Authorization header after 40 others included (allowed with a good
+    token, the core's denial with a bad one), in a list or any other iterable of pairs."""
+    backend.reset()
+    rt = Runtime(local(backend))
+    tok = token(backend)
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}'
+    noise = [(f"x-noise-{i}".encode(), b"v" * i) for i in range(40)]
+    d = rt.check("POST", "/mcp", noise + [(b"authorization", f"Bearer {tok}".encode())], body)
+    assert d.kind == "allow" and d.principal is not None and d.principal.subject == "user-1"
+    d = rt.check("POST", "/mcp", iter(noise + [(b"authorization", b"Bearer nope")]), body)
+    assert d.kind == "respond" and d.response is not None and b'"error":"invalid_token"' in d.response[2]
+    d = run(rt.check_async("POST", "/mcp", tuple(noise), body))
+    assert d.kind == "respond" and d.response is not None and d.response[0] == 401
