@@ -140,24 +140,14 @@ class _Guard:
             finally:
                 decision.close()
             return
-        try:
-            await self._call_app(decision, kind, scope, _Replay(body or b"", receive), send)
-        finally:
-            # An allow's principal reads the decision lazily (request.state, the context
-            # variable, possibly kept by the handler): its handle is freed with the last
-            # reference. Every other decision is freed now.
-            if kind != "allow":
-                decision.close()
-
-    async def _call_app(self, d: Decision, kind: str, scope: Scope, receive: Receive, send: Send) -> None:
-        """Call the handler for an allow or a pass-through (the MCP handshake without a usable
-        token, which runs with no principal: the state key and the context variable are set to
-        None, never left to what came before)."""
-        principal = d.lazy_principal()
+        # An allow or a pass-through (the MCP handshake without a usable token, which runs with
+        # no principal: the state key and the context variable are set to None, never left to
+        # what came before).
+        principal = decision.lazy_principal()
         # The core's user_info (RBAC configured only): request.state and the context variable;
         # the slot is emptied when the request ends (see _UserInfoSlot).
-        info = self.rt.user_info(d) if kind == "allow" and self.rt.cfg.tool_rbac is not None else None
-        slot = _UserInfoSlot(info)
+        info = rt.user_info(decision) if kind == "allow" and rt.cfg.tool_rbac is not None else None
+        slot = _UserInfoSlot(info) if info is not None else None
         inner = dict(scope)
         state = scope.get("state")
         inner["state"] = {**state, "authsec_principal": principal, "authsec_user_info": info} if state else {
@@ -166,17 +156,23 @@ class _Guard:
         token = _principal_ctx.set(principal)
         info_token = _user_info_ctx.set(slot)
         try:
-            if not d.filter_tools_list:
-                await self.app(inner, receive, send)
-                return
-            filtered = _FilteredSend(self.rt, d, send)
-            await self.app(inner, receive, filtered)
-            if filtered.filter is not None and not filtered.closed:
-                await filtered.end()
+            if not decision.filter_tools_list:
+                await self.app(inner, _Replay(body or b"", receive), send)
+            else:
+                filtered = _FilteredSend(rt, decision, send)
+                await self.app(inner, _Replay(body or b"", receive), filtered)
+                if filtered.filter is not None and not filtered.closed:
+                    await filtered.end()
         finally:
-            slot.value = None
+            if slot is not None:
+                slot.value = None
             _user_info_ctx.reset(info_token)
             _principal_ctx.reset(token)
+            # An allow's principal reads the decision lazily (request.state, the context
+            # variable, possibly kept by the handler): its handle is freed with the last
+            # reference. A pass-through's is freed now.
+            if kind != "allow":
+                decision.close()
 
 
 class _Replay:
@@ -224,7 +220,17 @@ class _FilteredSend:
             await self.send(msg)
             return
         if msg["type"] == "http.response.start":
-            await self._start(msg)
+            content_type: Optional[bytes] = None
+            for k, v in msg.get("headers", ()):
+                if len(k) == 12 and k.lower() == b"content-type":
+                    content_type = bytes(v)
+                    break
+            if not self.decision.reads_response(content_type):
+                # The core says the filter would pass this answer unchanged: forward it as it is.
+                self.passthrough = True
+                await self.send(msg)
+                return
+            await self._start(msg, content_type)
         elif msg["type"] == "http.response.body":
             if self.closed or self.filter is None:
                 return
@@ -234,17 +240,8 @@ class _FilteredSend:
             if not msg.get("more_body", False):
                 await self.end()
 
-    async def _start(self, msg: Message) -> None:
-        content_type: Optional[bytes] = None
-        for k, v in msg.get("headers", ()):
-            if len(k) == 12 and k.lower() == b"content-type":
-                content_type = bytes(v)
-                break
-        if not self.decision.reads_response(content_type):
-            # The core says the filter would pass this answer unchanged: forward it as it is.
-            self.passthrough = True
-            await self.send(msg)
-            return
+    async def _start(self, msg: Message, content_type: Optional[bytes]) -> None:
+        """The head of an answer the core reads: start its filter."""
         headers = [(bytes(k), bytes(v)) for k, v in msg.get("headers", [])]
         content_encoding = next((v for k, v in headers if k.lower() == b"content-encoding"), None)
         try:
