@@ -27,7 +27,18 @@ from pathlib import Path
 
 MODULE = "authsec_sdk._authsec_cffi"
 
-CDEF = """
+#: What ``authsec_py_check`` returns besides its status (declared for cffi and compiled alike).
+CHECK_OUT = """
+typedef struct authsec_py_check_out {
+    struct authsec_decision *decision;
+    struct authsec_error *error;
+    uint32_t kind;
+    bool filter_tools_list;
+} authsec_py_check_out;
+"""
+
+CDEF = (
+    """
 typedef uint32_t authsec_status;
 typedef uint32_t authsec_decision_kind;
 typedef uint32_t authsec_filter_kind;
@@ -81,30 +92,24 @@ authsec_status authsec_runtime_user_info(const struct authsec_runtime *rt, const
 struct authsec_str authsec_text_str(const struct authsec_text *text);
 void authsec_text_free(struct authsec_text *text);
 
-typedef struct authsec_py_check_out {
-    struct authsec_decision *decision;
-    struct authsec_error *error;
-    uint32_t kind;
-    bool filter_tools_list;
-} authsec_py_check_out;
-
+"""
+    + CHECK_OUT
+    + """
 authsec_status authsec_py_check(const struct authsec_runtime *rt, int mode,
     const char *method, size_t method_len, const char *path, size_t path_len,
     const char *headers, size_t headers_len, const size_t *lens, size_t header_count,
     const uint8_t *body, size_t body_len, authsec_py_check_out *out);
 """
+)
 
-SOURCE = r"""
+SOURCE = (
+    r"""
 #include <stdlib.h>
 #include "authsec.h"
 
-typedef struct authsec_py_check_out {
-    struct authsec_decision *decision;
-    struct authsec_error *error;
-    uint32_t kind;
-    bool filter_tools_list;
-} authsec_py_check_out;
-
+"""
+    + CHECK_OUT
+    + r"""
 #define AUTHSEC_PY_STACK_HEADERS 32
 
 /* One check. mode 0: authsec_runtime_try_check_request (on the event loop; WOULD_BLOCK when a
@@ -168,6 +173,7 @@ done:
     return st;
 }
 """
+)
 
 
 def build_extension(root: Path, out_dir: Path) -> Path:
