@@ -2,7 +2,8 @@
 # Everything for the Python binding, from a fresh clone: a venv under target/ (python3 -m venv),
 # the pinned test requirements (pip --no-deps: nothing resolves on the day), the package built
 # and installed by its own backend (cargo builds libauthsec), the codes drift check, mypy --strict
-# and pytest (fixture backend, oidc-provider and the official mcp client on loopback), then the
+# and pytest (fixture backend, oidc-provider, headless Chromium through chromedriver and the official
+# mcp client on loopback), then the
 # shared conformance vectors through tests/conformance_driver.py.
 # AUTHSEC_CARGO_PROFILE=release builds the library as a user's install does (default here: dev,
 # which reuses the debug build of the rest of the test suite).
@@ -34,6 +35,14 @@ step "codes drift check"
 step "the fixture backend, the authsec command (its proxy e2e test) and the oidc-provider dependencies"
 (cd "$ROOT" && cargo build --locked -p authsec-fixture -p authsec-cli)
 bash "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/interop/oidc"
+
+step "Chromium and its WebDriver for the browser sign-in test (Debian chromium, chromium-driver)"
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null \
+    || { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null; }
+fi
 
 step "mypy --strict (package and typed usage)"
 (cd "$PY_DIR" && "$PY" -m mypy --strict src/authsec_sdk tests/types_usage.py tests/conformance_driver.py)

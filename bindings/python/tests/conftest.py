@@ -98,7 +98,7 @@ def mcp_ports() -> dict[str, int]:
     their resource URIs)."""
     return {"mcpserver": free_port(), "fastmcp": free_port(), "quickstart": free_port(),
             "proxy_http": free_port(), "proxy_stdio": free_port(), "blog": free_port(),
-            "blog_fastmcp": free_port()}
+            "blog_fastmcp": free_port(), "signin": free_port()}
 
 
 class AuthServer:
@@ -131,7 +131,10 @@ def oidc(mcp_ports: dict[str, int]) -> Iterator[AuthServer]:
     if not (d / "node_modules" / "oidc-provider").is_dir():
         subprocess.run(["bash", str(ROOT / "scripts" / "npm-ci.sh"), str(d)], check=True)
     resources = ",".join(f"http://127.0.0.1:{p}/mcp" for p in mcp_ports.values())
-    env = {**os.environ, "MCP_RESOURCES": resources}
+    # The sign-in server (test_oauth_browser.py) serves MCP at / and its callback route.
+    signin = mcp_ports["signin"]
+    env = {**os.environ, "MCP_RESOURCES": f"{resources},http://127.0.0.1:{signin}/",
+           "SIGNIN_REDIRECT_URI": f"http://127.0.0.1:{signin}/oauth/callback"}
     proc = subprocess.Popen(["node", "as.mjs", "0"], cwd=d, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True)
     try:
         line = _ready_line(proc, "oidc-provider")

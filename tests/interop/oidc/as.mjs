@@ -3,11 +3,17 @@
 // listening on 127.0.0.1.
 // Env: MCP_RESOURCES  comma-separated allowed resource indicators (first = default)
 //      AS_TTL         access token lifetime in seconds (default 300)
+//      SIGNIN_REDIRECT_URI  when set, adds the sign-in client (docs/sign-in.md) with this redirect URI
 // Clients (secret "<client_id>-secret", client_secret_basic, client_credentials grant):
 //   mcp-rs256, mcp-ps256, mcp-es256, mcp-es384, mcp-eddsa, mcp-ed25519 -> JWT access tokens
 //   mcp-opaque -> opaque tokens (introspection + revocation); mcp-rs -> the resource server,
 //   which may only introspect; mcp-blog -> RS256 JWTs with scopes "read write" carrying the RBAC
 //   claims of the AuthSec blog's user (email, tenant_id, roles, groups, resources).
+// With SIGNIN_REDIRECT_URI: mcp-signin, a public client (no secret, PKCE S256 required) with the
+//   authorization code grant, signed in through oidc-provider's devInteractions pages (any login
+//   and password; the account id is the login). Its RS256 JWT access tokens carry the requested
+//   resource as `aud`, `email` (<login>@example.com) and `roles: ["admin"]`; its ID token carries
+//   `email` for the `email` scope. Revocation (RFC 7009) is open to it like to the others.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
@@ -50,6 +56,10 @@ const PROFILE = {
   'mcp-blog': { accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } },
 };
 
+const SIGNIN_REDIRECT_URI = process.env.SIGNIN_REDIRECT_URI;
+const SIGNIN_CLIENT = 'mcp-signin';
+const signinClaims = (accountId) => ({ email: `${accountId}@example.com`, roles: ['admin'] });
+
 const clients = [
   ...Object.keys(PROFILE).map((client_id) => ({
     client_id,
@@ -69,6 +79,16 @@ const clients = [
     token_endpoint_auth_method: 'client_secret_basic',
   },
 ];
+if (SIGNIN_REDIRECT_URI) {
+  clients.push({
+    client_id: SIGNIN_CLIENT,
+    grant_types: ['authorization_code'],
+    redirect_uris: [SIGNIN_REDIRECT_URI],
+    response_types: ['code'],
+    token_endpoint_auth_method: 'none',
+    scope: `openid email ${SCOPE}`,
+  });
+}
 
 const server = http.createServer();
 await new Promise((resolve) => server.listen(Number(process.argv[2] || 0), '127.0.0.1', resolve));
@@ -78,10 +98,19 @@ const provider = new Provider(ISSUER, {
   clients,
   jwks: { keys: KEYS },
   scopes: [...SCOPE.split(' '), ...BLOG_SCOPE.split(' ')],
-  extraTokenClaims: async (ctx, token) => (token.clientId === 'mcp-blog' ? BLOG_CLAIMS : undefined),
+  claims: { openid: ['sub'], email: ['email', 'email_verified'] },
+  findAccount: async (ctx, sub) => ({
+    accountId: sub,
+    claims: async () => ({ sub, email: signinClaims(sub).email, email_verified: true }),
+  }),
+  extraTokenClaims: async (ctx, token) => {
+    if (token.clientId === 'mcp-blog') return BLOG_CLAIMS;
+    if (token.clientId === SIGNIN_CLIENT && token.accountId) return signinClaims(token.accountId);
+    return undefined;
+  },
   ttl: { ClientCredentials: (ctx, token) => token.resourceServer?.accessTokenTTL ?? TTL },
   features: {
-    devInteractions: { enabled: false },
+    devInteractions: { enabled: Boolean(SIGNIN_REDIRECT_URI) },
     clientCredentials: { enabled: true },
     introspection: { enabled: true, allowedPolicy: async () => true },
     revocation: { enabled: true, allowedPolicy: async (ctx, client, token) => token.clientId === client.clientId },
@@ -95,7 +124,7 @@ const provider = new Provider(ISSUER, {
           scope: client.clientId === 'mcp-blog' ? BLOG_SCOPE : SCOPE,
           audience: resourceIndicator,
           accessTokenTTL: TTL,
-          ...(PROFILE[client.clientId] ?? PROFILE['mcp-opaque']),
+          ...(PROFILE[client.clientId === SIGNIN_CLIENT ? 'mcp-rs256' : client.clientId] ?? PROFILE['mcp-opaque']),
         };
       },
     },
