@@ -235,6 +235,7 @@ def test_sign_in_in_a_real_browser_against_oidc_provider(oidc: AuthServer, mcp_p
     assert out["profile"] == {"email": "signin-user@example.com", "roles": ["admin"]}
     assert out["admin"] == {"report": "ok", "by": "signin-user@example.com"}
     assert out["billing"].is_error is True
-    assert out["logout"]["logged_out"] is True
+    # oidc-provider's revocation endpoint (RFC 7009) accepted the public client's revocation.
+    assert out["logout"]["logged_out"] is True and out["logout"]["revoked"] is True, out["logout"]
     assert out["final"] == OAUTH_TOOLS
     assert out["after_logout"].is_error is True

@@ -13,7 +13,8 @@
 //   authorization code grant, signed in through oidc-provider's devInteractions pages (any login
 //   and password; the account id is the login). Its RS256 JWT access tokens carry the requested
 //   resource as `aud`, `email` (<login>@example.com) and `roles: ["admin"]`; its ID token carries
-//   `email` for the `email` scope. Revocation (RFC 7009) is open to it like to the others.
+//   `email` for the `email` scope. It also gets an opaque refresh token (revocable: JWT access
+//   tokens are not, oidc-provider answers unsupported_token_type), revocation open to it.
 import * as crypto from 'node:crypto';
 import * as http from 'node:http';
 import Provider, { errors } from 'oidc-provider';
@@ -82,7 +83,7 @@ const clients = [
 if (SIGNIN_REDIRECT_URI) {
   clients.push({
     client_id: SIGNIN_CLIENT,
-    grant_types: ['authorization_code'],
+    grant_types: ['authorization_code', 'refresh_token'],
     redirect_uris: [SIGNIN_REDIRECT_URI],
     response_types: ['code'],
     token_endpoint_auth_method: 'none',
@@ -103,6 +104,11 @@ const provider = new Provider(ISSUER, {
     accountId: sub,
     claims: async () => ({ sub, email: signinClaims(sub).email, email_verified: true }),
   }),
+  // The sign-in client gets an (opaque, revocable) refresh token without offline_access: JWT
+  // access tokens cannot be revoked at oidc-provider (unsupported_token_type), so this is what
+  // oauth_logout's revocation reaches. Everyone else: oidc-provider's default rule.
+  issueRefreshToken: async (ctx, client, code) => client.grantTypeAllowed('refresh_token')
+    && (client.clientId === SIGNIN_CLIENT || code.scopes.has('offline_access')),
   extraTokenClaims: async (ctx, token) => {
     if (token.clientId === 'mcp-blog') return BLOG_CLAIMS;
     if (token.clientId === SIGNIN_CLIENT && token.accountId) return signinClaims(token.accountId);
