@@ -27,7 +27,9 @@ from authsec_sdk import build_mcp_app_with_oauth
 from authsec_sdk.runtime import Config
 
 from conftest import AuthServer, Served, free_port, http
-from test_oauth_server import OAUTH_TOOLS, oauth_server, text_of
+from test_oauth_server import OAUTH_TOOLS, text_of
+
+import oauth_server  # noqa: E402  (examples/, put on sys.path by test_oauth_server)
 
 ELEMENT = "element-6066-11e4-a52e-4f735466cecf"  # W3C WebDriver's web element identifier key
 WAIT = 60.0  # seconds a page may take on a loaded machine before the test gives up
