@@ -2,9 +2,9 @@
 # Everything for the Python binding, from a fresh clone: a venv under target/ (python3 -m venv),
 # the pinned test requirements (pip --no-deps: nothing resolves on the day), the package built
 # and installed by its own backend (cargo builds libauthsec), the codes drift check, mypy --strict
-# and pytest (fixture backend, oidc-provider, headless Chromium through chromedriver and the official
-# mcp client on loopback), then the
-# shared conformance vectors through tests/conformance_driver.py.
+# and pytest (fixture backend, oidc-provider, headless Chromium through chromedriver and the
+# official mcp client on loopback), then the shared conformance vectors through
+# tests/conformance_driver.py.
 # AUTHSEC_CARGO_PROFILE=release builds the library as a user's install does (default here: dev,
 # which reuses the debug build of the rest of the test suite).
 set -euo pipefail
