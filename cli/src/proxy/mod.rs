@@ -240,9 +240,11 @@ impl Proxy {
             }
         };
         let decided = Instant::now();
+        // The core gets the query too: it ignores it except on the sign-in callback route,
+        // which reads `code` and `state` from it.
         let request = Request {
             method: parts.method.as_str(),
-            path: &path,
+            path: &path_and_query,
             headers: &pairs,
             body: body_bytes.as_deref().unwrap_or(&[]),
         };
