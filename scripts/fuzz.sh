@@ -5,8 +5,9 @@
 #   bash scripts/fuzz.sh [seconds] [target...]
 #
 # runs each target (all by default) for `seconds` (default 60) on its committed seeds
-# (fuzz/seeds/<target>) plus the corpus it grew before (target/fuzz/corpus/<target>, never
-# committed), then prints libFuzzer's final figures: executions, exec/s, cov, ft, corpus size.
+# (fuzz/seeds/<target>), the inputs that once stopped it (fuzz/regressions/<target>) and the corpus
+# it grew before (target/fuzz/corpus/<target>, never committed), then prints libFuzzer's final
+# figures: executions, exec/s, cov, ft, corpus size.
 # A crash or a broken invariant fails the run; the input is kept in target/fuzz/artifacts/<target>/
 # (reproduce with `target/fuzz/x86_64-unknown-linux-gnu/release/<target> <file>`).
 # FUZZ_PARALLEL=1 runs the targets at once (each at `nice -n ${FUZZ_NICE:-10}`), else one after
@@ -47,8 +48,11 @@ BIN="$FUZZ_TARGET_DIR/x86_64-unknown-linux-gnu/release"
 run_one() {
   local t="$1" corpus="$FUZZ_TARGET_DIR/corpus/$1" art="$FUZZ_TARGET_DIR/artifacts/$1/"
   mkdir -p "$corpus" "$art" "$FUZZ_TARGET_DIR/logs"
+  # Inputs that once stopped this target (fuzz/regressions/<target>), replayed on every run.
+  local regressions=()
+  [ -d "fuzz/regressions/$t" ] && regressions=("fuzz/regressions/$t")
   nice -n "${FUZZ_NICE:-0}" "$BIN/$t" -max_total_time="$seconds" -print_final_stats=1 -timeout=20 \
-    -rss_limit_mb=2048 -artifact_prefix="$art" "$corpus" "fuzz/seeds/$t" \
+    -rss_limit_mb=2048 -artifact_prefix="$art" "$corpus" "fuzz/seeds/$t" "${regressions[@]}" \
     >"$FUZZ_TARGET_DIR/logs/$t.log" 2>&1
 }
 

@@ -1,4 +1,11 @@
-//! The JSON-RPC envelope reader as a differential against `serde_json::Value`.
+//! The JSON-RPC envelope reader as a differential against `serde_json`'s parser.
+//!
+//! The oracle reads the document with `serde_json` into a [`Tree`] (members in order, repeats
+//! kept), not into `serde_json::Value`: with serde_json's `raw_value` feature (which the
+//! core enables), `Value` refuses an object whose first member is named
+//! `$serde_json::private::RawValue`, its internal RawValue marker, although the document is valid
+//! JSON (found by this target; vector `parse-rawvalue-marker-member-is-plain-json`). The parser's
+//! strictness (syntax, nesting limit, number range, UTF-8, surrogates) is the same either way.
 //!
 //! Invariants, for any bytes:
 //! - whitespace only: ours reads `Empty`;
@@ -57,22 +64,34 @@ fn envelope_refused(members: &[(String, Tree)]) -> bool {
     })
 }
 
-fn str_member(obj: &serde_json::Map<String, Value>, key: &str) -> Option<String> {
-    obj.get(key).and_then(Value::as_str).map(str::to_string)
+/// The value of the member `key` (the envelope and `params` have no repeated key once
+/// [`envelope_refused`] is false, so the first is the only one).
+fn member<'a>(members: &'a [(String, Tree)], key: &str) -> Option<&'a Tree> {
+    Tree::members(members, key).next()
+}
+
+fn str_member(members: &[(String, Tree)], key: &str) -> Option<String> {
+    match member(members, key) {
+        Some(Tree::Leaf(Value::String(s))) => Some(s.clone()),
+        _ => None,
+    }
 }
 
 /// What `serde_json` says the envelope carries.
-fn expected(obj: &serde_json::Map<String, Value>) -> Envelope {
-    let params = obj.get("params").and_then(Value::as_object);
+fn expected(members: &[(String, Tree)]) -> Envelope {
+    let params = match member(members, "params") {
+        Some(Tree::Object(p)) => Some(p.as_slice()),
+        _ => None,
+    };
     Envelope {
-        jsonrpc: obj.get("jsonrpc").and_then(Value::as_str) == Some("2.0"),
-        id: match obj.get("id") {
+        jsonrpc: str_member(members, "jsonrpc").as_deref() == Some("2.0"),
+        id: match member(members, "id") {
             None => Id::Absent,
-            Some(Value::Number(n)) => Id::Number(n.clone()),
-            Some(Value::String(s)) => Id::String(s.clone()),
+            Some(Tree::Leaf(Value::Number(n))) => Id::Number(n.clone()),
+            Some(Tree::Leaf(Value::String(s))) => Id::String(s.clone()),
             Some(_) => Id::Null,
         },
-        method: str_member(obj, "method"),
+        method: str_member(members, "method"),
         name: params.and_then(|p| str_member(p, "name")),
         uri: params.and_then(|p| str_member(p, "uri")),
     }
@@ -84,8 +103,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(ours, Ok(Body::Empty));
         return;
     }
-    let value = match serde_json::from_slice::<Value>(data) {
-        Ok(v) => v,
+    let tree: Tree = match serde_json::from_slice(data) {
+        Ok(t) => t,
         Err(e) => {
             assert!(
                 ours.is_err(),
@@ -94,7 +113,6 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let tree: Tree = serde_json::from_slice(data).expect("serde_json read it as a Value");
     let must_refuse = match &tree {
         Tree::Object(m) => envelope_refused(m),
         Tree::Array(items) => items
@@ -110,19 +128,19 @@ fuzz_target!(|data: &[u8]| {
         Ok(b) => b,
         Err(e) => panic!("ours refused a body serde_json reads without ambiguity: {e}"),
     };
-    match (&value, ours) {
-        (Value::Object(obj), Body::Single(env)) => assert_eq!(env, expected(obj)),
-        (Value::Array(items), Body::Batch(ours)) => {
+    match (&tree, ours) {
+        (Tree::Object(m), Body::Single(env)) => assert_eq!(env, expected(m)),
+        (Tree::Array(items), Body::Batch(ours)) => {
             assert_eq!(items.len(), ours.len());
-            for (v, item) in items.iter().zip(ours) {
-                match (v, item) {
-                    (Value::Object(obj), Item::Object(env)) => assert_eq!(env, expected(obj)),
-                    (Value::Object(_), other) => panic!("object read as {other:?}"),
+            for (t, item) in items.iter().zip(ours) {
+                match (t, item) {
+                    (Tree::Object(m), Item::Object(env)) => assert_eq!(env, expected(m)),
+                    (Tree::Object(_), other) => panic!("object read as {other:?}"),
                     (_, Item::Other) => {}
                     (_, other) => panic!("non-object read as {other:?}"),
                 }
             }
         }
-        (v, b) => panic!("shape differs: serde_json {v:?}, ours {b:?}"),
+        (t, b) => panic!("shape differs: serde_json {t:?}, ours {b:?}"),
     }
 });

@@ -58,8 +58,12 @@ pub(crate) fn redis_key_bytes(key: &Secret) -> Option<[u8; 32]> {
 }
 
 /// Whether `url` is a usable `redis://` URL (host given; no TLS scheme, which this build lacks).
+/// The `redis` client's own URL reading must accept it too (a path that is not a database number,
+/// such as `/cache`, passes a generic URL parser and is refused by the client), since a
+/// validated configuration must build a runtime (found by the `config` fuzz target).
 fn is_redis_url(url: &str) -> bool {
     matches!(url::Url::parse(url), Ok(u) if u.scheme() == "redis" && u.has_host())
+        && redis::IntoConnectionInfo::into_connection_info(url).is_ok()
 }
 
 /// The rules of the fleet fields. Messages never quote `redis_url` (it may hold a password) or
@@ -156,6 +160,14 @@ mod tests {
             (
                 Config {
                     redis_url: Secret::new("http://:secretpw@127.0.0.1:6379"),
+                    ..ok.clone()
+                },
+                "redis_url must be a redis:// URL with a host",
+            ),
+            (
+                // A generic URL, but its path is not a database number: the client refuses it.
+                Config {
+                    redis_url: Secret::new("redis://:secretpw@127.0.0.1:6379/cache"),
                     ..ok.clone()
                 },
                 "redis_url must be a redis:// URL with a host",
