@@ -61,7 +61,10 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
     export NAPI_TYPE_DEF_TMP_FOLDER="$TARGET/napi-type-def"   # as bindings/node/scripts/build.sh
     (cd "$ROOT" && cargo build --locked --release -p authsec-node)
     mkdir -p "$OUT/node-runtime"
-    cp "$ROOT/bindings/node/index.js" "$ROOT/bindings/node/codes.js" "$ROOT/bindings/node/spiffe.js" "$OUT/node-runtime/"
+    # Every JavaScript file the package ships (package.json "files"), so a new module cannot be
+    # left behind.
+    node -e 'for (const f of require(process.argv[1]).files) if (f.endsWith(".js")) console.log(f)' \
+      "$ROOT/bindings/node/package.json" | while read -r f; do cp "$ROOT/bindings/node/$f" "$OUT/node-runtime/"; done
     cp "$TARGET/release/libauthsec_node.so" "$OUT/node-runtime/authsec.node"
   fi
   if want c; then
