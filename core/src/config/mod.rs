@@ -44,9 +44,47 @@ impl Serialize for Secret {
 
 /// Reads a JSON string; any other JSON type is refused without echoing the value (serde's
 /// default "invalid type: integer `12345`" would put a mistyped secret into the error text).
+/// A field of [`Config`] reads through [`Secret::named`], so the message names it.
 impl<'de> Deserialize<'de> for Secret {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
-        struct StringOnly;
+        Secret::named(d, "a secret")
+    }
+}
+
+/// The `deserialize_with` readers of the secret fields of [`Config`]: each names its field in
+/// the wrong-type message.
+pub(crate) mod secret_field {
+    use super::Secret;
+    macro_rules! reader {
+        ($($reader:ident => $name:literal),*) => {$(
+            pub(crate) fn $reader<'de, D: serde::Deserializer<'de>>(
+                d: D,
+            ) -> std::result::Result<Secret, D::Error> {
+                Secret::named(d, $name)
+            }
+        )*};
+    }
+    reader!(
+        introspection_client_secret => "introspection_client_secret",
+        redis_url => "redis_url",
+        redis_key => "redis_key",
+        sign_in_client_secret => "sign_in.client_secret"
+    );
+}
+
+impl Secret {
+    /// Reads a JSON string as a secret; any other type is refused with "`field` must be a
+    /// string" and never the value.
+    fn named<'de, D: serde::Deserializer<'de>>(
+        d: D,
+        field: &'static str,
+    ) -> std::result::Result<Secret, D::Error> {
+        struct StringOnly(&'static str);
+        impl StringOnly {
+            fn refuse<E: serde::de::Error>(&self) -> std::result::Result<Secret, E> {
+                Err(E::custom(format_args!("{} must be a string", self.0)))
+            }
+        }
         impl<'v> serde::de::Visitor<'v> for StringOnly {
             type Value = Secret;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -56,40 +94,36 @@ impl<'de> Deserialize<'de> for Secret {
                 Ok(Secret(v.to_string()))
             }
             fn visit_bool<E: serde::de::Error>(self, _: bool) -> std::result::Result<Secret, E> {
-                Err(E::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_i64<E: serde::de::Error>(self, _: i64) -> std::result::Result<Secret, E> {
-                Err(E::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_u64<E: serde::de::Error>(self, _: u64) -> std::result::Result<Secret, E> {
-                Err(E::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_f64<E: serde::de::Error>(self, _: f64) -> std::result::Result<Secret, E> {
-                Err(E::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_unit<E: serde::de::Error>(self) -> std::result::Result<Secret, E> {
-                Err(E::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_seq<A: serde::de::SeqAccess<'v>>(
                 self,
                 _: A,
             ) -> std::result::Result<Secret, A::Error> {
-                Err(serde::de::Error::custom(SECRET_TYPE))
+                self.refuse()
             }
             fn visit_map<A: serde::de::MapAccess<'v>>(
                 self,
                 _: A,
             ) -> std::result::Result<Secret, A::Error> {
-                Err(serde::de::Error::custom(SECRET_TYPE))
+                self.refuse()
             }
         }
-        d.deserialize_any(StringOnly)
+        d.deserialize_any(StringOnly(field))
     }
-}
 
-const SECRET_TYPE: &str = "introspection_client_secret must be a string";
-
-impl Secret {
     /// Wrap a secret value.
     pub fn new(value: impl Into<String>) -> Self {
         Secret(value.into())
@@ -194,6 +228,7 @@ pub struct Config {
     /// Client id for introspection and the AuthSec backend (by convention the resource server id).
     pub introspection_client_id: String,
     /// Client secret for introspection and the AuthSec backend.
+    #[serde(deserialize_with = "secret_field::introspection_client_secret")]
     pub introspection_client_secret: Secret,
     /// This server's canonical resource URI; tokens must carry it as audience.
     pub resource_uri: String,
@@ -323,9 +358,11 @@ pub struct Config {
     /// The Redis store shared by the replicas of one server (`redis://[:password@]host:port/db`):
     /// introspection results and revocations, and sign-in sessions. Empty (default): nothing
     /// is shared. A secret (it may hold a password): never printed.
+    #[serde(deserialize_with = "secret_field::redis_url")]
     pub redis_url: Secret,
     /// AES-256-GCM key (32 random bytes, base64) sealing every value written to Redis.
     /// Required with `redis_url`.
+    #[serde(deserialize_with = "secret_field::redis_key")]
     pub redis_key: Secret,
     /// Prefix of every Redis key and channel (default `authsec:`), so several servers can share
     /// one Redis without seeing each other's entries.
@@ -835,17 +872,35 @@ mod tests {
             "[\"x\"]",
             "{\"a\": \"x\"}",
         ] {
-            let text = format!(r#"{{"issuer": "x", "introspection_client_secret": {bad}}}"#);
-            let e = Config::from_json(&text).unwrap_err();
-            assert!(
-                e.message()
-                    .contains("introspection_client_secret must be a string"),
-                "{e}"
-            );
-            assert!(
-                !e.message().contains("987654321") && !e.message().contains("1.5"),
-                "{e}"
-            );
+            // Every secret field names itself (not another field) and never shows the value.
+            for (field, text) in [
+                (
+                    "introspection_client_secret",
+                    format!(r#"{{"issuer": "x", "introspection_client_secret": {bad}}}"#),
+                ),
+                (
+                    "redis_url",
+                    format!(r#"{{"issuer": "x", "redis_url": {bad}}}"#),
+                ),
+                (
+                    "redis_key",
+                    format!(r#"{{"issuer": "x", "redis_key": {bad}}}"#),
+                ),
+                (
+                    "sign_in.client_secret",
+                    format!(r#"{{"issuer": "x", "sign_in": {{"client_secret": {bad}}}}}"#),
+                ),
+            ] {
+                let e = Config::from_json(&text).unwrap_err();
+                assert!(
+                    e.message().contains(&format!("{field} must be a string")),
+                    "{e}"
+                );
+                assert!(
+                    !e.message().contains("987654321") && !e.message().contains("1.5"),
+                    "{e}"
+                );
+            }
         }
         let ok = Config::from_json(r#"{"introspection_client_secret": "s"}"#).unwrap();
         assert_eq!(ok.introspection_client_secret.expose(), "s");

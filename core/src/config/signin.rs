@@ -23,6 +23,7 @@ pub struct SignInConfig {
     /// This server's OAuth client id at the authorization server (required).
     pub client_id: String,
     /// Its client secret; empty: a public client (PKCE only).
+    #[serde(deserialize_with = "crate::config::secret_field::sign_in_client_secret")]
     pub client_secret: Secret,
     /// The callback URL registered for the client: this server's callback route, e.g.
     /// `http://127.0.0.1:3005/oauth/callback` (required). Its path is the route the core
