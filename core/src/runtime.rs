@@ -210,6 +210,8 @@ pub struct RuntimeBuilder {
     policy: Option<Arc<dyn PolicySource>>,
     catalogue: Option<Arc<dyn Catalogue>>,
     sessions: Option<Arc<dyn SessionStore>>,
+    /// The first refused [`RuntimeBuilder::tool_rbac`] registration, returned by `build`.
+    refused: Option<Error>,
 }
 
 impl RuntimeBuilder {
@@ -220,13 +222,17 @@ impl RuntimeBuilder {
         self
     }
 
-    /// RBAC: add (or replace) one tool's requirement in `tool_rbac`, the registration API the
-    /// bindings' decorators use; the table is the configuration's either way.
+    /// RBAC: register one tool's requirement in `tool_rbac` under the same rule as the
+    /// bindings' decorators ([`Config::register_tool_rbac`]): the name is trimmed, the same
+    /// requirement twice is a no-op, and a blank name, an invalid requirement or a different
+    /// requirement for a tool already in the table makes [`RuntimeBuilder::build`] fail with
+    /// `config_invalid` (never a silent replacement).
     pub fn tool_rbac(mut self, tool: &str, requirement: crate::config::RbacRequirement) -> Self {
-        self.config
-            .tool_rbac
-            .get_or_insert_with(Default::default)
-            .insert(tool.to_string(), requirement);
+        if self.refused.is_none() {
+            if let Err(e) = self.config.register_tool_rbac(tool, requirement) {
+                self.refused = Some(e);
+            }
+        }
         self
     }
 
@@ -250,6 +256,9 @@ impl RuntimeBuilder {
 
     /// Validate the configuration and build the runtime.
     pub fn build(self) -> Result<Runtime> {
+        if let Some(e) = self.refused {
+            return Err(e);
+        }
         self.config.validate()?;
         let cfg = self.config.normalized();
         let observer = Arc::new(Observer::new(
@@ -521,6 +530,7 @@ impl Runtime {
             policy: None,
             catalogue: None,
             sessions: None,
+            refused: None,
         }
     }
 
@@ -1694,6 +1704,51 @@ mod tests {
             Decision::Respond(r) => r,
             other => panic!("expected a response, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn builder_tool_rbac_follows_the_registration_rule() {
+        let cfg = || {
+            Config::from_json(
+                r#"{"issuer": "https://as.example.com", "jwks_url": "https://as.example.com/jwks",
+                    "resource_uri": "https://mcp.example.com/mcp",
+                    "tool_rbac": {"deploy": {"roles": ["admin"]}}}"#,
+            )
+            .unwrap()
+        };
+        let req = |v: serde_json::Value| -> crate::config::RbacRequirement {
+            serde_json::from_value(v).unwrap()
+        };
+        // The configuration's own requirement again, and a new tool: built.
+        let rt = Runtime::builder(cfg())
+            .tool_rbac(" deploy ", req(serde_json::json!({"roles": ["admin"]})))
+            .tool_rbac("audit", req(serde_json::json!({"groups": ["sec"]})))
+            .build()
+            .unwrap();
+        let table = rt.config().tool_rbac.clone().unwrap();
+        assert_eq!(
+            table.keys().map(String::as_str).collect::<Vec<_>>(),
+            ["audit", "deploy"]
+        );
+        // A different requirement for a configured tool is refused, not silently replaced.
+        let e = Runtime::builder(cfg())
+            .tool_rbac("deploy", req(serde_json::json!({"roles": ["anyone"]})))
+            .build()
+            .err()
+            .expect("a conflicting registration must fail the build");
+        assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
+        assert_eq!(
+            e.message(),
+            "tool_rbac['deploy'] is registered twice with different requirements"
+        );
+        // A blank name too; the first refusal is the one reported.
+        let e = Runtime::builder(cfg())
+            .tool_rbac(" ", crate::config::RbacRequirement::default())
+            .tool_rbac("deploy", req(serde_json::json!({"roles": ["anyone"]})))
+            .build()
+            .err()
+            .expect("a blank tool name must fail the build");
+        assert_eq!(e.message(), "tool_rbac contains an empty tool name");
     }
 
     #[test]
