@@ -1731,23 +1731,25 @@ mod tests {
             ["audit", "deploy"]
         );
         // A different requirement for a configured tool is refused, not silently replaced.
-        let e = Runtime::builder(cfg())
+        let Err(e) = Runtime::builder(cfg())
             .tool_rbac("deploy", req(serde_json::json!({"roles": ["anyone"]})))
             .build()
-            .err()
-            .expect("a conflicting registration must fail the build");
+        else {
+            panic!("a conflicting registration must fail the build");
+        };
         assert_eq!(e.code(), crate::ErrorCode::ConfigInvalid);
         assert_eq!(
             e.message(),
             "tool_rbac['deploy'] is registered twice with different requirements"
         );
         // A blank name too; the first refusal is the one reported.
-        let e = Runtime::builder(cfg())
+        let Err(e) = Runtime::builder(cfg())
             .tool_rbac(" ", crate::config::RbacRequirement::default())
             .tool_rbac("deploy", req(serde_json::json!({"roles": ["anyone"]})))
             .build()
-            .err()
-            .expect("a blank tool name must fail the build");
+        else {
+            panic!("a blank tool name must fail the build");
+        };
         assert_eq!(e.message(), "tool_rbac contains an empty tool name");
     }
 

@@ -66,7 +66,7 @@ fn envelope_refused(members: &[(String, Tree)]) -> bool {
 
 /// The value of the member `key` (the envelope and `params` have no repeated key once
 /// [`envelope_refused`] is false, so the first is the only one).
-fn member<'a>(members: &'a [(String, Tree)], key: &str) -> Option<&'a Tree> {
+fn member<'a>(members: &'a [(String, Tree)], key: &'a str) -> Option<&'a Tree> {
     Tree::members(members, key).next()
 }
 
