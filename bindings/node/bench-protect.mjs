@@ -10,12 +10,18 @@
 // Request: the whole-server load benchmark's allowed tools/call (scripts/load.sh) with a repeated
 // RS256 token, tool_scopes {"list_issues": ["issues:read"]}; every answer is checked.
 // BENCH_REQUESTS (default 20000) requests per sample, BENCH_SAMPLES (default 7) samples each.
+// BENCH_BASELINE=<dir>: also protect() of another build of @authsec/runtime (a directory with its
+// index.js and authsec.node, e.g. a copy of main's release build), alternating with the three
+// others in the same run: a before/after comparison on the same machine state.
 import { generateKeyPairSync, sign } from 'node:crypto';
 import http from 'node:http';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 
 import authsec from './index.js';
 
 const { Runtime, protect } = authsec;
+const baseline = process.env.BENCH_BASELINE ? createRequire(import.meta.url)(path.resolve(process.env.BENCH_BASELINE, 'index.js')) : null;
 const N = Number(process.env.BENCH_REQUESTS || 20000);
 const SAMPLES = Number(process.env.BENCH_SAMPLES || 7);
 const RESOURCE = 'http://127.0.0.1/mcp';
@@ -64,9 +70,14 @@ async function handler(req, res, parsed) {
   res.writeHead(200, CT).end(`{"jsonrpc":"2.0","id":${JSON.stringify(msg.id ?? null)},"result":{"content":[{"type":"text","text":"ok"}]}}`);
 }
 
-const runtime = Runtime.create({ issuer, jwksUrl: `${issuer}/jwks`, resourceUri: RESOURCE, toolScopes: { list_issues: ['issues:read'] } });
-await runtime.startup();
-const protectedHandler = protect(handler, { runtime });
+const CONFIG = { issuer, jwksUrl: `${issuer}/jwks`, resourceUri: RESOURCE, toolScopes: { list_issues: ['issues:read'] } };
+async function protectWith(lib) {
+  const runtime = lib.Runtime.create(CONFIG);
+  await runtime.startup();
+  return lib.protect(handler, { runtime });
+}
+const protectedHandler = await protectWith(authsec);
+const baselineHandler = baseline && await protectWith(baseline);
 
 async function one(h) {
   const req = new http.IncomingMessage(null);
@@ -88,6 +99,7 @@ async function checked(h) {
 }
 await checked(protectedHandler); // first sight (JWKS fetch), then the verified-token cache
 await checked(handler);
+if (baselineHandler) await checked(baselineHandler);
 
 async function sample(h) {
   const t = process.cpuUsage();
@@ -95,16 +107,16 @@ async function sample(h) {
   const d = process.cpuUsage(t);
   return (d.user + d.system) / N;
 }
-for (let i = 0; i < 2; i++) { await sample(handler); await sample(protectedHandler); } // warm-up (JIT)
-const u = [];
-const p = [];
-for (let i = 0; i < SAMPLES; i++) {
-  u.push(await sample(handler));
-  p.push(await sample(protectedHandler));
-}
+const runs = [['handler', handler], ['protect(handler)', protectedHandler]];
+if (baselineHandler) runs.push(['baseline protect(handler)', baselineHandler]);
+for (let i = 0; i < 2; i++) for (const [, h] of runs) await sample(h); // warm-up (JIT)
+const samples = runs.map(() => []);
+for (let i = 0; i < SAMPLES; i++) for (let j = 0; j < runs.length; j++) samples[j].push(await sample(runs[j][1]));
 const median = (a) => a.slice().sort((x, y) => x - y)[a.length >> 1];
-const mu = median(u);
-const mp = median(p);
-console.log(`CPU per request (median of ${SAMPLES} samples of ${N}, µs): handler ${mu.toFixed(2)}, protect(handler) ${mp.toFixed(2)}, `
-  + `protect() adds ${(mp - mu).toFixed(2)} µs; handler / protected ${(mu / mp).toFixed(2)}`);
+const [mu, ...mps] = samples.map(median);
+console.log(`CPU per request (median of ${SAMPLES} samples of ${N}, µs): handler ${mu.toFixed(2)}`);
+runs.slice(1).forEach(([name], j) => {
+  const mp = mps[j];
+  console.log(`  ${name}: ${mp.toFixed(2)}, adds ${(mp - mu).toFixed(2)} µs; handler / protected ${(mu / mp).toFixed(2)}`);
+});
 jwks.close();

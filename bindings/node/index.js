@@ -140,12 +140,32 @@ function runNativeCheck(rt, method, path, flat, body) {
     }
   }
   const r = nul ? rt.checkList(method, path, flat, body) : rt.check(method, path, flat.join('\0'), body);
+  if (typeof r === 'number') return allowOf(rt, r);
   if (r instanceof Promise) return r.then(wrapDecision);
-  // An allow comes back as `[handle, toolsListRequest]` when the filter may read the answer
-  // (every allow under a policy), as the bare principal handle (no properties) when it does not.
-  if (Array.isArray(r)) return { kind: 'allow', principal: new Principal(r[0]), filterToolsList: true, toolsListRequest: r[1] };
-  if (r.kind === undefined) return { kind: 'allow', principal: new Principal(r), filterToolsList: false, toolsListRequest: false };
   return wrapDecision(r);
+}
+
+// An allow decided from memory comes back as a number: the core principal's address with
+// `filterToolsList` in bit 0 and `toolsListRequest` in bit 1 (src/principal_key.rs). The handle
+// of that principal (an N-API external, a finalizable object: creating one per request cost
+// more than the check) is kept here per address, so a repeated token reuses the one it got the
+// first time. Each kept handle owns a strong reference to its principal, so while the map holds
+// an address no other principal can have it: a hit is always the principal the core returned.
+// On a miss the native runtime hands over the principal it just allowed (only when the address
+// matches). Bounded: past HANDLES_MAX the oldest entry goes (its principal is freed by the GC).
+const HANDLES = new Map();
+const HANDLES_MAX = 1024;
+
+function allowOf(rt, n) {
+  const flags = n % 4;
+  const key = n - flags;
+  let handle = HANDLES.get(key);
+  if (handle === undefined) {
+    handle = rt.principalHandle(n);
+    if (HANDLES.size >= HANDLES_MAX) HANDLES.delete(HANDLES.keys().next().value);
+    HANDLES.set(key, handle);
+  }
+  return { kind: 'allow', principal: new Principal(handle), filterToolsList: flags !== 0, toolsListRequest: flags === 3 };
 }
 
 function configJson(config) {

@@ -22,6 +22,10 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
+mod principal_key;
+
+use principal_key::{allow_key, LastAllowed};
+
 /// An error with a stable code name, thrown as a JS `Error` whose `code` property is the name.
 #[derive(Debug)]
 pub struct Fail {
@@ -126,36 +130,10 @@ fn config_from_camel(json: &str) -> Fallible<Config> {
 // ---------------------------------------------------------------------------------------------
 // Decisions as JS values
 
-/// What `check` returns: the principal handle alone (an allow without filtering), `[handle,
-/// toolsListRequest]` (an allow whose answer the filter may read: every allow under a policy, the
-/// hot path; an array of two costs less to build than a decision object), a decision object, or
-/// a Promise of one when the core needs I/O.
-type CheckResult<'env> = Either4<
-    External<Arc<Principal>>,
-    FilteredAllow,
-    NativeDecision,
-    PromiseRaw<'env, NativeDecision>,
->;
-
-/// An allow whose answer the filter may read, as the JS array `[handle, toolsListRequest]`.
-pub struct FilteredAllow(External<Arc<Principal>>, bool);
-
-impl TypeName for FilteredAllow {
-    fn type_name() -> &'static str {
-        "Array"
-    }
-
-    fn value_type() -> ValueType {
-        ValueType::Object
-    }
-}
-
-impl ToNapiValue for FilteredAllow {
-    unsafe fn to_napi_value(env: sys::napi_env, val: Self) -> napi::Result<sys::napi_value> {
-        // SAFETY: `env` is the valid env napi passed to the calling method.
-        unsafe { <(External<Arc<Principal>>, bool)>::to_napi_value(env, (val.0, val.1)) }
-    }
-}
+/// What `check` returns: an allow decided from memory as a number (the principal's address and
+/// the decision flags, see [`principal_key`]: the hot path creates no JS object), a decision
+/// object, or a Promise of one when the core needs I/O.
+type CheckResult<'env> = Either3<f64, NativeDecision, PromiseRaw<'env, NativeDecision>>;
 
 /// A decision or filter answer, as the JS layer receives it. `kind` is `allow`, `respond`,
 /// `pass_through`, `unchanged`, `rewritten` or (a stream filter step) `forward`.
@@ -269,6 +247,8 @@ pub struct NativeRuntime {
     core: Runtime,
     clock: Option<Arc<ManualClock>>,
     audit: std::sync::Mutex<Vec<Arc<AuditFn>>>,
+    /// The principal of the last allow answered as a number, for `principalHandle`.
+    last_allowed: LastAllowed,
 }
 
 fn build(config: Config, manual_clock: bool) -> Fallible<NativeRuntime> {
@@ -286,6 +266,7 @@ fn build(config: Config, manual_clock: bool) -> Fallible<NativeRuntime> {
         core,
         clock,
         audit: std::sync::Mutex::new(Vec::new()),
+        last_allowed: LastAllowed::default(),
     })
 }
 
@@ -333,12 +314,11 @@ impl NativeRuntime {
         })
     }
 
-    /// Decide one request. Returns the decision when the core decided from memory (an allow
-    /// without filtering as the bare principal handle), a Promise of it only when I/O is needed.
+    /// Decide one request. Returns the decision when the core decided from memory (an allow as
+    /// a number: the principal's address, bit 0 `filterToolsList`, bit 1 `toolsListRequest`;
+    /// `principalHandle` gives its handle), a Promise of it only when I/O is needed.
     /// `headers` is `name\0value\0...`.
-    #[napi(
-        ts_return_type = "ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>"
-    )]
+    #[napi(ts_return_type = "number | NativeDecision | Promise<NativeDecision>")]
     pub fn check<'env>(
         &self,
         env: &'env Env,
@@ -352,9 +332,7 @@ impl NativeRuntime {
     }
 
     /// `check` with headers as a flat list `[name, value, name, value, ...]` (any characters).
-    #[napi(
-        ts_return_type = "ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>"
-    )]
+    #[napi(ts_return_type = "number | NativeDecision | Promise<NativeDecision>")]
     pub fn check_list<'env>(
         &self,
         env: &'env Env,
@@ -369,6 +347,23 @@ impl NativeRuntime {
             .map(|c| (c[0].as_str(), c[1].as_str()))
             .collect();
         self.check_pairs(env, &method, &path, &pairs, &body)
+    }
+
+    /// The handle of the principal the last `check` allowed with the number `key` (call it right
+    /// after that `check`, once: the JS layer keeps the handle for the next request with the same
+    /// principal). Throws `invalid_input` when `key` is not that allow's.
+    #[napi(ts_return_type = "ExternalObject<unknown>")]
+    pub fn principal_handle(&self, env: &Env, key: f64) -> napi::Result<External<Arc<Principal>>> {
+        match self.last_allowed.take(key) {
+            Some(p) => Ok(External::new(p)),
+            None => throw(
+                env,
+                fail(
+                    INVALID_INPUT,
+                    "no allowed principal for this key: call check first",
+                ),
+            ),
+        }
     }
 
     /// Decide a request whose body is over `max_body_bytes` without passing the body (the
@@ -739,17 +734,20 @@ impl NativeRuntime {
             body,
         };
         match self.core.check(&req) {
-            // The hot paths: an allow is the bare principal handle (no filtering) or the handle
-            // and the tools/list flag (filtering), never an object with named properties.
-            Check::Ready(Decision::Allow(a)) if !a.filter_tools_list => {
-                Ok(Either4::A(External::new(a.principal)))
+            // The hot path: an allow is a number, the principal kept for `principal_handle`.
+            Check::Ready(Decision::Allow(a)) => {
+                match allow_key(&a.principal, a.filter_tools_list, a.tools_list_request) {
+                    Some(key) => {
+                        self.last_allowed.set(a.principal);
+                        Ok(Either3::A(key))
+                    }
+                    None => Ok(Either3::B(NativeDecision::from_decision(Decision::Allow(
+                        a,
+                    )))),
+                }
             }
-            Check::Ready(Decision::Allow(a)) => Ok(Either4::B(FilteredAllow(
-                External::new(a.principal),
-                a.tools_list_request,
-            ))),
-            Check::Ready(d) => Ok(Either4::C(NativeDecision::from_decision(d))),
-            Check::Pending(p) => Ok(Either4::D(
+            Check::Ready(d) => Ok(Either3::B(NativeDecision::from_decision(d))),
+            Check::Pending(p) => Ok(Either3::C(
                 env.spawn_future_with_callback(p.map(Ok), |_, d| {
                     Ok(NativeDecision::from_decision(d))
                 })?,
