@@ -36,13 +36,20 @@ export declare class NativeRuntime {
   /** Startup work (the remote policy's first fetch); resolves to the warnings. */
   startup(): Promise<string[]>
   /**
-   * Decide one request. Returns the decision when the core decided from memory (an allow
-   * without filtering as the bare principal handle), a Promise of it only when I/O is needed.
+   * Decide one request. Returns the decision when the core decided from memory (an allow as
+   * a number: the principal's address, bit 0 `filterToolsList`, bit 1 `toolsListRequest`;
+   * `principalHandle` gives its handle), a Promise of it only when I/O is needed.
    * `headers` is `name\0value\0...`.
    */
-  check(method: string, path: string, headers: string, body: Buffer): ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>
+  check(method: string, path: string, headers: string, body: Buffer): number | NativeDecision | Promise<NativeDecision>
   /** `check` with headers as a flat list `[name, value, name, value, ...]` (any characters). */
-  checkList(method: string, path: string, headers: Array<string>, body: Buffer): ExternalObject<unknown> | [ExternalObject<unknown>, boolean] | NativeDecision | Promise<NativeDecision>
+  checkList(method: string, path: string, headers: Array<string>, body: Buffer): number | NativeDecision | Promise<NativeDecision>
+  /**
+   * The handle of the principal the last `check` allowed with the number `key` (call it right
+   * after that `check`, once: the JS layer keeps the handle for the next request with the same
+   * principal). Throws `invalid_input` when `key` is not that allow's.
+   */
+  principalHandle(key: number): ExternalObject<unknown>
   /**
    * Decide a request whose body is over `max_body_bytes` without passing the body (the
    * host stopped reading it): `Runtime::check_oversized`. Headers as in `checkList`.
