@@ -147,8 +147,8 @@ function runNativeCheck(rt, method, path, flat, body) {
 
 // An allow decided from memory comes back as a number: the core principal's address with
 // `filterToolsList` in bit 0 and `toolsListRequest` in bit 1 (src/principal_key.rs). The handle
-// of that principal (an N-API external, a finalizable object: creating one per request cost
-// more than the check) is kept here per address, so a repeated token reuses the one it got the
+// of that principal (an N-API external, a finalizable object: creating one per request was
+// about 40% of the native call's time, docs/performance.md) is kept here per address, so a repeated token reuses the one it got the
 // first time. Each kept handle owns a strong reference to its principal, so while the map holds
 // an address no other principal can have it: a hit is always the principal the core returned.
 // On a miss the native runtime hands over the principal it just allowed (only when the address

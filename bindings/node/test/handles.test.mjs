@@ -167,3 +167,17 @@ test('check(): more callers than kept handles, with garbage collection: freed ad
   const reused = [...subjects.values()].filter((s) => s.size > 1).length;
   assert.ok(reused > 0, `an address was reused by another caller (${subjects.size} addresses for ${handedOver.length} handles)`);
 });
+
+test('principalHandle refuses a key that is not the last allow of that runtime', async () => {
+  const nrt = native.NativeRuntime.fromCamelJson(JSON.stringify(config()), false);
+  assert.throws(() => principalHandle.call(nrt, 4096), { code: 'invalid_input', message: /no allowed principal/ });
+  const rt = Runtime.create(config());
+  await rt.startup();
+  const token = mint({ sub: 'someone' });
+  handedOver.length = 0;
+  for (let i = 0; i < 2; i++) assert.equal((await rt.check(request(token))).principal.subject, 'someone');
+  assert.equal(handedOver.length, 1, 'the second check (from memory) took a handle');
+  // A runtime that allowed nothing holds nothing, whatever key it is given.
+  for (const key of handedOver.map((h) => h.key)) assert.throws(() => principalHandle.call(nrt, key), { code: 'invalid_input' });
+  for (const bad of [Number.NaN, -4, 1e300, 0.5]) assert.throws(() => principalHandle.call(nrt, bad), { code: 'invalid_input' });
+});
