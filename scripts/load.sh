@@ -3,7 +3,9 @@
 # protected and unprotected, one pair after the other in one run, loaded with wrk on 127.0.0.1
 # with an allowed tools/call, and a markdown table of the ratios against the targets, beside the
 # peers users pick today (the MCP TypeScript SDK's requireBearerAuth with jose; the reference
-# Python SDK 4.7.3 on uvicorn).
+# Python SDK 4.7.3 on uvicorn). The python-mcp rows serve the seed's own app instead (issue 14):
+# an official mcp MCPServer on FastAPI (scripts/load/python/mcp_server.py), with this project's
+# mount_mcp and with the reference SDK's.
 #
 #   bash scripts/load.sh
 #
@@ -11,9 +13,14 @@
 #   LOAD_SECONDS    seconds of measured load per server (default 10)
 #   LOAD_WARMUP     seconds of unmeasured load before each measurement (default 2)
 #   LOAD_THREADS    wrk threads (default 2)    LOAD_CONNECTIONS  wrk connections (default 16)
-#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,proxy,node-sdk,python,python-ours
-#                   (default: all)
+#   LOAD_SCENARIOS  comma-separated subset of: node,node-check,rust,c,proxy,node-sdk,python,python-ours,
+#                   python-mcp-ours,python-mcp (default: all)
 #   LOAD_SKIP_BUILD 1: use what is built (release builds, the venv, node_modules)
+#   LOAD_CALLGRIND  1: instead of wrk, count the instructions per request of the Python rows'
+#                   apps (python-ours, python, python-mcp-ours, python-mcp) with valgrind
+#                   callgrind, driven in process by scripts/load/python/instructions.py
+#                   (LOAD_CALLGRIND_REQUESTS, default 100: the difference between that count
+#                   and 5 times it), repeatable where req/s on a shared machine is not
 #
 # Each row also gives the server's CPU time per request (user + system, from /proc, the server
 # process and its children, over the measured run): the figure to compare on a shared machine.
@@ -35,7 +42,7 @@ SECONDS_PER_RUN="${LOAD_SECONDS:-10}"
 WARMUP="${LOAD_WARMUP:-2}"
 THREADS="${LOAD_THREADS:-2}"
 CONNECTIONS="${LOAD_CONNECTIONS:-16}"
-SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,proxy,python-ours,node-sdk,python}"
+SCENARIOS="${LOAD_SCENARIOS:-node,node-check,rust,c,proxy,python-ours,node-sdk,python,python-mcp-ours,python-mcp}"
 RESOURCE="http://127.0.0.1/mcp"
 SUBJECT="load-user"
 mkdir -p "$OUT"
@@ -78,9 +85,10 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
     step "scripts/load/node dependencies (npm ci)"
     bash "$ROOT/scripts/npm-ci.sh" "$LOAD/node"
   fi
-  if want python-ours; then
-    # The same server and pins as the reference SDK's row (uvicorn, uvloop, httptools), with
-    # this project's authsec_sdk (bindings/python, release library) instead of authsec-sdk 4.7.3.
+  if want python-ours || want python-mcp-ours; then
+    # The same servers and pins as the reference SDK's rows (uvicorn, uvloop, httptools, mcp),
+    # with this project's authsec_sdk (bindings/python, release library) instead of
+    # authsec-sdk 4.7.3.
     step "this project's Python binding venv ($OURS_VENV, pinned, --no-deps, release build)"
     [ -x "$OURS_VENV/bin/python" ] || python3 -m venv "$OURS_VENV"
     grep -v '^authsec-sdk==' "$LOAD/python/requirements.txt" > "$OUT/python-ours-requirements.txt"
@@ -88,8 +96,9 @@ if [ "${LOAD_SKIP_BUILD:-}" != 1 ]; then
     bash "$ROOT/bindings/python/scripts/build-deps.sh" "$OURS_VENV/bin/python"
     AUTHSEC_CARGO_PROFILE=release "$OURS_VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
       --no-deps --no-build-isolation --force-reinstall "$ROOT/bindings/python"
+    "$OURS_VENV/bin/python" -m pip check >/dev/null || { echo "scripts/load/python/requirements.txt is incomplete for this project's binding: $("$OURS_VENV/bin/python" -m pip check | head -1)" >&2; exit 1; }
   fi
-  if want python; then
+  if want python || want python-mcp; then
     step "the reference Python SDK venv ($VENV, pinned, --no-deps)"
     [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps -r "$LOAD/python/requirements.txt"
@@ -161,6 +170,42 @@ export LOAD_SUBJECT="$SUBJECT" LOAD_TOKEN="$TOKEN" AUTHSEC_LOAD_NODE_RUNTIME="$O
 REQUEST='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues","arguments":{}}}'
 OK_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
 C_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"list_issues ran for '"$SUBJECT"'"}]}}'
+# The MCP SDK's answer (mcp_server.py's list_issues, unstructured output): the CallToolResult
+# with its text block and isError, serialized by the SDK (pydantic, fields as set, by alias).
+MCP_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"#1 open: login fails"}],"isError":false}}'
+
+MCP_APP="$LOAD/python/mcp_server.py"
+
+# ---- LOAD_CALLGRIND=1: instructions per request of the Python apps ----------------------------
+if [ "${LOAD_CALLGRIND:-}" = 1 ]; then
+  command -v valgrind >/dev/null || { echo "LOAD_CALLGRIND=1 needs valgrind (apt-get install -y valgrind)" >&2; exit 2; }
+  N1="${LOAD_CALLGRIND_REQUESTS:-100}"; N2=$((5 * N1))
+  # collected PY APP MODE N: the instructions valgrind counted for one in-process run.
+  collected() {
+    local log="$OUT/callgrind-$2-$3-$4.log"
+    if ! LOAD_EXPECT="$EXPECT" valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+        "$1" "$LOAD/python/instructions.py" "$2" "$3" "$4" >"$log" 2>&1; then
+      echo "instructions.py $2 $3 $4 failed ($log):" >&2; tail -5 "$log" >&2; return 1
+    fi
+    sed -n 's/.*Collected : \([0-9]*\).*/\1/p' "$log"
+  }
+  per_request() {  # PY APP MODE
+    local a b
+    a="$(collected "$1" "$2" "$3" "$N1")" && b="$(collected "$1" "$2" "$3" "$N2")" || return 1
+    echo $(((b - a) / (N2 - N1)))
+  }
+  echo "| app | unprotected instr/req | protected instr/req | added by the guard | unprotected / protected |"
+  echo "|---|---|---|---|---|"
+  for s in python-ours:trivial:"$OURS_VENV" python:trivial:"$VENV" python-mcp-ours:mcp:"$OURS_VENV" python-mcp:mcp:"$VENV"; do
+    name="${s%%:*}"; rest="${s#*:}"; app="${rest%%:*}"; py="${rest#*:}/bin/python"
+    want "$name" || continue
+    EXPECT="$OK_BODY"; [ "$app" = mcp ] && EXPECT="$MCP_BODY"
+    step "callgrind: $name ($app app), $N1 and $N2 requests each"
+    u="$(per_request "$py" "$app" unprotected)" && p="$(per_request "$py" "$app" protected)" || exit 1
+    echo "| $name | $u | $p | +$((p - u)) | $(awk -v u="$u" -v p="$p" 'BEGIN { printf "%.3f", u / p }') |"
+  done
+  exit 0
+fi
 
 # measure NAME EXPECT CMD...: start the server, check one answer by hand, warm up, load it, stop
 # it. Sets RPS, P99 (µs) and BAD (empty when every answer was right, else why not).
@@ -266,6 +311,16 @@ if want python; then
   row "peer: reference Python SDK 4.7.3 \`mount_mcp\`, uvicorn 1 worker" "-" \
     python-protected "$OK_BODY" "$VENV/bin/python" "$LOAD/python/server.py" --protected -- \
     python-unprotected "$OK_BODY" "$VENV/bin/python" "$LOAD/python/server.py" --unprotected
+fi
+if want python-mcp-ours; then
+  row "Python \`mount_mcp\` (this project's binding), the seed's app: \`mcp\` MCPServer on FastAPI, uvicorn 1 worker" ">= 0.95" \
+    python-mcp-ours-protected "$MCP_BODY" "$OURS_VENV/bin/python" "$MCP_APP" --protected -- \
+    python-mcp-ours-unprotected "$MCP_BODY" "$OURS_VENV/bin/python" "$MCP_APP" --unprotected
+fi
+if want python-mcp; then
+  row "peer: reference Python SDK 4.7.3 \`mount_mcp\`, the seed's app: \`mcp\` MCPServer on FastAPI, uvicorn 1 worker" "-" \
+    python-mcp-protected "$MCP_BODY" "$VENV/bin/python" "$MCP_APP" --protected -- \
+    python-mcp-unprotected "$MCP_BODY" "$VENV/bin/python" "$MCP_APP" --unprotected
 fi
 
 printf '\nwrk -t%s -c%s -d%ss (warm-up %ss) on 127.0.0.1, allowed tools/call, %s, %s, %s cores\n\n' \

@@ -1,16 +1,18 @@
-"""The reference Python SDK's row of the whole-server load benchmark (scripts/load.sh).
+"""The trivial app of the Python rows of the whole-server load benchmark (scripts/load.sh).
 
 One trivial MCP handler on Starlette (a JSON-RPC ``tools/call`` answered with a fixed small
 result, the same bytes as the Node and Rust load servers), served by uvicorn with one worker,
-unprotected (``--unprotected``) or mounted with the reference SDK's ``mount_mcp``
-(``authsec-sdk`` 4.7.3 from PyPI, ``--protected``), so the two differ only by the protection.
+unprotected (``--unprotected``) or mounted with ``mount_mcp`` (``--protected``) of the
+``authsec_sdk`` the interpreter has: the reference SDK (``authsec-sdk`` 4.7.3 from PyPI, the
+``python`` row's venv) or this project's binding (the ``python-ours`` row's venv), so the two
+differ only by the protection. ``mcp_server.py`` serves the seed's own app (an ``mcp``
+``MCPServer``) with the same ``serve``.
 
 Configuration comes from the environment (``AUTHSEC_ISSUER``, ``AUTHSEC_JWKS_URL``,
 ``AUTHSEC_RESOURCE_URI``, ``AUTHSEC_TOOL_SCOPES_JSON``, ``AUTHSEC_POLICY_MODE``,
 ``AUTHSEC_VALIDATION_MODE``: the SDK's ``from_env``). Listens on 127.0.0.1 (a free port, or
 ``--port N``) and prints ``READY http://127.0.0.1:<port>`` once started; SIGTERM stops it.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -19,7 +21,7 @@ import contextlib
 import json
 import socket
 import sys
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Callable
 
 import uvicorn
 from starlette.applications import Starlette
@@ -66,7 +68,7 @@ def build(protected: bool) -> Starlette:
         # Starlette 1.x has no on_event, so mount_mcp cannot hook startup: run it here.
         if runtime is not None:
             await runtime.startup()
-        print(f"READY http://127.0.0.1:{PORT}", flush=True)
+        ready()
         yield
 
     app = Starlette(lifespan=lifespan)
@@ -83,7 +85,14 @@ def build(protected: bool) -> Starlette:
 PORT = 0
 
 
-def main() -> int:
+def ready() -> None:
+    """The line scripts/load.sh waits for: printed by each app's lifespan once it has started."""
+    print(f"READY http://127.0.0.1:{PORT}", flush=True)
+
+
+def serve(build_app: Callable[[bool], Any]) -> int:
+    """Parse ``--protected`` / ``--unprotected`` [``--port N``], build the app with
+    ``build_app(protected)`` and serve it with uvicorn, one worker, on 127.0.0.1 until SIGTERM."""
     global PORT
     parser = argparse.ArgumentParser()
     group = parser.add_mutually_exclusive_group(required=True)
@@ -100,7 +109,7 @@ def main() -> int:
     sock.bind(("127.0.0.1", args.port))
     PORT = sock.getsockname()[1]
     config = uvicorn.Config(
-        build(args.protected),
+        build_app(args.protected),
         workers=1,
         log_level="warning",
         access_log=False,
@@ -112,4 +121,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(build))
