@@ -171,8 +171,8 @@ REQUEST='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_is
 OK_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
 C_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"list_issues ran for '"$SUBJECT"'"}]}}'
 # The MCP SDK's answer (mcp_server.py's list_issues, unstructured output): the CallToolResult
-# with its text block and isError, serialized by the SDK (pydantic, fields as set, by alias).
-MCP_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"#1 open: login fails"}],"isError":false}}'
+# with its one text block and isError false; mcp 2.3.0 writes the block's "text" before "type".
+MCP_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"text":"#1 open: login fails","type":"text"}],"isError":false}}'
 
 MCP_APP="$LOAD/python/mcp_server.py"
 
