@@ -166,6 +166,8 @@ export AUTHSEC_ISSUER="$BASE" AUTHSEC_JWKS_URL="$BASE/jwks" AUTHSEC_RESOURCE_URI
 export AUTHSEC_TOOL_SCOPES_JSON='{"list_issues":["issues:read"]}'
 export AUTHSEC_POLICY_MODE=local_only AUTHSEC_VALIDATION_MODE=jwt_only
 export LOAD_SUBJECT="$SUBJECT" LOAD_TOKEN="$TOKEN" AUTHSEC_LOAD_NODE_RUNTIME="$OUT/node-runtime"
+# mcp_server.py and instructions.py import server.py: no __pycache__ written into the source tree.
+export PYTHONDONTWRITEBYTECODE=1
 
 REQUEST='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues","arguments":{}}}'
 OK_BODY='{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"ok"}]}}'
