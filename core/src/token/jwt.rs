@@ -256,13 +256,18 @@ impl<'de> Visitor<'de> for StrictObject {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
             let value = access.next_value::<Value>()?;
-            if map.contains_key(&key) {
-                return Err(serde::de::Error::custom(format_args!(
-                    "duplicate member {}",
-                    crate::text::sanitize(&key)
-                )));
+            // One lookup decides and inserts (a claims object has a dozen members).
+            match map.entry(key) {
+                serde_json::map::Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                serde_json::map::Entry::Occupied(taken) => {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "duplicate member {}",
+                        crate::text::sanitize(taken.key())
+                    )));
+                }
             }
-            map.insert(key, value);
         }
         Ok(map)
     }

@@ -12,11 +12,11 @@
 //! `cargo run --release --locked -p authsec-demo --example load_server -- --protected`
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::OnceLock;
 
 use authsec_core::{Config, Decision, FilterOutcome, Request, Runtime};
 use axum::body::{to_bytes, Body, Bytes};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{HeaderValue, Method, StatusCode, Uri};
 use axum::response::Response;
 use serde_json::Value;
 
@@ -89,23 +89,38 @@ async fn unprotected(method: Method, uri: Uri, body: Bytes) -> Response {
 /// Every request goes through `Runtime::check` first (the runtime also serves the RFC 9728
 /// document); the handler runs only on an allow. A pass-through (an invalid token on a
 /// handshake) is answered without running the handler: this server has no handshake methods.
-async fn protected(
-    rt: Arc<Runtime>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Body,
-) -> Response {
+///
+/// The request is taken whole and split (not through the `HeaderMap` extractor, which clones
+/// every header per request), and its headers are lent to the core as `(&str, &str)` pairs in
+/// a stack buffer when they fit (a request with more headers than that uses a `Vec`).
+async fn protected(rt: &'static Runtime, request: axum::extract::Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let limit = usize::try_from(rt.config().max_body_bytes).unwrap_or(usize::MAX);
     let body = to_bytes(body, limit).await;
-    let pairs: Vec<(&str, &str)> = headers
-        .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v)))
-        .collect();
+    let mut stack = [("", ""); 16];
+    let mut heap = Vec::new();
+    let pairs: &[(&str, &str)] = if headers.len() <= stack.len() {
+        let mut n = 0;
+        for (k, v) in headers {
+            if let Ok(v) = v.to_str() {
+                stack[n] = (k.as_str(), v);
+                n += 1;
+            }
+        }
+        &stack[..n]
+    } else {
+        heap.extend(
+            headers
+                .iter()
+                .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str(), v))),
+        );
+        &heap
+    };
     let mut req = Request {
         method: method.as_str(),
         path: uri.path(),
-        headers: &pairs,
+        headers: pairs,
         body: &[],
     };
     // Past the limit (or unreadable) the body is not kept: the runtime refuses without it.
@@ -128,7 +143,7 @@ async fn protected(
             return respond(r.status, r.headers, r.body);
         }
     };
-    let out = match serve_mcp(&method, &uri, &body) {
+    let out = match serve_mcp(method, uri, &body) {
         Answer::Json(out) if allow.filter_tools_list => out,
         other => return to_response(other),
     };
@@ -158,6 +173,9 @@ fn respond(status: u16, headers: Vec<(String, String)>, body: Vec<u8>) -> Respon
     }
     resp
 }
+
+/// The protected variant's runtime.
+static RUNTIME: OnceLock<Runtime> = OnceLock::new();
 
 async fn stop_signal() {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
@@ -200,17 +218,19 @@ async fn main() {
                 std::process::exit(2);
             }
         };
-        let rt = Arc::new(Runtime::new(config).unwrap_or_else(|e| {
-            eprintln!("runtime: {e}");
-            std::process::exit(2);
-        }));
+        // One runtime for the life of the process, borrowed by every request (no reference
+        // count touched per request: two cores would pass its cache line back and forth).
+        let rt: &'static Runtime = RUNTIME.get_or_init(|| {
+            Runtime::new(config).unwrap_or_else(|e| {
+                eprintln!("runtime: {e}");
+                std::process::exit(2);
+            })
+        });
         if let Err(e) = rt.startup().await {
             eprintln!("startup: {e}");
             std::process::exit(3);
         }
-        axum::Router::new().fallback(move |m: Method, u: Uri, h: HeaderMap, b: Body| {
-            protected(rt.clone(), m, u, h, b)
-        })
+        axum::Router::new().fallback(move |r: axum::extract::Request| protected(rt, r))
     } else {
         axum::Router::new().fallback(unprotected)
     };
