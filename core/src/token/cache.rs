@@ -13,7 +13,6 @@ use std::time::Duration;
 
 use quick_cache::sync::{Cache, DefaultLifecycle};
 use quick_cache::UnitWeighter;
-use sha2::{Digest, Sha256};
 
 /// SHA-256 of a token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,9 +46,13 @@ impl Hash for TokenKey {
     }
 }
 
-/// Hash a token into a cache key.
+/// Hash a token into a cache key (aws-lc's SHA-256, which uses the CPU's SHA extensions
+/// where present: this digest is the largest single cost of a repeated token).
 pub(crate) fn token_key(token: &str) -> TokenKey {
-    TokenKey(Sha256::digest(token.as_bytes()).into())
+    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut out = [0u8; 32];
+    out.copy_from_slice(d.as_ref());
+    TokenKey(out)
 }
 
 /// A hasher that passes the digest prefix [`TokenKey`] writes through unchanged (hashing a
@@ -141,6 +144,20 @@ impl<V: Clone> TokenCache<V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_key_is_the_sha256_of_the_token() {
+        // FIPS 180-2 test vector: replicas name fleet entries by this digest, so it must stay
+        // SHA-256 whatever implementation computes it.
+        assert_eq!(
+            token_key("abc").hex(),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+        assert_eq!(
+            TokenKey::from_hex(&token_key("abc").hex()),
+            Some(token_key("abc"))
+        );
+    }
 
     #[test]
     fn expiry_and_bound() {

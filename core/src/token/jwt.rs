@@ -235,12 +235,22 @@ fn decode_object(segment: &str) -> Result<Map<String, Value>, String> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment.trim_end_matches('='))
         .map_err(|_| "is not base64url".to_string())?;
-    let mut de = serde_json::Deserializer::from_slice(&bytes);
-    let map = de
-        .deserialize_map(StrictObject)
-        .and_then(|m| de.end().map(|_| m))
-        .map_err(|e| format!("is not a JSON object ({e})"))?;
+    // Valid UTF-8 is read as a `str` (one UTF-8 check for the segment, not one per string);
+    // anything else takes the byte reader, whose error is what it always was.
+    let map = match std::str::from_utf8(&bytes) {
+        Ok(text) => read_object(serde_json::Deserializer::from_str(text)),
+        Err(_) => read_object(serde_json::Deserializer::from_slice(&bytes)),
+    }
+    .map_err(|e| format!("is not a JSON object ({e})"))?;
     Ok(map)
+}
+
+/// One strict object, then nothing but whitespace.
+fn read_object<'de, R: serde_json::de::Read<'de>>(
+    mut de: serde_json::Deserializer<R>,
+) -> serde_json::Result<Map<String, Value>> {
+    de.deserialize_map(StrictObject)
+        .and_then(|m| de.end().map(|_| m))
 }
 
 struct StrictObject;
