@@ -695,6 +695,32 @@ mod tests {
         );
     }
 
+    /// The str reader (valid UTF-8) and the byte reader give the same answer, errors and their
+    /// positions included, on bodies that are valid UTF-8 whether they parse or not.
+    #[test]
+    fn the_str_reader_answers_like_the_byte_reader() {
+        let by_bytes = |b: &[u8]| read_top(serde_json::Deserializer::from_slice(b));
+        let bodies: [&str; 12] = [
+            r#"{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"t\u00e9","x":[1,2]}}"#,
+            r#"{"method":"x","method":"y"}"#,
+            r#"{"method":"x","params":{"name":"a","Name":"b"}}"#,
+            r#"{"method":"x","extra":"\udc00"}"#,
+            "{\"method\":\"x\",\"extra\":\"a\u{1}b\"}",
+            r#"{"method":"x","extra":1e400}"#,
+            r#"{"method":"caf\u00e9 \u00fc"}"#,
+            "{\"method\":\"\u{e9}\u{1F600}\"}",
+            r#"[{"method":"x"}, 5, "s", {"id":"\ud83d\ude00"}]"#,
+            r#"{"a":1} trailing"#,
+            r#"{"a":"unterminated}"#,
+            "{\"param\u{17f}\":{}}",
+        ];
+        for body in bodies {
+            let expected = by_bytes(body.as_bytes()).map_err(|e| e.to_string());
+            let got = read_top(serde_json::Deserializer::from_str(body)).map_err(|e| e.to_string());
+            assert_eq!(got, expected, "{body}");
+        }
+    }
+
     #[test]
     fn empty_invalid_and_scalar_bodies() {
         assert_eq!(parse(b"  \n").unwrap(), Body::Empty);
