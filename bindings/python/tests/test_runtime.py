@@ -354,6 +354,29 @@ def test_lazy_principal_reads_the_core_once_and_behaves_as_a_principal(backend: 
     assert denied.kind == "respond" and denied.lazy_principal() is None and denied.principal is None
 
 
+def test_an_allowed_decision_and_its_lazy_principal_are_no_reference_cycle(backend: Backend) -> None:
+    """The decision remembers its lazy principal weakly: when the request's last reference goes,
+    both go at once (refcounting), never left for the cyclic garbage collector with the native
+    handle still held."""
+    import gc
+
+    backend.reset()
+    rt = Runtime(local(backend))
+    headers = [(b"authorization", f"Bearer {token(backend)}".encode()), (b"content-type", b"application/json")]
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}'
+    rt.check("POST", "/mcp", headers, body).close()  # warm: nothing first-use below
+    gc.collect()
+    gc.disable()
+    try:
+        d = rt.check("POST", "/mcp", headers, body)
+        p = d.lazy_principal()
+        assert p is not None and d.lazy_principal() is p
+        del d, p
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
 def test_header_pairs_of_any_text_type_decide_alike(backend: Backend) -> None:
     """ASGI byte pairs go to the core as they are; str, bytearray and bytes subclasses (even
     one whose len() lies) are converted first, so every form gets the same decision; a value

@@ -103,7 +103,7 @@ class Decision:
     """The core's decision for one request. ``kind`` is ``"allow"``, ``"respond"`` or
     ``"pass_through"``. Holds a native handle (freed by :meth:`close` or when collected)."""
 
-    __slots__ = ("_handle", "kind", "filter_tools_list", "_principal", "_response")
+    __slots__ = ("_handle", "kind", "filter_tools_list", "_principal", "_lazy", "_response")
 
     def __init__(self, out: Any) -> None:
         """From the ``authsec_py_check_out`` of a check that ran."""
@@ -112,6 +112,7 @@ class Decision:
         self.kind = _KINDS.get(out.kind, "respond")
         self.filter_tools_list = self.kind == "allow" and bool(out.filter_tools_list)
         self._principal: Optional[Principal] = None
+        self._lazy: Optional["weakref.ref[Principal]"] = None
         self._response: Optional[AuthsecResponse] = None
         if self.kind == "respond":
             # A respond decision without a response is a library bug; response_parts raises
@@ -131,14 +132,21 @@ class Decision:
         """The principal of an allow decision (``None`` otherwise) whose fields are read from the
         core on first use (what ``mount_mcp`` hands the handler: most handlers never look).
         Until then it keeps this decision, and its native handle, alive: do not :meth:`close`
-        the decision before the principal was read."""
+        the decision before the principal was read. The decision remembers it through a weak
+        reference only (the same object while it lives): a strong one both ways would be a
+        reference cycle, so every allowed request's decision and principal would wait for the
+        cyclic garbage collector instead of going when the request's last reference does."""
         if self.kind != "allow":
             return None
-        if self._principal is None:
+        if self._principal is not None:
+            return self._principal
+        p = self._lazy() if self._lazy is not None else None
+        if p is None:
             if self._handle is None:
                 raise AuthsecError(3, "the decision is closed")
-            self._principal = _LazyPrincipal(self._build_principal)
-        return self._principal
+            p = _LazyPrincipal(self._build_principal)
+            self._lazy = weakref.ref(p)
+        return p
 
     def _build_principal(self) -> Principal:
         if self._handle is None:
