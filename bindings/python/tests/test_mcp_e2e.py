@@ -94,10 +94,24 @@ def text_of(result: Any) -> str:
     return "".join(getattr(c, "text", "") for c in result.content)
 
 
-@pytest.mark.parametrize("kind", ["mcpserver", "fastmcp"])
+def handler_of(kind: str) -> Any:
+    """The server under test as ``mount_mcp`` is handed it: the server object, or the ready
+    Starlette app the server builds (whose own lifespan ``mount_mcp`` must run: the session
+    manager every request needs)."""
+    if kind == "mcpserver":
+        return mcpserver_handler()
+    if kind == "fastmcp":
+        return fastmcp_handler()
+    if kind == "mcpserver_app":
+        return mcpserver_handler().streamable_http_app(streamable_http_path="/mcp")
+    assert kind == "fastmcp_app"
+    return fastmcp_handler().http_app(path="/mcp")
+
+
+@pytest.mark.parametrize("kind", ["mcpserver", "fastmcp", "mcpserver_app", "fastmcp_app"])
 def test_official_client_behind_mount_mcp(kind: str, oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
     port = mcp_ports[kind]
-    handler = mcpserver_handler() if kind == "mcpserver" else fastmcp_handler()
+    handler = handler_of(kind)
     app = FastAPI()
     mount_mcp(app, "/mcp", handler, config(oidc.issuer, port))
     url = f"http://127.0.0.1:{port}/mcp"

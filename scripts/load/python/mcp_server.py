@@ -24,8 +24,9 @@ may be any ASGI app); an ``MCPServer`` object would be mounted with the SDK's de
 (stateful, SSE), which wrk cannot drive. The reference SDK's ``mount_mcp`` takes a Starlette
 endpoint, so the app goes through its public ``wrap_asgi_handler`` (what it does itself for a
 server it detects). Handing the reference the ``MCPServer`` object fails with ``mcp`` 2.3.0
-(README, "Whole-server load"). Both hosts run the server's session manager in their lifespan
-(``streamable_http_app``'s own lifespan, which every request needs).
+(README, "Whole-server load"). The server's session manager (``streamable_http_app``'s own
+lifespan, which every request needs) is run by this project's ``mount_mcp`` itself, handed the
+ready app; the unprotected host and the reference SDK's host run it here.
 
 Configuration, port and the ``READY`` line as ``server.py`` (whose ``serve`` this uses).
 """
@@ -63,10 +64,13 @@ def build(protected: bool) -> FastAPI:
         streamable_http_path="/mcp", stateless_http=True, json_response=True
     )
     startup: Any = None
+    run_inner = True  # this project's mount_mcp runs the app's lifespan itself
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        async with inner.router.lifespan_context(inner):  # the session manager
+        async with contextlib.AsyncExitStack() as stack:
+            if run_inner:
+                await stack.enter_async_context(inner.router.lifespan_context(inner))  # the session manager
             if startup is not None:
                 await startup()
             base.ready()
@@ -83,7 +87,8 @@ def build(protected: bool) -> FastAPI:
     wrap = getattr(sdk, "wrap_asgi_handler", None)
     if wrap is None:
         # This project's binding: the ASGI app as the handler; mount_mcp chains the startup
-        # sequence into the app's lifespan itself.
+        # sequence and the app's own lifespan into the host's lifespan itself.
+        run_inner = False
         sdk.mount_mcp(app, "/mcp", inner, cfg)
     else:
         # The reference SDK: hooks startup with on_event only when the app has it, so it is

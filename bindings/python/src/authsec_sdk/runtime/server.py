@@ -49,6 +49,9 @@ def asgi_from_handler(handler: Any, path: str, cfg: Config) -> tuple[ASGIApp, Op
     - a FastMCP 4.x server (``http_app``): its app at ``path`` and the app's lifespan;
     - an ``mcp`` 2.x ``MCPServer`` (``streamable_http_app``): its app at ``path`` and
       ``session_manager.run()``;
+    - a ready Starlette / FastAPI app (for example ``server.streamable_http_app()`` or a FastMCP
+      ``http_app()``): the app as it is and its router's lifespan, which the host must run (an
+      ``mcp`` app's lifespan starts its session manager; without it every request fails);
     - a Starlette endpoint (``async def endpoint(request) -> Response``);
     - any other ASGI callable, as it is.
     """
@@ -65,7 +68,17 @@ def asgi_from_handler(handler: Any, path: str, cfg: Config) -> tuple[ASGIApp, Op
         raise TypeError(f"mount_mcp: handler must be an ASGI app, a Starlette endpoint, an MCPServer or a FastMCP server (got {type(handler).__name__})")
     if _is_request_endpoint(handler):
         return _endpoint_app(handler), None
-    return handler, None
+    return handler, _router_lifespan(handler)
+
+
+def _router_lifespan(app: Any) -> Optional[Lifespan]:
+    """The lifespan of a Starlette app (``app.router.lifespan_context``) or router, else ``None``
+    (a bare ASGI callable has none the host could run)."""
+    router = getattr(app, "router", app)
+    context = getattr(router, "lifespan_context", None)
+    if not callable(context):
+        return None
+    return lambda: context(app)
 
 
 def _is_request_endpoint(fn: Any) -> bool:
