@@ -483,3 +483,56 @@ def test_sse_refused_mid_stream_ends_the_stream(backend: Backend) -> None:
     assert status == 200 and headers["content-type"] == "text/event-stream"
     assert body == events[0]
     assert b"admin_reset" not in body
+
+
+def test_user_info_of_an_enclosing_request_never_reaches_a_handler_without_rbac(backend: Backend) -> None:
+    """Without ``tool_rbac`` the guard leaves the user_info context variable alone when it reads
+    None, but a value set around it (an enclosing request's) is replaced for the handler, for an
+    allow and for a pass-through, and is back once the request is done."""
+    from authsec_sdk.runtime import Runtime, user_info_from_context
+    from authsec_sdk.runtime.principal import _UserInfoSlot, _user_info_ctx
+    from authsec_sdk.runtime.server import _Guard
+
+    backend.reset()
+    resource = "http://127.0.0.1:9/mcp"
+    cfg = Config(issuer=backend.base, jwks_url=f"{backend.base}/jwks", resource_uri=resource,
+                 tool_scopes={"echo": ["mcp:read"]})
+    tok = backend.mint({"iss": backend.base, "sub": "u-2", "aud": resource, "scope": "mcp:read", "exp": {"$now": 600}})
+    seen: list[Any] = []
+
+    async def inner(scope: Any, receive: Any, send: Any) -> None:
+        seen.append((scope["state"]["authsec_user_info"], user_info_from_context()))
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": b'{"jsonrpc":"2.0","id":1,"result":{}}'})
+
+    async def one(guard: _Guard, body: dict[str, Any], headers: list[tuple[bytes, bytes]]) -> int:
+        msgs = [{"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}]
+        sent: list[Any] = []
+
+        async def receive() -> Any:
+            return msgs.pop(0)
+
+        async def send(m: Any) -> None:
+            sent.append(m)
+
+        scope = {"type": "http", "method": "POST", "path": "/mcp",
+                 "headers": [(b"content-type", b"application/json"), *headers]}
+        await guard(scope, receive, send)
+        return int(sent[0]["status"])
+
+    async def go() -> list[int]:
+        guard = _Guard(inner, Runtime(cfg))
+        call = rpc("tools/call", name="echo", arguments={})
+        init = rpc("initialize", protocolVersion="2025-06-18", capabilities={}, clientInfo={"name": "t", "version": "1"})
+        statuses = [await one(guard, call, [(b"authorization", f"Bearer {tok}".encode())])]  # nothing around it
+        token = _user_info_ctx.set(_UserInfoSlot({"sub": "someone-else"}))
+        try:
+            statuses.append(await one(guard, call, [(b"authorization", f"Bearer {tok}".encode())]))  # an allow
+            statuses.append(await one(guard, init, [(b"authorization", b"Bearer not-a-valid-token")]))  # a pass-through
+            assert user_info_from_context() == {"sub": "someone-else"}  # the enclosing value is back
+        finally:
+            _user_info_ctx.reset(token)
+        return statuses
+
+    assert asyncio.run(go()) == [200, 200, 200]
+    assert seen == [(None, None), (None, None), (None, None)]

@@ -167,7 +167,10 @@ class _Guard:
             "authsec_principal": principal, "authsec_user_info": info
         }
         token = _principal_ctx.set(principal)
-        info_token = _user_info_ctx.set(slot)
+        # Without RBAC the variable is left alone when it already reads None (the usual case:
+        # one set and reset fewer per request, and one entry fewer in every context the
+        # handler's tasks copy); a value from an enclosing request is always replaced.
+        info_token = _user_info_ctx.set(slot) if slot is not None or _user_info_ctx.get() is not None else None
         try:
             if not decision.filter_tools_list:
                 await self.app(inner, _Replay(body or b"", receive), send)
@@ -179,7 +182,8 @@ class _Guard:
         finally:
             if slot is not None:
                 slot.value = None
-            _user_info_ctx.reset(info_token)
+            if info_token is not None:
+                _user_info_ctx.reset(info_token)
             _principal_ctx.reset(token)
             # An allow's principal reads the decision lazily (request.state, the context
             # variable, possibly kept by the handler): its handle is freed with the last
