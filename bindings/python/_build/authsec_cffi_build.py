@@ -97,7 +97,7 @@ void authsec_text_free(struct authsec_text *text);
     + """
 authsec_status authsec_py_check(const struct authsec_runtime *rt, int mode,
     const char *method, size_t method_len, const char *path, size_t path_len,
-    const char *headers, size_t headers_len, const size_t *lens, size_t header_count,
+    const char *headers, size_t headers_len, const char *lens, size_t lens_len, size_t header_count,
     const uint8_t *body, size_t body_len, authsec_py_check_out *out);
 """
 )
@@ -105,6 +105,7 @@ authsec_status authsec_py_check(const struct authsec_runtime *rt, int mode,
 SOURCE = (
     r"""
 #include <stdlib.h>
+#include <string.h>
 #include "authsec.h"
 
 """
@@ -115,11 +116,13 @@ SOURCE = (
 /* One check. mode 0: authsec_runtime_try_check_request (on the event loop; WOULD_BLOCK when a
    key fetch or an introspection is needed), 1: authsec_runtime_check_request (blocking, in a
    worker thread), 2: authsec_runtime_check_oversized (the body was not read). `headers` holds
-   name0 value0 name1 value1 ... back to back, `lens` their 2 * header_count lengths, which
-   must add up to headers_len (else AUTHSEC_STATUS_INVALID_ARGUMENT: nothing is decided). */
+   name0 value0 name1 value1 ... back to back, `lens` their 2 * header_count lengths as native
+   size_t values packed into bytes (Python's struct format "N": one bytes object crosses, not a
+   list converted item by item), which must add up to headers_len (else
+   AUTHSEC_STATUS_INVALID_ARGUMENT: nothing is decided). */
 static authsec_status authsec_py_check(const struct authsec_runtime *rt, int mode,
     const char *method, size_t method_len, const char *path, size_t path_len,
-    const char *headers, size_t headers_len, const size_t *lens, size_t header_count,
+    const char *headers, size_t headers_len, const char *lens, size_t lens_len, size_t header_count,
     const uint8_t *body, size_t body_len, authsec_py_check_out *out)
 {
     authsec_header stack[AUTHSEC_PY_STACK_HEADERS];
@@ -131,6 +134,8 @@ static authsec_status authsec_py_check(const struct authsec_runtime *rt, int mod
     out->error = NULL;
     out->kind = AUTHSEC_DECISION_KIND_RESPOND;
     out->filter_tools_list = false;
+    if (header_count > ((size_t)-1) / (2 * sizeof(size_t)) || lens_len != 2 * header_count * sizeof(size_t))
+        return AUTHSEC_STATUS_INVALID_ARGUMENT;
     if (header_count > AUTHSEC_PY_STACK_HEADERS) {
         if (header_count > ((size_t)-1) / sizeof(authsec_header))
             return AUTHSEC_STATUS_INVALID_ARGUMENT;
@@ -139,7 +144,9 @@ static authsec_status authsec_py_check(const struct authsec_runtime *rt, int mod
             return AUTHSEC_STATUS_INTERNAL;
     }
     for (i = 0; i < header_count; i++) {
-        size_t n = lens[2 * i], v = lens[2 * i + 1];
+        size_t n, v;
+        memcpy(&n, lens + 2 * i * sizeof(size_t), sizeof n); /* bytes carry no alignment promise */
+        memcpy(&v, lens + (2 * i + 1) * sizeof(size_t), sizeof v);
         if (n > headers_len - off || v > headers_len - off - n) {
             st = AUTHSEC_STATUS_INVALID_ARGUMENT;
             goto done;

@@ -422,3 +422,40 @@ def test_many_headers_are_all_given_to_the_core(backend: Backend) -> None:
     assert d.kind == "respond" and d.response is not None and b'"error":"invalid_token"' in d.response[2]
     d = run(rt.check_async("POST", "/mcp", tuple(noise), body))
     assert d.kind == "respond" and d.response is not None and d.response[0] == 401
+
+
+def test_the_check_helper_refuses_header_lengths_that_do_not_describe_the_block(backend: Backend) -> None:
+    """``authsec_py_check`` (the cffi helper every check goes through) reads the headers' lengths
+    from packed ``size_t`` bytes: a length buffer of the wrong size, or lengths that do not add
+    up to the header block, is INVALID_ARGUMENT and nothing is decided (no decision, no error
+    object); the lengths ``_flat_headers`` packs are accepted."""
+    import struct
+
+    from authsec_sdk._codes import ErrorCode
+    from authsec_sdk._native import fast, ffi
+    from authsec_sdk.runtime.engine import _flat_headers
+
+    backend.reset()
+    rt = Runtime(local(backend))
+    headers = [(b"authorization", f"Bearer {token(backend)}".encode()), (b"content-type", b"application/json")]
+    body = b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"list_issues"}}'
+    blob, lens, count = _flat_headers(headers)
+    assert lens == struct.pack("4N", *(len(x) for pair in headers for x in pair)) and count == 2
+
+    def call(lens: bytes, count: int, blob: bytes = blob) -> tuple[int, Any]:
+        out = ffi.new("authsec_py_check_out *")
+        st = fast.authsec_py_check(rt._cptr(), 1, b"POST", 4, b"/mcp", 4, blob, len(blob), lens, len(lens), count,
+                                   body, len(body), out)
+        return int(st), out
+
+    st, out = call(lens, count)
+    assert st == 0 and out.decision != ffi.NULL
+    fast.authsec_decision_free(out.decision)
+    real = [len(x) for pair in headers for x in pair]
+    short = struct.pack("4N", *real[:3], real[3] - 1)  # one byte short of the block
+    long = struct.pack("4N", *real[:3], real[3] + 1)  # one byte past its end
+    for bad_lens, bad_count in [(lens[:-1], count), (lens, count + 1), (lens, count - 1), (short, 2), (long, 2),
+                                (struct.pack("2N", 2**64 - 1, 1), 1)]:
+        st, out = call(bad_lens, bad_count)
+        assert st == ErrorCode.INVALID_ARGUMENT and out.decision == ffi.NULL and out.error == ffi.NULL
+    rt.close()

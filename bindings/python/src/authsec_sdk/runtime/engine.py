@@ -19,6 +19,7 @@ import atexit
 import ctypes
 import json
 import logging
+import struct
 import threading
 import weakref
 from dataclasses import dataclass
@@ -87,16 +88,32 @@ _KINDS = {_native.DECISION_ALLOW: "allow", _native.DECISION_PASS_THROUGH: "pass_
 _CHECK_TRY, _CHECK_BLOCKING, _CHECK_OVERSIZED = 0, 1, 2
 
 
-def _flat_headers(headers: HeaderPairs) -> tuple[bytes, list[int], int]:
+def _lens_struct(count: int) -> struct.Struct:
+    """The packing of ``count`` header pairs' lengths: native ``size_t`` values (format ``N``,
+    native mode), what ``authsec_py_check`` reads. Kept per pair count up to 64 (a request with
+    more headers than that gets a new one: the cache cannot be grown by a client)."""
+    s = _LENS_STRUCTS.get(count)
+    if s is None:
+        s = struct.Struct(f"{2 * count}N")
+        if count <= 64:
+            _LENS_STRUCTS[count] = s
+    return s
+
+
+_LENS_STRUCTS: dict[int, struct.Struct] = {}
+
+
+def _flat_headers(headers: HeaderPairs) -> tuple[bytes, bytes, int]:
     """The headers as ``authsec_py_check`` takes them: names and values back to back, their
-    lengths, the pair count. ASGI headers (a list of byte pairs) go through C-level loops only;
-    anything else (str, bytearray, a bytes subclass whose len() could lie) is converted by
-    :func:`_b` first."""
+    lengths packed as native ``size_t`` values, the pair count. ASGI headers (a list of byte
+    pairs) go through C-level loops only; anything else (str, bytearray, a bytes subclass whose
+    len() could lie) is converted by :func:`_b` first."""
     pairs = headers if isinstance(headers, list) else list(headers)
     flat = list(chain.from_iterable(pairs))
     if len(flat) != 2 * len(pairs) or set(map(type, flat)) != _BYTES_ONLY:
         flat = list(chain.from_iterable([(_b(k), _b(v)) for k, v in pairs]))
-    return b"".join(flat), list(map(len, flat)), len(pairs)
+    count = len(pairs)
+    return b"".join(flat), _lens_struct(count).pack(*map(len, flat)), count
 
 
 class Decision:
@@ -387,7 +404,7 @@ class Runtime:
         p = path.encode()
         out = ffi.new("authsec_py_check_out *")
         status = fast.authsec_py_check(
-            self._cptr(), mode, m, len(m), p, len(p), blob, len(blob), lens, count, body, len(body), out
+            self._cptr(), mode, m, len(m), p, len(p), blob, len(blob), lens, len(lens), count, body, len(body), out
         )
         return status, out
 
@@ -404,6 +421,15 @@ class Runtime:
         """The decision without stalling the event loop: on the loop when the core decides from
         memory (``authsec_runtime_try_check_request``: every request of a session after its
         first), else :meth:`check` in a worker thread (a key fetch or an introspection)."""
+        decision = self._check_from_memory(method, path, headers, body)
+        if decision is not None:
+            return decision
+        return await asyncio.to_thread(self.check, method, path, headers, body)
+
+    def _check_from_memory(self, method: str, path: str, headers: HeaderPairs, body: bytes) -> Optional[Decision]:
+        """:meth:`check_async`'s first step, a plain call (no coroutine for the usual request):
+        the decision when the core decides from memory, ``None`` when it needs a key fetch or an
+        introspection (then :meth:`check` in a worker thread)."""
         status, out = self._check(_CHECK_TRY, method, path, headers, body)
         if status == 0:
             return Decision(out)
@@ -412,7 +438,7 @@ class Runtime:
         if status != ErrorCode.WOULD_BLOCK:
             # Any other refusal: the blocking call reports it the usual way (typed error).
             return self.check(method, path, headers, body)
-        return await asyncio.to_thread(self.check, method, path, headers, body)
+        return None
 
     def check_oversized(self, method: str, path: str, headers: HeaderPairs) -> Decision:
         """The decision for a body over :attr:`max_body_bytes` that was not read (413, or the

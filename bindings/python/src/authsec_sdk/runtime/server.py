@@ -140,7 +140,9 @@ class _Guard:
             if body is None:
                 decision = rt.check_oversized(method, path, headers)
             else:
-                decision = await rt.check_async(method, path, headers, body)
+                # Runtime.check_async, without its coroutine when the core decides from memory.
+                found = rt._check_from_memory(method, path, headers, body)
+                decision = found if found is not None else await asyncio.to_thread(rt.check, method, path, headers, body)
         except AuthsecError as e:
             # Fail closed: the core did not decide, so the handler is never called.
             await _refuse(send, e)
