@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::future::BoxFuture;
 use http::{HeaderMap, HeaderValue, Method, Uri};
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -272,11 +272,16 @@ impl Upstream for HttpUpstream {
                 .await
                 .map_err(|_| UpstreamError(format!("no answer headers within {timeout:?}")))??;
             Ok(resp.map(|body| {
-                PooledBody {
+                let mut b = PooledBody {
                     body,
                     back: Some((tx, pool)),
+                };
+                // An answer without a body (a HEAD answer, 204, 304, length 0) frees its
+                // connection now: hyper may never poll a body that has ended.
+                if b.body.is_end_stream() {
+                    b.release();
                 }
-                .boxed()
+                b.boxed()
             }))
         })
     }
@@ -463,6 +468,18 @@ mod tests {
         // The connection of a read answer is.
         assert_eq!(body_of(&u, "{}").await.as_ref(), br#"{"ok":3}"#);
         assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn an_answer_without_a_body_frees_its_connection_at_once() {
+        let (url, accepted) = server("", false).await;
+        let u = HttpUpstream::new(&url, "/mcp", Duration::from_secs(5)).unwrap();
+        for _ in 0..3 {
+            // Never polled, as hyper's server treats a body that has ended.
+            let resp = u.call(forward("{}")).await.expect("an answer");
+            assert!(resp.body().is_end_stream());
+        }
+        assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1);
     }
 
     #[tokio::test]
