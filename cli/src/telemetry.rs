@@ -89,10 +89,12 @@ pub struct AccessRecord {
 
 /// Keep printable ASCII (no quotes or backslashes), at most `max` characters.
 pub fn sanitize(s: &str, max: usize) -> String {
-    s.chars()
-        .filter(|c| c.is_ascii_graphic() && *c != '"' && *c != '\\')
-        .take(max)
-        .collect()
+    let kept = |c: char| c.is_ascii_graphic() && c != '"' && c != '\\';
+    // The usual case (a plain method, path or id): nothing to drop, one copy.
+    if s.len() <= max && s.bytes().all(|b| kept(b as char)) {
+        return s.to_owned();
+    }
+    s.chars().filter(|c| kept(*c)).take(max).collect()
 }
 
 impl AccessRecord {

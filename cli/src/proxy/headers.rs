@@ -27,22 +27,28 @@ const HOP_BY_HOP: [HeaderName; 9] = [
     http::header::PROXY_AUTHENTICATE,
 ];
 
-/// Remove hop-by-hop fields: the fixed list and every field named in `Connection`.
+/// Remove hop-by-hop fields: the fixed list and every field named in `Connection`. One look
+/// over the names first: most messages carry none, or only `Connection: keep-alive`.
 pub fn strip_hop_by_hop(h: &mut HeaderMap) {
-    let named: Vec<String> = h
+    let mut doomed: Vec<HeaderName> = h
+        .keys()
+        .filter(|k| HOP_BY_HOP.contains(k))
+        .cloned()
+        .collect();
+    if doomed.is_empty() {
+        // No `Connection` field either, so no field it names.
+        return;
+    }
+    let named = h
         .get_all(http::header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(|t| t.trim().to_ascii_lowercase())
-        .filter(|t| !t.is_empty())
-        .collect();
-    for n in named {
-        if let Ok(name) = HeaderName::from_bytes(n.as_bytes()) {
-            h.remove(name);
-        }
-    }
-    for n in &HOP_BY_HOP {
+        // from_bytes folds the name to lower case; an empty or invalid token names nothing.
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !HOP_BY_HOP.contains(n));
+    doomed.extend(named);
+    for n in doomed {
         h.remove(n);
     }
 }
@@ -167,8 +173,18 @@ impl IdentityHeaders {
 
     /// [`IdentityHeaders::add`] with names made by [`IdentityHeaders::names`] of this prefix.
     pub fn add_named(&self, names: &IdentityNames, h: &mut HeaderMap, p: &Principal) {
+        for (n, v) in self.values(names, p) {
+            h.insert(n, v);
+        }
+    }
+
+    /// The identity headers of `p` as name/value pairs (none when disabled), for
+    /// [`IdentityHeaders::add_named`] or a caller that keeps them: a principal never changes,
+    /// so a proxy computes them once per principal and inserts clones.
+    pub fn values(&self, names: &IdentityNames, p: &Principal) -> Vec<(HeaderName, HeaderValue)> {
+        let mut out = Vec::with_capacity(8);
         if !self.enabled {
-            return;
+            return out;
         }
         let list = |items: &[String]| {
             items
@@ -180,7 +196,7 @@ impl IdentityHeaders {
         // A name the prefix cannot make (a prefix `validate` refuses) is left out.
         let mut put = |name: &Option<HeaderName>, value: String| {
             if let (Some(n), Ok(v)) = (name, HeaderValue::try_from(value)) {
-                h.insert(n.clone(), v);
+                out.push((n.clone(), v));
             }
         };
         put(&names.subject, encode_value(&p.subject));
@@ -198,6 +214,7 @@ impl IdentityHeaders {
             let json = serde_json::to_vec(&p.claims).unwrap_or_default();
             put(&names.claims, URL_SAFE_NO_PAD.encode(json));
         }
+        out
     }
 }
 
@@ -235,8 +252,30 @@ mod tests {
             h.append(k, HeaderValue::from_static(v));
         }
         strip_hop_by_hop(&mut h);
-        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        // Sorted: the order of fields with different names carries no meaning (RFC 9110 §5.3).
+        let mut left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        left.sort_unstable();
         assert_eq!(left, ["content-type", "mcp-session-id"]);
+    }
+
+    #[test]
+    fn a_message_without_hop_by_hop_fields_is_left_as_it_is() {
+        let mut h = HeaderMap::new();
+        for (k, v) in [
+            ("content-type", "application/json"),
+            ("x-keep", "1"),
+            ("x-keep", "2"),
+        ] {
+            h.append(k, HeaderValue::from_static(v));
+        }
+        let before = h.clone();
+        strip_hop_by_hop(&mut h);
+        assert_eq!(h, before);
+        // A field named by `Connection` goes, whatever its case in `Connection`.
+        h.append("connection", HeaderValue::from_static("close, X-KEEP"));
+        strip_hop_by_hop(&mut h);
+        let left: Vec<_> = h.keys().map(|k| k.as_str()).collect();
+        assert_eq!(left, ["content-type"]);
     }
 
     #[test]

@@ -24,7 +24,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use authsec_core::{Decision, Request, Response, ResponseFilter, Runtime};
+use authsec_core::{Decision, Principal, Request, Response, ResponseFilter, Runtime};
 use bytes::Bytes;
 use http::header::{
     HeaderMap, HeaderName, HeaderValue, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE,
@@ -79,6 +79,8 @@ struct Inner {
     rt: Runtime,
     /// The identity header names of `opts.identity`, made once.
     identity_names: headers::IdentityNames,
+    /// `opts.request_id_header` as a header name, made once (none if it cannot name one).
+    request_id_name: Option<HeaderName>,
     upstream: Arc<dyn Upstream>,
     opts: ProxyOptions,
     metrics: Arc<Metrics>,
@@ -88,6 +90,27 @@ struct Inner {
 #[derive(Clone)]
 pub struct Proxy {
     inner: Arc<Inner>,
+}
+
+/// What the requests of one client connection share, made once per connection: the client's
+/// address as its `X-Forwarded-For` value, and the identity headers of the last principal the
+/// core allowed on it (a connection usually carries one caller's token, and the core hands out
+/// the same cached principal for it; a principal never changes, so its headers are the same).
+struct ConnCtx {
+    peer_ip: Option<HeaderValue>,
+    identity: std::sync::Mutex<Option<IdentityValues>>,
+}
+
+/// A principal and its identity headers ([`headers::IdentityHeaders::values`]).
+type IdentityValues = (Arc<Principal>, Arc<[(HeaderName, HeaderValue)]>);
+
+impl ConnCtx {
+    fn new(peer: SocketAddr) -> ConnCtx {
+        ConnCtx {
+            peer_ip: HeaderValue::from_str(&peer.ip().to_string()).ok(),
+            identity: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// Per-request facts gathered for the access record.
@@ -110,6 +133,7 @@ impl Proxy {
             inner: Arc::new(Inner {
                 rt,
                 identity_names: opts.identity.names(),
+                request_id_name: HeaderName::from_bytes(opts.request_id_header.as_bytes()).ok(),
                 upstream,
                 opts,
                 metrics: Arc::new(Metrics::default()),
@@ -140,9 +164,11 @@ impl Proxy {
                     };
                     let _ = stream.set_nodelay(true);
                     let this = self.clone();
+                    let conn = Arc::new(ConnCtx::new(peer));
                     let svc = hyper::service::service_fn(move |req| {
                         let this = this.clone();
-                        async move { Ok::<_, Infallible>(this.handle(req, peer).await) }
+                        let conn = conn.clone();
+                        async move { Ok::<_, Infallible>(this.handle_on(req, &conn).await) }
                     });
                     let conn = hyper::server::conn::http1::Builder::new()
                         .timer(TokioTimer::new())
@@ -170,14 +196,47 @@ impl Proxy {
         req: http::Request<Incoming>,
         peer: SocketAddr,
     ) -> http::Response<Body> {
+        self.handle_on(req, &ConnCtx::new(peer)).await
+    }
+
+    /// The identity headers of `p`, made once per principal on a connection.
+    fn identity_values(
+        &self,
+        conn: &ConnCtx,
+        p: &Arc<Principal>,
+    ) -> Arc<[(HeaderName, HeaderValue)]> {
+        let mut slot = conn.identity.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((seen, values)) = slot.as_ref() {
+            if Arc::ptr_eq(seen, p) {
+                return values.clone();
+            }
+        }
+        let values: Arc<[_]> = self
+            .inner
+            .opts
+            .identity
+            .values(&self.inner.identity_names, p)
+            .into();
+        *slot = Some((p.clone(), values.clone()));
+        values
+    }
+
+    /// Answer one request of the connection `conn`.
+    async fn handle_on(
+        &self,
+        req: http::Request<Incoming>,
+        conn: &ConnCtx,
+    ) -> http::Response<Body> {
         let start = Instant::now();
         let (parts, body) = req.into_parts();
         let path = parts.uri.path().to_string();
         let mut facts = Facts {
             start,
-            request_id: parts
-                .headers
-                .get(self.inner.opts.request_id_header.as_str())
+            request_id: self
+                .inner
+                .request_id_name
+                .as_ref()
+                .and_then(|n| parts.headers.get(n))
                 .map(|v| sanitize(&String::from_utf8_lossy(v.as_bytes()), 64)),
             method: sanitize(parts.method.as_str(), 16),
             path: sanitize(&path, 200),
@@ -295,10 +354,12 @@ impl Proxy {
         let id = &self.inner.opts.identity;
         id.strip(&mut headers);
         if let Some(a) = &principal {
-            id.add_named(&self.inner.identity_names, &mut headers, &a.principal);
+            for (n, v) in self.identity_values(conn, &a.principal).iter() {
+                headers.insert(n.clone(), v.clone());
+            }
             facts.client = Some(sanitize(a.principal.client_id(), 64));
         }
-        append_forwarded_for(&mut headers, peer);
+        append_forwarded_for(&mut headers, conn.peer_ip.as_ref());
         headers::add_via(&mut headers);
         let fwd_method = parts.method.clone();
         let fwd = Forward {
@@ -604,14 +665,21 @@ fn writeln_stderr(s: &str) -> std::io::Result<()> {
     writeln!(std::io::stderr().lock(), "{s}")
 }
 
-fn append_forwarded_for(h: &mut HeaderMap, peer: SocketAddr) {
-    let ip = peer.ip().to_string();
-    let value = match h.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-        Some(prev) if !prev.trim().is_empty() => format!("{prev}, {ip}"),
-        _ => ip,
-    };
-    if let Ok(v) = HeaderValue::from_str(&value) {
-        h.insert("x-forwarded-for", v);
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+
+/// Append the client's address (`ip`, the connection's, made once) to `X-Forwarded-For`.
+fn append_forwarded_for(h: &mut HeaderMap, ip: Option<&HeaderValue>) {
+    let Some(ip) = ip else { return };
+    match h.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(prev) if !prev.trim().is_empty() => {
+            let value = format!("{prev}, {}", ip.to_str().unwrap_or_default());
+            if let Ok(v) = HeaderValue::from_str(&value) {
+                h.insert(X_FORWARDED_FOR, v);
+            }
+        }
+        _ => {
+            h.insert(X_FORWARDED_FOR, ip.clone());
+        }
     }
 }
 
