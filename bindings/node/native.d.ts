@@ -39,9 +39,11 @@ export declare class NativeRuntime {
    * Decide one request. Returns the decision when the core decided from memory (an allow as
    * a number: the principal's address, bit 0 `filterToolsList`, bit 1 `toolsListRequest`;
    * `principalHandle` gives its handle), a Promise of it only when I/O is needed.
-   * `headers` is `name\0value\0...`.
+   * `headers` is `name\0value\0...` joined from a flat list of `fields` strings; `null` when
+   * it does not split into `fields` fields (a name or value contains NUL: call `checkList`).
+   * The strings are read into a reused buffer (`request_text.rs`), not into new `String`s.
    */
-  check(method: string, path: string, headers: string, body: Buffer): number | NativeDecision | Promise<NativeDecision>
+  check(method: string, path: string, headers: string, fields: number, body: Buffer): number | NativeDecision | Promise<NativeDecision> | null
   /** `check` with headers as a flat list `[name, value, name, value, ...]` (any characters). */
   checkList(method: string, path: string, headers: Array<string>, body: Buffer): number | NativeDecision | Promise<NativeDecision>
   /**

@@ -19,10 +19,12 @@ use authsec_core::{
 use futures::FutureExt;
 use napi::bindgen_prelude::*;
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{JsString, JsValue};
 use napi_derive::napi;
 use serde_json::{Map, Value};
 
 mod principal_key;
+mod request_text;
 
 use principal_key::{allow_key, LastAllowed};
 
@@ -220,20 +222,6 @@ impl From<ManifestReport> for ManifestResult {
     }
 }
 
-/// Split the JS layer's header block: `name\0value\0name\0value...` (names and values cannot
-/// contain NUL; the JS layer checks and otherwise uses the list form).
-fn split_headers(block: &str) -> Vec<(&str, &str)> {
-    let mut out = Vec::new();
-    if block.is_empty() {
-        return out;
-    }
-    let mut it = block.split('\0');
-    while let (Some(k), Some(v)) = (it.next(), it.next()) {
-        out.push((k, v));
-    }
-    out
-}
-
 // ---------------------------------------------------------------------------------------------
 // The runtime
 
@@ -317,18 +305,44 @@ impl NativeRuntime {
     /// Decide one request. Returns the decision when the core decided from memory (an allow as
     /// a number: the principal's address, bit 0 `filterToolsList`, bit 1 `toolsListRequest`;
     /// `principalHandle` gives its handle), a Promise of it only when I/O is needed.
-    /// `headers` is `name\0value\0...`.
-    #[napi(ts_return_type = "number | NativeDecision | Promise<NativeDecision>")]
+    /// `headers` is `name\0value\0...` joined from a flat list of `fields` strings; `null` when
+    /// it does not split into `fields` fields (a name or value contains NUL: call `checkList`).
+    /// The strings are read into a reused buffer (`request_text.rs`), not into new `String`s.
+    #[napi(
+        ts_args_type = "method: string, path: string, headers: string, fields: number, body: Buffer",
+        ts_return_type = "number | NativeDecision | Promise<NativeDecision> | null"
+    )]
     pub fn check<'env>(
         &self,
         env: &'env Env,
-        method: String,
-        path: String,
-        headers: String,
+        method: JsString<'env>,
+        path: JsString<'env>,
+        headers: JsString<'env>,
+        fields: u32,
         body: BufferSlice,
-    ) -> napi::Result<CheckResult<'env>> {
-        let pairs = split_headers(&headers);
-        self.check_pairs(env, &method, &path, &pairs, &body)
+    ) -> napi::Result<Option<CheckResult<'env>>> {
+        // SAFETY: the handles are this call's arguments.
+        unsafe {
+            request_text::with_request_text(
+                env.raw(),
+                method.raw(),
+                path.raw(),
+                headers.raw(),
+                fields,
+                |t| match t.pairs {
+                    Some(pairs) => self
+                        .check_pairs(env, t.method, t.path, &pairs, &body)
+                        .map(Some),
+                    None => Ok(None),
+                },
+            )
+        }
+        .or_else(|_| {
+            throw(
+                env,
+                fail(INVALID_INPUT, "method, path and headers must be strings"),
+            )
+        })?
     }
 
     /// `check` with headers as a flat list `[name, value, name, value, ...]` (any characters).
@@ -970,12 +984,6 @@ mod tests {
         assert!(!e.message.contains("12345"), "{}", e.message);
         let e = config_from_camel(r#"{"maxBodyBytes":"x"}"#).unwrap_err();
         assert!(e.message.contains("`maxBodyBytes`"), "{}", e.message);
-    }
-
-    #[test]
-    fn header_block() {
-        assert_eq!(split_headers(""), vec![]);
-        assert_eq!(split_headers("a\0b\0c\0"), vec![("a", "b"), ("c", "")]);
     }
 }
 

@@ -111,6 +111,19 @@ test('request shapes: header pairs, flat raw headers, header objects, string and
   // A NUL in a header value is carried exactly (list form), not split.
   const nul = rt.check({ method: 'POST', path: '/mcp', headers: [['authorization', `Bearer ${token}\0x`]], body: call('list_issues') });
   assert.notEqual(nul.kind, 'allow');
+  // A value whose NULs would split into a whole Authorization pair if the joined block were
+  // taken at its word: the native side sees more fields than were joined and the list form
+  // keeps it one x-pad value, so there is no token (401), in every header form.
+  for (const headers of [
+    [['x-pad', `v\0authorization\0Bearer ${token}`]],
+    ['x-pad', `v\0authorization\0Bearer ${token}`],
+    { 'x-pad': `v\0authorization\0Bearer ${token}` },
+    [[`x-pad\0v\0authorization`, `Bearer ${token}`]],
+  ]) {
+    const smuggled = rt.check({ method: 'POST', path: '/mcp', headers, body: call('list_issues') });
+    assert.equal(smuggled.kind, 'respond');
+    assert.equal(smuggled.status, 401);
+  }
   // No token: 401 challenge; GET on the metadata path: the document.
   const none = rt.check({ method: 'POST', path: '/mcp', headers: [], body: undefined });
   assert.equal(none.status, 401);
