@@ -140,7 +140,7 @@ pub(crate) unsafe fn with_request_text<T>(
 /// have exactly `fields` fields (a name or value contained NUL) or `fields` is odd.
 pub(crate) fn split_headers(block: &str, fields: u32) -> Option<Vec<(&str, &str)>> {
     let fields = fields as usize;
-    if fields % 2 != 0 {
+    if !fields.is_multiple_of(2) {
         return None;
     }
     let mut out = Vec::with_capacity(fields / 2);
