@@ -10,7 +10,7 @@ import os
 import re
 import sys
 
-LAYERS = ["error", "clock", "text", "audit", "config", "backend", "token", "policy", "request",
+LAYERS = ["error", "clock", "text", "json", "audit", "config", "backend", "token", "policy", "request",
           "response", "workload", "session", "manifest", "runtime", "fuzzing"]
 RANK = {name: i for i, name in enumerate(LAYERS)}
 SRC = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "core", "src")

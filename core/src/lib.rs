@@ -38,6 +38,7 @@ mod backend; // the one outbound HTTP client
 mod clock; // time, real or manual
 mod config; // Config, validation rules, environment loading
 mod error; // codes registry and the API's Error
+mod json; // reading untrusted JSON: the str reader for valid UTF-8, else the byte reader
 mod manifest; // publishing the tool manifest to the AuthSec backend
 mod policy; // what a principal may do: open, local and remote (AuthSec) policies
 mod request; // the JSON-RPC envelope and SSE framing

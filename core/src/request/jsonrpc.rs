@@ -128,14 +128,8 @@ pub fn parse(body: &[u8]) -> Result<Body, ParseError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(Body::Empty);
     }
-    // A body that is valid UTF-8 (every well-formed one) is read as a `str`: serde_json then
-    // trusts the one whole-body UTF-8 check instead of validating every string again (those
-    // per-string checks were a sixth of this parse). Invalid UTF-8 takes the byte reader,
-    // whose error (and its position) is what it always was.
-    let parsed = match std::str::from_utf8(body) {
-        Ok(text) => read_top(serde_json::Deserializer::from_str(text)),
-        Err(_) => read_top(serde_json::Deserializer::from_slice(body)),
-    };
+    // One UTF-8 check for the whole body, not one per string (see `crate::json`).
+    let parsed = crate::json::read(body, Top);
     match parsed {
         Ok(Some(b)) => Ok(b),
         Ok(None) => Err(ParseError(
@@ -153,6 +147,20 @@ pub fn parse(body: &[u8]) -> Result<Body, ParseError> {
 }
 
 /// The whole document: one object or batch, then nothing but whitespace.
+/// The top-level reading of a body, for [`crate::json::read`].
+struct Top;
+
+impl<'de> crate::json::JsonRead<'de> for Top {
+    type Output = Option<Body>;
+
+    fn read<R: serde_json::de::Read<'de>>(
+        self,
+        de: serde_json::Deserializer<R>,
+    ) -> serde_json::Result<Option<Body>> {
+        read_top(de)
+    }
+}
+
 fn read_top<'de, R: serde_json::de::Read<'de>>(
     mut de: serde_json::Deserializer<R>,
 ) -> serde_json::Result<Option<Body>> {
