@@ -35,7 +35,7 @@ pub struct JwtParts {
 pub fn parse_jwt(token: &str) -> Result<JwtParts, String> {
     crate::token::jwt::parse(token)
         .map(|j| JwtParts {
-            alg_name: j.alg_name,
+            alg_name: j.alg_name.to_string(),
             kid: j.kid,
             typ: j.typ,
             claims: j.claims,

@@ -48,7 +48,7 @@ pub(crate) fn check_header(parsed: &ParsedJwt<'_>) -> Result<(), AuthError> {
     if parsed.alg == Algorithm::EdDSA {
         return Err(invalid(format_args!(
             "algorithm {} is not allowed for JWT-SVIDs",
-            crate::text::sanitize(&parsed.alg_name)
+            crate::text::sanitize(parsed.alg_name)
         )));
     }
     match &parsed.typ {
