@@ -99,7 +99,7 @@ def mcp_ports() -> dict[str, int]:
     return {"mcpserver": free_port(), "fastmcp": free_port(), "quickstart": free_port(),
             "proxy_http": free_port(), "proxy_stdio": free_port(), "blog": free_port(),
             "blog_fastmcp": free_port(), "signin": free_port(),
-            "mcpserver_app": free_port(), "fastmcp_app": free_port()}
+            "mcpserver_app": free_port(), "fastmcp_app": free_port(), "session": free_port()}
 
 
 class AuthServer:

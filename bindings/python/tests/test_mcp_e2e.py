@@ -222,3 +222,38 @@ def test_principal_in_request_state_and_contextvar(oidc: AuthServer, mcp_ports: 
         assert got == {"state": "mcp-es256", "scopes": ["mcp:read", "mcp:write"], "ctx": "mcp-es256", "task": "mcp-es256",
                        "aud": [url], "iss": oidc.issuer, "active": True, "client_id": "mcp-es256"}
         assert principal_from_context() is None  # outside a request
+
+
+def test_each_request_on_one_session_sees_its_own_caller(oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
+    """A stateful ``MCPServer`` session opened with one caller's token and then used with
+    another's: a tool reads the caller of the request it serves from ``principal_from_context()``,
+    never the one who opened the session (the session's task copied that request's context)."""
+    server = MCPServer("authsec-session")
+
+    @server.tool()
+    def whoami() -> str:
+        p = principal_from_context()
+        return "none" if p is None else str(p.subject)
+
+    port = mcp_ports["session"]
+    app = FastAPI()
+    mount_mcp(app, "/mcp", server, config(oidc.issuer, port))
+    url = f"http://127.0.0.1:{port}/mcp"
+    first, second = oidc.token("mcp-rs256", url), oidc.token("mcp-es256", url)
+    accept = {"Accept": "application/json, text/event-stream"}
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
+            "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
+    with Served(app, port):
+        status, headers, _ = http("POST", url, init, {**accept, "Authorization": f"Bearer {first}"})
+        assert status == 200 and headers.get("mcp-session-id")
+        session = {**accept, "mcp-session-id": headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
+        status, _, _ = http("POST", url, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+                            {**session, "Authorization": f"Bearer {first}"})
+        assert status == 202
+        seen = []
+        for tok in (first, second, first):
+            status, _, body = http("POST", url, call, {**session, "Authorization": f"Bearer {tok}"})
+            assert status == 200
+            seen.append(re.findall(r'"text":"([^"]*)"', body.decode()))
+    assert seen == [["mcp-rs256"], ["mcp-es256"], ["mcp-rs256"]]
