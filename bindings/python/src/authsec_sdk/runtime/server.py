@@ -48,7 +48,7 @@ def asgi_from_handler(handler: Any, path: str, cfg: Config) -> tuple[ASGIApp, Op
 
     - a FastMCP 4.x server (``http_app``): its app at ``path`` and the app's lifespan;
     - an ``mcp`` 2.x ``MCPServer`` (``streamable_http_app``): its app at ``path`` and
-      ``session_manager.run()``;
+      its app's lifespan (which runs ``session_manager.run()``);
     - a ready Starlette / FastAPI app (for example ``server.streamable_http_app()`` or a FastMCP
       ``http_app()``): the app as it is and its router's lifespan, which the host must run (an
       ``mcp`` app's lifespan starts its session manager; without it every request fails);
@@ -58,12 +58,11 @@ def asgi_from_handler(handler: Any, path: str, cfg: Config) -> tuple[ASGIApp, Op
     http_app = getattr(handler, "http_app", None)
     if callable(http_app) and not inspect.isclass(handler):
         app = http_app(path=path)
-        lifespan = getattr(app, "lifespan", None) or app.router.lifespan_context
-        return app, (lambda: lifespan(app))
+        return app, _router_lifespan(app)
     streamable = getattr(handler, "streamable_http_app", None)
     if callable(streamable) and not inspect.isclass(handler):
         app = streamable(streamable_http_path=path, host=urlsplit(cfg.resource_uri).hostname or "127.0.0.1")
-        return app, (lambda: handler.session_manager.run())
+        return app, _router_lifespan(app)  # the app's lifespan runs its session manager
     if not callable(handler):
         raise TypeError(f"mount_mcp: handler must be an ASGI app, a Starlette endpoint, an MCPServer or a FastMCP server (got {type(handler).__name__})")
     if _is_request_endpoint(handler):
