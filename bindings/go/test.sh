@@ -17,6 +17,10 @@ step() { printf '\n==> %s\n' "$*"; }
 
 step "build libauthsec.a (debug), the conformance fixture and runner (cargo)"
 (cd "$ROOT" && cargo build --locked -p authsec-ffi -p authsec-fixture -p authsec-conformance)
+# Go's build cache keys a cgo package by its flags, not by the archive its LDFLAGS name: fold the
+# archive's digest into CGO_CFLAGS so a rebuilt libauthsec.a (same path) is never linked stale.
+lib_digest="$(sha256sum "$ROOT/target/debug/libauthsec.a" | cut -c1-16)"
+export CGO_CFLAGS="${CGO_CFLAGS:--O2 -g} -DAUTHSEC_LIB_DIGEST=0x$lib_digest"
 
 step "npm ci (tests/interop/oidc: oidc-provider for the end to end)"
 bash "$ROOT/scripts/npm-ci.sh" "$ROOT/tests/interop/oidc"

@@ -4,9 +4,10 @@
 //!
 //! `cargo build --release -p authsec-core --example hot_path && valgrind --tool=callgrind
 //! target/release/examples/hot_path 10000` then `callgrind_annotate` the output; compare the
-//! totals of two versions divided by N. A second argument `sink` attaches an audit sink that
+//! totals of two versions divided by N. An argument `sink` attaches an audit sink that
 //! discards its lines (the cost of building and queueing one event per check; the delivery
-//! thread's instructions are in the total too).
+//! thread's instructions are in the total too); `session` adds an `Mcp-Session-Id` header (the
+//! cost of a 2025 client's session check, docs/sessions.md).
 
 use authsec_core::{Check, Config, Decision, Request, Runtime};
 use authsec_fixture::Fixture;
@@ -35,16 +36,20 @@ fn main() {
     )
     .expect("config");
     let rt = Runtime::new(cfg).expect("runtime");
-    let sink = std::env::args().nth(2).as_deref() == Some("sink");
+    let sink = std::env::args().skip(2).any(|a| a == "sink");
+    let session = std::env::args().skip(2).any(|a| a == "session");
     if sink {
         rt.add_audit_sink(std::sync::Arc::new(|_: &str| {}))
             .expect("audit sink");
     }
     let auth = format!("Bearer {token}");
-    let headers = [
+    let mut headers = vec![
         ("authorization", auth.as_str()),
         ("content-type", "application/json"),
     ];
+    if session {
+        headers.push(("mcp-session-id", "6f1d0c2e-9b7a-4e55-8c1f-3a2b9d0e7c41"));
+    }
     let req = Request {
         method: "POST",
         path: "/mcp",
@@ -69,5 +74,5 @@ fn main() {
             n as u64 + 1
         );
     }
-    println!("hot_path: {n} checks allowed (audit sink: {sink})");
+    println!("hot_path: {n} checks allowed (audit sink: {sink}, session: {session})");
 }

@@ -37,6 +37,7 @@ use crate::response::metadata;
 pub use crate::response::Response;
 use crate::session::flow::SignIn;
 use crate::session::memory::MemoryStore;
+use crate::session::owner::{Claim, SessionOwners};
 use crate::session::store::SessionStore;
 use crate::token::error::{AuthError, Reason};
 use crate::token::principal::Principal;
@@ -394,6 +395,9 @@ impl RuntimeBuilder {
                 privacy,
                 items: Arc::new(ItemRules::new(&cfg)),
                 cors: Cors::new(&cfg),
+                session_owners: SessionOwners::new(
+                    usize::try_from(cfg.token_cache_capacity).unwrap_or(usize::MAX),
+                ),
                 max_body: cfg.max_body_bytes,
                 remote,
                 http,
@@ -453,6 +457,8 @@ struct Inner {
     store: Option<Arc<crate::backend::redis::RedisStore>>,
     /// The AuthSec services API (`services_url`).
     services: crate::backend::services::ServicesClient,
+    /// The caller each `Mcp-Session-Id` is bound to (`session::owner`).
+    session_owners: SessionOwners,
 }
 
 impl Drop for Inner {
@@ -1002,11 +1008,13 @@ impl Runtime {
             }
             Bearer::Token(t) => t,
         };
+        let session = scan.session;
         match inner.validator.validate_sync(token, &mut note.path) {
-            Some(result) => Check::Ready(self.decide(result, era, body, note)),
+            Some(result) => Check::Ready(self.decide(result, era, session, body, note)),
             None => {
                 let this = self.clone();
                 let token = token.to_string();
+                let session = session.map(str::to_string);
                 let mut note = std::mem::take(note);
                 let span = note.span.clone();
                 Check::Pending(Pending(Box::pin(
@@ -1014,7 +1022,7 @@ impl Runtime {
                         let mut path = ValidationPath::None;
                         let result = this.inner.validator.validate(&token, &mut path).await;
                         note.path = path;
-                        let d = this.decide(result, era, body, &mut note);
+                        let d = this.decide(result, era, session.as_deref(), body, &mut note);
                         this.observe(note, &d, start);
                         d
                     }
@@ -1028,12 +1036,23 @@ impl Runtime {
         &self,
         result: std::result::Result<Arc<Principal>, AuthError>,
         era: Era,
+        session: Option<&str>,
         body: std::result::Result<Body, ParseError>,
         note: &mut Note,
     ) -> Decision {
         match result {
             Err(e) => self.deny_auth(true, era, &body, Denial::from_auth(e), note),
-            Ok(p) => self.authorize_request(p, era, body, note),
+            Ok(p) => {
+                if let Some(id) = session {
+                    if self.inner.session_owners.claim(id, &p) == Claim::Foreign {
+                        note.reason = Some("session_owner_mismatch");
+                        note.principal = Some(p);
+                        let b = body.as_ref().unwrap_or(&Body::Empty);
+                        return Decision::Respond(self.inner.responder.session_not_found(b));
+                    }
+                }
+                self.authorize_request(p, era, body, note)
+            }
         }
     }
 
@@ -1494,7 +1513,9 @@ struct Scan<'a> {
     preflight_method: bool,
     /// `MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name` (first copies).
     mcp: McpHeaders<'a>,
-    /// Which of those three came more than once (bits 0, 1, 2).
+    /// `Mcp-Session-Id` (first copy): bound to the caller that first uses it.
+    session: Option<&'a str>,
+    /// Which of those four came more than once (bits 0, 1, 2, 3).
     repeats: u8,
 }
 
@@ -1502,11 +1523,16 @@ impl Scan<'_> {
     /// The first repeated request-metadata header, in a fixed order: each may appear once (a
     /// server reading the other copy would see another request than the one decided).
     fn repeated(&self) -> Option<&'static str> {
-        ["MCP-Protocol-Version", "Mcp-Method", "Mcp-Name"]
-            .into_iter()
-            .enumerate()
-            .find(|(i, _)| self.repeats & (1 << i) != 0)
-            .map(|(_, n)| n)
+        [
+            "MCP-Protocol-Version",
+            "Mcp-Method",
+            "Mcp-Name",
+            "Mcp-Session-Id",
+        ]
+        .into_iter()
+        .enumerate()
+        .find(|(i, _)| self.repeats & (1 << i) != 0)
+        .map(|(_, n)| n)
     }
 }
 
@@ -1515,6 +1541,7 @@ fn scan_headers<'a>(req: &Request<'a>) -> Scan<'a> {
         origin: None,
         preflight_method: false,
         mcp: McpHeaders::default(),
+        session: None,
         repeats: 0,
     };
     for (k, v) in req.headers {
@@ -1533,6 +1560,7 @@ fn scan_headers<'a>(req: &Request<'a>) -> Scan<'a> {
             }
             10 if k.eq_ignore_ascii_case("mcp-method") => (&mut s.mcp.method, 1),
             8 if k.eq_ignore_ascii_case("mcp-name") => (&mut s.mcp.name, 2),
+            14 if k.eq_ignore_ascii_case("mcp-session-id") => (&mut s.session, 3),
             _ => continue,
         };
         if slot.is_some() {

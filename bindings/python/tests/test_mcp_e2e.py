@@ -224,10 +224,11 @@ def test_principal_in_request_state_and_contextvar(oidc: AuthServer, mcp_ports: 
         assert principal_from_context() is None  # outside a request
 
 
-def test_each_request_on_one_session_sees_its_own_caller(oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
-    """A stateful ``MCPServer`` session opened with one caller's token and then used with
-    another's: a tool reads the caller of the request it serves from ``principal_from_context()``,
-    never the one who opened the session (the session's task copied that request's context)."""
+def test_a_session_opened_by_one_caller_is_refused_to_another(oidc: AuthServer, mcp_ports: dict[str, int]) -> None:
+    """A stateful ``MCPServer`` session opened with one caller's token: another caller with its
+    own valid token and the session id gets the core's 404 ``Session not found`` (docs/sessions.md),
+    on POST and on the GET stream, and its own new session works; the owner's tool calls go on and
+    read the owner from ``principal_from_context()``."""
     server = MCPServer("authsec-session")
 
     @server.tool()
@@ -244,16 +245,32 @@ def test_each_request_on_one_session_sees_its_own_caller(oidc: AuthServer, mcp_p
     init = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
             "params": {"protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}}
     call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}
-    with Served(app, port):
-        status, headers, _ = http("POST", url, init, {**accept, "Authorization": f"Bearer {first}"})
+    initialized = {"jsonrpc": "2.0", "method": "notifications/initialized"}
+
+    def open_session(tok: str) -> dict[str, str]:
+        status, headers, _ = http("POST", url, init, {**accept, "Authorization": f"Bearer {tok}"})
         assert status == 200 and headers.get("mcp-session-id")
-        session = {**accept, "mcp-session-id": headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18"}
-        status, _, _ = http("POST", url, {"jsonrpc": "2.0", "method": "notifications/initialized"},
-                            {**session, "Authorization": f"Bearer {first}"})
+        session = {**accept, "mcp-session-id": headers["mcp-session-id"], "mcp-protocol-version": "2025-06-18",
+                   "Authorization": f"Bearer {tok}"}
+        status, _, _ = http("POST", url, initialized, session)
         assert status == 202
-        seen = []
-        for tok in (first, second, first):
-            status, _, body = http("POST", url, call, {**session, "Authorization": f"Bearer {tok}"})
-            assert status == 200
-            seen.append(re.findall(r'"text":"([^"]*)"', body.decode()))
-    assert seen == [["mcp-rs256"], ["mcp-es256"], ["mcp-rs256"]]
+        return session
+
+    with Served(app, port):
+        owner = open_session(first)
+        status, _, body = http("POST", url, call, owner)
+        assert status == 200 and re.findall(r'"text":"([^"]*)"', body.decode()) == ["mcp-rs256"]
+        foreign = {**owner, "Authorization": f"Bearer {second}"}
+        status, headers, body = http("POST", url, call, foreign)
+        assert status == 404, body
+        answer = json.loads(body)
+        assert answer["id"] == 2 and answer["error"]["code"] == -32001
+        assert answer["error"]["message"] == "Session not found"
+        assert answer["error"]["data"]["authsec"]["reason"] == "session_owner_mismatch"
+        status, _, body = http("GET", url, None, {**foreign, "Accept": "text/event-stream"})
+        assert status == 404 and json.loads(body)["error"]["code"] == -32001
+        status, _, body = http("POST", url, call, owner)
+        assert status == 200 and re.findall(r'"text":"([^"]*)"', body.decode()) == ["mcp-rs256"]
+        own = open_session(second)
+        status, _, body = http("POST", url, call, own)
+        assert status == 200 and re.findall(r'"text":"([^"]*)"', body.decode()) == ["mcp-es256"]

@@ -121,6 +121,7 @@ pub const REASONS: &[&str] = &[
     "header_mismatch",
     "body_too_large",
     "multiple_authorization",
+    "session_owner_mismatch",
     "metadata",
     "sign_in",
     "internal",

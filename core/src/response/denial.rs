@@ -517,6 +517,24 @@ impl Responder {
         )
     }
 
+    /// 404 for a request with an `Mcp-Session-Id` another caller opened: what the transport
+    /// answers for a session that does not exist, so the client starts a new one (MCP's
+    /// `Session not found`, JSON-RPC -32001), and the id of a single request echoed.
+    pub(crate) fn session_not_found(&self, body: &Body) -> Response {
+        let id = match body {
+            Body::Single(e) => e.id.to_value(),
+            _ => Value::Null,
+        };
+        json_response(
+            404,
+            Vec::new(),
+            &json!({"jsonrpc": "2.0", "id": id, "error": {"code": -32001, "message": "Session not found",
+                "data": {"authsec": {"error": "session_not_found", "status": 404,
+                    "reason": "session_owner_mismatch",
+                    "error_description": "this MCP session was opened by another caller; start a new session"}}}}),
+        )
+    }
+
     /// 413 for a body above `max_body_bytes`.
     pub(crate) fn too_large(&self, limit: u64) -> Response {
         json_response(
