@@ -22,8 +22,12 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
-/// The upstream: `POST /mcp` echoes the request's headers and body as JSON; `GET /mcp` answers
-/// an SSE stream whose events the test sends through a channel.
+/// The session id the upstream names in its answer to `initialize`.
+const NEW_SESSION: &str = "4b1f9e2a-upstream-session";
+
+/// The upstream: `POST /mcp` echoes the request's headers and body as JSON (naming a new
+/// session when the body is an `initialize`); `GET /mcp` answers an SSE stream whose events the
+/// test sends through a channel.
 #[derive(Clone, Default)]
 struct Up {
     events: Arc<Mutex<Option<mpsc::UnboundedReceiver<String>>>>,
@@ -35,8 +39,12 @@ async fn echo(headers: HeaderMap, body: Bytes) -> Response {
         .map(|(k, v)| json!([k.as_str(), String::from_utf8_lossy(v.as_bytes())]))
         .collect();
     let out = json!({"headers": h, "body": String::from_utf8_lossy(&body)});
-    Response::builder()
-        .header("content-type", "application/json")
+    let mut r = Response::builder();
+    if body.windows(12).any(|w| w == b"\"initialize\"") {
+        // A new session, as an MCP server answers `initialize`.
+        r = r.header("mcp-session-id", NEW_SESSION);
+    }
+    r.header("content-type", "application/json")
         .header("connection", "x-upstream-hop")
         .header("x-upstream-hop", "1")
         .header("keep-alive", "timeout=5")
@@ -218,6 +226,56 @@ async fn the_upstream_gets_the_identity_not_the_token_nor_hop_by_hop_fields() {
         r.text().await.unwrap(),
         r#"{"error":"invalid_token","error_description":"missing bearer token","reason":"no_token"}"#
     );
+}
+
+/// The proxy sees the server's answer to `initialize`, so the session it names belongs to the
+/// caller who opened it before any request carries the id: another caller with its own valid
+/// token is refused even when it is first to use the id (docs/sessions.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_named_in_the_answer_to_initialize_belongs_to_its_opener() {
+    let fx = Fixture::start().await.unwrap();
+    let up = start_upstream(Up::default()).await;
+    let p = start_proxy(&fx, &format!("http://{up}/mcp"), false).await;
+    let owner = token(&fx, "issues:read").await;
+    let intruder = fx
+        .mint(
+            json!({"kid": "rsa-1", "claims": {"iss": fx.base_url, "sub": "intruder",
+            "aud": "http://127.0.0.1:18080/mcp", "scope": "issues:read", "exp": {"$now": 3600}}}),
+        )
+        .await;
+    let url = format!("{}/mcp", p.base);
+    let init = r#"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{}}"#;
+    let r = client()
+        .post(&url)
+        .bearer_auth(&owner)
+        .body(init)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["mcp-session-id"], NEW_SESSION);
+    let call = |t: &str| {
+        client()
+            .post(&url)
+            .bearer_auth(t)
+            .header("mcp-session-id", NEW_SESSION)
+            .body(CALL)
+            .send()
+    };
+    let r = call(&intruder).await.unwrap();
+    assert_eq!(r.status(), 404);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["id"], 1);
+    assert_eq!(body["error"]["code"], -32001);
+    assert_eq!(body["error"]["message"], "Session not found");
+    assert_eq!(
+        body["error"]["data"]["authsec"]["reason"],
+        "session_owner_mismatch"
+    );
+    let r = call(&owner).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let echoed: Value = r.json().await.unwrap();
+    assert_eq!(header(&echoed, "mcp-session-id"), [NEW_SESSION]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

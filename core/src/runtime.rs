@@ -1332,6 +1332,15 @@ impl Runtime {
         }
     }
 
+    /// Bind the MCP session `session_id` to `principal`, the caller whose allowed `initialize`
+    /// the server answered with that `Mcp-Session-Id` (docs/sessions.md). A host that sees the
+    /// server's answer calls this, so the id belongs to its opener before anyone uses it;
+    /// otherwise the first request that carries the id binds it. Returns false when the id is
+    /// already another caller's (a server that reused an id: the earlier owner keeps it).
+    pub fn bind_session(&self, session_id: &str, principal: &Principal) -> bool {
+        self.inner.session_owners.claim(session_id, principal) != Claim::Foreign
+    }
+
     /// A streaming filter for the handler's answer to an allowed request (see
     /// [`ResponseFilter`]): `tools_list_request` is [`Allow::tools_list_request`];
     /// `content_type` and `content_encoding` are the handler's headers.

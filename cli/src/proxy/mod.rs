@@ -396,6 +396,13 @@ impl Proxy {
             "handshake_pass_through"
         };
         let (mut head, body) = answer.into_parts();
+        // The server named a new session in its answer to this caller: the id is theirs from
+        // now on, before any request carries it (docs/sessions.md).
+        if let (Some(a), Some(id)) = (&principal, head.headers.get("mcp-session-id")) {
+            if let Ok(id) = id.to_str() {
+                self.inner.rt.bind_session(id, &a.principal);
+            }
+        }
         headers::strip_hop_by_hop(&mut head.headers);
         headers::add_via(&mut head.headers);
 
