@@ -20,10 +20,7 @@
 
 use std::sync::Arc;
 
-use quick_cache::sync::{Cache, DefaultLifecycle};
-use quick_cache::UnitWeighter;
-
-use crate::token::cache::{token_key, DigestHasher, TokenKey};
+use crate::token::cache::{digest_store, token_key, DigestStore};
 use crate::token::principal::Principal;
 
 /// What [`SessionOwners::claim`] found.
@@ -45,26 +42,16 @@ struct Owner {
     who: Box<str>,
 }
 
-type Store =
-    Cache<TokenKey, Arc<Owner>, UnitWeighter, DigestHasher, DefaultLifecycle<TokenKey, Arc<Owner>>>;
-
 /// Session-id digest -> owner, bounded.
 pub(crate) struct SessionOwners {
-    store: Store,
+    store: DigestStore<Arc<Owner>>,
 }
 
 impl SessionOwners {
     /// A map holding at most about `capacity` sessions (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         SessionOwners {
-            store: Cache::with(
-                capacity,
-                capacity as u64,
-                UnitWeighter,
-                DigestHasher::default(),
-                DefaultLifecycle::default(),
-            ),
+            store: digest_store(capacity),
         }
     }
 

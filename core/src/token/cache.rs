@@ -85,13 +85,24 @@ impl BuildHasher for DigestHasher {
     }
 }
 
-type Store<V> = Cache<
-    TokenKey,
-    (V, Duration),
-    UnitWeighter,
-    DigestHasher,
-    DefaultLifecycle<TokenKey, (V, Duration)>,
->;
+/// A bounded concurrent map keyed by a digest: quick_cache's S3-FIFO store with one unit of
+/// weight per entry and the digest's own bits as its hash.
+pub(crate) type DigestStore<V> =
+    Cache<TokenKey, V, UnitWeighter, DigestHasher, DefaultLifecycle<TokenKey, V>>;
+
+/// A [`DigestStore`] holding at most about `capacity` entries (at least 1).
+pub(crate) fn digest_store<V: Clone>(capacity: usize) -> DigestStore<V> {
+    let capacity = capacity.max(1);
+    Cache::with(
+        capacity,
+        capacity as u64,
+        UnitWeighter,
+        DigestHasher::default(),
+        DefaultLifecycle::default(),
+    )
+}
+
+type Store<V> = DigestStore<(V, Duration)>;
 
 /// A bounded, concurrent, expiring map from token hash to `V`.
 pub(crate) struct TokenCache<V: Clone> {
@@ -101,15 +112,8 @@ pub(crate) struct TokenCache<V: Clone> {
 impl<V: Clone> TokenCache<V> {
     /// A cache holding at most about `capacity` entries (at least 1).
     pub(crate) fn new(capacity: usize) -> Self {
-        let capacity = capacity.max(1);
         TokenCache {
-            store: Cache::with(
-                capacity,
-                capacity as u64,
-                UnitWeighter,
-                DigestHasher::default(),
-                DefaultLifecycle::default(),
-            ),
+            store: digest_store(capacity),
         }
     }
 
