@@ -3,11 +3,13 @@
 # baseline measured in the same run (absolute times on shared 2-vCPU machines vary by up to 2x
 # from day to day; the ratios are what to compare). Prints each section's table.
 #   bash scripts/bench.sh            all sections
-#   BENCH_ONLY="core abi" bash ...   a subset: core, abi, node, scale, load, python
+#   BENCH_ONLY="core abi" bash ...   a subset: core, abi, node, scale, load, python, instructions
+# The instructions section (scripts/instructions.sh, valgrind) counts the same hot paths in
+# instructions, which load does not move: the figures to compare two versions with.
 # Needs what scripts/test.sh installs (cargo, node/npm, wrk for the load section).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only="${BENCH_ONLY:-core abi node scale load python}"
+only="${BENCH_ONLY:-core abi node scale load python instructions}"
 want() { [[ " $only " == *" $1 "* ]]; }
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -65,4 +67,9 @@ if want python; then
   echo "| \`await Runtime(cfg).authorize(token, tool)\` | this binding (µs) | reference authsec-sdk 4.7.3 (µs) | ratio |"
   echo "|---|---|---|---|"
   awk -v o="$ours" -v r="$reference" 'BEGIN { printf "| repeated RS256 token | %.2f | %.2f | %.4f (%.0fx faster) |\n", o, r, o / r, r / o }'
+fi
+
+if want instructions; then
+  echo; echo "## hot paths in instructions (valgrind callgrind; repeatable under load)"
+  bash scripts/instructions.sh
 fi
