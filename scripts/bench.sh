@@ -33,6 +33,8 @@ if want node; then
   bash scripts/npm-ci.sh bindings/node
   bash bindings/node/scripts/build.sh --release > "$out/node-build.txt" 2>&1 || { cat "$out/node-build.txt"; exit 1; }
   (cd bindings/node && node bench.mjs) | sed -n '/^Node /,$p'
+  echo; echo "What \`protect()\` adds per request in process (bindings/node/bench-protect.mjs, CPU time, alternating):"
+  (cd bindings/node && node bench-protect.mjs) | sed -n '/^CPU per request/,$p'
   bash bindings/node/scripts/build.sh > /dev/null 2>&1   # leave the debug build the tests use
 fi
 

@@ -4,7 +4,9 @@
 # example under core/examples or ffi/examples, and each figure sits beside its baseline counted
 # in the same run. Prints one markdown table.
 #   bash scripts/instructions.sh          (or BENCH_ONLY=instructions bash scripts/bench.sh)
-#   INSTR_CHECKS=10000 INSTR_TOKENS=300   checks per repeated-token figure, tokens per first sight
+#   INSTR_CHECKS=10000 INSTR_TOKENS=300 INSTR_LISTS=200
+#                                         checks per repeated-token figure, tokens per first sight,
+#                                         filterings of the 100-tool tools/list
 # Per-check figures are differences of two runs (N and N + INSTR_CHECKS checks), so start-up,
 # key generation and the warm-up request cancel out. Valgrind runs aws-lc's AVX code where the
 # CPU has SHA extensions, so SHA-256 (the cache key, the RS/PS/ES256 digests) counts several
@@ -15,11 +17,12 @@ cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "scripts/instructions.sh needs valgrind (apt-get install -y valgrind)" >&2; exit 2; }
 checks="${INSTR_CHECKS:-10000}"
 tokens="${INSTR_TOKENS:-300}"
+lists="${INSTR_LISTS:-200}"
 target="${CARGO_TARGET_DIR:-$PWD/target}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 
-cargo build --locked -q --release -p authsec-core --example hot_path --example first_sight
+cargo build --locked -q --release -p authsec-core --example hot_path --example first_sight --example filter_list
 cargo build --locked -q --release -p authsec-ffi --example abi_hot_path
 
 # total BIN ARGS...: every instruction of one run (all threads).
@@ -64,3 +67,12 @@ for alg in RS256 PS256 ES256 EdDSA; do
     printf "| first sight %s (`first_sight %d %s`, `check_all`) | %d per token | %d, the signature with the key parsed once (`floor_all`) | %.3f | <= 1.10 |\n",
       alg, n, alg, c / n, f / n, c / f }'
 done
+
+f="$out/filter"
+valgrind --tool=callgrind --callgrind-out-file="$f" "$target/release/examples/filter_list" "$lists" \
+  > /dev/null 2> "$f.log" || { cat "$f.log" >&2; exit 1; }
+filter="$(inclusive "$f" filter_all)"
+baseline="$(inclusive "$f" baseline_all)"
+awk -v c="$filter" -v b="$baseline" -v n="$lists" 'BEGIN {
+  printf "| `tools/list` filter, 100 tools, a third kept (`filter_list %d`, `filter_all`) | %d per answer | %d, serde_json parse + serialize of the same body (`baseline_all`) | %.3f | <= 0.5 |\n",
+    n, c / n, b / n, c / b }'

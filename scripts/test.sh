@@ -74,6 +74,14 @@ echo "== cargo test"
 cargo build --locked -p authsec-ffi   # libauthsec.a for the C programs (cargo test builds only the rlib)
 cargo test --locked --workspace
 
+echo "== benchmark workloads run and check their answers (the examples scripts/instructions.sh counts; debug, small N)"
+for ex in "authsec-core hot_path 20" "authsec-core hot_path 20 session" "authsec-core first_sight 3 ES256" \
+    "authsec-core filter_list 3" "authsec-ffi abi_hot_path 20 abi" "authsec-ffi abi_hot_path 20 core"; do
+  set -- $ex
+  pkg="$1" name="$2"; shift 2
+  cargo run --locked -q -p "$pkg" --example "$name" -- "$@" | tail -n 1
+done
+
 echo "== fuzz targets: seeds match the vectors, then a bounded smoke run of each (scripts/fuzz.sh; fails on a crash)"
 python3 scripts/fuzz-seeds.py --check
 if [ "${AUTHSEC_FUZZ_SMOKE_SECONDS:-5}" != 0 ]; then
