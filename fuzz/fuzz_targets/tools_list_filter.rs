@@ -150,6 +150,9 @@ type SseEvent = (Option<Vec<u8>>, Vec<Vec<u8>>);
 /// The events of an SSE stream (LF, CR and CRLF line ends; an unterminated last event counts),
 /// written independently of the core's framer.
 fn sse_events(stream: &[u8]) -> Vec<SseEvent> {
+    // A UTF-8 BOM at the start of the stream is not part of its first line (WHATWG SSE
+    // "interpreting an event stream"; the core's framer ignores it too).
+    let stream = stream.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(stream);
     let mut lines = Vec::new();
     let mut i = 0;
     while i < stream.len() {
