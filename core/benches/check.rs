@@ -20,6 +20,9 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 use serde_json::{json, Value};
 
+#[path = "support/tools_list.rs"]
+mod tools_list;
+
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const BODY: &[u8] = br#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"list_issues","arguments":{"repo":"authsec/authsec","state":"open","labels":["bug","security"],"limit":50,"query":"token audience binding"}}}"#;
 const POOL: usize = 400;
@@ -297,19 +300,7 @@ fn benches(c: &mut Criterion) {
         })
     });
 
-    let tools: Vec<Value> = (0..100)
-        .map(|i| {
-            let name = match i % 3 {
-                0 => "list_issues".to_string(),
-                1 => "create_issue".to_string(),
-                _ => format!("tool_{i}"),
-            };
-            json!({"name": name, "description": "A tool of the benchmark.", "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}}})
-        })
-        .collect();
-    let list_body =
-        serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}}))
-            .unwrap();
+    let list_body = tools_list::body();
     let principal = match check_sync(&rt, &token) {
         Decision::Allow(a) => a.principal,
         d => panic!("{d:?}"),

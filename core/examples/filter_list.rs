@@ -13,6 +13,9 @@ use authsec_core::{Config, Decision, FilterOutcome, Request, Runtime};
 use authsec_fixture::Fixture;
 use serde_json::{json, Value};
 
+#[path = "../benches/support/tools_list.rs"]
+mod tools_list;
+
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const LIST: &[u8] = br#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#;
 
@@ -53,20 +56,8 @@ fn main() {
         Decision::Allow(a) => a.principal,
         d => panic!("expected an allow, got {d:?}"),
     };
-    // The criterion bench's body (core/benches/check.rs): 100 tools, a third named
-    // `list_issues`, a third `create_issue` (denied: no issues:write), a third unknown (denied).
-    let tools: Vec<Value> = (0..100)
-        .map(|i| {
-            let name = match i % 3 {
-                0 => "list_issues".to_string(),
-                1 => "create_issue".to_string(),
-                _ => format!("tool_{i}"),
-            };
-            json!({"name": name, "description": "A tool of the benchmark.", "inputSchema": {"type": "object", "properties": {"q": {"type": "string"}}}})
-        })
-        .collect();
-    let body = serde_json::to_vec(&json!({"jsonrpc": "2.0", "id": 1, "result": {"tools": tools}}))
-        .expect("body");
+    // The criterion bench's body (core/benches/check.rs): one third of the tools allowed.
+    let body = tools_list::body();
 
     // One filtering checked outside the counts: the 34 `list_issues` entries are kept.
     let FilterOutcome::Rewritten(once) =

@@ -4,7 +4,6 @@
 //! path every request of a session takes), measured in the same run. DESIGN §7 target: the
 //! difference is at most 0.3 µs. `cargo bench -p authsec-ffi --bench abi` prints it at the end.
 
-use std::ptr;
 use std::time::Instant;
 
 use authsec::*;
@@ -13,7 +12,7 @@ use authsec::*;
 mod common;
 use authsec_core::{Check, Config, Decision, Request, Runtime};
 use authsec_fixture::Fixture;
-use common::{header, post_mcp};
+use common::{header, post_mcp_kind, runtime_from_json};
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
 
@@ -33,24 +32,9 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+/// One check through the C ABI: call, kind, free.
 fn abi_check(rt: *const authsec_runtime, headers: &[authsec_header]) -> authsec_decision_kind {
-    let mut d = ptr::null_mut();
-    // SAFETY: every pointer/length pair is live for the call; rt is a live runtime.
-    unsafe {
-        let st = post_mcp(
-            rt,
-            headers.as_ptr(),
-            headers.len(),
-            BODY.as_ptr(),
-            BODY.len(),
-            &mut d,
-            ptr::null_mut(),
-        );
-        assert_eq!(st, authsec_status::Ok);
-        let kind = authsec_decision_get_kind(d);
-        authsec_decision_free(d);
-        kind
-    }
+    post_mcp_kind(rt, headers, BODY)
 }
 
 fn benches(c: &mut Criterion) {
@@ -88,17 +72,7 @@ fn benches(c: &mut Criterion) {
     ));
 
     // The same configuration through the C ABI, warmed the same way.
-    let mut rt = ptr::null();
-    // SAFETY: live config text and a writable out-param.
-    let st = unsafe {
-        authsec_runtime_new(
-            config.as_ptr().cast(),
-            config.len(),
-            &mut rt,
-            ptr::null_mut(),
-        )
-    };
-    assert_eq!(st, authsec_status::Ok);
+    let rt = runtime_from_json(&config);
     let headers: Vec<authsec_header> = pairs.iter().map(|(k, v)| header(k, v)).collect();
     assert_eq!(abi_check(rt, &headers), authsec_decision_kind::Allow);
 

@@ -8,48 +8,20 @@
 //! `cargo build --release -p authsec-ffi --example abi_hot_path && valgrind --tool=callgrind
 //! target/release/examples/abi_hot_path 10000 abi` (and `core`).
 
-use std::ptr;
-
 use authsec::*;
+#[path = "../tests/common/mod.rs"]
+mod common;
 use authsec_core::{Check, Config, Decision, Request, Runtime};
 use authsec_fixture::Fixture;
+use common::{header, post_mcp_kind, runtime_from_json};
 use serde_json::json;
 
 const RESOURCE: &str = "https://mcp.example.com/mcp";
 const BODY: &[u8] = br#"{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"list_issues","arguments":{"repo":"authsec/authsec","state":"open","labels":["bug","security"],"limit":50,"query":"token audience binding"}}}"#;
 
-fn header(name: &str, value: &str) -> authsec_header {
-    authsec_header {
-        name: name.as_ptr().cast(),
-        name_len: name.len(),
-        value: value.as_ptr().cast(),
-        value_len: value.len(),
-    }
-}
-
 /// One check through the C ABI, as a C host makes it: call, read the kind, free.
 fn abi_check(rt: *const authsec_runtime, headers: &[authsec_header]) -> authsec_decision_kind {
-    let mut d = ptr::null_mut();
-    // SAFETY: every pointer/length pair is live for the call; rt is a live runtime.
-    unsafe {
-        let st = authsec_runtime_check_request(
-            rt,
-            "POST".as_ptr().cast(),
-            4,
-            "/mcp".as_ptr().cast(),
-            4,
-            headers.as_ptr(),
-            headers.len(),
-            BODY.as_ptr(),
-            BODY.len(),
-            &mut d,
-            ptr::null_mut(),
-        );
-        assert_eq!(st, authsec_status::Ok);
-        let kind = authsec_decision_get_kind(d);
-        authsec_decision_free(d);
-        kind
-    }
+    post_mcp_kind(rt, headers, BODY)
 }
 
 fn main() {
@@ -94,17 +66,7 @@ fn main() {
             }
         }
     } else {
-        let mut rt = ptr::null();
-        // SAFETY: live config text and a writable out-param.
-        let st = unsafe {
-            authsec_runtime_new(
-                config.as_ptr().cast(),
-                config.len(),
-                &mut rt,
-                ptr::null_mut(),
-            )
-        };
-        assert_eq!(st, authsec_status::Ok);
+        let rt = runtime_from_json(&config);
         let headers: Vec<authsec_header> = pairs.iter().map(|(k, v)| header(k, v)).collect();
         for _ in 0..n.max(1) {
             let kind = abi_check(rt, std::hint::black_box(&headers));

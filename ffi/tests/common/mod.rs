@@ -1,6 +1,6 @@
 //! Helpers the ABI tests and the ABI bench share: reading borrowed strings, taking an error
 //! returned through `err_out`, building header entries, and `POST /mcp` through
-//! `authsec_runtime_check_request`.
+//! `authsec_runtime_check_request` (raw, or as a host makes it: call, read the kind, free).
 
 #![allow(dead_code)] // each test binary uses a subset
 
@@ -74,4 +74,49 @@ pub unsafe fn post_mcp(
             err_out,
         )
     }
+}
+
+/// One `POST /mcp` check as a C host makes it on the hot path: call, read the decision's kind,
+/// free the decision. Panics unless the call returns OK (the ABI bench and
+/// `examples/abi_hot_path.rs` time and count exactly this).
+pub fn post_mcp_kind(
+    rt: *const authsec_runtime,
+    headers: &[authsec_header],
+    body: &[u8],
+) -> authsec_decision_kind {
+    let mut d = std::ptr::null_mut();
+    // SAFETY: every pointer/length pair is live for the call; rt is a live runtime by the
+    // caller's contract.
+    unsafe {
+        let st = post_mcp(
+            rt,
+            headers.as_ptr(),
+            headers.len(),
+            body.as_ptr(),
+            body.len(),
+            &mut d,
+            std::ptr::null_mut(),
+        );
+        assert_eq!(st, authsec_status::Ok);
+        let kind = authsec_decision_get_kind(d);
+        authsec_decision_free(d);
+        kind
+    }
+}
+
+/// A runtime built through `authsec_runtime_new` from config JSON; panics unless it builds. The
+/// caller owns the reference (free it with `authsec_runtime_free`).
+pub fn runtime_from_json(config: &str) -> *const authsec_runtime {
+    let mut rt = std::ptr::null();
+    // SAFETY: live config text and a writable out-param.
+    let st = unsafe {
+        authsec_runtime_new(
+            config.as_ptr().cast(),
+            config.len(),
+            &mut rt,
+            std::ptr::null_mut(),
+        )
+    };
+    assert_eq!(st, authsec_status::Ok);
+    rt
 }
