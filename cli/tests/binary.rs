@@ -8,12 +8,32 @@ use std::process::{Child, Command, Stdio};
 
 const EXE: &str = env!("CARGO_BIN_EXE_authsec");
 
-fn temp(name: &str, text: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("authsec-bin-{}", std::process::id()));
+/// A configuration file in a directory of its own under the system temp dir, removed with the
+/// directory when the test drops it (tests run in parallel, so each file has its own directory).
+struct TempFile {
+    dir: std::path::PathBuf,
+    path: std::path::PathBuf,
+}
+
+impl std::ops::Deref for TempFile {
+    type Target = std::path::Path;
+    fn deref(&self) -> &std::path::Path {
+        &self.path
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn temp(name: &str, text: &str) -> TempFile {
+    let dir = std::env::temp_dir().join(format!("authsec-bin-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    TempFile { dir, path }
 }
 
 /// Spawn, and return the child and the URL of its first `READY <url>` line.
